@@ -1,0 +1,79 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+let package = Package(
+    name: "pacer",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "pacer", targets: ["pacer"]),
+        .library(name: "PacerCore", targets: ["PacerCore"]),
+        .library(name: "PacerHTTP", targets: ["PacerHTTP"]),
+        .library(name: "PacerOpenAI", targets: ["PacerOpenAI"]),
+        .library(name: "PacerSimulator", targets: ["PacerSimulator"]),
+        .library(name: "PacerTesting", targets: ["PacerTesting"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/pointfreeco/swift-clocks.git", from: "1.1.1"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
+    ],
+    targets: [
+        // Engine: bounded concurrency, retry, backoff, timeouts, summary. No networking, no printing.
+        .target(
+            name: "PacerCore",
+            dependencies: [
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+            ]
+        ),
+        // HTTP transport on AsyncHTTPClient, error classification, header parsing, URLFetcher.
+        .target(
+            name: "PacerHTTP",
+            dependencies: [
+                "PacerCore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // OpenAI chat-completion types, ChatClient, pricing.
+        .target(
+            name: "PacerOpenAI",
+            dependencies: ["PacerCore", "PacerHTTP", .product(name: "Logging", package: "swift-log")]
+        ),
+        // A real Hummingbird server that behaves like an OpenAI-compatible API and a JSON API.
+        .target(
+            name: "PacerSimulator",
+            dependencies: [
+                "PacerOpenAI",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // Test support: run a block against a simulator on a free loopback port.
+        .target(name: "PacerTesting", dependencies: ["PacerSimulator"]),
+        // The command line: commands, input/output formats, summary rendering.
+        .target(
+            name: "PacerCLI",
+            dependencies: [
+                "PacerCore", "PacerHTTP", "PacerOpenAI", "PacerSimulator",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(name: "pacer", dependencies: ["PacerCLI"]),
+        .testTarget(
+            name: "PacerCoreTests",
+            dependencies: ["PacerCore", .product(name: "Clocks", package: "swift-clocks")]
+        ),
+        .testTarget(name: "PacerHTTPTests", dependencies: ["PacerHTTP", "PacerTesting"]),
+        .testTarget(name: "PacerOpenAITests", dependencies: ["PacerOpenAI", "PacerTesting"]),
+        .testTarget(name: "PacerCLITests", dependencies: ["PacerCLI", "PacerTesting"]),
+    ]
+)

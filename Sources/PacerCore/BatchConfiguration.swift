@@ -1,0 +1,24 @@
+/// How a batch runs: concurrency, per-attempt timeout and retry policy.
+public struct BatchConfiguration: Sendable, Hashable {
+    /// The most items in flight at once. Default 8.
+    public var maxConcurrent: Int
+    /// The longest one attempt may take before it is cancelled and counted as a timeout;
+    /// `nil` for none. Default 60 s.
+    public var attemptTimeout: Duration?
+    /// When failed attempts are retried, and after how long.
+    public var retry: RetryPolicy
+
+    /// Creates a configuration.
+    ///
+    /// - Parameters:
+    ///   - maxConcurrent: The most items in flight at once (default 8). Must be at least 1.
+    ///   - attemptTimeout: The per-attempt timeout (default 60 s), or `nil` for none. Must be positive.
+    ///   - retry: The retry policy (default: 5 retries, 1 s · 2ⁿ backoff capped at 60 s, full jitter).
+    public init(maxConcurrent: Int = 8, attemptTimeout: Duration? = .seconds(60), retry: RetryPolicy = RetryPolicy()) {
+        precondition(maxConcurrent >= 1, "maxConcurrent must be at least 1")
+        precondition(attemptTimeout.map { $0 > .zero } ?? true, "attemptTimeout must be positive")
+        self.maxConcurrent = maxConcurrent
+        self.attemptTimeout = attemptTimeout
+        self.retry = retry
+    }
+}

@@ -1,0 +1,146 @@
+import Logging
+
+/// Runs an operation over a stream of items with bounded concurrency, per-attempt timeouts
+/// and retries, delivering each result as it finishes.
+///
+/// The input is read lazily: at most ``BatchConfiguration/maxConcurrent`` items are held at
+/// once, whatever the input's size. One item's failure never affects another. Time and
+/// randomness are injected, so tests run it on a test clock with a seeded random source.
+///
+/// ```swift
+/// let runner = BatchRunner(configuration: .init(maxConcurrent: 3))
+/// let summary = try await runner.run(items, operation: client) { result in
+///     print(result.id, result.isSuccess)
+/// }
+/// ```
+public struct BatchRunner<C: Clock>: Sendable where C.Duration == Duration {
+    /// Concurrency, timeout and retry settings.
+    public var configuration: BatchConfiguration
+    /// The clock for timeouts, backoff and timing.
+    public let clock: C
+    /// The source of jitter.
+    public let random: RandomSource
+    /// Where the runner logs attempts and retries (at debug level).
+    public var logger: Logger
+
+    /// Creates a runner.
+    ///
+    /// - Parameters:
+    ///   - configuration: Concurrency, timeout and retry settings.
+    ///   - clock: The clock for timeouts, backoff and timing.
+    ///   - random: The source of jitter (default: the system generator).
+    ///   - logger: Where to log (default: nowhere).
+    public init(
+        configuration: BatchConfiguration,
+        clock: C,
+        random: RandomSource = .system,
+        logger: Logger = Logger(label: "pacer", factory: { _ in SwiftLogNoOpLogHandler() })
+    ) {
+        self.configuration = configuration
+        self.clock = clock
+        self.random = random
+        self.logger = logger
+    }
+
+    /// Runs the batch, calling `onResult` once per item as it finishes.
+    ///
+    /// `onResult` is called from this task, one result at a time, so it may write to a file
+    /// without locking. If the input sequence throws, no new item is admitted, the items in
+    /// flight finish and are delivered, and the error is rethrown. If `onResult` throws, the
+    /// items in flight are cancelled and the error is rethrown.
+    ///
+    /// - Parameters:
+    ///   - items: The items, read lazily.
+    ///   - operation: The work for one attempt.
+    ///   - events: Where to send progress events, if anywhere.
+    ///   - onResult: Called with each finished item.
+    /// - Returns: The batch summary.
+    public func run<Items: AsyncSequence, Operation: BatchOperation>(
+        _ items: Items,
+        operation: Operation,
+        events: AsyncStream<BatchEvent>.Continuation? = nil,
+        onResult: (ItemResult<Operation.Output>) async throws -> Void
+    ) async throws -> BatchSummary where Items.Element == BatchItem<Operation.Input> {
+        let start = clock.now
+        var summary = SummaryBuilder()
+        var inputError: (any Error)?
+        try await withThrowingTaskGroup(of: Finished<Operation.Output>.self) { group in
+            var iterator = items.makeAsyncIterator()
+            var inFlight = 0
+            // Admits one more item; false when the input is exhausted or failed.
+            func admitNext() async -> Bool {
+                guard inputError == nil else { return false }
+                let next: BatchItem<Operation.Input>?
+                do {
+                    next = try await iterator.next()
+                } catch {
+                    inputError = error
+                    return false
+                }
+                guard let item = next else { return false }
+                inFlight += 1
+                group.addTask { await self.process(item, operation: operation, events: events) }
+                return true
+            }
+
+            while inFlight < configuration.maxConcurrent, await admitNext() {}
+            while let finished = try await group.next() {
+                inFlight -= 1
+                summary.record(finished.result, busy: finished.busy)
+                events?.yield(
+                    .finished(
+                        index: finished.result.index,
+                        id: finished.result.id,
+                        success: finished.result.isSuccess,
+                        attempts: finished.result.attempts
+                    )
+                )
+                try await onResult(finished.result)
+                if !Task.isCancelled {
+                    _ = await admitNext()
+                }
+            }
+        }
+        if let inputError { throw inputError }
+        return summary.summary(wallTime: start.duration(to: clock.now))
+    }
+
+    /// Runs the batch over an array and returns the results in input order.
+    ///
+    /// A convenience for small batches: it holds every result in memory.
+    /// Item ids are the 1-based positions.
+    public func collect<Operation: BatchOperation>(
+        _ inputs: [Operation.Input],
+        operation: Operation,
+        events: AsyncStream<BatchEvent>.Continuation? = nil
+    ) async throws -> (results: [ItemResult<Operation.Output>], summary: BatchSummary) {
+        var slots = [ItemResult<Operation.Output>?](repeating: nil, count: inputs.count)
+        let items = inputs.enumerated().map { BatchItem(index: $0.offset, id: String($0.offset + 1), input: $0.element) }
+        let summary = try await run(AsyncArray(items), operation: operation, events: events) { result in
+            slots[result.index] = result
+        }
+        return (slots.compactMap { $0 }, summary)
+    }
+}
+
+extension BatchRunner where C == ContinuousClock {
+    /// Creates a runner on the continuous clock.
+    ///
+    /// - Parameters:
+    ///   - configuration: Concurrency, timeout and retry settings.
+    ///   - random: The source of jitter (default: the system generator).
+    ///   - logger: Where to log (default: nowhere).
+    public init(
+        configuration: BatchConfiguration,
+        random: RandomSource = .system,
+        logger: Logger = Logger(label: "pacer", factory: { _ in SwiftLogNoOpLogHandler() })
+    ) {
+        self.init(configuration: configuration, clock: ContinuousClock(), random: random, logger: logger)
+    }
+}
+
+/// An item's result with the time its attempts were in flight.
+struct Finished<Output: Sendable>: Sendable {
+    var result: ItemResult<Output>
+    var busy: Duration
+}

@@ -1,0 +1,134 @@
+import Histogram
+
+/// Latency percentiles of the items of a batch, in milliseconds.
+public struct LatencyStats: Sendable, Hashable, Codable {
+    /// Median.
+    public var p50: Double
+    /// 90th percentile.
+    public var p90: Double
+    /// 99th percentile.
+    public var p99: Double
+    /// Largest.
+    public var max: Double
+
+    /// Creates latency statistics.
+    public init(p50: Double = 0, p90: Double = 0, p99: Double = 0, max: Double = 0) {
+        self.p50 = p50
+        self.p90 = p90
+        self.p99 = p99
+        self.max = max
+    }
+}
+
+/// What a finished (or stopped) batch did: exact counts, time, rate, latency, tokens and cost.
+public struct BatchSummary: Sendable, Hashable, Codable {
+    /// Items that ended, successfully or not.
+    public var total: Int
+    /// Items that succeeded.
+    public var succeeded: Int
+    /// Items that failed.
+    public var failed: Int
+    /// Items skipped (already done in an earlier run).
+    public var skipped: Int
+    /// Retries made (attempts beyond each item's first).
+    public var retries: Int
+    /// HTTP 429 answers received.
+    public var rateLimitedResponses: Int
+    /// Wall-clock time of the batch, in seconds.
+    public var wallSeconds: Double
+    /// Items ended per second of wall time.
+    public var itemsPerSecond: Double
+    /// Item latency percentiles (first attempt start to last attempt end), in milliseconds.
+    public var latency: LatencyStats
+    /// Average number of attempts in flight: total attempt time divided by wall time.
+    public var effectiveConcurrency: Double
+    /// Tokens used by the items that reported usage.
+    public var tokens: TokenUsage
+    /// Estimated cost in USD of the items whose cost is known; `nil` when none is known.
+    public var costUSD: Double?
+    /// Items with token usage but no known price (their cost is not in ``costUSD``).
+    public var itemsWithUnknownCost: Int
+
+    /// Whether every item succeeded.
+    public var allSucceeded: Bool { failed == 0 }
+}
+
+/// Accumulates item results into a ``BatchSummary`` in constant memory.
+public struct SummaryBuilder: Sendable {
+    private var succeeded = 0
+    private var failed = 0
+    private var skipped = 0
+    private var retries = 0
+    private var rateLimited = 0
+    private var busy = Duration.zero
+    private var tokens = TokenUsage()
+    private var cost: Double?
+    private var unknownCost = 0
+    // Microseconds, 3 significant digits, up to one day.
+    private var histogram = Histogram<UInt64>(highestTrackableValue: 86_400_000_000, numberOfSignificantValueDigits: .three)
+
+    /// Creates an empty builder.
+    public init() {}
+
+    /// Records one finished item.
+    ///
+    /// - Parameters:
+    ///   - result: The item's result.
+    ///   - busy: The total time its attempts were in flight.
+    public mutating func record<Output: MeteredOutput>(_ result: ItemResult<Output>, busy: Duration) {
+        switch result.outcome {
+        case .success(let output):
+            succeeded += 1
+            if let usage = output.tokenUsage {
+                tokens = tokens + usage
+                if let itemCost = output.costUSD {
+                    cost = (cost ?? 0) + itemCost
+                } else {
+                    unknownCost += 1
+                }
+            }
+        case .failure:
+            failed += 1
+        }
+        retries += max(0, result.attempts - 1)
+        rateLimited += result.attemptErrors.count(where: { $0.status == 429 })
+        self.busy += busy
+        let micros = max(0, result.latency.pacerSeconds * 1e6)
+        _ = histogram.record(UInt64(min(micros, 86_400_000_000)))
+    }
+
+    /// Records items skipped without running them.
+    public mutating func recordSkipped(_ count: Int = 1) {
+        skipped += count
+    }
+
+    /// The summary so far, given the wall time elapsed.
+    public func summary(wallTime: Duration) -> BatchSummary {
+        let wall = wallTime.pacerSeconds
+        let ended = succeeded + failed
+        let hasLatency = histogram.totalCount > 0
+        func ms(_ percentile: Double) -> Double {
+            hasLatency ? Double(histogram.valueAtPercentile(percentile)) / 1000 : 0
+        }
+        return BatchSummary(
+            total: ended,
+            succeeded: succeeded,
+            failed: failed,
+            skipped: skipped,
+            retries: retries,
+            rateLimitedResponses: rateLimited,
+            wallSeconds: wall,
+            itemsPerSecond: wall > 0 ? Double(ended) / wall : 0,
+            latency: LatencyStats(
+                p50: ms(50),
+                p90: ms(90),
+                p99: ms(99),
+                max: hasLatency ? Double(histogram.max) / 1000 : 0
+            ),
+            effectiveConcurrency: wall > 0 ? busy.pacerSeconds / wall : 0,
+            tokens: tokens,
+            costUSD: cost,
+            itemsWithUnknownCost: unknownCost
+        )
+    }
+}
