@@ -1,0 +1,153 @@
+import AsyncHTTPClient
+import Foundation
+import Logging
+import NIOCore
+import NIOHTTP1
+import PacerCore
+
+/// A request to send: method, absolute URL, headers and an optional body.
+public struct HTTPRequestSpec: Sendable {
+    /// The HTTP method.
+    public var method: HTTPMethod
+    /// The absolute URL, `http` or `https`.
+    public var url: String
+    /// The request headers.
+    public var headers: HTTPHeaders
+    /// The body, if any.
+    public var body: ByteBuffer?
+
+    /// Creates a request.
+    public init(method: HTTPMethod = .GET, url: String, headers: HTTPHeaders = [:], body: ByteBuffer? = nil) {
+        self.method = method
+        self.url = url
+        self.headers = headers
+        self.body = body
+    }
+}
+
+/// A complete response: status, headers and the whole body.
+public struct HTTPResponseData: Sendable {
+    /// The HTTP status code.
+    public var status: Int
+    /// The response headers.
+    public var headers: HTTPHeaders
+    /// The whole body.
+    public var body: ByteBuffer
+
+    /// Creates a response.
+    public init(status: Int, headers: HTTPHeaders, body: ByteBuffer) {
+        self.status = status
+        self.headers = headers
+        self.body = body
+    }
+}
+
+/// One HTTP client shared by a whole batch: one connection pool, sized to the concurrency.
+///
+/// Create it with ``withTransport(configuration:_:)`` so that it is shut down when the
+/// batch ends, whatever happens.
+public final class HTTPTransport: Sendable {
+    /// Pool and limit settings.
+    public struct Configuration: Sendable, Hashable {
+        /// The most connections kept open per host; match the batch's concurrency. Default 8.
+        public var maxConnectionsPerHost: Int
+        /// How long connecting may take. Default 10 s.
+        public var connectTimeout: Duration
+        /// A backstop deadline for one request; the engine's per-attempt timeout is normally
+        /// shorter. Default 10 minutes.
+        public var requestDeadline: Duration
+        /// The largest response body accepted, in bytes. Default 16 MiB.
+        public var maxBodyBytes: Int
+
+        /// Creates a configuration.
+        ///
+        /// - Parameters:
+        ///   - maxConnectionsPerHost: Connections kept per host (default 8). Must be at least 1.
+        ///   - connectTimeout: Connect timeout (default 10 s).
+        ///   - requestDeadline: Backstop deadline per request (default 10 min).
+        ///   - maxBodyBytes: Largest accepted body (default 16 MiB).
+        public init(
+            maxConnectionsPerHost: Int = 8,
+            connectTimeout: Duration = .seconds(10),
+            requestDeadline: Duration = .seconds(600),
+            maxBodyBytes: Int = 16 << 20
+        ) {
+            precondition(maxConnectionsPerHost >= 1, "maxConnectionsPerHost must be at least 1")
+            self.maxConnectionsPerHost = maxConnectionsPerHost
+            self.connectTimeout = connectTimeout
+            self.requestDeadline = requestDeadline
+            self.maxBodyBytes = maxBodyBytes
+        }
+    }
+
+    /// The settings this transport was created with.
+    public let configuration: Configuration
+    private let client: HTTPClient
+
+    /// Creates a transport. Call ``shutdown()`` when done, or use ``withTransport(configuration:_:)``.
+    public init(configuration: Configuration = Configuration()) {
+        self.configuration = configuration
+        var clientConfiguration = HTTPClient.Configuration()
+        clientConfiguration.connectionPool = .init(
+            idleTimeout: .seconds(60),
+            concurrentHTTP1ConnectionsPerHostSoftLimit: configuration.maxConnectionsPerHost
+        )
+        clientConfiguration.timeout = .init(connect: .nanoseconds(configuration.connectTimeout.nanoseconds))
+        clientConfiguration.decompression = .enabled(limit: .ratio(50))
+        clientConfiguration.httpVersion = .http1Only
+        self.client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: clientConfiguration)
+    }
+
+    /// Runs `body` with a new transport and shuts it down afterwards.
+    public static func withTransport<T: Sendable>(
+        configuration: Configuration = Configuration(),
+        _ body: (HTTPTransport) async throws -> T
+    ) async throws -> T {
+        let transport = HTTPTransport(configuration: configuration)
+        let result: Result<T, any Error>
+        do {
+            result = .success(try await body(transport))
+        } catch {
+            result = .failure(error)
+        }
+        try await transport.shutdown()
+        return try result.get()
+    }
+
+    /// Sends a request and reads the whole response.
+    ///
+    /// - Throws: An ``ItemError`` classified by ``HTTPFailure/error(classifying:)``; a non-2xx
+    ///   status is not an error here.
+    public func send(_ request: HTTPRequestSpec) async throws -> HTTPResponseData {
+        var outgoing = HTTPClientRequest(url: request.url)
+        outgoing.method = request.method
+        outgoing.headers = request.headers
+        if let body = request.body {
+            outgoing.body = .bytes(body)
+        }
+        do {
+            let response = try await client.execute(
+                outgoing,
+                timeout: .nanoseconds(configuration.requestDeadline.nanoseconds)
+            )
+            let body = try await response.body.collect(upTo: configuration.maxBodyBytes)
+            return HTTPResponseData(status: Int(response.status.code), headers: response.headers, body: body)
+        } catch {
+            throw HTTPFailure.error(classifying: error)
+        }
+    }
+
+    /// Closes every connection. Call once, after the last request.
+    public func shutdown() async throws {
+        try await client.shutdown()
+    }
+}
+
+extension Duration {
+    /// The duration in whole nanoseconds, saturating.
+    var nanoseconds: Int64 {
+        let (seconds, attoseconds) = components
+        let (product, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
+        return overflow ? .max : product + attoseconds / 1_000_000_000
+    }
+}

@@ -1,0 +1,220 @@
+import Foundation
+import NIOCore
+import NIOHTTP1
+import PacerCore
+import PacerHTTP
+
+/// What one chat item asks: a conversation, and optional per-item overrides.
+public struct ChatPrompt: Sendable, Hashable {
+    /// The conversation to complete.
+    public var messages: [ChatMessage]
+    /// The model for this item, overriding the client's.
+    public var model: String?
+    /// The most tokens to generate for this item, overriding the client's.
+    public var maxTokens: Int?
+    /// The temperature for this item, overriding the client's.
+    public var temperature: Double?
+
+    /// Creates a prompt from a conversation.
+    public init(messages: [ChatMessage], model: String? = nil, maxTokens: Int? = nil, temperature: Double? = nil) {
+        self.messages = messages
+        self.model = model
+        self.maxTokens = maxTokens
+        self.temperature = temperature
+    }
+
+    /// A single user message.
+    public init(_ text: String) {
+        self.init(messages: [.user(text)])
+    }
+
+    /// The text of the last user message: what the output calls the `prompt`.
+    public var text: String {
+        messages.last(where: { $0.role == "user" })?.content ?? messages.last?.content ?? ""
+    }
+}
+
+/// A completed chat item: the answer, its token usage and estimated cost.
+public struct ChatResult: MeteredOutput, Hashable {
+    /// The prompt's text (the last user message).
+    public var prompt: String
+    /// The generated answer (the first choice).
+    public var response: String
+    /// Tokens as the server reported them.
+    public var usage: TokenUsage
+    /// The model that answered.
+    public var model: String
+    /// Estimated cost in USD, or `nil` when the model's price is unknown.
+    public var costUSD: Double?
+
+    /// Creates a result.
+    public init(prompt: String, response: String, usage: TokenUsage, model: String, costUSD: Double?) {
+        self.prompt = prompt
+        self.response = response
+        self.usage = usage
+        self.model = model
+        self.costUSD = costUSD
+    }
+
+    /// The usage, for the batch summary.
+    public var tokenUsage: TokenUsage? { usage }
+}
+
+/// Sends chat completions to an OpenAI-compatible server, one attempt per call: the reference
+/// `ConcurrentOpenAIClient` done right when run by a ``BatchRunner``.
+///
+/// ```swift
+/// try await HTTPTransport.withTransport { transport in
+///     let client = ChatClient(
+///         configuration: .init(baseURL: "https://api.openai.com/v1", apiKey: key, maxTokens: 50),
+///         transport: transport
+///     )
+///     let runner = BatchRunner(configuration: .init(maxConcurrent: 5))
+///     let (results, summary) = try await runner.collect(prompts.map(ChatPrompt.init), operation: client)
+/// }
+/// ```
+public struct ChatClient: BatchOperation {
+    /// Where to send requests and what to ask for.
+    public struct Configuration: Sendable {
+        /// The API root including its version, e.g. `https://api.openai.com/v1`.
+        public var baseURL: String
+        /// The API key, sent as a Bearer token; `nil` sends none (local servers).
+        public var apiKey: String?
+        /// The default model. Default `gpt-4o-mini`.
+        public var model: String
+        /// The default token limit per answer; `nil` leaves it to the server.
+        public var maxTokens: Int?
+        /// The default temperature; `nil` leaves it to the server.
+        public var temperature: Double?
+        /// A system message put before every prompt, if any.
+        public var systemPrompt: String?
+        /// Prices for the cost estimate.
+        public var pricing: PricingTable
+
+        /// Creates a configuration.
+        ///
+        /// - Parameters:
+        ///   - baseURL: The API root including its version.
+        ///   - apiKey: The API key, or `nil` for none.
+        ///   - model: The default model (default `gpt-4o-mini`).
+        ///   - maxTokens: The default token limit per answer (default: the server's).
+        ///   - temperature: The default temperature (default: the server's).
+        ///   - systemPrompt: A system message for every prompt (default none).
+        ///   - pricing: Prices for the cost estimate (default: the built-in table).
+        public init(
+            baseURL: String,
+            apiKey: String? = nil,
+            model: String = "gpt-4o-mini",
+            maxTokens: Int? = nil,
+            temperature: Double? = nil,
+            systemPrompt: String? = nil,
+            pricing: PricingTable = .builtIn
+        ) {
+            self.baseURL = baseURL
+            self.apiKey = apiKey
+            self.model = model
+            self.maxTokens = maxTokens
+            self.temperature = temperature
+            self.systemPrompt = systemPrompt
+            self.pricing = pricing
+        }
+
+        /// The chat-completions endpoint: `{baseURL}/chat/completions`.
+        public var completionsURL: String {
+            var base = baseURL
+            while base.hasSuffix("/") { base.removeLast() }
+            return base + "/chat/completions"
+        }
+    }
+
+    /// The client's settings.
+    public let configuration: Configuration
+    /// The shared transport.
+    public let transport: HTTPTransport
+    private let redactor: Redactor
+
+    /// Creates a client.
+    public init(configuration: Configuration, transport: HTTPTransport) {
+        self.configuration = configuration
+        self.transport = transport
+        self.redactor = Redactor(secrets: [configuration.apiKey].compactMap { $0 })
+    }
+
+    /// The request body for a prompt, with the client's defaults and system prompt applied.
+    public func request(for prompt: ChatPrompt) -> ChatCompletionRequest {
+        var messages = prompt.messages
+        if let system = configuration.systemPrompt, !messages.contains(where: { $0.role == "system" }) {
+            messages.insert(.system(system), at: 0)
+        }
+        return ChatCompletionRequest(
+            model: prompt.model ?? configuration.model,
+            messages: messages,
+            maxTokens: prompt.maxTokens ?? configuration.maxTokens,
+            temperature: prompt.temperature ?? configuration.temperature
+        )
+    }
+
+    /// Sends one chat completion.
+    ///
+    /// - Throws: An ``ItemError``. 401/400/404 are permanent; 429, 5xx, connection errors,
+    ///   timeouts and bodies that are not a complete chat completion are retryable, except a
+    ///   429 for `insufficient_quota`, which waiting cannot fix. Messages never contain the key.
+    public func attempt(_ item: BatchItem<ChatPrompt>, attempt: Int) async throws -> ChatResult {
+        let body = request(for: item.input)
+        var headers = HTTPHeaders()
+        headers.add(name: "Content-Type", value: "application/json")
+        headers.add(name: "Accept", value: "application/json")
+        if let key = configuration.apiKey {
+            headers.add(name: "Authorization", value: "Bearer \(key)")
+        }
+        let encoded = try JSONEncoder().encode(body)
+        let response: HTTPResponseData
+        do {
+            response = try await transport.send(
+                HTTPRequestSpec(method: .POST, url: configuration.completionsURL, headers: headers, body: ByteBuffer(bytes: encoded))
+            )
+        } catch let error as ItemError {
+            throw redactor.redact(error)
+        }
+        guard (200...299).contains(response.status) else {
+            throw redactor.redact(failure(for: response))
+        }
+        guard let completion = try? JSONDecoder().decode(ChatCompletionResponse.self, from: Data(response.body.readableBytesView)),
+            let answer = completion.choices.first
+        else {
+            throw ItemError(
+                kind: .invalidResponse,
+                status: response.status,
+                message: redactor.redact(
+                    "not a complete chat completion (\(response.body.readableBytes) bytes): \(HTTPFailure.excerpt(of: response.body, limit: 80))"
+                ),
+                isRetryable: true
+            )
+        }
+        let usage = completion.usage.map {
+            TokenUsage(prompt: $0.promptTokens, completion: $0.completionTokens, total: $0.totalTokens)
+        } ?? TokenUsage()
+        let cost = configuration.pricing.cost(of: usage, model: completion.model)
+            ?? configuration.pricing.cost(of: usage, model: body.model)
+        return ChatResult(
+            prompt: item.input.text,
+            response: answer.message.content,
+            usage: usage,
+            model: completion.model,
+            costUSD: cost
+        )
+    }
+
+    /// The error for a non-2xx answer, with OpenAI's message when the body has one.
+    func failure(for response: HTTPResponseData) -> ItemError {
+        let detail = try? JSONDecoder().decode(OpenAIErrorBody.self, from: Data(response.body.readableBytesView)).error
+        let message = detail.map { "\($0.message)" + ($0.code.map { " [\($0)]" } ?? "") }
+            ?? HTTPFailure.excerpt(of: response.body)
+        var error = HTTPFailure.error(status: response.status, headers: response.headers, message: message)
+        if response.status == 429, detail?.code == "insufficient_quota" || detail?.type == "insufficient_quota" {
+            // A spent quota does not come back by waiting.
+            error.isRetryable = false
+        }
+        return error
+    }
+}

@@ -1,0 +1,182 @@
+/// One message of a chat conversation.
+public struct ChatMessage: Sendable, Hashable, Codable {
+    /// `system`, `user` or `assistant`.
+    public var role: String
+    /// The text of the message.
+    public var content: String
+
+    /// Creates a message.
+    public init(role: String, content: String) {
+        self.role = role
+        self.content = content
+    }
+
+    /// A user message.
+    public static func user(_ content: String) -> ChatMessage { ChatMessage(role: "user", content: content) }
+    /// A system message.
+    public static func system(_ content: String) -> ChatMessage { ChatMessage(role: "system", content: content) }
+}
+
+/// The body of `POST /v1/chat/completions`.
+public struct ChatCompletionRequest: Sendable, Hashable, Codable {
+    /// The model, e.g. `gpt-4o-mini`.
+    public var model: String
+    /// The conversation.
+    public var messages: [ChatMessage]
+    /// The most tokens to generate.
+    public var maxTokens: Int?
+    /// Sampling temperature.
+    public var temperature: Double?
+
+    /// Creates a request.
+    public init(model: String, messages: [ChatMessage], maxTokens: Int? = nil, temperature: Double? = nil) {
+        self.model = model
+        self.messages = messages
+        self.maxTokens = maxTokens
+        self.temperature = temperature
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case model, messages, temperature
+        case maxTokens = "max_tokens"
+    }
+}
+
+/// The body of a successful chat completion.
+public struct ChatCompletionResponse: Sendable, Hashable, Codable {
+    /// One generated answer.
+    public struct Choice: Sendable, Hashable, Codable {
+        /// The position of the choice.
+        public var index: Int
+        /// The generated message.
+        public var message: ChatMessage
+        /// Why generation stopped (`stop`, `length`, …).
+        public var finishReason: String?
+
+        /// Creates a choice.
+        public init(index: Int, message: ChatMessage, finishReason: String?) {
+            self.index = index
+            self.message = message
+            self.finishReason = finishReason
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case index, message
+            case finishReason = "finish_reason"
+        }
+    }
+
+    /// Token counts as the server reports them.
+    public struct Usage: Sendable, Hashable, Codable {
+        /// Tokens in the prompt.
+        public var promptTokens: Int
+        /// Tokens generated.
+        public var completionTokens: Int
+        /// The sum.
+        public var totalTokens: Int
+
+        /// Creates a usage record.
+        public init(promptTokens: Int, completionTokens: Int, totalTokens: Int) {
+            self.promptTokens = promptTokens
+            self.completionTokens = completionTokens
+            self.totalTokens = totalTokens
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case promptTokens = "prompt_tokens"
+            case completionTokens = "completion_tokens"
+            case totalTokens = "total_tokens"
+        }
+    }
+
+    /// The completion's id.
+    public var id: String
+    /// Always `chat.completion`.
+    public var object: String
+    /// Unix time of creation.
+    public var created: Int
+    /// The model that answered.
+    public var model: String
+    /// The answers (one unless `n` was set).
+    public var choices: [Choice]
+    /// Token counts, when reported.
+    public var usage: Usage?
+
+    /// Creates a response.
+    public init(id: String, object: String = "chat.completion", created: Int, model: String, choices: [Choice], usage: Usage?) {
+        self.id = id
+        self.object = object
+        self.created = created
+        self.model = model
+        self.choices = choices
+        self.usage = usage
+    }
+}
+
+/// OpenAI's error body: `{"error": {"message", "type", "param", "code"}}`.
+public struct OpenAIErrorBody: Sendable, Hashable, Codable {
+    /// The error itself.
+    public struct Detail: Sendable, Hashable, Codable {
+        /// What went wrong.
+        public var message: String
+        /// The error type, e.g. `invalid_request_error`.
+        public var type: String?
+        /// The offending parameter, if any.
+        public var param: String?
+        /// A machine-readable code, e.g. `invalid_api_key`, `rate_limit_exceeded`, `insufficient_quota`.
+        public var code: String?
+
+        /// Creates an error detail.
+        public init(message: String, type: String?, param: String? = nil, code: String?) {
+            self.message = message
+            self.type = type
+            self.param = param
+            self.code = code
+        }
+    }
+
+    /// The error.
+    public var error: Detail
+
+    /// Creates an error body.
+    public init(error: Detail) { self.error = error }
+}
+
+/// `GET /v1/models`: the models a server offers.
+public struct ModelList: Sendable, Hashable, Codable {
+    /// One model.
+    public struct Model: Sendable, Hashable, Codable {
+        /// The model's name.
+        public var id: String
+        /// Always `model`.
+        public var object: String
+        /// Unix time of creation.
+        public var created: Int
+        /// The owner.
+        public var ownedBy: String
+
+        /// Creates a model entry.
+        public init(id: String, object: String = "model", created: Int, ownedBy: String) {
+            self.id = id
+            self.object = object
+            self.created = created
+            self.ownedBy = ownedBy
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case id, object, created
+            case ownedBy = "owned_by"
+        }
+    }
+
+    /// Always `list`.
+    public var object: String
+    /// The models.
+    public var data: [Model]
+
+    /// Creates a list.
+    public init(object: String = "list", data: [Model]) {
+        self.object = object
+        self.data = data
+    }
+}
