@@ -6,7 +6,7 @@ extension BatchRunner {
         _ item: BatchItem<Operation.Input>,
         operation: Operation,
         events: AsyncStream<BatchEvent>.Continuation?
-    ) async -> Finished<Operation.Output> {
+    ) async -> Finished<Operation.Input, Operation.Output> {
         var logger = self.logger
         logger[metadataKey: "pacer.item.id"] = "\(item.id)"
         events?.yield(.started(index: item.index, id: item.id))
@@ -15,7 +15,7 @@ extension BatchRunner {
         var errors: [ItemError] = []
         var previousDelay: Duration?
 
-        func finish(_ outcome: Result<Operation.Output, ItemError>) -> Finished<Operation.Output> {
+        func finish(_ outcome: Result<Operation.Output, ItemError>) -> Finished<Operation.Input, Operation.Output> {
             let result = ItemResult(
                 index: item.index,
                 id: item.id,
@@ -24,7 +24,7 @@ extension BatchRunner {
                 attemptErrors: errors,
                 latency: start.duration(to: clock.now)
             )
-            return Finished(result: result, busy: busy)
+            return Finished(item: item, result: result, busy: busy)
         }
 
         var attempt = 1

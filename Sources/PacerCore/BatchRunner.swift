@@ -44,10 +44,11 @@ public struct BatchRunner<C: Clock>: Sendable where C.Duration == Duration {
 
     /// Runs the batch, calling `onResult` once per item as it finishes.
     ///
-    /// `onResult` is called from this task, one result at a time, so it may write to a file
-    /// without locking. If the input sequence throws, no new item is admitted, the items in
-    /// flight finish and are delivered, and the error is rethrown. If `onResult` throws, the
-    /// items in flight are cancelled and the error is rethrown.
+    /// `onResult` is called from this task, one result at a time, with the item and its result,
+    /// so it may write to a file without locking. If the input sequence throws, no new item is
+    /// admitted, the items in flight finish and are delivered, and a ``BatchStopped`` carrying
+    /// the input's error and the summary so far is thrown. If `onResult` throws, the items in
+    /// flight are cancelled and its error is rethrown.
     ///
     /// - Parameters:
     ///   - items: The items, read lazily.
@@ -59,12 +60,12 @@ public struct BatchRunner<C: Clock>: Sendable where C.Duration == Duration {
         _ items: Items,
         operation: Operation,
         events: AsyncStream<BatchEvent>.Continuation? = nil,
-        onResult: (ItemResult<Operation.Output>) async throws -> Void
+        onResult: (BatchItem<Operation.Input>, ItemResult<Operation.Output>) async throws -> Void
     ) async throws -> BatchSummary where Items.Element == BatchItem<Operation.Input> {
         let start = clock.now
         var summary = SummaryBuilder()
         var inputError: (any Error)?
-        try await withThrowingTaskGroup(of: Finished<Operation.Output>.self) { group in
+        try await withThrowingTaskGroup(of: Finished<Operation.Input, Operation.Output>.self) { group in
             var iterator = items.makeAsyncIterator()
             var inFlight = 0
             // Admits one more item; false when the input is exhausted or failed.
@@ -95,14 +96,15 @@ public struct BatchRunner<C: Clock>: Sendable where C.Duration == Duration {
                         attempts: finished.result.attempts
                     )
                 )
-                try await onResult(finished.result)
+                try await onResult(finished.item, finished.result)
                 if !Task.isCancelled {
                     _ = await admitNext()
                 }
             }
         }
-        if let inputError { throw inputError }
-        return summary.summary(wallTime: start.duration(to: clock.now))
+        let result = summary.summary(wallTime: start.duration(to: clock.now))
+        if let inputError { throw BatchStopped(cause: inputError, summary: result) }
+        return result
     }
 
     /// Runs the batch over an array and returns the results in input order.
@@ -116,7 +118,7 @@ public struct BatchRunner<C: Clock>: Sendable where C.Duration == Duration {
     ) async throws -> (results: [ItemResult<Operation.Output>], summary: BatchSummary) {
         var slots = [ItemResult<Operation.Output>?](repeating: nil, count: inputs.count)
         let items = inputs.enumerated().map { BatchItem(index: $0.offset, id: String($0.offset + 1), input: $0.element) }
-        let summary = try await run(AsyncArray(items), operation: operation, events: events) { result in
+        let summary = try await run(AsyncArray(items), operation: operation, events: events) { _, result in
             slots[result.index] = result
         }
         return (slots.compactMap { $0 }, summary)
@@ -139,8 +141,21 @@ extension BatchRunner where C == ContinuousClock {
     }
 }
 
-/// An item's result with the time its attempts were in flight.
-struct Finished<Output: Sendable>: Sendable {
+/// An item's result with the item and the time its attempts were in flight.
+struct Finished<Input: Sendable, Output: Sendable>: Sendable {
+    var item: BatchItem<Input>
     var result: ItemResult<Output>
     var busy: Duration
+}
+
+/// A batch that stopped before its input ended, because reading the input failed.
+///
+/// The items admitted before the failure finished and were delivered; ``summary`` counts them.
+public struct BatchStopped: Error, CustomStringConvertible {
+    /// The input's error.
+    public var cause: any Error
+    /// What the batch did before it stopped.
+    public var summary: BatchSummary
+
+    public var description: String { "batch stopped: \(cause)" }
 }

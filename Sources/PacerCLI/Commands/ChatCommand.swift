@@ -1,0 +1,95 @@
+import ArgumentParser
+import Foundation
+import PacerCore
+import PacerHTTP
+import PacerOpenAI
+
+/// `pacer chat`: one chat completion per prompt, against any OpenAI-compatible server.
+struct ChatCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "chat",
+        abstract: "Send one chat completion per prompt to an OpenAI-compatible API.",
+        discussion: """
+            INPUT holds one prompt per line, or JSONL lines with "prompt" or "messages" (and \
+            optional "id", "model", "max_tokens", "temperature"). The key is read from \
+            OPENAI_API_KEY; the API root from --base-url or OPENAI_BASE_URL.
+            """
+    )
+
+    @OptionGroup var run: RunOptions
+
+    @Option(help: "API root including its version (default: $OPENAI_BASE_URL or https://api.openai.com/v1).")
+    var baseURL: String?
+
+    @Option(help: "Model to use unless a line names one.")
+    var model: String = "gpt-4o-mini"
+
+    @Option(help: "Most tokens per answer (default: the server's).")
+    var maxTokens: Int?
+
+    @Option(help: "Sampling temperature (default: the server's).")
+    var temperature: Double?
+
+    @Option(help: "A system message put before every prompt.")
+    var system: String?
+
+    func validate() throws {
+        if let maxTokens, maxTokens < 1 { throw ValidationError("--max-tokens must be at least 1, got \(maxTokens)") }
+        if let temperature, !(0...2).contains(temperature) { throw ValidationError("--temperature must be within 0...2") }
+    }
+
+    func run() async throws {
+        let environment = ProcessInfo.processInfo.environment
+        let base = try Endpoint.baseURL(flag: baseURL, environment: environment)
+        let key = environment["OPENAI_API_KEY"].flatMap { $0.isEmpty ? nil : $0 }
+        if key == nil, !Endpoint.isLocal(base) {
+            throw InputError(
+                file: "OPENAI_API_KEY",
+                message: "is not set; export your key (export OPENAI_API_KEY=...) to call \(base)"
+            )
+        }
+        let clientConfiguration = ChatClient.Configuration(
+            baseURL: base,
+            apiKey: key,
+            model: model,
+            maxTokens: maxTokens,
+            temperature: temperature,
+            systemPrompt: system
+        )
+        let status = try await HTTPTransport.withTransport(configuration: .init(maxConnectionsPerHost: run.concurrency)) { transport in
+            try await BatchJob(
+                options: run,
+                operation: ChatClient(configuration: clientConfiguration, transport: transport),
+                parser: .chat,
+                defaultTimeout: 60,
+                unit: "prompts",
+                showTokens: true,
+                makeLine: { item, result in OutputLine.chat(result, prompt: item.input.text) }
+            ).run()
+        }
+        throw status
+    }
+}
+
+/// Reading and checking the API root.
+enum Endpoint {
+    /// The base URL from the flag, the environment, or OpenAI's.
+    static func baseURL(flag: String?, environment: [String: String]) throws(InputError) -> String {
+        let raw = flag ?? environment["OPENAI_BASE_URL"].flatMap { $0.isEmpty ? nil : $0 } ?? "https://api.openai.com/v1"
+        guard let url = URL(string: raw), let scheme = url.scheme?.lowercased(), scheme == "http" || scheme == "https",
+            url.host?.isEmpty == false
+        else {
+            throw InputError(
+                file: flag == nil ? "OPENAI_BASE_URL" : "--base-url",
+                message: "'\(raw)' is not an http(s) URL; expected the API root, e.g. https://api.openai.com/v1"
+            )
+        }
+        return raw
+    }
+
+    /// Whether the URL points at this machine (where a key is optional).
+    static func isLocal(_ raw: String) -> Bool {
+        guard let host = URL(string: raw)?.host?.lowercased() else { return false }
+        return host == "localhost" || host == "::1" || host == "[::1]" || host.hasPrefix("127.")
+    }
+}

@@ -1,0 +1,119 @@
+import ArgumentParser
+import PacerCore
+import PacerHTTP
+import PacerOpenAI
+import PacerSimulator
+
+/// `pacer demo`: the reference solutions' "Performance Benchmarks", reproduced against the
+/// built-in simulator, plus one run with injected faults.
+struct DemoCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "demo",
+        abstract: "Reproduce the reference benchmarks against the built-in simulator (no network needed)."
+    )
+
+    @Option(help: "Simulated latency per request, in milliseconds.")
+    var latencyMs: Int = 500
+
+    func validate() throws {
+        guard latencyMs >= 0 else { throw ValidationError("--latency-ms must not be negative") }
+    }
+
+    func run() async throws {
+        let latency = Duration.milliseconds(latencyMs)
+        let allSucceeded = try await Simulator.withRunning(SimulatorConfiguration(latency: latency)) { server in
+            print("Pacer demo: the reference \"Performance Benchmarks\" against the built-in simulator")
+            print("(\(server.rootURL), \(latencyMs) ms per request; sequential = the same engine with concurrency 1)\n")
+            let chat = try await compare(
+                title: "Exercise 01 · chat: 10 prompts, max 3 concurrent",
+                inputs: (1...10).map { ChatPrompt("Prompt \($0): explain async programming in one sentence.") },
+                concurrency: 3,
+                unit: "prompts"
+            ) { transport in
+                ChatClient(
+                    configuration: .init(baseURL: server.baseURL, model: "gpt-3.5-turbo", maxTokens: 50),
+                    transport: transport
+                )
+            }
+            let fetch = try await compare(
+                title: "Exercise 02 · fetch: 20 URLs, max 5 concurrent",
+                inputs: (1...20).map { FetchRequest(url: server.postURL($0)) },
+                concurrency: 5,
+                unit: "URLs"
+            ) { transport in URLFetcher(transport: transport) }
+            return chat && fetch
+        }
+        let faultsSurvived = try await faultInjectedRun()
+        throw (allSucceeded && faultsSurvived) ? ExitCode.success : ExitCode(1)
+    }
+
+    /// Runs the same inputs sequentially and concurrently and prints the comparison.
+    private func compare<Operation: BatchOperation>(
+        title: String,
+        inputs: [Operation.Input],
+        concurrency: Int,
+        unit: String,
+        operation: (HTTPTransport) -> Operation
+    ) async throws -> Bool {
+        print(title)
+        return try await HTTPTransport.withTransport(configuration: .init(maxConnectionsPerHost: concurrency)) { transport in
+            let operation = operation(transport)
+            let sequential = try await BatchRunner(configuration: .init(maxConcurrent: 1))
+                .collect(inputs, operation: operation).summary
+            let concurrent = try await BatchRunner(configuration: .init(maxConcurrent: concurrency))
+                .collect(inputs, operation: operation).summary
+            let waves = (inputs.count + concurrency - 1) / concurrency
+            let ideal = Double(inputs.count) / Double(waves)
+            let speedup = concurrent.wallSeconds > 0 ? sequential.wallSeconds / concurrent.wallSeconds : 0
+            print("  sequential  \(SummaryText.format(sequential.wallSeconds, digits: 2))s")
+            print("  concurrent  \(SummaryText.format(concurrent.wallSeconds, digits: 2))s")
+            print(
+                "  speedup     \(SummaryText.format(speedup, digits: 2))x  (ideal \(SummaryText.format(ideal, digits: 2))x: "
+                    + "\(inputs.count) items in \(waves) waves of \(concurrency))"
+            )
+            for line in SummaryText.lines(concurrent, unit: unit, concurrency: concurrency, showTokens: Operation.Output.self == ChatResult.self) {
+                print("  " + line)
+            }
+            print("")
+            return sequential.allSucceeded && concurrent.allSucceeded
+        }
+    }
+
+    /// Fetches 20 URLs from a simulator that fails 30% of requests, and shows every item succeed.
+    private func faultInjectedRun() async throws -> Bool {
+        let faults: [Fault] = [.serverError, .unavailable, .rateLimited, .drop, .truncate, .malformed]
+        let configuration = SimulatorConfiguration(
+            latency: .milliseconds(100),
+            faultRate: 0.3,
+            faults: faults,
+            seed: 42,
+            retryAfter: .milliseconds(300)
+        )
+        return try await Simulator.withRunning(configuration) { server in
+            print("Fault injection · fetch: 20 URLs, max 5 concurrent, 100 ms latency,")
+            print("  30% of requests fail (\(faults.map(\.name).joined(separator: ", "))), up to 8 retries, backoff 0.1 s · 2ⁿ")
+            let summary = try await HTTPTransport.withTransport(configuration: .init(maxConnectionsPerHost: 5)) { transport in
+                let runner = BatchRunner(
+                    configuration: .init(
+                        maxConcurrent: 5,
+                        attemptTimeout: .seconds(5),
+                        retry: RetryPolicy(maxRetries: 8, backoff: Backoff(base: .milliseconds(100), cap: .seconds(2)))
+                    ),
+                    random: .seeded(42)
+                )
+                return try await runner.collect(
+                    (1...20).map { FetchRequest(url: server.postURL($0)) },
+                    operation: URLFetcher(transport: transport)
+                ).summary
+            }
+            for line in SummaryText.lines(summary, unit: "URLs", concurrency: 5, showTokens: false) {
+                print("  " + line)
+            }
+            let served = server.stats.snapshot()
+            let faultsServed = served.requests - (served.byStatus["200"] ?? 0)
+            print("  The simulator answered \(served.requests) requests, \(faultsServed) of them with a fault.")
+            print(summary.allSucceeded ? "  Every item succeeded." : "  \(summary.failed) items failed.")
+            return summary.allSucceeded
+        }
+    }
+}

@@ -1,0 +1,82 @@
+import ArgumentParser
+import Foundation
+import PacerSimulator
+
+/// `pacer simulate`: the simulator in the foreground until Ctrl-C.
+struct SimulateCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "simulate",
+        abstract: "Run an OpenAI-compatible simulator server on 127.0.0.1 until Ctrl-C.",
+        discussion: """
+            Serves POST /v1/chat/completions, GET /v1/models, GET /posts/{id} and GET /stats. \
+            Point pacer at it with --base-url http://127.0.0.1:PORT/v1.
+            """
+    )
+
+    @Option(help: "Port to listen on; 0 picks a free one.")
+    var port: Int = 8080
+
+    @Option(help: "Address to bind.")
+    var host: String = "127.0.0.1"
+
+    @Option(help: "Latency added to every API answer, in milliseconds.")
+    var latencyMs: Int = 0
+
+    @Option(help: "Share of API requests that get a fault, 0...1.")
+    var failRate: Double = 0
+
+    @Option(help: "Faults to choose from: \(Fault.all.map(\.name).joined(separator: ",")).")
+    var faults: String = Fault.defaults.map(\.name).joined(separator: ",")
+
+    @Option(help: "Seed for fault selection, for reproducible runs.")
+    var seed: UInt64?
+
+    @Option(help: "The wait a 429 fault asks for, in milliseconds.")
+    var retryAfterMs: Int = 1000
+
+    @Option(help: "How long a 'slow' fault takes, in milliseconds.")
+    var slowMs: Int = 30_000
+
+    @Flag(help: "Require 'Authorization: Bearer $OPENAI_API_KEY' on chat requests.")
+    var requireKey = false
+
+    func validate() throws {
+        guard (0...65535).contains(port) else { throw ValidationError("--port must be within 0...65535") }
+        guard (0...1).contains(failRate) else { throw ValidationError("--fail-rate must be within 0...1, got \(failRate)") }
+        guard latencyMs >= 0, retryAfterMs >= 0, slowMs >= 0 else {
+            throw ValidationError("--latency-ms, --retry-after-ms and --slow-ms must not be negative")
+        }
+        _ = try parsedFaults()
+        if requireKey, ProcessInfo.processInfo.environment["OPENAI_API_KEY"]?.isEmpty ?? true {
+            throw ValidationError("--require-key needs OPENAI_API_KEY to be set")
+        }
+    }
+
+    func parsedFaults() throws -> [Fault] {
+        try faults.split(separator: ",").map { name in
+            guard let fault = Fault(name: String(name).trimmingCharacters(in: .whitespaces)) else {
+                throw ValidationError("unknown fault '\(name)'; choose from \(Fault.all.map(\.name).joined(separator: ","))")
+            }
+            return fault
+        }
+    }
+
+    func run() async throws {
+        let configuration = SimulatorConfiguration(
+            host: host,
+            port: port,
+            latency: .milliseconds(latencyMs),
+            faultRate: failRate,
+            faults: try parsedFaults(),
+            seed: seed,
+            apiKey: requireKey ? ProcessInfo.processInfo.environment["OPENAI_API_KEY"] : nil,
+            retryAfter: .milliseconds(retryAfterMs),
+            slowDelay: .milliseconds(slowMs)
+        )
+        let host = self.host
+        try await Simulator(configuration: configuration).run { port in
+            Console.error("pacer simulator listening on http://\(host):\(port)  (use --base-url http://\(host):\(port)/v1)")
+            Console.error("latency \(configuration.latency), fail rate \(configuration.faultRate) [\(configuration.faults.map(\.name).joined(separator: ","))]; Ctrl-C to stop")
+        }
+    }
+}

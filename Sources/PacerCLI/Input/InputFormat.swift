@@ -1,0 +1,153 @@
+import Foundation
+import PacerCore
+import PacerHTTP
+import PacerOpenAI
+
+/// How input lines are read.
+enum InputFormat: String, Sendable, CaseIterable {
+    /// Decide from the first non-blank line: `{` means JSONL, anything else text.
+    case auto
+    /// One prompt (chat) or URL (fetch) per line.
+    case text
+    /// One JSON object per line.
+    case jsonl
+}
+
+/// What is wrong with one input line (the caller adds the file and line number).
+struct LineProblem: Error {
+    var message: String
+}
+
+/// Turns input lines into batch items; pure, so it is tested with tables.
+struct ItemParser<Input: Sendable>: Sendable {
+    /// Parses one non-blank line of each format; `nil` id means "use the line number".
+    let parseText: @Sendable (String) throws -> Input
+    let parseJSON: @Sendable ([String: JSONValue]) throws -> (id: String?, input: Input)
+
+    /// Parses a line in a known format; `nil` for a blank line.
+    func parse(_ line: Line, format: InputFormat, file: String) throws(InputError) -> (id: String, input: Input)? {
+        let trimmed = line.text.trimmingCharacters(in: .whitespaces)
+        guard !trimmed.isEmpty else { return nil }
+        do {
+            switch format {
+            case .text, .auto:
+                return (String(line.number), try parseText(trimmed))
+            case .jsonl:
+                guard let data = trimmed.data(using: .utf8),
+                    let value = try? JSONDecoder().decode(JSONValue.self, from: data)
+                else {
+                    throw LineProblem(message: "invalid JSON")
+                }
+                guard case .object(let object) = value else {
+                    throw LineProblem(message: "expected a JSON object, found \(value.kindName)")
+                }
+                let parsed = try parseJSON(object)
+                return (parsed.id ?? String(line.number), parsed.input)
+            }
+        } catch let problem as LineProblem {
+            throw InputError(file: file, line: line.number, message: problem.message)
+        } catch {
+            throw InputError(file: file, line: line.number, message: String(describing: error))
+        }
+    }
+
+    /// The format of a file whose first non-blank line is `line`.
+    static func detect(_ line: String) -> InputFormat {
+        line.trimmingCharacters(in: .whitespaces).hasPrefix("{") ? .jsonl : .text
+    }
+}
+
+extension ItemParser where Input == ChatPrompt {
+    /// Chat lines: a prompt per text line; JSONL with `prompt` or `messages`, optional `id`,
+    /// `model`, `max_tokens`, `temperature`.
+    static let chat = ItemParser(
+        parseText: { text throws in ChatPrompt(text) },
+        parseJSON: { object throws in
+            let messages: [ChatMessage]
+            if case .string(let prompt)? = object["prompt"] {
+                messages = [.user(prompt)]
+            } else if case .array(let list)? = object["messages"] {
+                messages = try list.enumerated().map { (offset, element) throws in
+                    guard case .string(let role)? = element["role"], case .string(let content)? = element["content"] else {
+                        throw LineProblem(message: "messages[\(offset)] needs string \"role\" and \"content\"")
+                    }
+                    return ChatMessage(role: role, content: content)
+                }
+                if messages.isEmpty { throw LineProblem(message: "\"messages\" is empty") }
+            } else {
+                throw LineProblem(message: #"expected a JSON object with "prompt" (a string) or "messages" (an array)"#)
+            }
+            var prompt = ChatPrompt(messages: messages)
+            if let model = object["model"] {
+                guard case .string(let name) = model else { throw LineProblem(message: "\"model\" must be a string") }
+                prompt.model = name
+            }
+            if let maxTokens = object["max_tokens"] {
+                guard case .number(let value) = maxTokens, value >= 1, value.rounded() == value else {
+                    throw LineProblem(message: "\"max_tokens\" must be a positive integer")
+                }
+                prompt.maxTokens = Int(value)
+            }
+            if let temperature = object["temperature"] {
+                guard case .number(let value) = temperature else { throw LineProblem(message: "\"temperature\" must be a number") }
+                prompt.temperature = value
+            }
+            return (try itemID(object), prompt)
+        }
+    )
+}
+
+extension ItemParser where Input == FetchRequest {
+    /// Fetch lines: a URL per text line; JSONL with `url`, optional `id` and `headers`.
+    static let fetch = ItemParser(
+        parseText: { text throws in FetchRequest(url: try checkedURL(text)) },
+        parseJSON: { object throws in
+            guard case .string(let url)? = object["url"] else {
+                throw LineProblem(message: #"expected a JSON object with "url" (a string)"#)
+            }
+            var headers: [String: String] = [:]
+            if let raw = object["headers"] {
+                guard case .object(let fields) = raw else { throw LineProblem(message: "\"headers\" must be an object of strings") }
+                for (name, value) in fields {
+                    guard case .string(let text) = value else { throw LineProblem(message: "header \"\(name)\" must be a string") }
+                    headers[name] = text
+                }
+            }
+            return (try itemID(object), FetchRequest(url: try checkedURL(url), headers: headers))
+        }
+    )
+
+    static func checkedURL(_ text: String) throws -> String {
+        guard let url = URL(string: text), let scheme = url.scheme?.lowercased(), scheme == "http" || scheme == "https",
+            url.host?.isEmpty == false
+        else {
+            throw LineProblem(message: "not an http(s) URL: \(text.prefix(200))")
+        }
+        return text
+    }
+}
+
+/// The `id` of a JSONL line: a string or an integer; `nil` when absent.
+private func itemID(_ object: [String: JSONValue]) throws -> String? {
+    switch object["id"] ?? object["custom_id"] {
+    case nil, .null?: return nil
+    case .string(let id)?:
+        guard !id.isEmpty else { throw LineProblem(message: "\"id\" is empty") }
+        return id
+    case .number(let number)? where number.rounded() == number: return String(Int64(number))
+    default: throw LineProblem(message: "\"id\" must be a string or an integer")
+    }
+}
+
+extension JSONValue {
+    var kindName: String {
+        switch self {
+        case .null: "null"
+        case .bool: "a boolean"
+        case .number: "a number"
+        case .string: "a string"
+        case .array: "an array"
+        case .object: "an object"
+        }
+    }
+}

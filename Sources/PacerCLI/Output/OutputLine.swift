@@ -1,0 +1,75 @@
+import Foundation
+import PacerCore
+import PacerHTTP
+import PacerOpenAI
+
+/// One line of the JSONL output, in the field order of DESIGN.md.
+struct OutputLine: Encodable {
+    struct Tokens: Encodable {
+        var prompt: Int
+        var completion: Int
+        var total: Int
+    }
+
+    struct Failure: Encodable {
+        var kind: String
+        var status: Int?
+        var message: String
+    }
+
+    var id: String
+    var index: Int
+    var success: Bool
+    var prompt: String?
+    var url: String?
+    var response: String?
+    var status: Int?
+    var data: JSONValue?
+    var tokens: Tokens?
+    var model: String?
+    var costUSD: Double?
+    var error: Failure?
+    var attempts: Int
+    var latencyMs: Int
+
+    enum CodingKeys: String, CodingKey {
+        case id, index, success, prompt, url, response, status, data, tokens, model, error, attempts
+        case costUSD = "cost_usd"
+        case latencyMs = "latency_ms"
+    }
+
+    init<Output>(_ result: ItemResult<Output>) {
+        self.id = result.id
+        self.index = result.index
+        self.success = result.isSuccess
+        self.attempts = result.attempts
+        self.latencyMs = Int((result.latency.pacerSeconds * 1000).rounded())
+        if let error = result.error {
+            self.error = Failure(kind: error.kind.rawValue, status: error.status, message: error.message)
+        }
+    }
+
+    /// A chat item's line; a failure keeps the prompt so that it can be found again.
+    static func chat(_ result: ItemResult<ChatResult>, prompt: String) -> OutputLine {
+        var line = OutputLine(result)
+        line.prompt = prompt
+        if let output = result.output {
+            line.response = output.response
+            line.tokens = Tokens(prompt: output.usage.prompt, completion: output.usage.completion, total: output.usage.total)
+            line.model = output.model
+            line.costUSD = output.costUSD
+        }
+        return line
+    }
+
+    /// A fetch item's line; a failure keeps the URL.
+    static func fetch(_ result: ItemResult<FetchResult>, url: String) -> OutputLine {
+        var line = OutputLine(result)
+        line.url = url
+        if let output = result.output {
+            line.status = output.status
+            line.data = output.data
+        }
+        return line
+    }
+}

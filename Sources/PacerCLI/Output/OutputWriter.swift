@@ -1,0 +1,62 @@
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Writes JSONL output: one `write(2)` per whole line, as each item finishes.
+///
+/// Writing each line in one call means a crash leaves at most one torn line at the end.
+final class OutputWriter {
+    let name: String
+    private let descriptor: Int32
+    private let ownsDescriptor: Bool
+    private let encoder: JSONEncoder
+
+    /// Opens `path` for writing (created or emptied); `nil` or `-` is stdout.
+    init(path: String?) throws(InputError) {
+        encoder = JSONEncoder()
+        encoder.outputFormatting = [.withoutEscapingSlashes]
+        guard let path, path != "-" else {
+            name = "<stdout>"
+            descriptor = STDOUT_FILENO
+            ownsDescriptor = false
+            return
+        }
+        name = path
+        descriptor = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard descriptor >= 0 else {
+            throw InputError(file: path, message: "cannot open for writing: \(String(cString: strerror(errno)))")
+        }
+        ownsDescriptor = true
+    }
+
+    deinit {
+        if ownsDescriptor { close(descriptor) }
+    }
+
+    /// Encodes `line` and writes it with its newline.
+    func write(_ line: some Encodable) throws {
+        var data = try encoder.encode(line)
+        data.append(UInt8(ascii: "\n"))
+        try data.withUnsafeBytes { raw in
+            var offset = 0
+            while offset < raw.count {
+                let written = systemWrite(descriptor, raw.baseAddress! + offset, raw.count - offset)
+                if written < 0 {
+                    if errno == EINTR { continue }
+                    throw InputError(file: name, message: "cannot write: \(String(cString: strerror(errno)))")
+                }
+                offset += written
+            }
+        }
+    }
+}
+
+private func systemWrite(_ descriptor: Int32, _ buffer: UnsafeRawPointer, _ count: Int) -> Int {
+    write(descriptor, buffer, count)
+}

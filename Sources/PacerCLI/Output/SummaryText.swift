@@ -1,0 +1,38 @@
+import Foundation
+import PacerCore
+
+/// The human summary printed to stderr at the end of a batch, in the reference solutions'
+/// terms (completed, time, items/s, tokens, est. cost) plus retries, latency and concurrency.
+enum SummaryText {
+    static func lines(_ summary: BatchSummary, unit: String, concurrency: Int, showTokens: Bool) -> [String] {
+        var lines = [
+            "Completed: \(summary.succeeded)/\(summary.total) successful" + (summary.failed > 0 ? ", \(summary.failed) failed" : ""),
+            "Time: \(format(summary.wallSeconds, digits: 2))s (\(format(summary.itemsPerSecond, digits: 1)) \(unit)/sec)",
+            "Retries: \(summary.retries)" + (summary.rateLimitedResponses > 0 ? " (\(summary.rateLimitedResponses) answered 429)" : ""),
+            "Latency: p50 \(ms(summary.latency.p50)) · p90 \(ms(summary.latency.p90)) · p99 \(ms(summary.latency.p99)) · max \(ms(summary.latency.max))",
+            "Concurrency: \(format(summary.effectiveConcurrency, digits: 1)) effective of \(concurrency)",
+        ]
+        if showTokens {
+            let tokens = summary.tokens
+            lines.append("Total tokens: \(tokens.total) (prompt \(tokens.prompt), completion \(tokens.completion))")
+            lines.append("Est. cost: \(cost(summary))")
+        }
+        return lines
+    }
+
+    static func cost(_ summary: BatchSummary) -> String {
+        guard let cost = summary.costUSD else {
+            return summary.itemsWithUnknownCost > 0 ? "unknown (model not in the price table)" : "$0.0000"
+        }
+        let known = "$" + format(cost, digits: 4)
+        return summary.itemsWithUnknownCost > 0 ? "\(known) + unknown for \(summary.itemsWithUnknownCost) items" : known
+    }
+
+    static func ms(_ value: Double) -> String {
+        value >= 10_000 ? "\(format(value / 1000, digits: 1))s" : "\(Int(value.rounded()))ms"
+    }
+
+    static func format(_ value: Double, digits: Int) -> String {
+        String(format: "%.\(digits)f", value)
+    }
+}

@@ -1,0 +1,101 @@
+import Foundation
+import Hummingbird
+import NIOCore
+import PacerCore
+import PacerOpenAI
+
+extension Simulator {
+    /// `POST /v1/chat/completions`: a deterministic answer and usage for the prompt.
+    func chatCompletion(_ request: Request, context: SimulatorContext) async throws -> Response {
+        let body = try await request.body.collect(upTo: 4 << 20)
+        if let denied = checkKey(request) {
+            stats.recordRequest(item: "chat:unauthorized")
+            return denied
+        }
+        guard let chat = try? JSONDecoder().decode(ChatCompletionRequest.self, from: Data(body.readableBytesView)) else {
+            stats.recordRequest(item: "chat:invalid")
+            return failure(
+                .badRequest,
+                message: "We could not parse the JSON body of your request.",
+                type: "invalid_request_error"
+            )
+        }
+        let prompt = chat.messages.last(where: { $0.role == "user" })?.content ?? ""
+        return try await serve(item: "chat:\(prompt)", context: context) {
+            if chat.messages.isEmpty {
+                return Answer(
+                    OpenAIErrorBody(error: .init(message: "[] is too short - 'messages'", type: "invalid_request_error", param: "messages", code: nil)),
+                    status: .badRequest
+                )
+            }
+            if let maxTokens = chat.maxTokens, maxTokens < 1 {
+                return Answer(
+                    OpenAIErrorBody(
+                        error: .init(message: "Invalid 'max_tokens': integer below minimum value. Expected a value >= 1, but got \(maxTokens) instead.",
+                                     type: "invalid_request_error", param: "max_tokens", code: "integer_below_min_value")
+                    ),
+                    status: .badRequest
+                )
+            }
+            let completion = Self.completion(for: chat)
+            let usage = completion.usage.map { TokenUsage(prompt: $0.promptTokens, completion: $0.completionTokens, total: $0.totalTokens) }
+            return Answer(completion, tokens: usage)
+        }
+    }
+
+    /// `GET /posts/{id}`: a JSON-placeholder-like post, 404 outside `1...postCount`.
+    func post(_ request: Request, context: SimulatorContext) async throws -> Response {
+        let rawID = context.parameters.get("id") ?? ""
+        return try await serve(item: "posts/\(rawID)", context: context) {
+            guard let id = Int(rawID), (1...configuration.postCount).contains(id) else {
+                return Answer([String: String](), status: .notFound)
+            }
+            return Answer(Post(userId: (id - 1) / 10 + 1, id: id, title: "Simulated post \(id)", body: Self.words(count: 12, seed: UInt64(id))))
+        }
+    }
+
+    struct Post: Codable {
+        var userId: Int
+        var id: Int
+        var title: String
+        var body: String
+    }
+
+    /// The deterministic completion for a request: same prompt, same answer and usage.
+    static func completion(for request: ChatCompletionRequest) -> ChatCompletionResponse {
+        let prompt = request.messages.last(where: { $0.role == "user" })?.content ?? ""
+        let seed = fnv1a(prompt)
+        let limit = request.maxTokens ?? 256
+        let completionTokens = min(limit, 8 + Int(seed % 40))
+        let content = words(count: completionTokens, seed: seed)
+        let promptTokens = estimatedPromptTokens(request.messages)
+        return ChatCompletionResponse(
+            id: "chatcmpl-sim\(String(seed, radix: 16))",
+            created: 1_700_000_000,
+            model: request.model,
+            choices: [.init(index: 0, message: .init(role: "assistant", content: content), finishReason: completionTokens == limit ? "length" : "stop")],
+            usage: .init(promptTokens: promptTokens, completionTokens: completionTokens, totalTokens: promptTokens + completionTokens)
+        )
+    }
+
+    /// Roughly OpenAI's count: about four characters a token, plus a few tokens per message.
+    static func estimatedPromptTokens(_ messages: [ChatMessage]) -> Int {
+        3 + messages.reduce(0) { $0 + 4 + ($1.content.utf8.count + 3) / 4 }
+    }
+
+    static let vocabulary = [
+        "pacing", "tokens", "latency", "retry", "budget", "minute", "server", "batch", "answer", "limit",
+        "queue", "result", "model", "request", "stream", "window", "jitter", "backoff", "success", "resume",
+    ]
+
+    /// `count` words chosen deterministically from `seed`.
+    static func words(count: Int, seed: UInt64) -> String {
+        var generator = SplitMix64(seed: seed)
+        return (0..<count).map { _ in vocabulary[Int(generator.next() % UInt64(vocabulary.count))] }.joined(separator: " ")
+    }
+
+    /// FNV-1a: a hash that is the same in every process (Swift's `Hasher` is not).
+    static func fnv1a(_ text: String) -> UInt64 {
+        text.utf8.reduce(0xcbf2_9ce4_8422_2325) { ($0 ^ UInt64($1)) &* 0x0000_0100_0000_01B3 }
+    }
+}

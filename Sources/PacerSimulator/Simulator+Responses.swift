@@ -1,0 +1,129 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import PacerCore
+import PacerOpenAI
+
+extension Simulator {
+    /// Runs the common path of an API request: count it, check faults, wait, then answer.
+    ///
+    /// - Parameters:
+    ///   - item: The item key for `/stats`.
+    ///   - answer: The normal answer and the tokens it delivers.
+    func serve(
+        item: String,
+        context: SimulatorContext,
+        answer: () throws -> Answer
+    ) async throws -> Response {
+        stats.recordRequest(item: item)
+        let fault = drawFault()
+        if configuration.latency > .zero {
+            try await Task.sleep(for: configuration.latency)
+        }
+        switch fault {
+        case .serverError?:
+            return failure(.internalServerError, message: "The server had an error while processing your request. Sorry about that!", type: "server_error")
+        case .unavailable?:
+            return failure(.serviceUnavailable, message: "The engine is currently overloaded, please try again later.", type: "server_error")
+        case .rateLimited?:
+            var response = failure(
+                .tooManyRequests,
+                message: "Rate limit reached (simulated). Please try again in \(configuration.retryAfter.pacerSeconds)s.",
+                type: "requests",
+                code: "rate_limit_exceeded"
+            )
+            let seconds = configuration.retryAfter.pacerSeconds
+            response.headers[HTTPField.Name("retry-after")!] = String(Int(seconds.rounded(.up)))
+            response.headers[HTTPField.Name("retry-after-ms")!] = String(Int((seconds * 1000).rounded()))
+            return response
+        case .drop?:
+            stats.recordOutcome("drop")
+            try await context.channel.close()
+            throw SimulatorError(message: "connection dropped (simulated)")
+        case .slow?:
+            try await Task.sleep(for: configuration.slowDelay)
+        case .malformed?:
+            stats.recordOutcome("200")
+            return Response(
+                status: .ok,
+                headers: [.contentType: "application/json"],
+                body: .init(byteBuffer: ByteBuffer(string: #"{"id": "broken", "choices": [ {"messa"#))
+            )
+        default:
+            break
+        }
+        let answer = try answer()
+        if fault == .truncate {
+            return truncated(answer)
+        }
+        stats.recordOutcome(String(answer.status.code), tokens: answer.status == .ok ? answer.tokens : nil)
+        return Response(status: answer.status, headers: [.contentType: "application/json"], body: .init(byteBuffer: answer.body))
+    }
+
+    /// Picks this request's fault, if any.
+    func drawFault() -> Fault? {
+        guard configuration.faultRate > 0, random.nextUnit() < configuration.faultRate else { return nil }
+        let index = Int(random.nextUnit() * Double(configuration.faults.count))
+        return configuration.faults[min(index, configuration.faults.count - 1)]
+    }
+
+    /// A response whose headers announce the whole body but which sends half of it and
+    /// then closes the connection.
+    func truncated(_ answer: Answer) -> Response {
+        stats.recordOutcome("truncate")
+        let body = answer.body
+        return Response(
+            status: answer.status,
+            headers: [.contentType: "application/json"],
+            body: ResponseBody(contentLength: body.readableBytes) { writer in
+                try await writer.write(body.getSlice(at: body.readerIndex, length: body.readableBytes / 2) ?? ByteBuffer())
+                throw SimulatorError(message: "response truncated (simulated)")
+            }
+        )
+    }
+
+    /// A normal answer before faults are applied: status, JSON body and tokens delivered.
+    struct Answer {
+        var status: HTTPResponse.Status
+        var body: ByteBuffer
+        var tokens: TokenUsage?
+
+        init(_ value: some Encodable, status: HTTPResponse.Status = .ok, tokens: TokenUsage? = nil) {
+            self.status = status
+            self.body = ByteBuffer(bytes: (try? JSONEncoder().encode(value)) ?? Data("{}".utf8))
+            self.tokens = tokens
+        }
+    }
+
+    /// A JSON response.
+    static func json(_ value: some Encodable, status: HTTPResponse.Status = .ok) -> Response {
+        let data = (try? JSONEncoder().encode(value)) ?? Data("{}".utf8)
+        return Response(
+            status: status,
+            headers: [.contentType: "application/json"],
+            body: .init(byteBuffer: ByteBuffer(bytes: data))
+        )
+    }
+
+    /// An error response in OpenAI's shape.
+    func failure(_ status: HTTPResponse.Status, message: String, type: String, code: String? = nil) -> Response {
+        stats.recordOutcome(String(status.code))
+        return Self.json(OpenAIErrorBody(error: .init(message: message, type: type, code: code)), status: status)
+    }
+
+    /// A 401 when a key is configured and the request does not carry it.
+    func checkKey(_ request: Request) -> Response? {
+        guard let key = configuration.apiKey else { return nil }
+        let given = request.headers[.authorization]
+        guard given != "Bearer \(key)" else { return nil }
+        let message = given == nil
+            ? "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY)."
+            : "Incorrect API key provided. You can find your API key at https://platform.openai.com/account/api-keys."
+        return failure(.unauthorized, message: message, type: "invalid_request_error", code: given == nil ? nil : "invalid_api_key")
+    }
+
+    static let models = ModelList(data: ["gpt-4o-mini", "gpt-4o", "gpt-4.1", "gpt-4.1-mini", "gpt-3.5-turbo"].map {
+        ModelList.Model(id: $0, created: 1_700_000_000, ownedBy: "pacer-simulator")
+    })
+}

@@ -1,0 +1,132 @@
+import Hummingbird
+import Logging
+import NIOCore
+import PacerCore
+import ServiceLifecycle
+
+/// An OpenAI-compatible and JSON-placeholder-like HTTP server for demos, tests and benchmarks.
+///
+/// Endpoints: `POST /v1/chat/completions`, `GET /v1/models`, `GET /posts/{id}` (ids
+/// `1...postCount`, 404 otherwise) and `GET /stats`. Latency, faults and an API-key check
+/// come from the ``SimulatorConfiguration``.
+///
+/// ```swift
+/// try await Simulator.withRunning(SimulatorConfiguration(latency: .milliseconds(50))) { server in
+///     print(server.baseURL)  // http://127.0.0.1:PORT/v1
+/// }
+/// ```
+public struct Simulator: Sendable {
+    /// How the server behaves.
+    public let configuration: SimulatorConfiguration
+    /// What it has served so far.
+    public let stats: SimulatorStats
+    let random: RandomSource
+    let logger: Logger
+
+    /// Creates a simulator (not yet listening).
+    ///
+    /// - Parameters:
+    ///   - configuration: How the server behaves.
+    ///   - logger: Where Hummingbird logs (default: nowhere).
+    public init(
+        configuration: SimulatorConfiguration = SimulatorConfiguration(),
+        logger: Logger = Logger(label: "pacer.simulator", factory: { _ in SwiftLogNoOpLogHandler() })
+    ) {
+        self.configuration = configuration
+        self.stats = SimulatorStats()
+        self.random = configuration.seed.map(RandomSource.seeded) ?? .system
+        self.logger = logger
+    }
+
+    /// A running simulator's address and counters.
+    public struct Running: Sendable {
+        /// The port it listens on.
+        public let port: Int
+        /// Its counters.
+        public let stats: SimulatorStats
+        /// The host it listens on.
+        public let host: String
+
+        /// `http://HOST:PORT`.
+        public var rootURL: String { "http://\(host):\(port)" }
+        /// The OpenAI-style API root, `http://HOST:PORT/v1`.
+        public var baseURL: String { rootURL + "/v1" }
+        /// The URL of post `id`.
+        public func postURL(_ id: Int) -> String { "\(rootURL)/posts/\(id)" }
+    }
+
+    /// Builds the Hummingbird application.
+    ///
+    /// - Parameter onReady: Called with the bound port once the server listens.
+    public func makeApplication(onReady: @escaping @Sendable (Int) async -> Void = { _ in }) -> some ApplicationProtocol {
+        let router = Router(context: SimulatorContext.self)
+        addRoutes(to: router)
+        return Application(
+            router: router,
+            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "pacer-simulator"),
+            onServerRunning: { channel in await onReady(channel.localAddress?.port ?? 0) },
+            logger: logger
+        )
+    }
+
+    /// Starts the server, runs `body` with its address, then stops the server.
+    public static func withRunning<T: Sendable>(
+        _ configuration: SimulatorConfiguration = SimulatorConfiguration(),
+        logger: Logger = Logger(label: "pacer.simulator", factory: { _ in SwiftLogNoOpLogHandler() }),
+        _ body: (Running) async throws -> T
+    ) async throws -> T {
+        let simulator = Simulator(configuration: configuration, logger: logger)
+        let (ports, portContinuation) = AsyncStream.makeStream(of: Int.self)
+        let application = simulator.makeApplication { port in
+            portContinuation.yield(port)
+            portContinuation.finish()
+        }
+        return try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                defer { portContinuation.finish() }
+                let services = ServiceGroup(configuration: .init(services: [application], logger: logger))
+                try await services.run()
+            }
+            var iterator = ports.makeAsyncIterator()
+            guard let port = await iterator.next() else {
+                // The server stopped before it listened: surface its error.
+                try await group.next()
+                throw SimulatorError(message: "the simulator could not start on \(configuration.host):\(configuration.port)")
+            }
+            defer { group.cancelAll() }
+            return try await body(Running(port: port, stats: simulator.stats, host: configuration.host))
+        }
+    }
+
+    func addRoutes(to router: Router<SimulatorContext>) {
+        router.post("v1/chat/completions") { request, context in
+            try await self.chatCompletion(request, context: context)
+        }
+        router.get("v1/models") { request, _ in
+            if let denied = self.checkKey(request) { return denied }
+            return Self.json(Self.models)
+        }
+        router.get("posts/:id") { request, context in
+            try await self.post(request, context: context)
+        }
+        router.get("stats") { _, _ in
+            Self.json(self.stats.snapshot())
+        }
+    }
+}
+
+/// The simulator could not do what was asked.
+public struct SimulatorError: Error, CustomStringConvertible {
+    /// What went wrong.
+    public var message: String
+    public var description: String { message }
+}
+
+extension Simulator {
+    /// Runs the server in the foreground until SIGINT or SIGTERM (as `pacer simulate` does).
+    ///
+    /// - Parameter onReady: Called with the bound port once the server listens.
+    public func run(onReady: @escaping @Sendable (Int) async -> Void) async throws {
+        try await makeApplication(onReady: onReady).runService()
+    }
+}

@@ -1,0 +1,85 @@
+/// A kind of failure the simulator can inject.
+public struct Fault: Sendable, Hashable, CustomStringConvertible {
+    /// The name used on the command line (`--faults 500,503,429,drop,slow,truncate,malformed`).
+    public let name: String
+    private init(_ name: String) { self.name = name }
+
+    /// HTTP 500 with OpenAI's `server_error` body.
+    public static let serverError = Fault("500")
+    /// HTTP 503 "overloaded".
+    public static let unavailable = Fault("503")
+    /// HTTP 429 with `retry-after` and `retry-after-ms`.
+    public static let rateLimited = Fault("429")
+    /// The connection is closed before any response.
+    public static let drop = Fault("drop")
+    /// The response is sent after ``SimulatorConfiguration/slowDelay``.
+    public static let slow = Fault("slow")
+    /// The headers promise a body that is cut off halfway and the connection closed.
+    public static let truncate = Fault("truncate")
+    /// HTTP 200 with a body that is not valid JSON.
+    public static let malformed = Fault("malformed")
+
+    /// Every fault, in a stable order.
+    public static let all: [Fault] = [.serverError, .unavailable, .rateLimited, .drop, .slow, .truncate, .malformed]
+    /// The faults injected when none are named: all transient ones that do not stall a client.
+    public static let defaults: [Fault] = [.serverError, .unavailable, .rateLimited, .drop, .truncate]
+
+    /// Parses a fault name.
+    public init?(name: String) {
+        guard let fault = Self.all.first(where: { $0.name == name.lowercased() }) else { return nil }
+        self = fault
+    }
+
+    public var description: String { name }
+}
+
+/// How the simulator behaves: where it listens, how slow it is and how often it fails.
+public struct SimulatorConfiguration: Sendable, Hashable {
+    /// The address to bind. Default `127.0.0.1`.
+    public var host: String
+    /// The port; 0 picks any free port (reported when the server is ready). Default 0.
+    public var port: Int
+    /// Added before every answer of the API endpoints. Default none.
+    public var latency: Duration
+    /// The share of API requests that get a fault, `0...1`. Default 0.
+    public var faultRate: Double
+    /// The faults to choose from, uniformly. Default ``Fault/defaults``.
+    public var faults: [Fault]
+    /// Seeds fault selection; `nil` draws from the system generator. Default `nil`.
+    public var seed: UInt64?
+    /// When set, chat and model requests need `Authorization: Bearer <key>`. Default `nil`.
+    public var apiKey: String?
+    /// The wait a 429 fault asks for. Default 1 s.
+    public var retryAfter: Duration
+    /// How long a slow response takes (on top of ``latency``). Default 30 s.
+    public var slowDelay: Duration
+    /// The ids served by `/posts/{id}` are `1...postCount`. Default 1000.
+    public var postCount: Int
+
+    /// Creates a configuration; see each property for its default.
+    public init(
+        host: String = "127.0.0.1",
+        port: Int = 0,
+        latency: Duration = .zero,
+        faultRate: Double = 0,
+        faults: [Fault] = Fault.defaults,
+        seed: UInt64? = nil,
+        apiKey: String? = nil,
+        retryAfter: Duration = .seconds(1),
+        slowDelay: Duration = .seconds(30),
+        postCount: Int = 1000
+    ) {
+        precondition((0...1).contains(faultRate), "faultRate must be within 0...1")
+        precondition(faultRate == 0 || !faults.isEmpty, "a fault rate needs at least one fault")
+        self.host = host
+        self.port = port
+        self.latency = latency
+        self.faultRate = faultRate
+        self.faults = faults
+        self.seed = seed
+        self.apiKey = apiKey
+        self.retryAfter = retryAfter
+        self.slowDelay = slowDelay
+        self.postCount = postCount
+    }
+}
