@@ -1,0 +1,192 @@
+import Clocks
+import PacerCore
+import Synchronization
+import Testing
+
+@Suite struct BatchRunnerTests {
+    func runner(_ clock: TestClock<Duration>, concurrency: Int = 3, timeout: Duration? = nil, retries: Int = 5) -> BatchRunner<TestClock<Duration>> {
+        BatchRunner(
+            configuration: BatchConfiguration(
+                maxConcurrent: concurrency,
+                attemptTimeout: timeout,
+                retry: RetryPolicy(maxRetries: retries, backoff: Backoff(base: .seconds(1), multiplier: 2, cap: .seconds(60), jitter: .none))
+            ),
+            clock: clock
+        )
+    }
+
+    @Test func neverMoreThanMaxConcurrentInFlight() async throws {
+        let clock = TestClock()
+        let operation = ScriptedOperation(clock: clock) { _, _ in .succeed(after: .seconds(1)) }
+        let runner = runner(clock, concurrency: 3)
+        let (results, summary) = try await drive(clock) { try await runner.collect(Array(0..<20), operation: operation) }
+        #expect(operation.probe.max == 3)
+        #expect(results.count == 20 && summary.succeeded == 20)
+        // 20 items in waves of 3: 7 seconds of virtual time.
+        #expect(summary.wallSeconds >= 7 && summary.wallSeconds < 7.5)
+        #expect(summary.effectiveConcurrency > 2.7)
+    }
+
+    @Test func inputIsReadLazilyOneItemPerFreedSlot() async throws {
+        let clock = TestClock()
+        let pulled = Counter()
+        let operation = ScriptedOperation(clock: clock) { _, _ in .succeed(after: .seconds(1)) }
+        let items = CountingSequence(count: 50, pulled: pulled)
+        let runner = runner(clock, concurrency: 4)
+        let observed = Mutex(0)
+        _ = try await drive(clock) {
+            try await runner.run(items, operation: operation) { item, _ in
+                // When item k finishes, no more than k + concurrency items have been read.
+                let read = pulled.value
+                observed.withLock { $0 = max($0, read - item.index) }
+            }
+        }
+        #expect(observed.withLock { $0 } <= 4 + 1)
+    }
+
+    @Test func retriesFollowTheBackoffSchedule() async throws {
+        let clock = TestClock()
+        let operation = ScriptedOperation(clock: clock) { _, attempt in
+            attempt <= 3 ? .fail(retryable, after: .zero) : .succeed(after: .zero)
+        }
+        let runner = runner(clock, concurrency: 1)
+        let (results, summary) = try await drive(clock) { try await runner.collect([0], operation: operation) }
+        // Delays 1 s, 2 s, 4 s: attempts at 0, 1, 3, 7 seconds.
+        #expect(operation.log.times(0) == [.zero, .seconds(1), .seconds(3), .seconds(7)])
+        #expect(results[0].attempts == 4)
+        #expect(results[0].attemptErrors == [retryable, retryable, retryable])
+        #expect(summary.retries == 3)
+    }
+
+    @Test func retryAfterWinsOverTheComputedDelay() async throws {
+        let clock = TestClock()
+        var told = retryable
+        told.retryAfter = .seconds(5)
+        let operation = ScriptedOperation(clock: clock) { [told] _, attempt in
+            attempt == 1 ? .fail(told, after: .zero) : .succeed(after: .zero)
+        }
+        let runner = runner(clock, concurrency: 1)
+        _ = try await drive(clock) { try await runner.collect([0], operation: operation) }
+        #expect(operation.log.times(0) == [.zero, .seconds(5)])
+    }
+
+    @Test func permanentErrorsAreNotRetried() async throws {
+        let clock = TestClock()
+        let operation = ScriptedOperation(clock: clock) { _, _ in .fail(permanent, after: .zero) }
+        let (results, summary) = try await drive(clock) { try await runner(clock).collect([0], operation: operation) }
+        #expect(results[0].attempts == 1)
+        #expect(results[0].error == permanent)
+        #expect(summary.failed == 1 && summary.retries == 0)
+    }
+
+    @Test func aTimeoutCancelsTheAttemptAndIsRetried() async throws {
+        let clock = TestClock()
+        let operation = ScriptedOperation(clock: clock) { _, attempt in
+            attempt == 1 ? .succeed(after: .seconds(30)) : .succeed(after: .seconds(1))
+        }
+        let runner = runner(clock, concurrency: 1, timeout: .seconds(2))
+        let (results, _) = try await drive(clock) { try await runner.collect([0], operation: operation) }
+        #expect(operation.cancellations.value == 1)
+        #expect(results[0].isSuccess)
+        #expect(results[0].attemptErrors.map(\.kind) == [.timeout])
+        // The timed-out attempt ended at 2 s, then 1 s of backoff.
+        #expect(operation.log.times(0) == [.zero, .seconds(3)])
+    }
+
+    @Test func whenTimeoutsPersistTheItemFailsWithKindTimeout() async throws {
+        let clock = TestClock()
+        let operation = ScriptedOperation(clock: clock) { _, _ in .succeed(after: .seconds(30)) }
+        let runner = runner(clock, concurrency: 1, timeout: .seconds(2), retries: 2)
+        let (results, _) = try await drive(clock) { try await runner.collect([0], operation: operation) }
+        #expect(results[0].error?.kind == .timeout)
+        #expect(results[0].attempts == 3)
+        #expect(operation.cancellations.value == 3)
+    }
+
+    @Test func oneFailingItemDoesNotStopTheOthersAndResultsKeepTheirIndex() async throws {
+        let clock = TestClock()
+        let operation = ScriptedOperation(clock: clock) { index, _ in
+            index == 3 ? .fail(permanent, after: .zero) : .succeed(after: .milliseconds(100 * (10 - index)))
+        }
+        let (results, summary) = try await drive(clock) { try await runner(clock, concurrency: 4).collect(Array(100..<110), operation: operation) }
+        #expect(results.map(\.index) == Array(0..<10))
+        #expect(results.map(\.id) == (1...10).map(String.init))
+        #expect(results.map { $0.output?.value } == (100..<110).map { $0 == 103 ? nil : $0 })
+        #expect(summary.succeeded == 9 && summary.failed == 1 && summary.total == 10)
+    }
+
+    @Test func summaryCountersAddUp() async throws {
+        let clock = TestClock()
+        var limited = retryable
+        limited.status = 429
+        let operation = ScriptedOperation(clock: clock) { [limited] index, attempt in
+            switch index % 3 {
+            case 0: return .succeed(after: .milliseconds(500))
+            case 1: return attempt < 3 ? .fail(limited, after: .zero) : .succeed(after: .zero)
+            default: return .fail(retryable, after: .zero)
+            }
+        }
+        let (results, summary) = try await drive(clock) { try await runner(clock, concurrency: 5, retries: 2).collect(Array(0..<9), operation: operation) }
+        #expect(summary.total == 9)
+        #expect(summary.succeeded == 6 && summary.failed == 3)
+        #expect(summary.retries == results.reduce(0) { $0 + $1.attempts - 1 })
+        #expect(summary.retries == 3 * 2 + 3 * 2)
+        #expect(summary.rateLimitedResponses == 6)
+        // Tokens from successes only: inputs 0,3,6 and 1,4,7 each report `value` prompt tokens + 1.
+        #expect(summary.tokens == TokenUsage(prompt: 0 + 3 + 6 + 1 + 4 + 7, completion: 6))
+        // Cost is known for even values only, and never counted as $0 for the others.
+        #expect(summary.costUSD == 1.5)
+        #expect(summary.itemsWithUnknownCost == 3)
+    }
+
+    @Test func anInputErrorStopsAdmissionButDeliversWhatWasInFlight() async throws {
+        let clock = TestClock()
+        let operation = ScriptedOperation(clock: clock) { _, _ in .succeed(after: .seconds(1)) }
+        let delivered = Counter()
+        let runner = runner(clock, concurrency: 3)
+        let error = await #expect(throws: BatchStopped.self) {
+            try await drive(clock) {
+                try await runner.run(FailingSequence(failAfter: 5), operation: operation) { _, _ in
+                    delivered.increment()
+                }
+            }
+        }
+        #expect(delivered.value == 5)
+        #expect(error?.summary.succeeded == 5)
+    }
+}
+
+/// 0..<count as batch items, counting how many were pulled.
+struct CountingSequence: AsyncSequence, Sendable {
+    let count: Int
+    let pulled: Counter
+
+    func makeAsyncIterator() -> AsyncIterator { AsyncIterator(count: count, pulled: pulled) }
+    struct AsyncIterator: AsyncIteratorProtocol {
+        let count: Int
+        let pulled: Counter
+        var next = 0
+        mutating func next() async -> BatchItem<Int>? {
+            guard next < count else { return nil }
+            defer { next += 1 }
+            pulled.increment()
+            return BatchItem(index: next, id: String(next + 1), input: next)
+        }
+    }
+}
+
+/// Items 0..<failAfter, then an error.
+struct FailingSequence: AsyncSequence, Sendable {
+    struct Broken: Error {}
+    let failAfter: Int
+    func makeAsyncIterator() -> AsyncIterator { AsyncIterator(failAfter: failAfter) }
+    struct AsyncIterator: AsyncIteratorProtocol {
+        let failAfter: Int
+        var next = 0
+        mutating func next() async throws -> BatchItem<Int>? {
+            guard next < failAfter else { throw Broken() }
+            defer { next += 1 }
+            return BatchItem(index: next, id: String(next + 1), input: next)
+        }
+    }
+}
