@@ -92,6 +92,9 @@ public final class HTTPTransport: Sendable {
             idleTimeout: .seconds(60),
             concurrentHTTP1ConnectionsPerHostSoftLimit: configuration.maxConnectionsPerHost
         )
+        // A refused connection fails the attempt at once, so the engine's backoff (not the
+        // client's silent reconnect loop) decides when to try again.
+        clientConfiguration.connectionPool.retryConnectionEstablishment = false
         clientConfiguration.timeout = .init(connect: .nanoseconds(configuration.connectTimeout.nanoseconds))
         clientConfiguration.decompression = .enabled(limit: .ratio(50))
         clientConfiguration.httpVersion = .http1Only

@@ -177,7 +177,7 @@ public struct ChatClient: BatchOperation {
             throw redactor.redact(error)
         }
         guard (200...299).contains(response.status) else {
-            throw redactor.redact(failure(for: response))
+            throw redactor.redact(Self.failure(for: response))
         }
         guard let completion = try? JSONDecoder().decode(ChatCompletionResponse.self, from: Data(response.body.readableBytesView)),
             let answer = completion.choices.first
@@ -206,7 +206,7 @@ public struct ChatClient: BatchOperation {
     }
 
     /// The error for a non-2xx answer, with OpenAI's message when the body has one.
-    func failure(for response: HTTPResponseData) -> ItemError {
+    static func failure(for response: HTTPResponseData) -> ItemError {
         let detail = try? JSONDecoder().decode(OpenAIErrorBody.self, from: Data(response.body.readableBytesView)).error
         let message = detail.map { "\($0.message)" + ($0.code.map { " [\($0)]" } ?? "") }
             ?? HTTPFailure.excerpt(of: response.body)

@@ -119,7 +119,9 @@ extension Simulator {
         guard given != "Bearer \(key)" else { return nil }
         let message = given == nil
             ? "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY)."
-            : "Incorrect API key provided. You can find your API key at https://platform.openai.com/account/api-keys."
+            // OpenAI masks the middle of the key it echoes; the simulator echoes all of it, as a
+            // careless compatible server might, so that Pacer's redaction is tested end to end.
+            : "Incorrect API key provided: \(given?.replacingOccurrences(of: "Bearer ", with: "") ?? ""). You can find your API key at https://platform.openai.com/account/api-keys."
         return failure(.unauthorized, message: message, type: "invalid_request_error", code: given == nil ? nil : "invalid_api_key")
     }
 

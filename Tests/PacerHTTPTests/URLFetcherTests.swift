@@ -1,0 +1,120 @@
+import PacerCore
+import PacerHTTP
+import PacerTesting
+import Testing
+
+@Suite struct URLFetcherTests {
+    func runner(concurrency: Int = 5, retries: Int = 8, timeout: Duration = .seconds(5)) -> BatchRunner<ContinuousClock> {
+        BatchRunner(
+            configuration: BatchConfiguration(
+                maxConcurrent: concurrency,
+                attemptTimeout: timeout,
+                retry: RetryPolicy(maxRetries: retries, backoff: Backoff(base: .milliseconds(5), cap: .milliseconds(50)))
+            ),
+            random: .seeded(1)
+        )
+    }
+
+    @Test func fetchesJSONWithTheReferenceFields() async throws {
+        try await withSimulator { server in
+            try await HTTPTransport.withTransport { transport in
+                let requests = (1...10).map { FetchRequest(url: server.postURL($0)) }
+                let (results, summary) = try await runner().collect(requests, operation: URLFetcher(transport: transport))
+                #expect(summary.succeeded == 10)
+                for (offset, result) in results.enumerated() {
+                    let output = try #require(result.output)
+                    #expect(output.status == 200)
+                    #expect(output.url == server.postURL(offset + 1))
+                    #expect(output.data["id"] == .number(Double(offset + 1)))
+                    #expect(result.attempts == 1)
+                }
+            }
+        }
+    }
+
+    @Test func a404IsPermanentAndTriedOnce() async throws {
+        try await withSimulator { server in
+            try await HTTPTransport.withTransport { transport in
+                let (results, _) = try await runner().collect([FetchRequest(url: server.postURL(5000))], operation: URLFetcher(transport: transport))
+                #expect(results[0].error?.kind == .httpStatus)
+                #expect(results[0].error?.status == 404)
+                #expect(results[0].attempts == 1)
+                #expect(server.stats.snapshot().byItem["posts/5000"] == 1)
+            }
+        }
+    }
+
+    @Test func aRefusedConnectionIsANetworkErrorAndRetried() async throws {
+        // Bind a simulator, note its port, stop it: nothing listens there any more.
+        let port = try await withSimulator { $0.port }
+        try await HTTPTransport.withTransport { transport in
+            let (results, _) = try await runner(retries: 2).collect(
+                [FetchRequest(url: "http://127.0.0.1:\(port)/posts/1")],
+                operation: URLFetcher(transport: transport)
+            )
+            #expect(results[0].error?.kind == .network)
+            #expect(results[0].attempts == 3)
+        }
+    }
+
+    @Test(arguments: [Fault.serverError, .unavailable, .rateLimited, .drop, .truncate, .malformed])
+    func transientFaultsAreRetriedUntilSuccess(_ fault: Fault) async throws {
+        let configuration = SimulatorConfiguration(faultRate: 0.5, faults: [fault], seed: 3, retryAfter: .milliseconds(10))
+        try await withSimulator(configuration) { server in
+            try await HTTPTransport.withTransport { transport in
+                let requests = (1...20).map { FetchRequest(url: server.postURL($0)) }
+                let (results, summary) = try await runner().collect(requests, operation: URLFetcher(transport: transport))
+                #expect(summary.succeeded == 20, "\(results.compactMap(\.error))")
+                #expect(summary.retries > 0)
+                let stats = server.stats.snapshot()
+                // Every retry the client made is a fault the server injected, and no item was asked for
+                // more often than its attempts.
+                #expect(stats.requests == 20 + summary.retries)
+                for (offset, result) in results.enumerated() {
+                    #expect(stats.byItem["posts/\(offset + 1)"] == result.attempts)
+                }
+            }
+        }
+    }
+
+    @Test func slowResponsesTimeOutAndAreRetried() async throws {
+        let configuration = SimulatorConfiguration(faultRate: 0.4, faults: [.slow], seed: 5, slowDelay: .seconds(5))
+        try await withSimulator(configuration) { server in
+            try await HTTPTransport.withTransport { transport in
+                let requests = (1...10).map { FetchRequest(url: server.postURL($0)) }
+                let (results, summary) = try await runner(concurrency: 10, timeout: .milliseconds(300))
+                    .collect(requests, operation: URLFetcher(transport: transport))
+                #expect(summary.succeeded == 10)
+                let timeouts = results.flatMap(\.attemptErrors).filter { $0.kind == .timeout }
+                #expect(!timeouts.isEmpty)
+                #expect(timeouts.count == summary.retries)
+            }
+        }
+    }
+
+    @Test func a429CarriesTheServersRetryAfter() async throws {
+        let configuration = SimulatorConfiguration(faultRate: 1, faults: [.rateLimited], retryAfter: .milliseconds(1500))
+        try await withSimulator(configuration) { server in
+            try await HTTPTransport.withTransport { transport in
+                let error = await #expect(throws: ItemError.self) {
+                    try await URLFetcher(transport: transport).attempt(
+                        BatchItem(index: 0, id: "1", input: FetchRequest(url: server.postURL(1))),
+                        attempt: 1
+                    )
+                }
+                #expect(error?.kind == .rateLimited)
+                #expect(error?.status == 429)
+                #expect(error?.isRetryable == true)
+                #expect(error?.retryAfter == .milliseconds(1500))
+            }
+        }
+    }
+
+    @Test func aURLThatIsNotHTTPIsAnInputError() async throws {
+        try await HTTPTransport.withTransport { transport in
+            let (results, _) = try await runner().collect([FetchRequest(url: "ftp://example.com/x")], operation: URLFetcher(transport: transport))
+            #expect(results[0].error?.kind == .invalidInput)
+            #expect(results[0].attempts == 1)
+        }
+    }
+}
