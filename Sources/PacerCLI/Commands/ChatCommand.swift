@@ -39,7 +39,7 @@ struct ChatCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let environment = ProcessInfo.processInfo.environment
+        let environment = Environment.current
         let base = try Endpoint.baseURL(flag: baseURL, environment: environment)
         let key = environment["OPENAI_API_KEY"].flatMap { $0.isEmpty ? nil : $0 }
         if key == nil, !Endpoint.isLocal(base) {

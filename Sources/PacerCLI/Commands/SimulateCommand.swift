@@ -47,7 +47,7 @@ struct SimulateCommand: AsyncParsableCommand {
             throw ValidationError("--latency-ms, --retry-after-ms and --slow-ms must not be negative")
         }
         _ = try parsedFaults()
-        if requireKey, ProcessInfo.processInfo.environment["OPENAI_API_KEY"]?.isEmpty ?? true {
+        if requireKey, Environment.current["OPENAI_API_KEY"]?.isEmpty ?? true {
             throw ValidationError("--require-key needs OPENAI_API_KEY to be set")
         }
     }
@@ -69,7 +69,7 @@ struct SimulateCommand: AsyncParsableCommand {
             faultRate: failRate,
             faults: try parsedFaults(),
             seed: seed,
-            apiKey: requireKey ? ProcessInfo.processInfo.environment["OPENAI_API_KEY"] : nil,
+            apiKey: requireKey ? Environment.current["OPENAI_API_KEY"] : nil,
             retryAfter: .milliseconds(retryAfterMs),
             slowDelay: .milliseconds(slowMs)
         )
