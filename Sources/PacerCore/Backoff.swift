@@ -96,6 +96,7 @@ public struct Jitter: Sendable, Hashable, CustomStringConvertible {
     /// All names accepted by ``init(name:)``.
     public static var names: [String] { Mode.allCases.map(\.rawValue) }
 
+    /// A one-line description for people.
     public var description: String { mode.rawValue }
 }
 

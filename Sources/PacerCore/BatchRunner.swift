@@ -157,5 +157,6 @@ public struct BatchStopped: Error, CustomStringConvertible {
     /// What the batch did before it stopped.
     public var summary: BatchSummary
 
+    /// A one-line description for people.
     public var description: String { "batch stopped: \(cause)" }
 }

@@ -26,6 +26,7 @@ public struct ItemError: Error, Sendable, Hashable, CustomStringConvertible {
         /// The input for this item is unusable; retrying cannot help.
         public static let invalidInput = Kind("invalid_input")
 
+        /// A one-line description for people.
         public var description: String { rawValue }
     }
 
@@ -86,6 +87,7 @@ public struct ItemError: Error, Sendable, Hashable, CustomStringConvertible {
         }
     }
 
+    /// A one-line description for people.
     public var description: String {
         if let status { return "\(kind) (HTTP \(status)): \(message)" }
         return "\(kind): \(message)"

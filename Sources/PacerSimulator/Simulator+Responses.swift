@@ -44,7 +44,7 @@ extension Simulator {
         case .slow?:
             try await Task.sleep(for: configuration.slowDelay)
         case .malformed?:
-            stats.recordOutcome("200")
+            stats.recordOutcome("malformed")
             return Response(
                 status: .ok,
                 headers: [.contentType: "application/json"],
@@ -56,6 +56,11 @@ extension Simulator {
         let answer = try answer()
         if fault == .truncate {
             return truncated(answer)
+        }
+        if fault == .slow {
+            // The client has likely timed out and gone: count it apart, and not its tokens.
+            stats.recordOutcome("slow")
+            return Response(status: answer.status, headers: [.contentType: "application/json"], body: .init(byteBuffer: answer.body))
         }
         stats.recordOutcome(String(answer.status.code), tokens: answer.status == .ok ? answer.tokens : nil)
         return Response(status: answer.status, headers: [.contentType: "application/json"], body: .init(byteBuffer: answer.body))

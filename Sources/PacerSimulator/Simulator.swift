@@ -119,6 +119,7 @@ public struct Simulator: Sendable {
 public struct SimulatorError: Error, CustomStringConvertible {
     /// What went wrong.
     public var message: String
+    /// A one-line description for people.
     public var description: String { message }
 }
 

@@ -30,6 +30,7 @@ public struct Fault: Sendable, Hashable, CustomStringConvertible {
         self = fault
     }
 
+    /// A one-line description for people.
     public var description: String { name }
 }
 

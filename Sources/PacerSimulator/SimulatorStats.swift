@@ -5,11 +5,12 @@ import Synchronization
 public struct SimulatorStatsSnapshot: Sendable, Hashable, Codable {
     /// Requests received on the API endpoints.
     public var requests: Int
-    /// Requests per outcome: an HTTP status (`"200"`, `"429"`, …) or `"drop"` / `"truncate"`.
+    /// Requests per outcome: an HTTP status (`"200"`, `"429"`, …) or a fault that has none of
+    /// its own (`"drop"`, `"truncate"`, `"malformed"`, `"slow"`).
     public var byStatus: [String: Int]
     /// Requests per item: `posts/{id}` or `chat:{prompt}`.
     public var byItem: [String: Int]
-    /// Tokens in the chat completions delivered whole with status 200.
+    /// Tokens in the chat completions delivered whole and in time with status 200.
     public var tokens: TokenUsage
 
     enum CodingKeys: String, CodingKey {

@@ -110,8 +110,12 @@ struct DemoCommand: AsyncParsableCommand {
                 print("  " + line)
             }
             let served = server.stats.snapshot()
-            let faultsServed = served.requests - (served.byStatus["200"] ?? 0)
-            print("  The simulator answered \(served.requests) requests, \(faultsServed) of them with a fault.")
+            let faultsServed = served.byStatus.filter { $0.key != "200" }.sorted { $0.key < $1.key }
+            let breakdown = faultsServed.map { "\($0.key) ×\($0.value)" }.joined(separator: ", ")
+            print(
+                "  The simulator answered \(served.requests) requests, \(faultsServed.reduce(0) { $0 + $1.value }) of them "
+                    + "with a fault\(breakdown.isEmpty ? "" : " (\(breakdown))")."
+            )
             print(summary.allSucceeded ? "  Every item succeeded." : "  \(summary.failed) items failed.")
             return summary.allSucceeded
         }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import PacerCore
 import PacerHTTP
 
@@ -47,5 +48,3 @@ struct FetchCommand: AsyncParsableCommand {
         return name.isEmpty ? nil : (name, value)
     }
 }
-
-import Foundation

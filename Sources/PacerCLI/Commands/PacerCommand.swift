@@ -2,12 +2,14 @@ import ArgumentParser
 
 /// The `pacer` command line.
 public struct PacerCommand: AsyncParsableCommand {
+    /// The command's name, abstract and subcommands.
     public static let configuration = CommandConfiguration(
         commandName: "pacer",
         abstract: "Push large batches of requests through rate-limited HTTP APIs, and never lose an item.",
         subcommands: [ChatCommand.self, FetchCommand.self, SimulateCommand.self, DemoCommand.self]
     )
 
+    /// Creates the command (used by swift-argument-parser).
     public init() {}
 
     /// Runs `pacer` with `arguments` (without the program name) and returns the exit status:
