@@ -23,7 +23,7 @@ import Testing
         #expect(operation.probe.max == 3)
         #expect(results.count == 20 && summary.succeeded == 20)
         // 20 items in waves of 3: 7 seconds of virtual time.
-        #expect(summary.wallSeconds >= 7 && summary.wallSeconds < 7.5)
+        #expect(summary.wallSeconds >= 7 && summary.wallSeconds < 8)
         #expect(summary.effectiveConcurrency > 2.7)
     }
 
@@ -44,15 +44,36 @@ import Testing
         #expect(observed.withLock { $0 } <= 4 + 1)
     }
 
+    /// The delays the engine chose before each retry of item 0, from its events.
+    func retryDelays(_ events: AsyncStream<BatchEvent>) async -> [Duration] {
+        var delays: [Duration] = []
+        for await event in events {
+            if case .attemptFailed(0, _, _, _, let delay?) = event { delays.append(delay) }
+        }
+        return delays
+    }
+
+    /// Time between consecutive attempts of item 0.
+    func intervals(_ log: AttemptLog) -> [Duration] {
+        let times = log.times(0)
+        return zip(times.dropFirst(), times).map { $0 - $1 }
+    }
+
     @Test func retriesFollowTheBackoffSchedule() async throws {
         let clock = TestClock()
         let operation = ScriptedOperation(clock: clock) { _, attempt in
             attempt <= 3 ? .fail(retryable, after: .zero) : .succeed(after: .zero)
         }
         let runner = runner(clock, concurrency: 1)
-        let (results, summary) = try await drive(clock) { try await runner.collect([0], operation: operation) }
-        // Delays 1 s, 2 s, 4 s: attempts at 0, 1, 3, 7 seconds.
-        #expect(operation.log.times(0) == [.zero, .seconds(1), .seconds(3), .seconds(7)])
+        let (events, continuation) = AsyncStream.makeStream(of: BatchEvent.self)
+        let (results, summary) = try await drive(clock) { try await runner.collect([0], operation: operation, events: continuation) }
+        continuation.finish()
+        // base 1 s, multiplier 2, no jitter: 1 s, 2 s, 4 s.
+        #expect(await retryDelays(events) == [.seconds(1), .seconds(2), .seconds(4)])
+        // And the engine really waited that long (the driver advances in 100 ms steps).
+        for (interval, delay) in zip(intervals(operation.log), [1.0, 2.0, 4.0]) {
+            #expect(interval >= .seconds(delay) && interval < .seconds(delay + 0.3))
+        }
         #expect(results[0].attempts == 4)
         #expect(results[0].attemptErrors == [retryable, retryable, retryable])
         #expect(summary.retries == 3)
@@ -66,8 +87,12 @@ import Testing
             attempt == 1 ? .fail(told, after: .zero) : .succeed(after: .zero)
         }
         let runner = runner(clock, concurrency: 1)
-        _ = try await drive(clock) { try await runner.collect([0], operation: operation) }
-        #expect(operation.log.times(0) == [.zero, .seconds(5)])
+        let (events, continuation) = AsyncStream.makeStream(of: BatchEvent.self)
+        _ = try await drive(clock) { try await runner.collect([0], operation: operation, events: continuation) }
+        continuation.finish()
+        #expect(await retryDelays(events) == [.seconds(5)])
+        let waited = try #require(intervals(operation.log).first)
+        #expect(waited >= .seconds(5) && waited < .seconds(5.3))
     }
 
     @Test func permanentErrorsAreNotRetried() async throws {
@@ -90,7 +115,8 @@ import Testing
         #expect(results[0].isSuccess)
         #expect(results[0].attemptErrors.map(\.kind) == [.timeout])
         // The timed-out attempt ended at 2 s, then 1 s of backoff.
-        #expect(operation.log.times(0) == [.zero, .seconds(3)])
+        let waited = try #require(intervals(operation.log).first)
+        #expect(waited >= .seconds(3) && waited < .seconds(3.3))
     }
 
     @Test func whenTimeoutsPersistTheItemFailsWithKindTimeout() async throws {
