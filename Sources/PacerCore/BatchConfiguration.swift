@@ -7,6 +7,11 @@ public struct BatchConfiguration: Sendable, Hashable {
     public var attemptTimeout: Duration?
     /// When failed attempts are retried, and after how long.
     public var retry: RetryPolicy
+    /// Requests and tokens per minute to pace at, or `nil` for no pacing beyond the
+    /// concurrency. Default: learn the limits from the server's `x-ratelimit-*` headers.
+    public var pacing: RateLimits?
+    /// The cap on retries as a share of requests, or `nil` for none. Default 20% plus 10 a second.
+    public var retryBudget: RetryBudget?
 
     /// Creates a configuration.
     ///
@@ -14,11 +19,21 @@ public struct BatchConfiguration: Sendable, Hashable {
     ///   - maxConcurrent: The most items in flight at once (default 8). Must be at least 1.
     ///   - attemptTimeout: The per-attempt timeout (default 60 s), or `nil` for none. Must be positive.
     ///   - retry: The retry policy (default: 5 retries, 1 s · 2ⁿ backoff capped at 60 s, full jitter).
-    public init(maxConcurrent: Int = 8, attemptTimeout: Duration? = .seconds(60), retry: RetryPolicy = RetryPolicy()) {
+    ///   - pacing: The rate limits (default: learned from the server), or `nil` for none.
+    ///   - retryBudget: The retry cap (default: 20% of requests plus 10 a second), or `nil`.
+    public init(
+        maxConcurrent: Int = 8,
+        attemptTimeout: Duration? = .seconds(60),
+        retry: RetryPolicy = RetryPolicy(),
+        pacing: RateLimits? = RateLimits(),
+        retryBudget: RetryBudget? = RetryBudget()
+    ) {
         precondition(maxConcurrent >= 1, "maxConcurrent must be at least 1")
         precondition(attemptTimeout.map { $0 > .zero } ?? true, "attemptTimeout must be positive")
         self.maxConcurrent = maxConcurrent
         self.attemptTimeout = attemptTimeout
         self.retry = retry
+        self.pacing = pacing
+        self.retryBudget = retryBudget
     }
 }

@@ -95,6 +95,8 @@ public protocol MeteredOutput: Sendable {
     var tokenUsage: TokenUsage? { get }
     /// The item's estimated cost in USD, or `nil` when unknown.
     var costUSD: Double? { get }
+    /// What the response said about the server's rate limits, for pacing.
+    var rateLimit: RateLimitSnapshot? { get }
 }
 
 extension MeteredOutput {
@@ -102,4 +104,6 @@ extension MeteredOutput {
     public var tokenUsage: TokenUsage? { nil }
     /// No known cost by default.
     public var costUSD: Double? { nil }
+    /// No rate-limit information by default.
+    public var rateLimit: RateLimitSnapshot? { nil }
 }

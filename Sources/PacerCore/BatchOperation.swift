@@ -15,4 +15,13 @@ public protocol BatchOperation: Sendable {
     ///   - item: The item.
     ///   - attempt: 1 for the first attempt, 2 for the first retry, …
     func attempt(_ item: BatchItem<Input>, attempt: Int) async throws -> Output
+
+    /// The tokens a request for `input` may use at most (prompt estimate plus `max_tokens`),
+    /// reserved against a tokens-per-minute limit before it is sent. Default 0.
+    func estimatedTokens(for input: Input) -> Int
+}
+
+extension BatchOperation {
+    /// No token estimate by default.
+    public func estimatedTokens(for input: Input) -> Int { 0 }
 }

@@ -1,10 +1,12 @@
 import Logging
 
 extension BatchRunner {
-    /// Runs every attempt of one item: attempt, classify, back off, until success or give-up.
+    /// Runs every attempt of one item: wait for the limiter, attempt, classify, back off,
+    /// until success or give-up.
     func process<Operation: BatchOperation>(
         _ item: BatchItem<Operation.Input>,
         operation: Operation,
+        limiter: RateLimiter<C>,
         events: AsyncStream<BatchEvent>.Continuation?
     ) async -> Finished<Operation.Input, Operation.Output> {
         var logger = self.logger
@@ -14,44 +16,78 @@ extension BatchRunner {
         var busy = Duration.zero
         var errors: [ItemError] = []
         var previousDelay: Duration?
+        let estimate = operation.estimatedTokens(for: item.input)
 
         func finish(_ outcome: Result<Operation.Output, ItemError>) -> Finished<Operation.Input, Operation.Output> {
             let result = ItemResult(
                 index: item.index,
                 id: item.id,
                 outcome: outcome,
-                attempts: max(1, errors.count + (outcome.isSuccess ? 1 : 0)),
+                attempts: errors.count + (outcome.isSuccess ? 1 : 0),
                 attemptErrors: errors,
                 latency: start.duration(to: clock.now)
             )
             return Finished(item: item, result: result, busy: busy)
         }
 
+        /// Ends the item without sending it again: it is not done, and a rerun does it.
+        func notSent(_ reason: String) -> Finished<Operation.Input, Operation.Output> {
+            finish(.failure(ItemError(kind: .cancelled, message: reason, isRetryable: false)))
+        }
+
         var attempt = 1
         while true {
-            if Task.isCancelled {
-                errors.append(.cancelled)
-                return finish(.failure(.cancelled))
+            let reservation: RateLimiter<C>.Reservation
+            do {
+                reservation = try await limiter.acquire(tokens: estimate)
+            } catch let stop as RateLimitStop {
+                return notSent("not sent: \(stop)")
+            } catch let error as ItemError {
+                errors.append(error)
+                return finish(.failure(error))
+            } catch {
+                return notSent("cancelled before it was sent")
             }
+            if attempt == 1 { limiter.recordFirstAttempt() }
             let attemptStart = clock.now
             do {
                 let output = try await withAttemptTimeout(configuration.attemptTimeout) { [attempt] in
                     try await operation.attempt(item, attempt: attempt)
                 }
                 busy += attemptStart.duration(to: clock.now)
+                limiter.settle(reservation, usedTokens: output.tokenUsage?.total ?? 0)
+                limiter.observe(output.rateLimit)
                 return finish(.success(output))
             } catch {
                 busy += attemptStart.duration(to: clock.now)
                 // A timeout that fired because the whole batch is being cancelled is a cancellation.
-                let failure = Task.isCancelled ? ItemError.cancelled : ItemError(classifying: error)
+                var failure = Task.isCancelled ? ItemError.cancelled : ItemError(classifying: error)
+                limiter.settle(reservation, usedTokens: nil)
+                limiter.observe(failure.rateLimit, connectionFailed: failure.kind == .network)
                 errors.append(failure)
-                let decision = configuration.retry.decide(
+                if failure.kind == .cancelled { return finish(.failure(failure)) }
+
+                var decision = configuration.retry.decide(
                     after: failure,
                     retriesSoFar: attempt - 1,
                     previousDelay: previousDelay,
                     unit: random.nextUnit()
                 )
-                guard case .retry(let delay) = decision, failure.kind != .cancelled else {
+                if case .retry(let delay) = decision {
+                    if failure.status == 429 || failure.retryAfter != nil {
+                        // The server is saturated: hold every worker, not just this one.
+                        guard limiter.pause(for: failure.retryAfter ?? delay) else {
+                            errors.removeLast()
+                            return notSent("not sent again: \(RateLimitStop(wait: failure.retryAfter ?? delay))")
+                        }
+                    }
+                    if !limiter.tryRetry() {
+                        failure.message += " (retry budget exhausted)"
+                        errors[errors.count - 1] = failure
+                        decision = .giveUp
+                    }
+                }
+                guard case .retry(let delay) = decision else {
                     logger.debug("item failed", metadata: ["pacer.attempt": "\(attempt)", "pacer.error": "\(failure)"])
                     events?.yield(.attemptFailed(index: item.index, id: item.id, attempt: attempt, error: failure, retryIn: nil))
                     return finish(.failure(failure))
@@ -64,7 +100,6 @@ extension BatchRunner {
                 do {
                     try await clock.sleep(for: delay)
                 } catch {
-                    errors.append(.cancelled)
                     return finish(.failure(.cancelled))
                 }
                 previousDelay = delay

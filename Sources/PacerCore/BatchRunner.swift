@@ -63,6 +63,11 @@ public struct BatchRunner<C: Clock>: Sendable where C.Duration == Duration {
         onResult: (BatchItem<Operation.Input>, ItemResult<Operation.Output>) async throws -> Void
     ) async throws -> BatchSummary where Items.Element == BatchItem<Operation.Input> {
         let start = clock.now
+        let limiter = RateLimiter(
+            limits: configuration.pacing ?? RateLimits(learnFromServer: false),
+            retryBudget: configuration.retryBudget,
+            clock: clock
+        )
         var summary = SummaryBuilder()
         var inputError: (any Error)?
         try await withThrowingTaskGroup(of: Finished<Operation.Input, Operation.Output>.self) { group in
@@ -70,7 +75,7 @@ public struct BatchRunner<C: Clock>: Sendable where C.Duration == Duration {
             var inFlight = 0
             // Admits one more item; false when the input is exhausted or failed.
             func admitNext() async -> Bool {
-                guard inputError == nil else { return false }
+                guard inputError == nil, !limiter.isStopped else { return false }
                 let next: BatchItem<Operation.Input>?
                 do {
                     next = try await iterator.next()
@@ -80,7 +85,7 @@ public struct BatchRunner<C: Clock>: Sendable where C.Duration == Duration {
                 }
                 guard let item = next else { return false }
                 inFlight += 1
-                group.addTask { await self.process(item, operation: operation, events: events) }
+                group.addTask { await self.process(item, operation: operation, limiter: limiter, events: events) }
                 return true
             }
 
@@ -102,7 +107,9 @@ public struct BatchRunner<C: Clock>: Sendable where C.Duration == Duration {
                 }
             }
         }
-        let result = summary.summary(wallTime: start.duration(to: clock.now))
+        var result = summary.summary(wallTime: start.duration(to: clock.now))
+        result.pausedSeconds = limiter.pausedSeconds
+        result.resumeAfterSeconds = limiter.stoppedFor?.pacerSeconds
         if let inputError { throw BatchStopped(cause: inputError, summary: result) }
         return result
     }

@@ -22,18 +22,28 @@ public struct LatencyStats: Sendable, Hashable, Codable {
 
 /// What a finished (or stopped) batch did: exact counts, time, rate, latency, tokens and cost.
 public struct BatchSummary: Sendable, Hashable, Codable {
-    /// Items that ended, successfully or not.
+    /// Items that ended: succeeded, failed or cancelled.
     public var total: Int
     /// Items that succeeded.
     public var succeeded: Int
     /// Items that failed.
     public var failed: Int
+    /// Items stopped before they were done (cancelled, or not sent because the batch
+    /// stopped); they are not failures, and a rerun does them.
+    public var cancelled: Int
     /// Items skipped (already done in an earlier run).
     public var skipped: Int
     /// Retries made (attempts beyond each item's first).
     public var retries: Int
     /// HTTP 429 answers received.
     public var rateLimitedResponses: Int
+    /// Requests sent (every attempt).
+    public var requests: Int
+    /// Seconds all admission was paused at the server's request.
+    public var pausedSeconds: Double
+    /// When the batch stopped because the server asked for a wait longer than the maximum:
+    /// seconds from the end of the batch until the server expects capacity again.
+    public var resumeAfterSeconds: Double?
     /// Wall-clock time of the batch, in seconds.
     public var wallSeconds: Double
     /// Items ended per second of wall time.
@@ -49,14 +59,22 @@ public struct BatchSummary: Sendable, Hashable, Codable {
     /// Items with token usage but no known price (their cost is not in ``costUSD``).
     public var itemsWithUnknownCost: Int
 
-    /// Whether every item succeeded.
-    public var allSucceeded: Bool { failed == 0 }
+    /// Whether every item that ran succeeded and none was left undone.
+    public var allSucceeded: Bool { failed == 0 && cancelled == 0 }
+
+    /// Requests sent per minute of wall time.
+    public var requestsPerMinute: Double { wallSeconds > 0 ? Double(requests) / wallSeconds * 60 : 0 }
+
+    /// Tokens used per minute of wall time.
+    public var tokensPerMinute: Double { wallSeconds > 0 ? Double(tokens.total) / wallSeconds * 60 : 0 }
 }
 
 /// Accumulates item results into a ``BatchSummary`` in constant memory.
 public struct SummaryBuilder: Sendable {
     private var succeeded = 0
     private var failed = 0
+    private var cancelled = 0
+    private var requests = 0
     private var skipped = 0
     private var retries = 0
     private var rateLimited = 0
@@ -87,9 +105,10 @@ public struct SummaryBuilder: Sendable {
                     unknownCost += 1
                 }
             }
-        case .failure:
-            failed += 1
+        case .failure(let error):
+            if error.kind == .cancelled { cancelled += 1 } else { failed += 1 }
         }
+        requests += result.attempts
         retries += max(0, result.attempts - 1)
         rateLimited += result.attemptErrors.count(where: { $0.status == 429 })
         self.busy += busy
@@ -105,7 +124,7 @@ public struct SummaryBuilder: Sendable {
     /// The summary so far, given the wall time elapsed.
     public func summary(wallTime: Duration) -> BatchSummary {
         let wall = wallTime.pacerSeconds
-        let ended = succeeded + failed
+        let ended = succeeded + failed + cancelled
         let hasLatency = histogram.totalCount > 0
         func ms(_ percentile: Double) -> Double {
             hasLatency ? Double(histogram.valueAtPercentile(percentile)) / 1000 : 0
@@ -114,9 +133,13 @@ public struct SummaryBuilder: Sendable {
             total: ended,
             succeeded: succeeded,
             failed: failed,
+            cancelled: cancelled,
             skipped: skipped,
             retries: retries,
             rateLimitedResponses: rateLimited,
+            requests: requests,
+            pausedSeconds: 0,
+            resumeAfterSeconds: nil,
             wallSeconds: wall,
             itemsPerSecond: wall > 0 ? Double(ended) / wall : 0,
             latency: LatencyStats(

@@ -40,6 +40,8 @@ public struct ItemError: Error, Sendable, Hashable, CustomStringConvertible {
     public var isRetryable: Bool
     /// How long the server asked us to wait before trying again, if it said so.
     public var retryAfter: Duration?
+    /// What the failed response said about the server's rate limits, if anything.
+    public var rateLimit: RateLimitSnapshot?
 
     /// Creates an error.
     ///
@@ -49,18 +51,21 @@ public struct ItemError: Error, Sendable, Hashable, CustomStringConvertible {
     ///   - message: A message for a person.
     ///   - isRetryable: Whether another attempt may succeed.
     ///   - retryAfter: The server's requested wait, if any.
+    ///   - rateLimit: The server's rate-limit headers, if any.
     public init(
         kind: Kind,
         status: Int? = nil,
         message: String,
         isRetryable: Bool,
-        retryAfter: Duration? = nil
+        retryAfter: Duration? = nil,
+        rateLimit: RateLimitSnapshot? = nil
     ) {
         self.kind = kind
         self.status = status
         self.message = message
         self.isRetryable = isRetryable
         self.retryAfter = retryAfter
+        self.rateLimit = rateLimit
     }
 
     /// The error recorded when an attempt exceeds its timeout. Retryable.

@@ -28,7 +28,8 @@ public enum HTTPFailure {
             status: status,
             message: message,
             isRetryable: hints.shouldRetry ?? isRetryable(status: status),
-            retryAfter: hints.retryAfter
+            retryAfter: hints.retryAfter,
+            rateLimit: RateLimitHeaders.snapshot(from: headers)
         )
     }
 

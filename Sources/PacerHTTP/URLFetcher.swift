@@ -26,12 +26,15 @@ public struct FetchResult: MeteredOutput, Hashable {
     public var status: Int
     /// The JSON body.
     public var data: JSONValue
+    /// What the response said about the server's rate limits.
+    public var rateLimit: RateLimitSnapshot?
 
     /// Creates a result.
-    public init(url: String, status: Int, data: JSONValue) {
+    public init(url: String, status: Int, data: JSONValue, rateLimit: RateLimitSnapshot? = nil) {
         self.url = url
         self.status = status
         self.data = data
+        self.rateLimit = rateLimit
     }
 }
 
@@ -85,13 +88,14 @@ public struct URLFetcher: BatchOperation {
         }
         do {
             let data = try JSONDecoder().decode(JSONValue.self, from: Data(response.body.readableBytesView))
-            return FetchResult(url: url, status: response.status, data: data)
+            return FetchResult(url: url, status: response.status, data: data, rateLimit: RateLimitHeaders.snapshot(from: response.headers))
         } catch {
             throw ItemError(
                 kind: .invalidResponse,
                 status: response.status,
                 message: "body is not valid JSON (\(response.body.readableBytes) bytes): \(HTTPFailure.excerpt(of: response.body, limit: 80))",
-                isRetryable: true
+                isRetryable: true,
+                rateLimit: RateLimitHeaders.snapshot(from: response.headers)
             )
         }
     }

@@ -46,14 +46,17 @@ public struct ChatResult: MeteredOutput, Hashable {
     public var model: String
     /// Estimated cost in USD, or `nil` when the model's price is unknown.
     public var costUSD: Double?
+    /// What the response said about the server's rate limits.
+    public var rateLimit: RateLimitSnapshot?
 
     /// Creates a result.
-    public init(prompt: String, response: String, usage: TokenUsage, model: String, costUSD: Double?) {
+    public init(prompt: String, response: String, usage: TokenUsage, model: String, costUSD: Double?, rateLimit: RateLimitSnapshot? = nil) {
         self.prompt = prompt
         self.response = response
         self.usage = usage
         self.model = model
         self.costUSD = costUSD
+        self.rateLimit = rateLimit
     }
 
     /// The usage, for the batch summary.
@@ -201,8 +204,16 @@ public struct ChatClient: BatchOperation {
             response: answer.message.content,
             usage: usage,
             model: completion.model,
-            costUSD: cost
+            costUSD: cost,
+            rateLimit: RateLimitHeaders.snapshot(from: response.headers)
         )
+    }
+
+    /// The most tokens a request for `prompt` may use: its estimated prompt tokens plus its
+    /// `max_tokens` (or ``TokenEstimate/defaultCompletionAllowance`` when it sets none).
+    public func estimatedTokens(for prompt: ChatPrompt) -> Int {
+        let request = request(for: prompt)
+        return TokenEstimate.prompt(request.messages) + (request.maxTokens ?? TokenEstimate.defaultCompletionAllowance)
     }
 
     /// The error for a non-2xx answer, with OpenAI's message when the body has one.
@@ -215,6 +226,21 @@ public struct ChatClient: BatchOperation {
             // A spent quota does not come back by waiting.
             error.isRetryable = false
         }
+        if response.status == 429, let detail, Self.isLargerThanLimit(detail.message) {
+            // "Request too large … Limit 30000, Requested 31538": no wait makes it fit.
+            error.isRetryable = false
+        }
         return error
+    }
+
+    /// Whether a rate-limit message says the request alone exceeds the limit
+    /// (OpenAI: "… Limit 30000, Requested 31538 …").
+    static func isLargerThanLimit(_ message: String) -> Bool {
+        func number(after label: String) -> Int? {
+            guard let range = message.range(of: label) else { return nil }
+            return Int(message[range.upperBound...].prefix { $0.isNumber })
+        }
+        guard let limit = number(after: "Limit "), let requested = number(after: "Requested ") else { return false }
+        return requested > limit
     }
 }

@@ -65,10 +65,10 @@ extension Simulator {
     static func completion(for request: ChatCompletionRequest) -> ChatCompletionResponse {
         let prompt = request.messages.last(where: { $0.role == "user" })?.content ?? ""
         let seed = fnv1a(prompt)
-        let limit = request.maxTokens ?? 256
+        let limit = request.maxTokens ?? TokenEstimate.defaultCompletionAllowance
         let completionTokens = min(limit, 8 + Int(seed % 40))
         let content = words(count: completionTokens, seed: seed)
-        let promptTokens = estimatedPromptTokens(request.messages)
+        let promptTokens = TokenEstimate.prompt(request.messages)
         return ChatCompletionResponse(
             id: "chatcmpl-sim\(String(seed, radix: 16))",
             created: 1_700_000_000,
@@ -76,11 +76,6 @@ extension Simulator {
             choices: [.init(index: 0, message: .init(role: "assistant", content: content), finishReason: completionTokens == limit ? "length" : "stop")],
             usage: .init(promptTokens: promptTokens, completionTokens: completionTokens, totalTokens: promptTokens + completionTokens)
         )
-    }
-
-    /// Roughly OpenAI's count: about four characters a token, plus a few tokens per message.
-    static func estimatedPromptTokens(_ messages: [ChatMessage]) -> Int {
-        3 + messages.reduce(0) { $0 + 4 + ($1.content.utf8.count + 3) / 4 }
     }
 
     static let vocabulary = [

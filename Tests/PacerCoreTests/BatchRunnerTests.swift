@@ -9,7 +9,9 @@ import Testing
             configuration: BatchConfiguration(
                 maxConcurrent: concurrency,
                 attemptTimeout: timeout,
-                retry: RetryPolicy(maxRetries: retries, backoff: Backoff(base: .seconds(1), multiplier: 2, cap: .seconds(60), jitter: .none))
+                retry: RetryPolicy(maxRetries: retries, backoff: Backoff(base: .seconds(1), multiplier: 2, cap: .seconds(60), jitter: .none)),
+                pacing: nil,
+                retryBudget: nil
             ),
             clock: clock
         )

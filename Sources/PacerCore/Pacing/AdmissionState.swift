@@ -1,0 +1,125 @@
+/// The pure core of the ``RateLimiter``: who may send when, from the configured limits and
+/// what the server has said. Times are seconds from the limiter's origin.
+public struct AdmissionState: Sendable {
+    /// What a caller asking to send should do.
+    public enum Decision: Sendable, Hashable {
+        /// Send at this time; the reservation has been booked.
+        case admit(at: Double)
+        /// Ask again at this time, or (when `nil`) a little later.
+        case wait(until: Double?)
+        /// Never send: the request can never fit (the message says why).
+        case reject(String)
+        /// The batch must stop: the server will not have capacity before `until`.
+        case stop(until: Double)
+    }
+
+    /// The configured limits.
+    public let limits: RateLimits
+    /// The request bucket, once a request limit is known.
+    public private(set) var requests: TokenBucket?
+    /// The token bucket, once a token limit is known.
+    public private(set) var tokens: TokenBucket?
+    /// The token limit per minute in force (configured or learned).
+    public private(set) var tokenLimit: Double?
+    /// No admission before this time (a server-requested pause).
+    public private(set) var pausedUntil: Double = 0
+    /// Seconds spent paused at the server's request (overlapping pauses counted once).
+    public private(set) var pausedSeconds: Double = 0
+    /// Set once a server wait longer than ``RateLimits/maxWait`` stopped the batch.
+    public private(set) var stoppedUntil: Double?
+    /// The connection circuit breaker.
+    public private(set) var breaker: CircuitBreaker
+    /// When learning from the server: whether its first answer (with or without limits) has arrived.
+    public private(set) var heardFromServer: Bool
+    private var probeOut = false
+
+    /// Creates the state at time `now`.
+    public init(limits: RateLimits, breaker: CircuitBreaker = CircuitBreaker(), now: Double = 0) {
+        self.limits = limits
+        self.breaker = breaker
+        self.requests = limits.requestsPerMinute.map { limits.bucket(perMinute: $0, now: now) }
+        self.tokens = limits.tokensPerMinute.map { limits.bucket(perMinute: $0, now: now) }
+        self.tokenLimit = limits.tokensPerMinute
+        // With every limit configured there is nothing to learn before the first request.
+        let learns = limits.learnFromServer && limits.probeFirst
+            && (limits.requestsPerMinute == nil || limits.tokensPerMinute == nil)
+        self.heardFromServer = !learns
+    }
+
+    /// Asks to send one request that may use `tokens` tokens.
+    public mutating func admit(tokens cost: Int, now: Double) -> Decision {
+        if let stoppedUntil { return .stop(until: stoppedUntil) }
+        if now < pausedUntil { return .wait(until: pausedUntil) }
+        if let tokenLimit, Double(cost) > tokenLimit {
+            return .reject("the request needs about \(cost) tokens, more than the whole limit of \(Int(tokenLimit)) tokens per minute")
+        }
+        if !heardFromServer {
+            // Until the server has told us its limits, one request goes alone.
+            if probeOut { return .wait(until: nil) }
+        }
+        switch breaker.permission(now: now) {
+        case .wait(let until): return .wait(until: until)
+        case .pass, .probe: break
+        }
+        if !heardFromServer { probeOut = true }
+        let requestTime = requests?.reserve(1, now: now) ?? now
+        let tokenTime = cost > 0 ? (tokens?.reserve(Double(cost), now: now) ?? now) : now
+        return .admit(at: max(requestTime, tokenTime))
+    }
+
+    /// Settles a reservation of `reserved` tokens: `used` is what the server counted, or `nil`
+    /// when the request was not counted (it failed), which refunds it all.
+    public mutating func settle(reserved: Int, used: Int?) {
+        tokens?.refund(Double(reserved - (used ?? 0)))
+    }
+
+    /// Takes in what a response said: its rate-limit headers, and whether the connection failed.
+    public mutating func observe(_ snapshot: RateLimitSnapshot, connectionFailed: Bool, now: Double) {
+        breaker.record(connectionFailed: connectionFailed, now: now)
+        if connectionFailed { return }
+        if limits.learnFromServer {
+            if limits.requestsPerMinute == nil, let limit = snapshot.requestLimit, limit > 0 {
+                requests = learned(requests, perMinute: Double(limit), now: now)
+            }
+            if limits.tokensPerMinute == nil, let limit = snapshot.tokenLimit, limit > 0 {
+                tokens = learned(tokens, perMinute: Double(limit), now: now)
+                tokenLimit = Double(limit)
+            }
+        }
+        heardFromServer = true
+        probeOut = false
+        if let remaining = snapshot.remainingRequests {
+            requests?.limitAvailable(to: Double(remaining), now: now)
+            if remaining == 0, let reset = snapshot.resetRequests { _ = pause(until: now + reset.pacerSeconds, now: now) }
+        }
+        if let remaining = snapshot.remainingTokens {
+            tokens?.limitAvailable(to: Double(remaining), now: now)
+        }
+    }
+
+    /// Holds all admission until `until` (a 429 or `Retry-After`).
+    ///
+    /// - Returns: `false` when the wait exceeds ``RateLimits/maxWait``: the state then stops
+    ///   admitting for good, and ``admit(tokens:now:)`` answers ``Decision/stop(until:)``.
+    @discardableResult
+    public mutating func pause(until: Double, now: Double) -> Bool {
+        if until - now > limits.maxWait.pacerSeconds {
+            stoppedUntil = max(stoppedUntil ?? 0, until)
+            return false
+        }
+        if until > pausedUntil {
+            pausedSeconds += until - max(pausedUntil, now)
+            pausedUntil = until
+        }
+        return true
+    }
+
+    private func learned(_ bucket: TokenBucket?, perMinute: Double, now: Double) -> TokenBucket {
+        let fresh = limits.bucket(perMinute: perMinute, now: now)
+        guard var bucket else { return fresh }
+        if bucket.capacity != fresh.capacity || bucket.rate != fresh.rate {
+            bucket.reconfigure(rate: fresh.rate, capacity: fresh.capacity, now: now)
+        }
+        return bucket
+    }
+}

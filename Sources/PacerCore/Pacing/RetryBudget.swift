@@ -1,0 +1,52 @@
+/// Caps retries at a share of requests, so a failing server does not get a retry storm.
+///
+/// A pure token bucket: every first attempt deposits `ratio` (default 0.2), every retry
+/// withdraws 1, and a floor of `minimumPerSecond` accrues with time so that a slow batch can
+/// always retry a little (the shape of Finagle's retry budget). Times are in seconds.
+public struct RetryBudget: Sendable, Hashable {
+    /// Retries allowed per first attempt. Default 0.2 (20%).
+    public var ratio: Double
+    /// Retries that accrue per second regardless of traffic. Default 10.
+    public var minimumPerSecond: Double
+    /// The most retries that can be saved up. Default 100.
+    public var maxBalance: Double
+    private var balance: Double
+    private var updatedAt: Double
+
+    /// Creates a budget that starts with `initial` retries available (default 10).
+    public init(ratio: Double = 0.2, minimumPerSecond: Double = 10, maxBalance: Double = 100, initial: Double = 10, now: Double = 0) {
+        precondition(ratio >= 0 && minimumPerSecond >= 0 && maxBalance >= 1, "invalid retry budget")
+        self.ratio = ratio
+        self.minimumPerSecond = minimumPerSecond
+        self.maxBalance = maxBalance
+        self.balance = min(initial, maxBalance)
+        self.updatedAt = now
+    }
+
+    /// Retries available now.
+    public mutating func available(now: Double) -> Double {
+        accrue(now)
+        return balance
+    }
+
+    /// Records a first attempt.
+    public mutating func recordRequest(now: Double) {
+        accrue(now)
+        balance = min(maxBalance, balance + ratio)
+    }
+
+    /// Takes one retry from the budget; `false` when it is exhausted.
+    public mutating func tryRetry(now: Double) -> Bool {
+        accrue(now)
+        guard balance >= 1 else { return false }
+        balance -= 1
+        return true
+    }
+
+    private mutating func accrue(_ now: Double) {
+        if now > updatedAt {
+            balance = min(maxBalance, balance + (now - updatedAt) * minimumPerSecond)
+            updatedAt = now
+        }
+    }
+}

@@ -1,0 +1,69 @@
+import NIOHTTP1
+import PacerCore
+
+/// Reads OpenAI's `x-ratelimit-*` headers into a ``RateLimitSnapshot``.
+///
+/// Values that are missing, negative or unparseable are left unknown, never read as zero
+/// capacity (Azure has sent `-1` and `0`): a limit of 0 is unknown, and a remaining count of
+/// 0 counts only together with a reset time.
+public enum RateLimitHeaders {
+    /// The snapshot the headers describe; empty when they say nothing.
+    public static func snapshot(from headers: HTTPHeaders) -> RateLimitSnapshot {
+        func count(_ name: String) -> Int? {
+            headers.first(name: name).flatMap { Int($0.trimmingCharacters(in: .whitespaces)) }.flatMap { $0 >= 0 ? $0 : nil }
+        }
+        func reset(_ name: String) -> Duration? {
+            headers.first(name: name).flatMap(parseDuration)
+        }
+        var snapshot = RateLimitSnapshot(
+            requestLimit: count("x-ratelimit-limit-requests").flatMap { $0 > 0 ? $0 : nil },
+            tokenLimit: count("x-ratelimit-limit-tokens").flatMap { $0 > 0 ? $0 : nil },
+            remainingRequests: count("x-ratelimit-remaining-requests"),
+            remainingTokens: count("x-ratelimit-remaining-tokens"),
+            resetRequests: reset("x-ratelimit-reset-requests"),
+            resetTokens: reset("x-ratelimit-reset-tokens")
+        )
+        if snapshot.remainingRequests == 0, snapshot.resetRequests == nil { snapshot.remainingRequests = nil }
+        if snapshot.remainingTokens == 0, snapshot.resetTokens == nil { snapshot.remainingTokens = nil }
+        return snapshot
+    }
+
+    /// Parses OpenAI's duration format: `1s`, `6m0s`, `120ms`, `1h2m3.5s`, `0.5s`.
+    ///
+    /// Returns `nil` for anything else (empty, negative, unknown units, trailing garbage).
+    public static func parseDuration(_ raw: String) -> Duration? {
+        let text = Array(raw.trimmingCharacters(in: .whitespaces).utf8)
+        guard !text.isEmpty else { return nil }
+        var seconds = 0.0
+        var index = 0
+        while index < text.count {
+            let numberStart = index
+            while index < text.count, text[index] == UInt8(ascii: ".") || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(text[index]) {
+                index += 1
+            }
+            guard index > numberStart, let value = Double(String(decoding: text[numberStart..<index], as: UTF8.self)) else {
+                return nil
+            }
+            let unitStart = index
+            while index < text.count, (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(text[index]) || text[index] >= 0x80 {
+                index += 1
+            }
+            switch String(decoding: text[unitStart..<index], as: UTF8.self) {
+            case "h": seconds += value * 3600
+            case "m": seconds += value * 60
+            case "s": seconds += value
+            case "ms": seconds += value / 1000
+            case "us", "µs": seconds += value / 1_000_000
+            case "ns": seconds += value / 1_000_000_000
+            default: return nil
+            }
+        }
+        return seconds.isFinite ? .pacerSeconds(seconds) : nil
+    }
+}
+
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
