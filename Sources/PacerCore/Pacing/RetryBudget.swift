@@ -38,7 +38,8 @@ public struct RetryBudget: Sendable, Hashable {
     /// Takes one retry from the budget; `false` when it is exhausted.
     public mutating func tryRetry(now: Double) -> Bool {
         accrue(now)
-        guard balance >= 1 else { return false }
+        // Tolerate the rounding of many fractional deposits (100 × 0.2 is 19.999…).
+        guard balance >= 1 - 1e-9 else { return false }
         balance -= 1
         return true
     }
