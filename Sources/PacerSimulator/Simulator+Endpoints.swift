@@ -21,7 +21,19 @@ extension Simulator {
             )
         }
         let prompt = chat.messages.last(where: { $0.role == "user" })?.content ?? ""
-        return try await serve(item: "chat:\(prompt)", context: context) {
+        if configuration.quotaExhausted {
+            stats.recordRequest(item: "chat:\(prompt)")
+            return failure(
+                .tooManyRequests,
+                message: "You exceeded your current quota, please check your plan and billing details.",
+                type: "insufficient_quota",
+                code: "insufficient_quota"
+            )
+        }
+        let completion = Self.completion(for: chat)
+        let estimate = TokenEstimate.prompt(chat.messages) + (chat.maxTokens ?? TokenEstimate.defaultCompletionAllowance)
+        let charge = completion.usage?.totalTokens ?? 0
+        return try await serve(item: "chat:\(prompt)", context: context, tokens: (estimate, charge), model: chat.model) {
             if chat.messages.isEmpty {
                 return Answer(
                     OpenAIErrorBody(error: .init(message: "[] is too short - 'messages'", type: "invalid_request_error", param: "messages", code: nil)),
@@ -37,7 +49,6 @@ extension Simulator {
                     status: .badRequest
                 )
             }
-            let completion = Self.completion(for: chat)
             let usage = completion.usage.map { TokenUsage(prompt: $0.promptTokens, completion: $0.completionTokens, total: $0.totalTokens) }
             return Answer(completion, tokens: usage)
         }

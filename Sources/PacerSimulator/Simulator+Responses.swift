@@ -6,17 +6,45 @@ import PacerCore
 import PacerOpenAI
 
 extension Simulator {
-    /// Runs the common path of an API request: count it, check faults, wait, then answer.
+    /// Runs the common path of an API request: count it, apply the rate limits, check
+    /// faults, wait, then answer; every answer carries the `x-ratelimit-*` headers.
     ///
     /// - Parameters:
     ///   - item: The item key for `/stats`.
+    ///   - tokens: For chat: the tokens the request may use (checked against the limit) and
+    ///     the tokens it does use (charged).
+    ///   - model: The model named in messages.
     ///   - answer: The normal answer and the tokens it delivers.
     func serve(
         item: String,
         context: SimulatorContext,
+        tokens: (estimate: Int, charge: Int)? = nil,
+        model: String = "gpt-4o-mini",
         answer: () throws -> Answer
     ) async throws -> Response {
         stats.recordRequest(item: item)
+        guard limiter.isActive else {
+            return try await respond(context: context, answer: answer)
+        }
+        let verdict = limiter.admit(estimate: tokens?.estimate ?? 0, charge: tokens?.charge ?? 0, model: model)
+        var response: Response
+        if verdict.allowed {
+            response = try await respond(context: context, answer: answer)
+        } else {
+            response = failure(.tooManyRequests, message: verdict.message ?? "Rate limit reached.", type: "requests", code: "rate_limit_exceeded")
+            if let wait = verdict.retryAfter {
+                response.headers[HTTPField.Name("retry-after")!] = String(Int(wait.rounded(.up)))
+                response.headers[HTTPField.Name("retry-after-ms")!] = String(Int((wait * 1000).rounded(.up)))
+            }
+        }
+        for (name, value) in verdict.headers {
+            response.headers[HTTPField.Name(name)!] = value
+        }
+        return response
+    }
+
+    /// Answers an admitted request: a fault, or the normal answer after the latency.
+    private func respond(context: SimulatorContext, answer: () throws -> Answer) async throws -> Response {
         let fault = drawFault()
         if configuration.latency > .zero {
             try await Task.sleep(for: configuration.latency)

@@ -21,6 +21,7 @@ public struct Simulator: Sendable {
     /// What it has served so far.
     public let stats: SimulatorStats
     let random: RandomSource
+    let limiter: SimulatorLimiter
     let logger: Logger
 
     /// Creates a simulator (not yet listening).
@@ -35,6 +36,11 @@ public struct Simulator: Sendable {
         self.configuration = configuration
         self.stats = SimulatorStats()
         self.random = configuration.seed.map(RandomSource.seeded) ?? .system
+        self.limiter = SimulatorLimiter(
+            rpm: configuration.requestsPerMinute,
+            tpm: configuration.tokensPerMinute,
+            window: configuration.limitWindow
+        )
         self.logger = logger
     }
 

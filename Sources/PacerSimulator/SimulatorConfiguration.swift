@@ -56,6 +56,14 @@ public struct SimulatorConfiguration: Sendable, Hashable {
     public var slowDelay: Duration
     /// The ids served by `/posts/{id}` are `1...postCount`. Default 1000.
     public var postCount: Int
+    /// Requests per minute allowed (chat and posts); `nil` for no limit. Default `nil`.
+    public var requestsPerMinute: Int?
+    /// Tokens per minute allowed (chat); `nil` for no limit. Default `nil`.
+    public var tokensPerMinute: Int?
+    /// How the limits are enforced. Default ``LimitWindow/quantized``.
+    public var limitWindow: LimitWindow
+    /// Answer every chat request with 429 `insufficient_quota`. Default `false`.
+    public var quotaExhausted: Bool
 
     /// Creates a configuration; see each property for its default.
     public init(
@@ -68,10 +76,16 @@ public struct SimulatorConfiguration: Sendable, Hashable {
         apiKey: String? = nil,
         retryAfter: Duration = .seconds(1),
         slowDelay: Duration = .seconds(30),
-        postCount: Int = 1000
+        postCount: Int = 1000,
+        requestsPerMinute: Int? = nil,
+        tokensPerMinute: Int? = nil,
+        limitWindow: LimitWindow = .quantized,
+        quotaExhausted: Bool = false
     ) {
         precondition((0...1).contains(faultRate), "faultRate must be within 0...1")
         precondition(faultRate == 0 || !faults.isEmpty, "a fault rate needs at least one fault")
+        precondition(requestsPerMinute.map { $0 > 0 } ?? true, "requestsPerMinute must be positive")
+        precondition(tokensPerMinute.map { $0 > 0 } ?? true, "tokensPerMinute must be positive")
         self.host = host
         self.port = port
         self.latency = latency
@@ -82,5 +96,9 @@ public struct SimulatorConfiguration: Sendable, Hashable {
         self.retryAfter = retryAfter
         self.slowDelay = slowDelay
         self.postCount = postCount
+        self.requestsPerMinute = requestsPerMinute
+        self.tokensPerMinute = tokensPerMinute
+        self.limitWindow = limitWindow
+        self.quotaExhausted = quotaExhausted
     }
 }

@@ -1,13 +1,14 @@
 import ArgumentParser
+import Foundation
 import PacerCore
 
 /// The common run of `pacer chat` and `pacer fetch`: check the input, run the batch, write a
 /// JSONL line per item as it finishes, print the summary, and choose the exit status.
 struct BatchJob<Operation: BatchOperation> {
     let options: RunOptions
+    let configuration: BatchConfiguration
     let operation: Operation
     let parser: ItemParser<Operation.Input>
-    let defaultTimeout: Double
     /// What an item is called in the summary ("prompts", "URLs").
     let unit: String
     let showTokens: Bool
@@ -25,7 +26,7 @@ struct BatchJob<Operation: BatchOperation> {
         }
         let writer = try OutputWriter(path: options.output)
         let runner = BatchRunner(
-            configuration: options.batchConfiguration(defaultTimeout: defaultTimeout),
+            configuration: configuration,
             random: options.seed.map(RandomSource.seeded) ?? .system,
             logger: logger
         )
@@ -33,6 +34,8 @@ struct BatchJob<Operation: BatchOperation> {
         var stopped: (any Error)?
         do {
             summary = try await runner.run(source, operation: operation) { item, result in
+                // An item stopped before it was done is not written: a rerun does it.
+                if result.error?.kind == .cancelled { return }
                 try writer.write(makeLine(item, result))
             }
         } catch let error as BatchStopped {
@@ -43,6 +46,13 @@ struct BatchJob<Operation: BatchOperation> {
             for line in SummaryText.lines(summary, unit: unit, concurrency: options.concurrency, showTokens: showTokens) {
                 Console.error(line)
             }
+        }
+        if let wait = summary.resumeAfterSeconds {
+            let resume = Date().addingTimeInterval(wait)
+            Console.error(
+                "stopped: the server asked to wait \(Int(wait.rounded(.up))) s (more than --max-wait); it expects capacity again at "
+                    + "\(resume.formatted(.iso8601)). \(summary.cancelled) items were not sent; rerun later to do them."
+            )
         }
         if let stopped {
             Console.error("error: \(stopped)")

@@ -21,6 +21,9 @@ struct ChatCommand: AsyncParsableCommand {
     @Option(help: "API root including its version (default: $OPENAI_BASE_URL or https://api.openai.com/v1).")
     var baseURL: String?
 
+    @Option(help: "Tokens per minute to pace at (default: the server's x-ratelimit-limit-tokens, if it sends one).")
+    var tpm: Double?
+
     @Option(help: "Model to use unless a line names one.")
     var model: String = "gpt-4o-mini"
 
@@ -36,6 +39,7 @@ struct ChatCommand: AsyncParsableCommand {
     func validate() throws {
         if let maxTokens, maxTokens < 1 { throw ValidationError("--max-tokens must be at least 1, got \(maxTokens)") }
         if let temperature, !(0...2).contains(temperature) { throw ValidationError("--temperature must be within 0...2") }
+        if let tpm, !(tpm > 0) { throw ValidationError("--tpm must be a positive number, got \(tpm)") }
     }
 
     func run() async throws {
@@ -59,9 +63,10 @@ struct ChatCommand: AsyncParsableCommand {
         let status = try await HTTPTransport.withTransport(configuration: .init(maxConnectionsPerHost: run.concurrency)) { transport in
             try await BatchJob(
                 options: run,
+                // Chat APIs are rate limited: learn the limits from one request before sending a wave.
+                configuration: run.batchConfiguration(defaultTimeout: 60, tpm: tpm, probeFirst: true),
                 operation: ChatClient(configuration: clientConfiguration, transport: transport),
                 parser: .chat,
-                defaultTimeout: 60,
                 unit: "prompts",
                 showTokens: true,
                 makeLine: { item, result in OutputLine.chat(result, prompt: item.input.text) }

@@ -30,9 +30,9 @@ struct FetchCommand: AsyncParsableCommand {
         let status = try await HTTPTransport.withTransport(configuration: .init(maxConnectionsPerHost: run.concurrency)) { transport in
             try await BatchJob(
                 options: run,
+                configuration: run.batchConfiguration(defaultTimeout: 10),
                 operation: URLFetcher(transport: transport, headers: fields),
                 parser: .fetch,
-                defaultTimeout: 10,
                 unit: "URLs",
                 showTokens: false,
                 makeLine: { item, result in OutputLine.fetch(result, url: item.input.url) }

@@ -27,6 +27,15 @@ struct RunOptions: ParsableArguments {
     @Option(help: "Largest backoff delay in seconds.")
     var backoffCap: Double = 60
 
+    @Option(help: "Requests per minute to pace at (default: the server's x-ratelimit-limit-requests, if it sends one).")
+    var rpm: Double?
+
+    @Option(help: "Longest server-requested wait (Retry-After) to sit through, in seconds; a longer one stops the batch.")
+    var maxWait: Double = 120
+
+    @Option(help: "Retries allowed as a share of requests (plus 10 a second); 'off' for no cap.")
+    var retryBudget: String = "0.2"
+
     @Option(help: "Backoff jitter: \(Jitter.names.joined(separator: ", ")).")
     var jitter: String = "full"
 
@@ -50,10 +59,20 @@ struct RunOptions: ParsableArguments {
             throw ValidationError("--jitter must be one of \(Jitter.names.joined(separator: ", ")), got '\(jitter)'")
         }
         guard !(quiet && verbose) else { throw ValidationError("--quiet and --verbose cannot be used together") }
+        if let rpm, !(rpm > 0) { throw ValidationError("--rpm must be a positive number, got \(rpm)") }
+        guard maxWait >= 0 else { throw ValidationError("--max-wait must not be negative") }
+        guard retryBudget == "off" || Double(retryBudget).map({ (0...10).contains($0) }) == true else {
+            throw ValidationError("--retry-budget must be a share such as 0.2, or 'off', got '\(retryBudget)'")
+        }
     }
 
     /// The engine configuration these options describe.
-    func batchConfiguration(defaultTimeout: Double) -> BatchConfiguration {
+    ///
+    /// - Parameters:
+    ///   - defaultTimeout: The per-attempt timeout when `--timeout` is not given.
+    ///   - tpm: Tokens per minute (chat), if given.
+    ///   - probeFirst: Send one request alone until the server's limits are known.
+    func batchConfiguration(defaultTimeout: Double, tpm: Double? = nil, probeFirst: Bool = false) -> BatchConfiguration {
         BatchConfiguration(
             maxConcurrent: concurrency,
             attemptTimeout: .pacerSeconds(timeout ?? defaultTimeout),
@@ -65,7 +84,14 @@ struct RunOptions: ParsableArguments {
                     cap: .pacerSeconds(backoffCap),
                     jitter: Jitter(name: jitter) ?? .full
                 )
-            )
+            ),
+            pacing: RateLimits(
+                requestsPerMinute: rpm,
+                tokensPerMinute: tpm,
+                maxWait: .pacerSeconds(maxWait),
+                probeFirst: probeFirst
+            ),
+            retryBudget: Double(retryBudget).map { RetryBudget(ratio: $0) }
         )
     }
 }

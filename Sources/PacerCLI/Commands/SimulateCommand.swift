@@ -37,6 +37,18 @@ struct SimulateCommand: AsyncParsableCommand {
     @Option(help: "How long a 'slow' fault takes, in milliseconds.")
     var slowMs: Int = 30_000
 
+    @Option(help: "Requests per minute allowed; more are answered 429 with OpenAI's headers.")
+    var rpm: Int?
+
+    @Option(help: "Tokens per minute allowed (chat): prompt estimate + max_tokens must fit; the real usage is charged.")
+    var tpm: Int?
+
+    @Option(help: "How limits are enforced: quantized (a bucket of one second's worth) or sliding (any 60 s window).")
+    var limitWindow: LimitWindow = .quantized
+
+    @Flag(help: "Answer every chat request with 429 insufficient_quota.")
+    var quotaExhausted = false
+
     @Flag(help: "Require 'Authorization: Bearer $OPENAI_API_KEY' on chat requests.")
     var requireKey = false
 
@@ -47,6 +59,8 @@ struct SimulateCommand: AsyncParsableCommand {
             throw ValidationError("--latency-ms, --retry-after-ms and --slow-ms must not be negative")
         }
         _ = try parsedFaults()
+        if let rpm, rpm < 1 { throw ValidationError("--rpm must be at least 1") }
+        if let tpm, tpm < 1 { throw ValidationError("--tpm must be at least 1") }
         if requireKey, Environment.current["OPENAI_API_KEY"]?.isEmpty ?? true {
             throw ValidationError("--require-key needs OPENAI_API_KEY to be set")
         }
@@ -71,12 +85,23 @@ struct SimulateCommand: AsyncParsableCommand {
             seed: seed,
             apiKey: requireKey ? Environment.current["OPENAI_API_KEY"] : nil,
             retryAfter: .milliseconds(retryAfterMs),
-            slowDelay: .milliseconds(slowMs)
+            slowDelay: .milliseconds(slowMs),
+            requestsPerMinute: rpm,
+            tokensPerMinute: tpm,
+            limitWindow: limitWindow,
+            quotaExhausted: quotaExhausted
         )
         let host = self.host
         try await Simulator(configuration: configuration).run { port in
             Console.error("pacer simulator listening on http://\(host):\(port)  (use --base-url http://\(host):\(port)/v1)")
-            Console.error("latency \(configuration.latency), fail rate \(configuration.faultRate) [\(configuration.faults.map(\.name).joined(separator: ","))]; Ctrl-C to stop")
+            let limits = [configuration.requestsPerMinute.map { "\($0) RPM" }, configuration.tokensPerMinute.map { "\($0) TPM" }]
+                .compactMap { $0 }.joined(separator: ", ")
+            Console.error(
+                "latency \(configuration.latency), fail rate \(configuration.faultRate) [\(configuration.faults.map(\.name).joined(separator: ","))]"
+                    + (limits.isEmpty ? "" : ", limits \(limits) (\(configuration.limitWindow.rawValue))") + "; Ctrl-C to stop"
+            )
         }
     }
 }
+
+extension LimitWindow: ExpressibleByArgument {}
