@@ -47,7 +47,9 @@ final class SimulatorLimiter: Sendable {
         func wait(for units: Double, now: Double) -> Double {
             switch window {
             case .quantized:
-                return max(0, (units - available) / rate)
+                // A request larger than the bucket goes through when the bucket is full (and
+                // runs it into debt), or it could never be served.
+                return max(0, (min(units, capacity) - available) / rate)
             case .sliding:
                 var freed = available
                 for charge in charges {
@@ -112,7 +114,7 @@ final class SimulatorLimiter: Sendable {
                     let (kind, meter, requested) = requestWait >= tokenWait
                         ? ("requests per min (RPM)", meters.requests!, 1) : ("tokens per min (TPM)", meters.tokens!, estimate)
                     verdict.message = "Rate limit reached for \(model) in organization org-pacer-simulator on \(kind): "
-                        + "Limit \(Int(meter.limit)), Used \(Int(meter.limit - max(0, meter.available))), Requested \(requested). "
+                        + "Limit \(Int(meter.limit)), Used \(Int(meter.capacity - max(0, meter.available))), Requested \(requested). "
                         + "Please try again in \(Self.format(verdict.retryAfter ?? 0))."
                 } else {
                     meters.requests?.charge(1, now: now)

@@ -12,9 +12,25 @@ public struct SimulatorStatsSnapshot: Sendable, Hashable, Codable {
     public var byItem: [String: Int]
     /// Tokens in the chat completions delivered whole and in time with status 200.
     public var tokens: TokenUsage
+    /// Requests and 429s in each second since the server started, for rate measurements.
+    public var perSecond: [Second]
+
+    /// What happened in one second.
+    public struct Second: Sendable, Hashable, Codable {
+        /// Requests received.
+        public var requests: Int
+        /// Of those, answered 429.
+        public var rateLimited: Int
+
+        enum CodingKeys: String, CodingKey {
+            case requests
+            case rateLimited = "rate_limited"
+        }
+    }
 
     enum CodingKeys: String, CodingKey {
         case requests, tokens
+        case perSecond = "per_second"
         case byStatus = "by_status"
         case byItem = "by_item"
     }
@@ -22,15 +38,24 @@ public struct SimulatorStatsSnapshot: Sendable, Hashable, Codable {
 
 /// Thread-safe counters behind `GET /stats`.
 public final class SimulatorStats: Sendable {
-    private let state = Mutex(SimulatorStatsSnapshot(requests: 0, byStatus: [:], byItem: [:], tokens: TokenUsage()))
+    private let state = Mutex(SimulatorStatsSnapshot(requests: 0, byStatus: [:], byItem: [:], tokens: TokenUsage(), perSecond: []))
+    private let started = ContinuousClock.now
 
     /// Creates empty counters.
     public init() {}
+
+    /// The current second since the server started, with its slot created.
+    private func second(_ snapshot: inout SimulatorStatsSnapshot) -> Int {
+        let second = Int(started.duration(to: .now).pacerSeconds)
+        while snapshot.perSecond.count <= second { snapshot.perSecond.append(.init(requests: 0, rateLimited: 0)) }
+        return second
+    }
 
     func recordRequest(item: String) {
         state.withLock {
             $0.requests += 1
             $0.byItem[item, default: 0] += 1
+            $0.perSecond[second(&$0)].requests += 1
         }
     }
 
@@ -38,6 +63,7 @@ public final class SimulatorStats: Sendable {
         state.withLock {
             $0.byStatus[outcome, default: 0] += 1
             if let tokens { $0.tokens = $0.tokens + tokens }
+            if outcome == "429" { $0.perSecond[second(&$0)].rateLimited += 1 }
         }
     }
 

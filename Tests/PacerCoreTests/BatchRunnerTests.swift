@@ -36,14 +36,18 @@ import Testing
         let items = CountingSequence(count: 50, pulled: pulled)
         let runner = runner(clock, concurrency: 4)
         let observed = Mutex(0)
+        let delivered = Counter()
         _ = try await drive(clock) {
-            try await runner.run(items, operation: operation) { item, _ in
-                // When item k finishes, no more than k + concurrency items have been read.
+            try await runner.run(items, operation: operation) { _, _ in
+                // Items read but not yet delivered (this one included) are the ones in flight.
                 let read = pulled.value
-                observed.withLock { $0 = max($0, read - item.index) }
+                let before = delivered.value
+                observed.withLock { $0 = max($0, read - before) }
+                delivered.increment()
             }
         }
-        #expect(observed.withLock { $0 } <= 4 + 1)
+        #expect(observed.withLock { $0 } == 4)
+        #expect(delivered.value == 50)
     }
 
     /// The delays the engine chose before each retry of item 0, from its events.

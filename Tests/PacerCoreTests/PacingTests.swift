@@ -5,7 +5,7 @@ import Testing
 
 @Suite struct TokenBucketTests {
     @Test func admissionTimesOf100RequestsAt600RPMWithBurst10AreTheGCRASchedule() {
-        var state = AdmissionState(limits: RateLimits(requestsPerMinute: 600, burst: .seconds(1), headroom: 0, learnFromServer: false))
+        var state = AdmissionState(limits: RateLimits(requestsPerMinute: 600, burst: .seconds(1), headroom: 0, burstReserve: 0, learnFromServer: false))
         let times = (0..<100).map { _ -> Double in
             guard case .admit(let at) = state.admit(tokens: 0, now: 0) else { return -1 }
             return at
@@ -22,6 +22,17 @@ import Testing
         #expect(abs(bucket.rate - 9.8) < 1e-9)
         let last = (0..<600).map { _ in bucket.reserve(1, now: 0) }.last ?? 0
         #expect(last > 60 && last < 61)
+    }
+
+    @Test func theDefaultBurstKeepsOneRequestInReserve() {
+        // 600 RPM at 98% = 9.8 a second; one kept back: 8 go at once, the 9th 0.02 s later.
+        var state = AdmissionState(limits: RateLimits(requestsPerMinute: 600, learnFromServer: false))
+        let times = (0..<10).map { _ -> Double in
+            if case .admit(let at) = state.admit(tokens: 0, now: 0) { return at }
+            return -1
+        }
+        #expect(times.prefix(8).allSatisfy { $0 == 0 })
+        #expect(abs(times[8] - 0.2 / 9.8) < 1e-9)
     }
 
     @Test func tokenReservationsAreSettledExactly() {
@@ -78,7 +89,7 @@ import Testing
     }
 
     @Test func lowRemainingSlowsAdmissionAndZeroRemainingPausesUntilTheReset() {
-        var state = AdmissionState(limits: RateLimits(requestsPerMinute: 600, headroom: 0, learnFromServer: false))
+        var state = AdmissionState(limits: RateLimits(requestsPerMinute: 600, headroom: 0, burstReserve: 0, learnFromServer: false))
         state.observe(RateLimitSnapshot(remainingRequests: 2), connectionFailed: false, now: 0)
         do {
             let outcome = state.admit(tokens: 0, now: 0)

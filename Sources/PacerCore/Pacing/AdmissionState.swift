@@ -37,7 +37,7 @@ public struct AdmissionState: Sendable {
     public init(limits: RateLimits, breaker: CircuitBreaker = CircuitBreaker(), now: Double = 0) {
         self.limits = limits
         self.breaker = breaker
-        self.requests = limits.requestsPerMinute.map { limits.bucket(perMinute: $0, now: now) }
+        self.requests = limits.requestsPerMinute.map { limits.bucket(perMinute: $0, reserve: limits.burstReserve, now: now) }
         self.tokens = limits.tokensPerMinute.map { limits.bucket(perMinute: $0, now: now) }
         self.tokenLimit = limits.tokensPerMinute
         // With every limit configured there is nothing to learn before the first request.
@@ -79,10 +79,10 @@ public struct AdmissionState: Sendable {
         if connectionFailed { return }
         if limits.learnFromServer {
             if limits.requestsPerMinute == nil, let limit = snapshot.requestLimit, limit > 0 {
-                requests = learned(requests, perMinute: Double(limit), now: now)
+                requests = learned(requests, perMinute: Double(limit), reserve: limits.burstReserve, now: now)
             }
             if limits.tokensPerMinute == nil, let limit = snapshot.tokenLimit, limit > 0 {
-                tokens = learned(tokens, perMinute: Double(limit), now: now)
+                tokens = learned(tokens, perMinute: Double(limit), reserve: 0, now: now)
                 tokenLimit = Double(limit)
             }
         }
@@ -114,8 +114,8 @@ public struct AdmissionState: Sendable {
         return true
     }
 
-    private func learned(_ bucket: TokenBucket?, perMinute: Double, now: Double) -> TokenBucket {
-        let fresh = limits.bucket(perMinute: perMinute, now: now)
+    private func learned(_ bucket: TokenBucket?, perMinute: Double, reserve: Double, now: Double) -> TokenBucket {
+        let fresh = limits.bucket(perMinute: perMinute, reserve: reserve, now: now)
         guard var bucket else { return fresh }
         if bucket.capacity != fresh.capacity || bucket.rate != fresh.rate {
             bucket.reconfigure(rate: fresh.rate, capacity: fresh.capacity, now: now)

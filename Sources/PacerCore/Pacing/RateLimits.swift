@@ -9,6 +9,9 @@ public struct RateLimits: Sendable, Hashable {
     /// The share of each limit left unused, so that network jitter does not turn a request
     /// sent exactly on schedule into a 429. Default 0.02 (pace at 98% of the limit).
     public var headroom: Double
+    /// Requests of the burst kept unused, so that a server bucket of the same size is never
+    /// driven to empty by the first burst (when the burst is at least twice this). Default 1.
+    public var burstReserve: Double
     /// Adopt the server's `x-ratelimit-limit-*` for limits not given here. Default `true`.
     public var learnFromServer: Bool
     /// The longest server-requested wait to sit through; longer ones stop the batch. Default 120 s.
@@ -23,6 +26,7 @@ public struct RateLimits: Sendable, Hashable {
         tokensPerMinute: Double? = nil,
         burst: Duration = .seconds(1),
         headroom: Double = 0.02,
+        burstReserve: Double = 1,
         learnFromServer: Bool = true,
         maxWait: Duration = .seconds(120),
         probeFirst: Bool = false
@@ -35,14 +39,18 @@ public struct RateLimits: Sendable, Hashable {
         self.tokensPerMinute = tokensPerMinute
         self.burst = burst
         self.headroom = headroom
+        self.burstReserve = burstReserve
         self.learnFromServer = learnFromServer
         self.maxWait = maxWait
         self.probeFirst = probeFirst
     }
 
-    /// A bucket pacing at `perMinute` with this burst and headroom.
-    func bucket(perMinute: Double, now: Double) -> TokenBucket {
+    /// A bucket pacing at `perMinute` with this burst and headroom; `reserve` units of the
+    /// burst are kept unused when the burst is at least twice as large.
+    func bucket(perMinute: Double, reserve: Double = 0, now: Double) -> TokenBucket {
         let rate = perMinute * (1 - headroom) / 60
-        return TokenBucket(rate: rate, capacity: max(1, rate * burst.pacerSeconds), now: now)
+        let burstUnits = rate * burst.pacerSeconds
+        let capacity = burstUnits >= 2 * reserve ? burstUnits - reserve : burstUnits
+        return TokenBucket(rate: rate, capacity: max(1, capacity), now: now)
     }
 }
