@@ -150,6 +150,19 @@ import Testing
         #expect(await pacer(arguments) == 2)
     }
 
+    @Test func aServerWaitLongerThanMaxWaitStopsTheBatchAndLeavesTheRestUnwritten() async throws {
+        let input = try file("p.txt", (1...10).map { "prompt \($0)" }.joined(separator: "\n"))
+        let output = directory.appendingPathComponent("out.jsonl").path
+        let configuration = SimulatorConfiguration(faultRate: 1, faults: [.rateLimited], retryAfter: .seconds(3600))
+        try await withSimulator(configuration) { server in
+            #expect(await pacer(["chat", input, "--base-url", server.baseURL, "-o", output, "-q", "--max-wait", "120"]) == 1)
+            // Chat sends one request alone first; its answer said "an hour": nothing else was sent.
+            #expect(server.stats.snapshot().requests == 1)
+        }
+        // Nothing finished, so nothing was written: a rerun does all ten.
+        #expect(try String(contentsOfFile: output, encoding: .utf8).isEmpty)
+    }
+
     @Test func aMissingKeyForARemoteServerIsAnErrorBeforeAnyRequest() async throws {
         let input = try file("p.txt", "hello\n")
         #expect(await pacer(["chat", input, "--base-url", "https://api.example.invalid/v1", "-q"], environment: [:]) == 2)

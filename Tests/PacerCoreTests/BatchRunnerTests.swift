@@ -171,6 +171,61 @@ import Testing
         #expect(summary.itemsWithUnknownCost == 3)
     }
 
+    @Test func theRetryBudgetCapsRetriesAcrossTheBatch() async throws {
+        let clock = TestClock()
+        let operation = ScriptedOperation(clock: clock) { _, _ in .fail(retryable, after: .zero) }
+        let runner = BatchRunner(
+            configuration: BatchConfiguration(
+                maxConcurrent: 5,
+                attemptTimeout: nil,
+                retry: RetryPolicy(maxRetries: 5, backoff: Backoff(base: .seconds(1), jitter: .none)),
+                pacing: nil,
+                retryBudget: RetryBudget(ratio: 0, minimumPerSecond: 0, initial: 3)
+            ),
+            clock: clock
+        )
+        let (results, summary) = try await drive(clock) { try await runner.collect(Array(0..<5), operation: operation) }
+        #expect(summary.retries == 3)
+        #expect(summary.failed == 5)
+        let exhausted = results.compactMap(\.error).filter { $0.message.hasSuffix("(retry budget exhausted)") }
+        #expect(exhausted.count == 5)
+        #expect(exhausted.allSatisfy { $0.kind == .httpStatus && $0.status == 503 })
+    }
+
+    @Test func a429PausesEveryWorkerNotOnlyTheOneThatGotIt() async throws {
+        let clock = TestClock()
+        var limited = retryable
+        limited.status = 429
+        limited.retryAfter = .seconds(2)
+        let operation = ScriptedOperation(clock: clock) { [limited] index, attempt in
+            // Item 0 is told to wait 2 s. Items 1...3 fail once with a plain 503 and would retry
+            // after 0.1 s, inside item 0's pause: they must wait for it too.
+            switch (index, attempt) {
+            case (0, 1): return .fail(limited, after: .zero)
+            case (_, 1): return .fail(retryable, after: .milliseconds(10))
+            default: return .succeed(after: .zero)
+            }
+        }
+        let runner = BatchRunner(
+            configuration: BatchConfiguration(
+                maxConcurrent: 4,
+                attemptTimeout: nil,
+                retry: RetryPolicy(maxRetries: 3, backoff: Backoff(base: .milliseconds(100), jitter: .none)),
+                pacing: RateLimits(learnFromServer: false),
+                retryBudget: nil
+            ),
+            clock: clock
+        )
+        let (results, summary) = try await drive(clock, step: .milliseconds(10)) { try await runner.collect(Array(0..<4), operation: operation) }
+        #expect(results.allSatisfy { $0.isSuccess })
+        for index in 1...3 {
+            let retried = try #require(operation.log.times(index).last)
+            #expect(retried >= .seconds(2), "item \(index) retried at \(retried)")
+        }
+        #expect(abs(summary.pausedSeconds - 2) < 0.05)
+        #expect(summary.rateLimitedResponses == 1)
+    }
+
     @Test func anInputErrorStopsAdmissionButDeliversWhatWasInFlight() async throws {
         let clock = TestClock()
         let operation = ScriptedOperation(clock: clock) { _, _ in .succeed(after: .seconds(1)) }

@@ -6,7 +6,7 @@ public struct PacerCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "pacer",
         abstract: "Push large batches of requests through rate-limited HTTP APIs, and never lose an item.",
-        subcommands: [ChatCommand.self, FetchCommand.self, SimulateCommand.self, DemoCommand.self]
+        subcommands: [ChatCommand.self, FetchCommand.self, SimulateCommand.self, DemoCommand.self, BenchCommand.self]
     )
 
     /// Creates the command (used by swift-argument-parser).

@@ -1,0 +1,114 @@
+import ArgumentParser
+import Foundation
+import PacerCore
+import PacerHTTP
+import PacerOpenAI
+import PacerSimulator
+
+/// `pacer bench`: measurements against the in-process simulator, printed as a table.
+///
+/// Run it in release mode (`swift run -c release pacer bench`); numbers from a debug build
+/// measure the debug build.
+struct BenchCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Measure pacing accuracy against the built-in simulator (run with -c release).",
+        discussion: """
+            pacing: for RPM limits 60, 600 and 6000, with the limit given (--rpm) and learned from \
+            the server's headers, runs chat requests for --seconds against a simulator enforcing \
+            the limit (quantized, as OpenAI documents) and reports the achieved rate in steady \
+            state against the limit and the 429s received. With --repeat N, each figure is the \
+            median of N runs.
+            """
+    )
+
+    @Option(help: "Seconds each pacing run lasts.")
+    var seconds: Double = 20
+
+    @Option(name: .customLong("repeat"), help: "Runs per figure; the median is reported.")
+    var repetitions: Int = 1
+
+    @Option(help: "Simulated latency per request, in milliseconds.")
+    var latencyMs: Int = 50
+
+    @Flag(help: "Print the results as JSON lines instead of a table.")
+    var json = false
+
+    func validate() throws {
+        guard seconds >= 5 else { throw ValidationError("--seconds must be at least 5") }
+        guard repetitions >= 1 else { throw ValidationError("--repeat must be at least 1") }
+        guard latencyMs >= 0 else { throw ValidationError("--latency-ms must not be negative") }
+    }
+
+    struct PacingResult: Codable {
+        var limit: Int
+        var mode: String
+        var requests: Int
+        var wallSeconds: Double
+        var steadyPerMinute: Double
+        var ratio: Double
+        var rateLimited: Int
+    }
+
+    func run() async throws {
+        #if DEBUG
+        Console.error("note: this is a debug build; use `swift run -c release pacer bench` for figures worth quoting")
+        #endif
+        if !json {
+            print("Pacing accuracy: chat requests for \(Int(seconds)) s against a simulator enforcing the limit (quantized),")
+            print("\(latencyMs) ms latency, concurrency 50; steady state excludes the first 2 s and the last second.")
+            print("median of \(repetitions) run(s)\n")
+            print(row(["limit RPM", "limit from", "requests", "wall s", "steady RPM", "achieved/limit", "429s"]))
+            print(row(Array(repeating: "---", count: 7)))
+        }
+        for limit in [60, 600, 6000] {
+            for learned in [false, true] {
+                var runs: [PacingResult] = []
+                for _ in 0..<repetitions { runs.append(try await pacingRun(limit: limit, learned: learned)) }
+                let median = runs.sorted { $0.ratio < $1.ratio }[runs.count / 2]
+                if json {
+                    print(String(decoding: try JSONEncoder().encode(median), as: UTF8.self))
+                } else {
+                    print(row([
+                        String(limit), median.mode, String(median.requests), SummaryText.format(median.wallSeconds, digits: 1),
+                        SummaryText.format(median.steadyPerMinute, digits: 0), SummaryText.format(median.ratio, digits: 3),
+                        String(median.rateLimited),
+                    ]))
+                }
+            }
+        }
+    }
+
+    private func row(_ cells: [String]) -> String { "| " + cells.joined(separator: " | ") + " |" }
+
+    /// One run: enough requests for `seconds` at the limit (plus the burst).
+    private func pacingRun(limit: Int, learned: Bool) async throws -> PacingResult {
+        let simulator = SimulatorConfiguration(latency: .milliseconds(latencyMs), requestsPerMinute: limit, limitWindow: .quantized)
+        return try await Simulator.withRunning(simulator) { server in
+            try await HTTPTransport.withTransport(configuration: .init(maxConnectionsPerHost: 50)) { transport in
+                let count = Int(Double(limit) / 60 * seconds)
+                let client = ChatClient(configuration: .init(baseURL: server.baseURL, maxTokens: 16), transport: transport)
+                let runner = BatchRunner(
+                    configuration: BatchConfiguration(
+                        maxConcurrent: 50,
+                        attemptTimeout: .seconds(10),
+                        pacing: RateLimits(requestsPerMinute: learned ? nil : Double(limit), probeFirst: learned)
+                    )
+                )
+                let summary = try await runner.collect((1...count).map { ChatPrompt("bench prompt \($0)") }, operation: client).summary
+                let perSecond = server.stats.snapshot().perSecond.drop { $0.requests == 0 }
+                let steady = perSecond.dropFirst(2).dropLast()
+                let steadyPerMinute = steady.isEmpty ? 0 : Double(steady.reduce(0) { $0 + $1.requests }) / Double(steady.count) * 60
+                return PacingResult(
+                    limit: limit,
+                    mode: learned ? "headers" : "--rpm",
+                    requests: summary.requests,
+                    wallSeconds: summary.wallSeconds,
+                    steadyPerMinute: steadyPerMinute,
+                    ratio: steadyPerMinute / Double(limit),
+                    rateLimited: summary.rateLimitedResponses
+                )
+            }
+        }
+    }
+}
