@@ -103,9 +103,17 @@ import Testing
             let outcome = state.admit(tokens: 0, now: 0)
             #expect(outcome.admitted(at: 0.1))
         }
+        // None left: the next request waits one emission interval (not the full reset).
         state.observe(RateLimitSnapshot(remainingRequests: 0, resetRequests: .seconds(3)), connectionFailed: false, now: 1)
         do {
             let outcome = state.admit(tokens: 0, now: 1)
+            #expect(outcome.admitted(at: 1.1))
+        }
+        // With no known limit, none left pauses until the reset.
+        var unknown = AdmissionState(limits: RateLimits())
+        unknown.observe(RateLimitSnapshot(remainingRequests: 0, resetRequests: .seconds(3)), connectionFailed: false, now: 1)
+        do {
+            let outcome = unknown.admit(tokens: 0, now: 1)
             #expect(outcome == .wait(until: 4))
         }
     }
@@ -124,6 +132,30 @@ import Testing
         guard case .admit = state.admit(tokens: 0, now: 0.5) else {
             Issue.record("expected admission once the server answered")
             return
+        }
+    }
+
+    @Test func aProbeThatFailsOrIsAbandonedDoesNotBlockTheOthers() {
+        var state = AdmissionState(limits: RateLimits(probeFirst: true))
+        do {
+            let outcome = state.admit(tokens: 0, now: 0)
+            #expect(outcome.admitted(at: 0))
+        }
+        // The probe's connection was refused: the next request may go (and probes again).
+        state.observe(RateLimitSnapshot(), connectionFailed: true, now: 0.1)
+        do {
+            let outcome = state.admit(tokens: 0, now: 0.1)
+            #expect(outcome.admitted(at: 0.1))
+        }
+        do {
+            let outcome = state.admit(tokens: 0, now: 0.1)
+            #expect(outcome == .wait(until: nil))
+        }
+        // That probe's caller was cancelled before sending: again the next may go.
+        state.abandon(tokens: 0, now: 0.2)
+        do {
+            let outcome = state.admit(tokens: 0, now: 0.2)
+            #expect(outcome.admitted(at: 0.2))
         }
     }
 

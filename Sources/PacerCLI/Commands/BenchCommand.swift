@@ -4,6 +4,7 @@ import PacerCore
 import PacerHTTP
 import PacerOpenAI
 import PacerSimulator
+import Synchronization
 
 /// `pacer bench`: measurements against the in-process simulator, printed as a table.
 ///
@@ -56,7 +57,7 @@ struct BenchCommand: AsyncParsableCommand {
         #endif
         if !json {
             print("Pacing accuracy: chat requests for \(Int(seconds)) s against a simulator enforcing the limit (quantized),")
-            print("\(latencyMs) ms latency, concurrency 50; steady state excludes the first 2 s and the last second.")
+            print("\(latencyMs) ms latency, concurrency 50; steady state: the attempts from 2 s after the first on.")
             print("median of \(repetitions) run(s)\n")
             print(row(["limit RPM", "limit from", "requests", "wall s", "steady RPM", "achieved/limit", "429s"]))
             print(row(Array(repeating: "---", count: 7)))
@@ -95,10 +96,14 @@ struct BenchCommand: AsyncParsableCommand {
                         pacing: RateLimits(requestsPerMinute: learned ? nil : Double(limit), probeFirst: learned)
                     )
                 )
-                let summary = try await runner.collect((1...count).map { ChatPrompt("bench prompt \($0)") }, operation: client).summary
-                let perSecond = server.stats.snapshot().perSecond.drop { $0.requests == 0 }
-                let steady = perSecond.dropFirst(2).dropLast()
-                let steadyPerMinute = steady.isEmpty ? 0 : Double(steady.reduce(0) { $0 + $1.requests }) / Double(steady.count) * 60
+                let timed = TimedOperation(base: client)
+                let summary = try await runner.collect((1...count).map { ChatPrompt("bench prompt \($0)") }, operation: timed).summary
+                // Steady state: attempts from 2 s after the first one on; the rate is the number of
+                // intervals between them over their span, so a 60 RPM run is not rounded to whole seconds.
+                let starts = timed.starts
+                let steady = starts.drop { $0 < (starts.first ?? 0) + 2 }
+                let span = (steady.last ?? 0) - (steady.first ?? 0)
+                let steadyPerMinute = steady.count > 1 && span > 0 ? Double(steady.count - 1) / span * 60 : 0
                 return PacingResult(
                     limit: limit,
                     mode: learned ? "headers" : "--rpm",
@@ -111,4 +116,28 @@ struct BenchCommand: AsyncParsableCommand {
             }
         }
     }
+}
+
+/// Wraps an operation to record when each attempt starts (seconds since the first), for rates.
+final class TimedOperation<Base: BatchOperation>: BatchOperation, Sendable {
+    let base: Base
+    private let clock = ContinuousClock()
+    private let origin: ContinuousClock.Instant
+    private let times = Mutex<[Double]>([])
+
+    init(base: Base) {
+        self.base = base
+        self.origin = clock.now
+    }
+
+    /// The start of every attempt so far, in order.
+    var starts: [Double] { times.withLock { $0.sorted() } }
+
+    func attempt(_ item: BatchItem<Base.Input>, attempt: Int) async throws -> Base.Output {
+        let now = origin.duration(to: clock.now).pacerSeconds
+        times.withLock { $0.append(now) }
+        return try await base.attempt(item, attempt: attempt)
+    }
+
+    func estimatedTokens(for input: Base.Input) -> Int { base.estimatedTokens(for: input) }
 }

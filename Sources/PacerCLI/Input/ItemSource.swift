@@ -38,14 +38,20 @@ struct ItemSource<Input: Sendable>: AsyncSequence, Sendable {
 
         mutating func next() async throws -> BatchItem<Input>? {
             while let line = try await lines.next() {
-                if format == .auto, !line.text.allSatisfy(\.isWhitespace) {
-                    format = ItemParser<Input>.detect(line.text)
-                }
-                guard let parsed = try parser.parse(line, format: format, file: file) else { continue }
-                defer { index += 1 }
-                return BatchItem(index: index, id: parsed.id, input: parsed.input)
+                if let item = try item(from: line) { return item }
             }
             return nil
+        }
+
+        /// The item on `line`, or `nil` for a blank line. Kept synchronous and apart from
+        /// `next()`: Swift 6.3's optimizer crashed splitting `next()` when this was inline.
+        private mutating func item(from line: Line) throws -> BatchItem<Input>? {
+            if format == .auto, !line.text.allSatisfy(\.isWhitespace) {
+                format = ItemParser<Input>.detect(line.text)
+            }
+            guard let parsed = try parser.parse(line, format: format, file: file) else { return nil }
+            index += 1
+            return BatchItem(index: index - 1, id: parsed.id, input: parsed.input)
         }
     }
 

@@ -76,6 +76,8 @@ public struct AdmissionState: Sendable {
     /// Takes in what a response said: its rate-limit headers, and whether the connection failed.
     public mutating func observe(_ snapshot: RateLimitSnapshot, connectionFailed: Bool, now: Double) {
         breaker.record(connectionFailed: connectionFailed, now: now)
+        // Whatever the answer, the request sent alone to learn the limits is back.
+        probeOut = false
         if connectionFailed { return }
         if limits.learnFromServer {
             if limits.requestsPerMinute == nil, let limit = snapshot.requestLimit, limit > 0 {
@@ -87,13 +89,23 @@ public struct AdmissionState: Sendable {
             }
         }
         heardFromServer = true
-        probeOut = false
+        // Less left than the bucket thinks: use no more than that. With a bucket this also
+        // covers "none left" (the next request waits one emission interval); the reset time
+        // is when the server's bucket is *full* again, far too long a pause for the next one.
+        // Without a bucket (no known limit), none left means wait for the reset.
         if let remaining = snapshot.remainingRequests {
-            requests?.limitAvailable(to: Double(remaining), now: now)
-            if remaining == 0, let reset = snapshot.resetRequests { _ = pause(until: now + reset.pacerSeconds, now: now) }
+            if requests != nil {
+                requests?.limitAvailable(to: Double(remaining), now: now)
+            } else if remaining == 0, let reset = snapshot.resetRequests {
+                pause(until: now + reset.pacerSeconds, now: now)
+            }
         }
         if let remaining = snapshot.remainingTokens {
-            tokens?.limitAvailable(to: Double(remaining), now: now)
+            if tokens != nil {
+                tokens?.limitAvailable(to: Double(remaining), now: now)
+            } else if remaining == 0, let reset = snapshot.resetTokens {
+                pause(until: now + reset.pacerSeconds, now: now)
+            }
         }
     }
 
@@ -112,6 +124,14 @@ public struct AdmissionState: Sendable {
             pausedUntil = until
         }
         return true
+    }
+
+    /// A request admitted by ``admit(tokens:now:)`` will not be sent after all (its caller was
+    /// cancelled): give back its tokens, and if it was a probe, let the next request probe.
+    public mutating func abandon(tokens: Int, now: Double) {
+        if tokens > 0 { self.tokens?.refund(Double(tokens)) }
+        probeOut = false
+        breaker.abandonProbe(now: now)
     }
 
     private func learned(_ bucket: TokenBucket?, perMinute: Double, reserve: Double, now: Double) -> TokenBucket {

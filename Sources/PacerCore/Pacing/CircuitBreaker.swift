@@ -56,6 +56,13 @@ public struct CircuitBreaker: Sendable, Hashable {
         }
     }
 
+    /// The probe will not be sent after all: the next request may probe at once.
+    public mutating func abandonProbe(now: Double) {
+        if case .halfOpen(let cooldown) = state {
+            state = .open(until: now, cooldown: cooldown)
+        }
+    }
+
     /// Records how a request ended: `connectionFailed` for refused or broken connections.
     public mutating func record(connectionFailed: Bool, now: Double) {
         switch state {

@@ -46,15 +46,22 @@ public final class RateLimiter<C: Clock>: Sendable where C.Duration == Duration 
     ///   not retryable) when the request can never fit; `CancellationError` when cancelled.
     public func acquire(tokens: Int = 0) async throws -> Reservation {
         while true {
+            try Task.checkCancellation()
             let now = self.now
             switch state.withLock({ $0.admit(tokens: tokens, now: now) }) {
             case .admit(let at):
-                if at > now { try await sleep(until: at) }
-                // A pause that began while this request waited for its slot holds it too.
-                while true {
-                    let pausedUntil = state.withLock { $0.pausedUntil }
-                    guard pausedUntil > self.now else { break }
-                    try await sleep(until: pausedUntil)
+                do {
+                    if at > now { try await sleep(until: at) }
+                    // A pause that began while this request waited for its slot holds it too.
+                    while true {
+                        let pausedUntil = state.withLock { $0.pausedUntil }
+                        guard pausedUntil > self.now else { break }
+                        try await sleep(until: pausedUntil)
+                    }
+                } catch {
+                    let now = self.now
+                    state.withLock { $0.abandon(tokens: tokens, now: now) }
+                    throw error
                 }
                 return Reservation(tokens: tokens)
             case .wait(let until):
