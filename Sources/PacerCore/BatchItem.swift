@@ -29,7 +29,8 @@ public struct ItemResult<Output: Sendable>: Sendable {
     public var attempts: Int
     /// The cause of each failed attempt, in order.
     public var attemptErrors: [ItemError]
-    /// Time from the first attempt's start to the end of the last, backoff included.
+    /// Time from the first attempt's start (after any wait for the rate limit) to the end of
+    /// the last, backoff included; zero for an item never sent.
     public var latency: Duration
 
     /// Creates a result.

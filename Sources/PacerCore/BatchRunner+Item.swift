@@ -12,7 +12,9 @@ extension BatchRunner {
         var logger = self.logger
         logger[metadataKey: "pacer.item.id"] = "\(item.id)"
         events?.yield(.started(index: item.index, id: item.id))
-        let start = clock.now
+        // Latency runs from the first admission: time queued for the rate limit before the
+        // first attempt is pacing, not the item's latency.
+        var start: C.Instant?
         var busy = Duration.zero
         var errors: [ItemError] = []
         var previousDelay: Duration?
@@ -25,7 +27,7 @@ extension BatchRunner {
                 outcome: outcome,
                 attempts: errors.count + (outcome.isSuccess ? 1 : 0),
                 attemptErrors: errors,
-                latency: start.duration(to: clock.now)
+                latency: start.map { $0.duration(to: clock.now) } ?? .zero
             )
             return Finished(item: item, result: result, busy: busy)
         }
@@ -48,7 +50,10 @@ extension BatchRunner {
             } catch {
                 return notSent("cancelled before it was sent")
             }
-            if attempt == 1 { limiter.recordFirstAttempt() }
+            if attempt == 1 {
+                start = clock.now
+                limiter.recordFirstAttempt()
+            }
             let attemptStart = clock.now
             do {
                 let output = try await withAttemptTimeout(configuration.attemptTimeout) { [attempt] in

@@ -6,9 +6,16 @@ import Testing
 @Suite struct TokenBucketTests {
     @Test func admissionTimesOf100RequestsAt600RPMWithBurst10AreTheGCRASchedule() {
         var state = AdmissionState(limits: RateLimits(requestsPerMinute: 600, burst: .seconds(1), headroom: 0, burstReserve: 0, learnFromServer: false))
+        // All 100 ask at once; a caller told to wait asks again at the time given.
         let times = (0..<100).map { _ -> Double in
-            guard case .admit(let at) = state.admit(tokens: 0, now: 0) else { return -1 }
-            return at
+            var now = 0.0
+            while true {
+                switch state.admit(tokens: 0, now: now) {
+                case .admit(let at): return at
+                case .wait(let until?): now = until
+                default: return -1
+                }
+            }
         }
         // GCRA: emission interval T = 0.1 s, tolerance τ = 9 T: the first 10 at once, then one every T.
         let expected = (0..<100).map { max(0, Double($0) * 0.1 - 0.9) }

@@ -61,10 +61,19 @@ public struct AdmissionState: Sendable {
         case .wait(let until): return .wait(until: until)
         case .pass, .probe: break
         }
+        // Book at most a burst's time ahead. A booking made long before its slot holds its
+        // whole token estimate while refunds from requests that used less arrive; asking
+        // again closer to the slot lets those refunds count.
+        let requestTime = requests?.admissionTime(1, now: now) ?? now
+        let tokenTime = cost > 0 ? (tokens?.admissionTime(Double(cost), now: now) ?? now) : now
+        let horizon = limits.burst.pacerSeconds
+        if max(requestTime, tokenTime) > now + horizon {
+            return .wait(until: max(requestTime, tokenTime) - horizon)
+        }
         if !heardFromServer { probeOut = true }
-        let requestTime = requests?.reserve(1, now: now) ?? now
-        let tokenTime = cost > 0 ? (tokens?.reserve(Double(cost), now: now) ?? now) : now
-        return .admit(at: max(requestTime, tokenTime))
+        let bookedRequest = requests?.reserve(1, now: now) ?? now
+        let bookedTokens = cost > 0 ? (tokens?.reserve(Double(cost), now: now) ?? now) : now
+        return .admit(at: max(bookedRequest, bookedTokens))
     }
 
     /// Settles a reservation of `reserved` tokens: `used` is what the server counted, or `nil`

@@ -30,10 +30,14 @@ public struct TokenBucket: Sendable, Hashable {
         max(0, (emptyAt - now) * rate)
     }
 
+    /// The time at which `cost` units could be used if booked now (never before `now`).
+    public func admissionTime(_ cost: Double, now: Double) -> Double {
+        max(now, emptyAt - max(0, capacity - cost) / rate)
+    }
+
     /// Books `cost` units and returns the time at which they may be used (never before `now`).
     public mutating func reserve(_ cost: Double, now: Double) -> Double {
-        let slack = max(0, capacity - cost) / rate
-        let admitted = max(now, emptyAt - slack)
+        let admitted = admissionTime(cost, now: now)
         emptyAt = max(emptyAt, now) + cost / rate
         return admitted
     }
