@@ -7,8 +7,9 @@ public struct BatchConfiguration: Sendable, Hashable {
     public var attemptTimeout: Duration?
     /// When failed attempts are retried, and after how long.
     public var retry: RetryPolicy
-    /// Requests and tokens per minute to pace at, or `nil` for no pacing beyond the
-    /// concurrency. Default: learn the limits from the server's `x-ratelimit-*` headers.
+    /// Requests and tokens per minute to pace at, or `nil` for no limits of its own (the
+    /// server's pauses — a 429, `Retry-After`, none remaining until a reset — are honoured
+    /// either way). Default: learn the limits from the server's `x-ratelimit-*` headers.
     public var pacing: RateLimits?
     /// The cap on retries as a share of requests, or `nil` for none. Default 20% plus 10 a second.
     public var retryBudget: RetryBudget?

@@ -7,6 +7,7 @@ extension BatchRunner {
         _ item: BatchItem<Operation.Input>,
         operation: Operation,
         limiter: RateLimiter<C>,
+        control: BatchControl?,
         events: AsyncStream<BatchEvent>.Continuation?
     ) async -> Finished<Operation.Input, Operation.Output> {
         var logger = self.logger
@@ -41,7 +42,12 @@ extension BatchRunner {
         while true {
             let reservation: RateLimiter<C>.Reservation
             do {
+                if control?.isStopping == true { return notSent("not sent: the batch is stopping") }
                 reservation = try await limiter.acquire(tokens: estimate)
+                if control?.isStopping == true {
+                    limiter.settle(reservation, usedTokens: nil)
+                    return notSent("not sent: the batch is stopping")
+                }
             } catch let stop as RateLimitStop {
                 return notSent("not sent: \(stop)")
             } catch let error as ItemError {

@@ -54,12 +54,14 @@ public struct BatchRunner<C: Clock>: Sendable where C.Duration == Duration {
     ///   - items: The items, read lazily.
     ///   - operation: The work for one attempt.
     ///   - events: Where to send progress events, if anywhere.
+    ///   - control: Lets the caller stop admitting new items (a graceful stop).
     ///   - onResult: Called with each finished item.
     /// - Returns: The batch summary.
     public func run<Items: AsyncSequence, Operation: BatchOperation>(
         _ items: Items,
         operation: Operation,
         events: AsyncStream<BatchEvent>.Continuation? = nil,
+        control: BatchControl? = nil,
         onResult: (BatchItem<Operation.Input>, ItemResult<Operation.Output>) async throws -> Void
     ) async throws -> BatchSummary where Items.Element == BatchItem<Operation.Input> {
         let start = clock.now
@@ -75,7 +77,7 @@ public struct BatchRunner<C: Clock>: Sendable where C.Duration == Duration {
             var inFlight = 0
             // Admits one more item; false when the input is exhausted or failed.
             func admitNext() async -> Bool {
-                guard inputError == nil, !limiter.isStopped else { return false }
+                guard inputError == nil, !limiter.isStopped, control?.isStopping != true else { return false }
                 let next: BatchItem<Operation.Input>?
                 do {
                     next = try await iterator.next()
@@ -85,7 +87,7 @@ public struct BatchRunner<C: Clock>: Sendable where C.Duration == Duration {
                 }
                 guard let item = next else { return false }
                 inFlight += 1
-                group.addTask { await self.process(item, operation: operation, limiter: limiter, events: events) }
+                group.addTask { await self.process(item, operation: operation, limiter: limiter, control: control, events: events) }
                 return true
             }
 

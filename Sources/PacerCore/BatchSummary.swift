@@ -41,6 +41,8 @@ public struct BatchSummary: Sendable, Hashable, Codable {
     public var requests: Int
     /// Seconds all admission was paused at the server's request.
     public var pausedSeconds: Double
+    /// Whether the batch stopped early because its input could not be read further.
+    public var inputFailed = false
     /// When the batch stopped because the server asked for a wait longer than the maximum:
     /// seconds from the end of the batch until the server expects capacity again.
     public var resumeAfterSeconds: Double?

@@ -51,6 +51,7 @@ final class SimulatorLimiter: Sendable {
                 // runs it into debt), or it could never be served.
                 return max(0, (min(units, capacity) - available) / rate)
             case .sliding:
+                if available >= units { return 0 }
                 var freed = available
                 for charge in charges {
                     freed += charge.units

@@ -39,6 +39,7 @@ public struct SimulatorStatsSnapshot: Sendable, Hashable, Codable {
 /// Thread-safe counters behind `GET /stats`.
 public final class SimulatorStats: Sendable {
     private let state = Mutex(SimulatorStatsSnapshot(requests: 0, byStatus: [:], byItem: [:], tokens: TokenUsage(), perSecond: []))
+    private let triggers = Mutex<[(count: Int, action: @Sendable () -> Void)]>([])
     private let started = ContinuousClock.now
 
     /// Creates empty counters.
@@ -52,11 +53,24 @@ public final class SimulatorStats: Sendable {
     }
 
     func recordRequest(item: String) {
-        state.withLock {
+        let requests = state.withLock {
             $0.requests += 1
             $0.byItem[item, default: 0] += 1
             $0.perSecond[second(&$0)].requests += 1
+            return $0.requests
         }
+        let due = triggers.withLock { pending in
+            let due = pending.filter { $0.count <= requests }
+            pending.removeAll { $0.count <= requests }
+            return due
+        }
+        for trigger in due { trigger.action() }
+    }
+
+    /// Runs `action` once, when the `count`-th API request arrives (for tests that interrupt a
+    /// client at a chosen point of its batch).
+    public func when(requests count: Int, _ action: @escaping @Sendable () -> Void) {
+        triggers.withLock { $0.append((count, action)) }
     }
 
     func recordOutcome(_ outcome: String, tokens: TokenUsage? = nil) {

@@ -45,6 +45,37 @@ import Testing
         }
     }
 
+    @Test(arguments: [LimitWindow.sliding, .quantized])
+    func theSimulatorEnforcesItsLimit(window: LimitWindow) async throws {
+        // 60 RPM: a bucket of 1 (quantized) or 60 in any minute (sliding).
+        let allowed = window == .sliding ? 60 : 1
+        try await withSimulator(SimulatorConfiguration(requestsPerMinute: 60, limitWindow: window)) { server in
+            try await HTTPTransport.withTransport { transport in
+                // Single attempts, straight through the fetcher: no engine, no pacing.
+                let fetcher = URLFetcher(transport: transport)
+                var results: [Result<FetchResult, ItemError>] = []
+                for id in 1...(allowed + 2) {
+                    do {
+                        results.append(.success(try await fetcher.attempt(BatchItem(index: id, id: "\(id)", input: FetchRequest(url: server.postURL(id))), attempt: 1)))
+                    } catch let error as ItemError {
+                        results.append(.failure(error))
+                    }
+                }
+                #expect(results.prefix(allowed).allSatisfy { (try? $0.get()) != nil })
+                let refused = results.suffix(2).compactMap { result -> ItemError? in
+                    if case .failure(let error) = result { return error }
+                    return nil
+                }
+                #expect(refused.count == 2 && refused.allSatisfy { $0.status == 429 })
+                // The wait it asks for: until a slot frees (about a second, or the rest of the minute).
+                let wait = try #require(refused.first?.retryAfter)
+                #expect(window == .sliding ? wait > .seconds(50) : wait <= .seconds(1))
+                #expect(refused.first?.rateLimit?.requestLimit == 60)
+                #expect(refused.first?.rateLimit?.remainingRequests == 0)
+            }
+        }
+    }
+
     @Test func insufficientQuotaFailsAtOnceWithTheServersMessage() async throws {
         try await withSimulator(SimulatorConfiguration(quotaExhausted: true)) { server in
             try await HTTPTransport.withTransport { transport in

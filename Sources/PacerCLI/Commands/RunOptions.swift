@@ -42,6 +42,18 @@ struct RunOptions: ParsableArguments {
     @Option(help: "Seed for the jitter, for reproducible runs.")
     var seed: UInt64?
 
+    @Flag(inversion: .prefixedNo, help: "Continue an existing --output: skip the ids already in it. --no-resume refuses to touch a non-empty file.")
+    var resume = true
+
+    @Flag(help: "With resume: redo the ids whose line in --output is a failure (the newer line wins when the file is read).")
+    var retryFailed = false
+
+    @Option(name: .customLong("summary-json"), help: "Write the summary as JSON to this file.")
+    var summaryJSON: String?
+
+    @Option(help: "After Ctrl-C (or SIGTERM), seconds to let requests in flight finish before cancelling them.")
+    var grace: Double = 10
+
     @Flag(name: .shortAndLong, help: "Print nothing on stderr but errors.")
     var quiet = false
 
@@ -61,6 +73,8 @@ struct RunOptions: ParsableArguments {
         guard !(quiet && verbose) else { throw ValidationError("--quiet and --verbose cannot be used together") }
         if let rpm, !(rpm > 0) { throw ValidationError("--rpm must be a positive number, got \(rpm)") }
         guard maxWait >= 0 else { throw ValidationError("--max-wait must not be negative") }
+        guard grace >= 0 else { throw ValidationError("--grace must not be negative") }
+        if retryFailed, !resume { throw ValidationError("--retry-failed continues an output file; it cannot be used with --no-resume") }
         guard retryBudget == "off" || Double(retryBudget).map({ (0...10).contains($0) }) == true else {
             throw ValidationError("--retry-budget must be a share such as 0.2, or 'off', got '\(retryBudget)'")
         }

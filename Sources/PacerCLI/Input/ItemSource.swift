@@ -1,4 +1,5 @@
 import PacerCore
+import Synchronization
 
 /// The items of an input file or stdin, parsed lazily line by line.
 ///
@@ -8,13 +9,22 @@ struct ItemSource<Input: Sendable>: AsyncSequence, Sendable {
     let path: String
     let format: InputFormat
     let parser: ItemParser<Input>
+    /// Ids to leave out (done in an earlier run); each one left out is counted in `skipped`.
+    let skip: @Sendable (String) -> Bool
+    let skipped = Tally()
     private let reader: FileReader
 
     /// Opens the input; `-` is stdin.
-    init(path: String, format: InputFormat, parser: ItemParser<Input>) throws(InputError) {
+    init(
+        path: String,
+        format: InputFormat,
+        parser: ItemParser<Input>,
+        skip: @escaping @Sendable (String) -> Bool = { _ in false }
+    ) throws(InputError) {
         self.path = path
         self.format = format
         self.parser = parser
+        self.skip = skip
         self.reader = try FileReader(path: path)
     }
 
@@ -22,7 +32,7 @@ struct ItemSource<Input: Sendable>: AsyncSequence, Sendable {
     ///
     /// - Throws: The first ``InputError``, or one saying the file has no items.
     func count() async throws -> Int {
-        let check = try ItemSource(path: path, format: format, parser: parser)
+        let check = try ItemSource(path: path, format: format, parser: parser, skip: { _ in false })
         var count = 0
         for try await _ in check { count += 1 }
         guard count > 0 else { throw InputError(file: reader.name, message: "contains no items (empty or blank lines only)") }
@@ -34,11 +44,21 @@ struct ItemSource<Input: Sendable>: AsyncSequence, Sendable {
         let file: String
         var format: InputFormat
         let parser: ItemParser<Input>
+        let skip: @Sendable (String) -> Bool
+        let skipped: Tally
         var index = 0
+        /// The line of every id seen, to reject duplicates.
+        var seen: [String: Int] = [:]
 
         mutating func next() async throws -> BatchItem<Input>? {
             while let line = try await lines.next() {
-                if let item = try item(from: line) { return item }
+                if let item = try item(from: line) {
+                    if skip(item.id) {
+                        skipped.add()
+                        continue
+                    }
+                    return item
+                }
             }
             return nil
         }
@@ -50,12 +70,29 @@ struct ItemSource<Input: Sendable>: AsyncSequence, Sendable {
                 format = ItemParser<Input>.detect(line.text)
             }
             guard let parsed = try parser.parse(line, format: format, file: file) else { return nil }
+            if let first = seen.updateValue(line.number, forKey: parsed.id) {
+                throw InputError(file: file, line: line.number, message: "duplicate id '\(parsed.id)' (also on line \(first)); ids must be unique")
+            }
             index += 1
             return BatchItem(index: index - 1, id: parsed.id, input: parsed.input)
         }
     }
 
     func makeAsyncIterator() -> AsyncIterator {
-        AsyncIterator(lines: Lines(reader: reader).makeAsyncIterator(), file: reader.name, format: format, parser: parser)
+        AsyncIterator(
+            lines: Lines(reader: reader).makeAsyncIterator(),
+            file: reader.name,
+            format: format,
+            parser: parser,
+            skip: skip,
+            skipped: skipped
+        )
     }
+}
+
+/// A thread-safe count.
+final class Tally: Sendable {
+    private let value = Mutex(0)
+    func add(_ count: Int = 1) { value.withLock { $0 += count } }
+    var count: Int { value.withLock { $0 } }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -11,16 +12,19 @@ import Darwin
 /// Writes JSONL output: one `write(2)` per whole line, as each item finishes.
 ///
 /// Writing each line in one call means a crash leaves at most one torn line at the end.
-final class OutputWriter {
+final class OutputWriter: Sendable {
     let name: String
     private let descriptor: Int32
     private let ownsDescriptor: Bool
-    private let encoder: JSONEncoder
+    private let encoder: Mutex<JSONEncoder>
 
-    /// Opens `path` for writing (created or emptied); `nil` or `-` is stdout.
+    /// Opens `path` for appending (created if missing); `nil` or `-` is stdout.
+    ///
+    /// The file is never emptied: it is the journal a rerun continues (see ``Journal``).
     init(path: String?) throws(InputError) {
-        encoder = JSONEncoder()
+        let encoder = JSONEncoder()
         encoder.outputFormatting = [.withoutEscapingSlashes]
+        self.encoder = Mutex(encoder)
         guard let path, path != "-" else {
             name = "<stdout>"
             descriptor = STDOUT_FILENO
@@ -28,7 +32,7 @@ final class OutputWriter {
             return
         }
         name = path
-        descriptor = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        descriptor = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
         guard descriptor >= 0 else {
             throw InputError(file: path, message: "cannot open for writing: \(String(cString: strerror(errno)))")
         }
@@ -41,7 +45,7 @@ final class OutputWriter {
 
     /// Encodes `line` and writes it with its newline.
     func write(_ line: some Encodable) throws {
-        var data = try encoder.encode(line)
+        var data = try encoder.withLock { try $0.encode(line) }
         data.append(UInt8(ascii: "\n"))
         try data.withUnsafeBytes { raw in
             var offset = 0

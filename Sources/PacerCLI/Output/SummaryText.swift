@@ -7,7 +7,8 @@ enum SummaryText {
     static func lines(_ summary: BatchSummary, unit: String, concurrency: Int, showTokens: Bool) -> [String] {
         var lines = [
             "Completed: \(summary.succeeded)/\(summary.total) successful" + (summary.failed > 0 ? ", \(summary.failed) failed" : "")
-                + (summary.cancelled > 0 ? ", \(summary.cancelled) not done" : ""),
+                + (summary.cancelled > 0 ? ", \(summary.cancelled) not done" : "")
+                + (summary.skipped > 0 ? " (\(summary.skipped) skipped: done in an earlier run)" : ""),
             "Time: \(format(summary.wallSeconds, digits: 2))s (\(format(summary.itemsPerSecond, digits: 1)) \(unit)/sec)",
             "Retries: \(summary.retries)" + (summary.rateLimitedResponses > 0 ? " (\(summary.rateLimitedResponses) answered 429)" : ""),
             "Latency: p50 \(ms(summary.latency.p50)) · p90 \(ms(summary.latency.p90)) · p99 \(ms(summary.latency.p99)) · max \(ms(summary.latency.max))",

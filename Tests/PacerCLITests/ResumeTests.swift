@@ -1,0 +1,158 @@
+import Foundation
+import PacerTesting
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+@testable import PacerCLI
+
+/// The output file as a journal: resume, torn lines, interrupts. Subprocess tests run the
+/// built `pacer` binary against an in-process simulator, and interrupt it when the simulator
+/// has received a chosen number of requests (no timing guesses).
+@Suite struct ResumeTests {
+    let directory: URL
+
+    init() throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("pacer-resume-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    }
+
+    func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
+
+    func write(_ name: String, _ contents: String) throws -> String {
+        try Data(contents.utf8).write(to: URL(fileURLWithPath: path(name)))
+        return path(name)
+    }
+
+    /// Every line parsed as JSON; fails the test on a line that is not.
+    func lines(_ file: String) throws -> [[String: Any]] {
+        try String(contentsOfFile: file, encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: false).dropLast().map {
+            try #require(try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any], "not JSON: \($0)")
+        }
+    }
+
+    func pacer(_ arguments: [String]) async -> Int32 {
+        await Environment.$overrides.withValue([:]) { await PacerCommand.main(arguments: arguments) }
+    }
+
+    @Test func aRerunSkipsTheIdsAlreadyDone() async throws {
+        let output = path("out.jsonl")
+        try await withSimulator { server in
+            let first = try write("first.txt", (1...5).map { "prompt \($0)" }.joined(separator: "\n"))
+            #expect(await pacer(["chat", first, "--base-url", server.baseURL, "-o", output, "-q"]) == 0)
+            let more = try write("more.txt", (1...8).map { "prompt \($0)" }.joined(separator: "\n"))
+            #expect(await pacer(["chat", more, "--base-url", server.baseURL, "-o", output, "-q", "--summary-json", path("summary.json")]) == 0)
+            // Only the three new prompts were sent.
+            #expect(server.stats.snapshot().requests == 8)
+        }
+        let ids = try lines(output).map { $0["id"] as? String }
+        #expect(ids.count == 8 && Set(ids).count == 8)
+        let summary = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path("summary.json")))) as? [String: Any])
+        #expect(summary["skipped"] as? Int == 5)
+        #expect(summary["succeeded"] as? Int == 3)
+    }
+
+    @Test func retryFailedRedoesFailuresAndTheNewerLineWins() async throws {
+        let output = path("out.jsonl")
+        try await withSimulator(SimulatorConfiguration(postCount: 3)) { server in
+            let urls = try write("urls.txt", (1...4).map { server.postURL($0) }.joined(separator: "\n"))
+            #expect(await pacer(["fetch", urls, "-o", output, "-q"]) == 1)
+            // Without --retry-failed, a failure counts as done.
+            #expect(await pacer(["fetch", urls, "-o", output, "-q"]) == 0)
+            #expect(server.stats.snapshot().requests == 4)
+            #expect(await pacer(["fetch", urls, "-o", output, "-q", "--retry-failed"]) == 1)
+            #expect(server.stats.snapshot().byItem["posts/4"] == 2)
+        }
+        let written = try lines(output)
+        #expect(written.count == 5)
+        #expect(written.filter { $0["id"] as? String == "4" }.count == 2)
+    }
+
+    @Test func noResumeRefusesANonEmptyOutput() async throws {
+        let line = #"{"id":"1","index":0,"success":true}"# + "\n"
+        let output = try write("out.jsonl", line)
+        let input = try write("in.txt", "hello\n")
+        #expect(await pacer(["chat", input, "--base-url", "http://127.0.0.1:9/v1", "-o", output, "--no-resume", "-q"]) == 2)
+        #expect(try String(contentsOfFile: output, encoding: .utf8) == line)
+    }
+
+    @Test func anOutputThatIsNotPacerOutputIsNotTouched() async throws {
+        let output = try write("notes.txt", "my precious notes\n")
+        let input = try write("in.txt", "hello\n")
+        #expect(await pacer(["chat", input, "--base-url", "http://127.0.0.1:9/v1", "-o", output, "-q"]) == 2)
+        #expect(try String(contentsOfFile: output, encoding: .utf8) == "my precious notes\n")
+    }
+
+    @Test func duplicateIdsAreAnInputErrorNamingBothLines() async throws {
+        let input = try write("dup.jsonl", "{\"id\": \"a\", \"prompt\": \"x\"}\n{\"id\": \"b\", \"prompt\": \"y\"}\n{\"id\": \"a\", \"prompt\": \"z\"}\n")
+        let error = await #expect(throws: InputError.self) {
+            _ = try await ItemSource(path: input, format: .auto, parser: .chat).count()
+        }
+        #expect(error?.description == "\(input):3: duplicate id 'a' (also on line 1); ids must be unique")
+        #expect(await pacer(["chat", input, "--base-url", "http://127.0.0.1:9/v1", "-q"]) == 2)
+    }
+
+    @Test func aTornLastLineIsCutBeforeAppending() async throws {
+        let whole = #"{"id":"1","index":0,"success":true}"# + "\n" + #"{"id":"2","index":1,"success":false,"error":{"kind":"timeout"}}"# + "\n"
+        let output = try write("out.jsonl", whole + #"{"id":"3","index":2,"succ"#)
+        let journal = try await Journal.open(path: output, resume: true)
+        #expect(journal.repairedBytes == #"{"id":"3","index":2,"succ"#.utf8.count)
+        #expect(journal.isDone("1", retryFailed: false) && journal.isDone("2", retryFailed: false))
+        #expect(!journal.isDone("2", retryFailed: true) && !journal.isDone("3", retryFailed: false))
+        #expect(try String(contentsOfFile: output, encoding: .utf8) == whole)
+    }
+
+    @Test func aBatchKilledWithSIGKILLAtRandomPointsEndsWithEveryIdExactlyOnce() async throws {
+        let count = 300
+        let input = try write("prompts.txt", (1...count).map { "prompt number \($0)" }.joined(separator: "\n"))
+        let output = path("out.jsonl")
+        try await withSimulator(SimulatorConfiguration(latency: .milliseconds(5))) { server in
+            let arguments = ["chat", input, "--base-url", server.baseURL, "-o", output, "--concurrency", "16", "-q"]
+            var killedRuns = 0
+            for round in 0..<4 {
+                let run = try PacerProcess(arguments, stderrFile: directory.appendingPathComponent("stderr-\(round).txt"))
+                // Kill it when the simulator has seen a random number of further requests.
+                let target = server.stats.snapshot().requests + Int.random(in: 10...60)
+                server.stats.when(requests: target) { send(SIGKILL, to: run.pid) }
+                let (status, _) = try await run.run()
+                if status == 128 + SIGKILL { killedRuns += 1 }
+            }
+            #expect(killedRuns >= 3)
+            let final = try PacerProcess(arguments, stderrFile: directory.appendingPathComponent("stderr-final.txt"))
+            let (status, _) = try await final.run()
+            #expect(status == 0)
+        }
+        let written = try lines(output)
+        let ids = written.compactMap { $0["id"] as? String }
+        #expect(ids.count == count)
+        #expect(Set(ids) == Set((1...count).map(String.init)))
+        #expect(written.allSatisfy { $0["success"] as? Bool == true })
+    }
+
+    @Test func sigintLetsInFlightItemsFinishThenExits130AndARerunCompletes() async throws {
+        let count = 200
+        let input = try write("prompts.txt", (1...count).map { "prompt number \($0)" }.joined(separator: "\n"))
+        let output = path("out.jsonl")
+        try await withSimulator(SimulatorConfiguration(latency: .milliseconds(200))) { server in
+            let arguments = ["chat", input, "--base-url", server.baseURL, "-o", output, "--concurrency", "10", "-q"]
+            let run = try PacerProcess(arguments, stderrFile: directory.appendingPathComponent("stderr.txt"))
+            server.stats.when(requests: 31) { send(SIGINT, to: run.pid) }
+            let (status, stderr) = try await run.run()
+            #expect(status == 130, "\(stderr)")
+            #expect(stderr.contains("stopping: no new requests"))
+            // The requests in flight at the signal finished and were written; nothing else was sent.
+            let sent = server.stats.snapshot().requests
+            let written = try lines(output)
+            #expect(written.count == sent)
+            #expect(written.allSatisfy { $0["success"] as? Bool == true })
+            #expect(sent < count)
+
+            let rerun = try PacerProcess(arguments, stderrFile: directory.appendingPathComponent("stderr-rerun.txt"))
+            #expect(try await rerun.run().status == 0)
+        }
+        let ids = try lines(output).compactMap { $0["id"] as? String }
+        #expect(ids.count == count && Set(ids).count == count)
+    }
+}
