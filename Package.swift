@@ -76,6 +76,6 @@ let package = Package(
         ),
         .testTarget(name: "PacerHTTPTests", dependencies: ["PacerHTTP", "PacerTesting"]),
         .testTarget(name: "PacerOpenAITests", dependencies: ["PacerOpenAI", "PacerTesting"]),
-        .testTarget(name: "PacerCLITests", dependencies: ["PacerCLI", "PacerTesting"]),
+        .testTarget(name: "PacerCLITests", dependencies: ["PacerCLI", "PacerHTTP", "PacerOpenAI", "PacerTesting"]),
     ]
 )

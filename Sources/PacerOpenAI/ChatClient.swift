@@ -48,15 +48,30 @@ public struct ChatResult: MeteredOutput, Hashable {
     public var costUSD: Double?
     /// What the response said about the server's rate limits.
     public var rateLimit: RateLimitSnapshot?
+    /// The whole completion as the server sent it (for OpenAI Batch API output).
+    public var completion: ChatCompletionResponse?
+    /// The server's `x-request-id`, if it sent one.
+    public var requestID: String?
 
     /// Creates a result.
-    public init(prompt: String, response: String, usage: TokenUsage, model: String, costUSD: Double?, rateLimit: RateLimitSnapshot? = nil) {
+    public init(
+        prompt: String,
+        response: String,
+        usage: TokenUsage,
+        model: String,
+        costUSD: Double?,
+        rateLimit: RateLimitSnapshot? = nil,
+        completion: ChatCompletionResponse? = nil,
+        requestID: String? = nil
+    ) {
         self.prompt = prompt
         self.response = response
         self.usage = usage
         self.model = model
         self.costUSD = costUSD
         self.rateLimit = rateLimit
+        self.completion = completion
+        self.requestID = requestID
     }
 
     /// The usage, for the batch summary.
@@ -205,7 +220,9 @@ public struct ChatClient: BatchOperation {
             usage: usage,
             model: completion.model,
             costUSD: cost,
-            rateLimit: RateLimitHeaders.snapshot(from: response.headers)
+            rateLimit: RateLimitHeaders.snapshot(from: response.headers),
+            completion: completion,
+            requestID: response.headers.first(name: "x-request-id")
         )
     }
 

@@ -15,6 +15,8 @@ public struct ChatMessage: Sendable, Hashable, Codable {
     public static func user(_ content: String) -> ChatMessage { ChatMessage(role: "user", content: content) }
     /// A system message.
     public static func system(_ content: String) -> ChatMessage { ChatMessage(role: "system", content: content) }
+    /// An assistant message.
+    public static func assistant(_ content: String) -> ChatMessage { ChatMessage(role: "assistant", content: content) }
 }
 
 /// The body of `POST /v1/chat/completions`.

@@ -22,13 +22,18 @@ struct PacerProcess {
     let stderrFile: URL
 
     /// Prepares `pacer arguments…`; stderr goes to a file (a pipe could fill and block it).
-    init(_ arguments: [String], environment: [String: String] = [:], stderrFile: URL) throws {
+    init(_ arguments: [String], environment: [String: String] = [:], stderrFile: URL, stdoutFile: URL? = nil) throws {
         self.stderrFile = stderrFile
         FileManager.default.createFile(atPath: stderrFile.path, contents: nil)
         process.executableURL = Self.binary
         process.arguments = arguments
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        process.standardOutput = FileHandle.nullDevice
+        if let stdoutFile {
+            FileManager.default.createFile(atPath: stdoutFile.path, contents: nil)
+            process.standardOutput = try FileHandle(forWritingTo: stdoutFile)
+        } else {
+            process.standardOutput = FileHandle.nullDevice
+        }
         process.standardError = try FileHandle(forWritingTo: stderrFile)
         process.standardInput = FileHandle.nullDevice
     }

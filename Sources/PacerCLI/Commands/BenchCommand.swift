@@ -4,7 +4,6 @@ import PacerCore
 import PacerHTTP
 import PacerOpenAI
 import PacerSimulator
-import Synchronization
 
 /// `pacer bench`: measurements against the in-process simulator, printed as a table.
 ///
@@ -118,26 +117,3 @@ struct BenchCommand: AsyncParsableCommand {
     }
 }
 
-/// Wraps an operation to record when each attempt starts (seconds since the first), for rates.
-final class TimedOperation<Base: BatchOperation>: BatchOperation, Sendable {
-    let base: Base
-    private let clock = ContinuousClock()
-    private let origin: ContinuousClock.Instant
-    private let times = Mutex<[Double]>([])
-
-    init(base: Base) {
-        self.base = base
-        self.origin = clock.now
-    }
-
-    /// The start of every attempt so far, in order.
-    var starts: [Double] { times.withLock { $0.sorted() } }
-
-    func attempt(_ item: BatchItem<Base.Input>, attempt: Int) async throws -> Base.Output {
-        let now = origin.duration(to: clock.now).pacerSeconds
-        times.withLock { $0.append(now) }
-        return try await base.attempt(item, attempt: attempt)
-    }
-
-    func estimatedTokens(for input: Base.Input) -> Int { base.estimatedTokens(for: input) }
-}

@@ -42,14 +42,26 @@ struct ChatCommand: AsyncParsableCommand {
         if let tpm, !(tpm > 0) { throw ValidationError("--tpm must be a positive number, got \(tpm)") }
     }
 
+    /// The key in `path`: its first line, trimmed.
+    static func readKey(_ path: String) throws -> String {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw InputError(file: path, message: "cannot read the API key file")
+        }
+        let key = String(decoding: data, as: UTF8.self).split(whereSeparator: \.isNewline).first.map {
+            $0.trimmingCharacters(in: .whitespaces)
+        } ?? ""
+        guard !key.isEmpty else { throw InputError(file: path, message: "the API key file is empty") }
+        return key
+    }
+
     func run() async throws {
         let environment = Environment.current
         let base = try Endpoint.baseURL(flag: baseURL, environment: environment)
-        let key = environment["OPENAI_API_KEY"].flatMap { $0.isEmpty ? nil : $0 }
+        let key = try run.apiKeyFile.map(Self.readKey) ?? environment["OPENAI_API_KEY"].flatMap { $0.isEmpty ? nil : $0 }
         if key == nil, !Endpoint.isLocal(base) {
             throw InputError(
                 file: "OPENAI_API_KEY",
-                message: "is not set; export your key (export OPENAI_API_KEY=...) to call \(base)"
+                message: "is not set; export your key (export OPENAI_API_KEY=...) or pass --api-key-file to call \(base)"
             )
         }
         let clientConfiguration = ChatClient.Configuration(
@@ -69,7 +81,10 @@ struct ChatCommand: AsyncParsableCommand {
                 parser: .chat,
                 unit: "prompts",
                 showTokens: true,
-                makeLine: { item, result in OutputLine.chat(result, prompt: item.input.text) }
+                makeLine: { [outputFormat = run.outputFormat] item, result in
+                    outputFormat == .batch
+                        ? BatchOutputLine(result) as any Encodable : OutputLine.chat(result, prompt: item.input.text)
+                }
             ).run()
         }
         throw status

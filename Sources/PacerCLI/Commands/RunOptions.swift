@@ -9,8 +9,14 @@ struct RunOptions: ParsableArguments {
     @Option(name: .shortAndLong, help: "Write JSONL results here (default: stdout).")
     var output: String?
 
-    @Option(help: "Input format: auto, text or jsonl.")
+    @Option(help: "Input format: auto, text, jsonl or batch (OpenAI Batch API input lines).")
     var format: InputFormat = .auto
+
+    @Option(help: "Output lines: pacer (DESIGN.md's JSONL) or batch (OpenAI Batch API output lines; chat only).")
+    var outputFormat: OutputFormat = .pacer
+
+    @Option(help: "Read the API key from this file instead of OPENAI_API_KEY.")
+    var apiKeyFile: String?
 
     @Option(help: "Most requests in flight at once.")
     var concurrency: Int = 8
@@ -111,3 +117,4 @@ struct RunOptions: ParsableArguments {
 }
 
 extension InputFormat: ExpressibleByArgument {}
+extension OutputFormat: ExpressibleByArgument {}

@@ -11,6 +11,8 @@ enum InputFormat: String, Sendable, CaseIterable {
     case text
     /// One JSON object per line.
     case jsonl
+    /// OpenAI Batch API input lines: `custom_id`, `method`, `url`, `body` (chat only).
+    case batch
 }
 
 /// What is wrong with one input line (the caller adds the file and line number).
@@ -32,7 +34,7 @@ struct ItemParser<Input: Sendable>: Sendable {
             switch format {
             case .text, .auto:
                 return (String(line.number), try parseText(trimmed))
-            case .jsonl:
+            case .jsonl, .batch:
                 guard let data = trimmed.data(using: .utf8),
                     let value = try? JSONDecoder().decode(JSONValue.self, from: data)
                 else {
@@ -40,6 +42,9 @@ struct ItemParser<Input: Sendable>: Sendable {
                 }
                 guard case .object(let object) = value else {
                     throw LineProblem(message: "expected a JSON object, found \(value.kindName)")
+                }
+                if format == .batch, object["custom_id"] == nil || object["body"] == nil {
+                    throw LineProblem(message: #"expected an OpenAI Batch API line with "custom_id", "method", "url" and "body""#)
                 }
                 let parsed = try parseJSON(object)
                 return (parsed.id ?? String(line.number), parsed.input)
@@ -62,7 +67,19 @@ extension ItemParser where Input == ChatPrompt {
     /// `model`, `max_tokens`, `temperature`.
     static let chat = ItemParser(
         parseText: { text throws in ChatPrompt(text) },
-        parseJSON: { object throws in
+        parseJSON: { line throws in
+            var object = line
+            if case .object(let body)? = line["body"], line["custom_id"] != nil {
+                // An OpenAI Batch API input line: the request is its body.
+                guard case .string(let method)? = line["method"], method.uppercased() == "POST" else {
+                    throw LineProblem(message: #"Batch API "method" must be "POST""#)
+                }
+                guard case .string(let url)? = line["url"], url == "/v1/chat/completions" || url == "/chat/completions" else {
+                    throw LineProblem(message: #"unsupported Batch API "url" (pacer chat runs "/v1/chat/completions" lines)"#)
+                }
+                object = body
+                object["custom_id"] = line["custom_id"]
+            }
             let messages: [ChatMessage]
             if case .string(let prompt)? = object["prompt"] {
                 messages = [.user(prompt)]

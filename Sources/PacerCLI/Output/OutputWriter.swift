@@ -23,7 +23,8 @@ final class OutputWriter: Sendable {
     /// The file is never emptied: it is the journal a rerun continues (see ``Journal``).
     init(path: String?) throws(InputError) {
         let encoder = JSONEncoder()
-        encoder.outputFormatting = [.withoutEscapingSlashes]
+        // Sorted keys: the same item gives the same line on every platform and run.
+        encoder.outputFormatting = [.withoutEscapingSlashes, .sortedKeys]
         self.encoder = Mutex(encoder)
         guard let path, path != "-" else {
             name = "<stdout>"

@@ -1,0 +1,96 @@
+import PacerCore
+import PacerOpenAI
+
+/// Which lines `--output` gets.
+enum OutputFormat: String, CaseIterable, Sendable {
+    /// Pacer's JSONL (DESIGN.md): one flat object per item.
+    case pacer
+    /// OpenAI Batch API output lines, so a file meant for the Batch API can be run live and
+    /// read back by the same code.
+    case batch
+}
+
+/// One line of OpenAI Batch API output:
+/// `{"id", "custom_id", "response": {"status_code", "request_id", "body"}, "error"}`.
+///
+/// An HTTP error is a `response` with its status and OpenAI's error body (as the Batch API
+/// reports them); a failure without an HTTP answer (timeout, connection) is an `error`.
+struct BatchOutputLine: Encodable {
+    struct Response: Encodable {
+        var statusCode: Int
+        var requestID: String?
+        var body: Body
+
+        enum CodingKeys: String, CodingKey {
+            case statusCode = "status_code"
+            case requestID = "request_id"
+            case body
+        }
+
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(statusCode, forKey: .statusCode)
+            try container.encode(requestID, forKey: .requestID)
+            try container.encode(body, forKey: .body)
+        }
+    }
+
+    enum Body: Encodable {
+        case completion(ChatCompletionResponse)
+        case error(OpenAIErrorBody)
+
+        func encode(to encoder: any Encoder) throws {
+            switch self {
+            case .completion(let completion): try completion.encode(to: encoder)
+            case .error(let error): try error.encode(to: encoder)
+            }
+        }
+    }
+
+    struct Failure: Encodable {
+        var code: String
+        var message: String
+    }
+
+    var id: String
+    var customID: String
+    var response: Response?
+    var error: Failure?
+
+    enum CodingKeys: String, CodingKey {
+        case id, response, error
+        case customID = "custom_id"
+    }
+
+    /// The Batch API line for a chat item.
+    init(_ result: ItemResult<ChatResult>) {
+        id = "batch_req_\(result.id)"
+        customID = result.id
+        switch result.outcome {
+        case .success(let output):
+            let completion = output.completion ?? ChatCompletionResponse(
+                id: "chatcmpl-\(result.id)",
+                created: 0,
+                model: output.model,
+                choices: [.init(index: 0, message: .assistant(output.response), finishReason: nil)],
+                usage: .init(promptTokens: output.usage.prompt, completionTokens: output.usage.completion, totalTokens: output.usage.total)
+            )
+            response = Response(statusCode: 200, requestID: output.requestID, body: .completion(completion))
+        case .failure(let failure):
+            if let status = failure.status {
+                let body = OpenAIErrorBody(error: .init(message: failure.message, type: failure.kind.rawValue, code: nil))
+                response = Response(statusCode: status, requestID: nil, body: .error(body))
+            } else {
+                error = Failure(code: failure.kind.rawValue, message: failure.message)
+            }
+        }
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(id, forKey: .id)
+        try container.encode(customID, forKey: .customID)
+        try container.encode(response, forKey: .response)
+        try container.encode(error, forKey: .error)
+    }
+}

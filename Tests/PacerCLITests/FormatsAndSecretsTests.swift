@@ -1,0 +1,135 @@
+import Foundation
+import PacerHTTP
+import PacerOpenAI
+import PacerTesting
+import Testing
+
+@testable import PacerCLI
+
+@Suite struct FormatsAndSecretsTests {
+    let directory: URL
+
+    init() throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("pacer-formats-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    }
+
+    func write(_ name: String, _ contents: String) throws -> String {
+        let url = directory.appendingPathComponent(name)
+        try Data(contents.utf8).write(to: url)
+        return url.path
+    }
+
+    func pacer(_ arguments: [String], environment: [String: String] = [:]) async -> Int32 {
+        await Environment.$overrides.withValue(environment) { await PacerCommand.main(arguments: arguments) }
+    }
+
+    static let batchInput = """
+        {"custom_id": "request-1", "method": "POST", "url": "/v1/chat/completions", "body": {"model": "gpt-4o-mini", "messages": [{"role": "system", "content": "You are helpful."}, {"role": "user", "content": "Hello world!"}], "max_tokens": 20}}
+        {"custom_id": "request-2", "method": "POST", "url": "/v1/chat/completions", "body": {"model": "gpt-4.1", "messages": [{"role": "user", "content": "Second"}]}}
+
+        """
+
+    struct BatchLine: Decodable {
+        struct Response: Decodable {
+            var status_code: Int
+            var body: JSONValueBox
+        }
+        var id: String
+        var custom_id: String
+        var response: Response?
+    }
+
+    /// Keeps a body's raw JSON for a second decode.
+    struct JSONValueBox: Decodable {
+        var data: Data
+        init(from decoder: any Decoder) throws {
+            data = try JSONEncoder().encode(try decoder.singleValueContainer().decode(JSONValue.self))
+        }
+    }
+
+    @Test func batchAPIInputRunsLiveAndItsOutputReadsBackAsBatchAPIOutput() async throws {
+        let input = try write("batch.jsonl", Self.batchInput)
+        let output = directory.appendingPathComponent("results.jsonl").path
+        try await withSimulator { server in
+            let arguments = ["chat", input, "--base-url", server.baseURL, "-o", output, "--output-format", "batch", "-q"]
+            #expect(await pacer(arguments) == 0)
+            // Read back by the same code: a rerun finds every custom_id done and sends nothing.
+            #expect(await pacer(arguments) == 0)
+            #expect(server.stats.snapshot().requests == 2)
+        }
+        let parsed = try String(contentsOfFile: output, encoding: .utf8).split(separator: "\n").map {
+            try JSONDecoder().decode(BatchLine.self, from: Data($0.utf8))
+        }
+        #expect(parsed.map(\.custom_id).sorted() == ["request-1", "request-2"])
+        let first = try #require(parsed.first { $0.custom_id == "request-1" }?.response)
+        #expect(first.status_code == 200)
+        let completion = try JSONDecoder().decode(ChatCompletionResponse.self, from: first.body.data)
+        #expect(completion.model == "gpt-4o-mini")
+        #expect((completion.usage?.completionTokens ?? 99) <= 20)
+        #expect(parsed.first { $0.custom_id == "request-2" }?.response?.status_code == 200)
+
+        // An HTTP error is a response with its status and OpenAI's error body, as in Batch API output.
+        let refusedOutput = directory.appendingPathComponent("refused.jsonl").path
+        try await withSimulator(SimulatorConfiguration(apiKey: "sk-needed-key-123")) { server in
+            #expect(await pacer(["chat", input, "--base-url", server.baseURL, "-o", refusedOutput, "--output-format", "batch", "-q"]) == 1)
+        }
+        let refused = try String(contentsOfFile: refusedOutput, encoding: .utf8).split(separator: "\n").map {
+            try JSONDecoder().decode(BatchLine.self, from: Data($0.utf8))
+        }
+        #expect(refused.count == 2)
+        let response = try #require(refused.first?.response)
+        #expect(response.status_code == 401)
+        let error = try JSONDecoder().decode(OpenAIErrorBody.self, from: response.body.data)
+        #expect(error.error.message.contains("API key"))
+    }
+
+    @Test func anUnsupportedBatchURLIsAnInputErrorNamingTheLine() async throws {
+        let input = try write(
+            "batch.jsonl",
+            #"{"custom_id": "a", "method": "POST", "url": "/v1/embeddings", "body": {"input": "x", "model": "text-embedding-3-small"}}"# + "\n"
+        )
+        let error = await #expect(throws: InputError.self) {
+            _ = try await ItemSource(path: input, format: .auto, parser: .chat).count()
+        }
+        #expect(error?.line == 1)
+        #expect(error?.message.contains("unsupported Batch API \"url\"") == true)
+        #expect(await pacer(["chat", input, "--base-url", "http://127.0.0.1:9/v1", "-q"]) == 2)
+    }
+
+    @Test func theKeyCanComeFromAFile() async throws {
+        let keyFile = try write("key.txt", "sk-from-a-file-1234567890\n")
+        let input = try write("p.txt", "hello\n")
+        let output = directory.appendingPathComponent("out.jsonl").path
+        try await withSimulator(SimulatorConfiguration(apiKey: "sk-from-a-file-1234567890")) { server in
+            #expect(await pacer(["chat", input, "--base-url", server.baseURL, "--api-key-file", keyFile, "-o", output, "-q"]) == 0)
+        }
+        #expect(await pacer(["chat", input, "--api-key-file", directory.appendingPathComponent("missing").path, "-q"]) == 2)
+        let empty = try write("empty-key.txt", "\n")
+        #expect(await pacer(["chat", input, "--api-key-file", empty, "-q"]) == 2)
+    }
+
+    @Test func theKeyAppearsNowhereEvenOn401WithVerbose() async throws {
+        let key = "sk-subprocess-secret-9876543210abcdef"
+        let input = try write("p.txt", "one\ntwo\nthree\n")
+        let stdout = directory.appendingPathComponent("stdout.jsonl")
+        let stderr = directory.appendingPathComponent("stderr.txt")
+        try await withSimulator(SimulatorConfiguration(apiKey: "sk-the-right-one")) { server in
+            let run = try PacerProcess(
+                ["chat", input, "--base-url", server.baseURL, "--verbose", "--summary-json", directory.appendingPathComponent("s.json").path],
+                environment: ["OPENAI_API_KEY": key],
+                stderrFile: stderr,
+                stdoutFile: stdout
+            )
+            let (status, errors) = try await run.run()
+            #expect(status == 1)
+            #expect(errors.contains("401") || errors.contains("Completed: 0/3"))
+        }
+        for file in [stdout, stderr, directory.appendingPathComponent("s.json")] {
+            let text = try String(contentsOf: file, encoding: .utf8)
+            #expect(!text.contains(key), "\(file.lastPathComponent) contains the key")
+        }
+        // The server echoed the key in its 401 message; what reached the output is redacted.
+        #expect(try String(contentsOf: stdout, encoding: .utf8).contains("[REDACTED]"))
+    }
+}
