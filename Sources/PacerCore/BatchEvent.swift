@@ -7,6 +7,17 @@ public enum BatchEvent: Sendable {
     case started(index: Int, id: String)
     /// An attempt failed; `retryIn` is the wait before the next one, or `nil` if the item gives up.
     case attemptFailed(index: Int, id: String, attempt: Int, error: ItemError, retryIn: Duration?)
-    /// The item finished, successfully or not.
-    case finished(index: Int, id: String, success: Bool, attempts: Int)
+    /// The item ended: succeeded, failed, or (`cancelled`) stopped before it was done;
+    /// `tokens` and `costUSD` are what it used, when known.
+    case finished(index: Int, id: String, outcome: Outcome, attempts: Int, tokens: TokenUsage?, costUSD: Double?)
+
+    /// How an item ended, for a progress display.
+    public enum Outcome: Sendable, Hashable {
+        /// It succeeded.
+        case succeeded
+        /// It failed.
+        case failed
+        /// It was stopped before it was done.
+        case cancelled
+    }
 }

@@ -95,12 +95,19 @@ public struct BatchRunner<C: Clock>: Sendable where C.Duration == Duration {
             while let finished = try await group.next() {
                 inFlight -= 1
                 summary.record(finished.result, busy: finished.busy)
+                let result = finished.result
+                let outcome: BatchEvent.Outcome = switch result.outcome {
+                case .success: .succeeded
+                case .failure(let error): error.kind == .cancelled ? .cancelled : .failed
+                }
                 events?.yield(
                     .finished(
-                        index: finished.result.index,
-                        id: finished.result.id,
-                        success: finished.result.isSuccess,
-                        attempts: finished.result.attempts
+                        index: result.index,
+                        id: result.id,
+                        outcome: outcome,
+                        attempts: result.attempts,
+                        tokens: result.output?.tokenUsage,
+                        costUSD: result.output?.costUSD
                     )
                 )
                 try await onResult(finished.item, finished.result)

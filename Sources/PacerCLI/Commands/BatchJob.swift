@@ -16,10 +16,14 @@ struct BatchJob<Operation: BatchOperation>: Sendable {
     let showTokens: Bool
     let makeLine: @Sendable (BatchItem<Operation.Input>, ItemResult<Operation.Output>) -> any Encodable
 
-    /// How the batch ended.
-    private enum Ending {
-        case finished(BatchSummary, inputError: (any Error)?)
-        case interrupted
+    /// How one of the job's concurrent tasks ended.
+    private enum TaskEnd: Sendable {
+        /// The batch ended, with its summary.
+        case summary(BatchSummary)
+        /// A second signal, or the end of the grace period: cancel what is still running.
+        case cancelNow
+        /// The progress display or a signal watcher ended; nothing to do.
+        case progressEnded, watchEnded
     }
 
     /// Runs the batch; returns the exit status: 0 all succeeded, 1 some failed or were not
@@ -39,9 +43,11 @@ struct BatchJob<Operation: BatchOperation>: Sendable {
         let source = try ItemSource(path: options.input, format: options.format, parser: parser) { id in
             done.isDone(id, retryFailed: retryFailed)
         }
+        var total: Int?
         if options.input != "-" {
-            // Check the whole file before spending anything on it.
-            _ = try await source.count()
+            // Check the whole file before spending anything on it; this also gives the total.
+            let counted = try await source.count()
+            total = counted.items - counted.skipped
         }
         let writer = try OutputWriter(path: output)
         let runner = BatchRunner(
@@ -52,56 +58,85 @@ struct BatchJob<Operation: BatchOperation>: Sendable {
         let control = BatchControl()
         let interrupted = Tally()
         let grace = options.grace
-        var summary = try await withThrowingTaskGroup(of: BatchSummary?.self) { group in
+        let (events, eventSink) = AsyncStream.makeStream(of: BatchEvent.self)
+        let progress = options.quiet ? nil : ProgressReporter(total: total, showTokens: showTokens)
+        var summary = try await withThrowingTaskGroup(of: TaskEnd.self) { group in
             group.addTask {
+                defer { eventSink.finish() }
                 do {
-                    return try await runner.run(source, operation: operation, control: control) { item, result in
+                    let summary = try await runner.run(source, operation: operation, events: progress == nil ? nil : eventSink, control: control) {
+                        item,
+                        result in
                         // An item stopped before it was done is not written: a rerun does it.
                         if result.error?.kind == .cancelled { return }
                         try writer.write(makeLine(item, result))
                     }
+                    return .summary(summary)
                 } catch let stopped as BatchStopped {
                     Console.error("error: \(stopped.cause)")
                     Console.error("stopped reading the input; the items that finished were written.")
                     var summary = stopped.summary
                     summary.inputFailed = true
-                    return summary
+                    return .summary(summary)
+                }
+            }
+            if let progress {
+                group.addTask {
+                    await progress.run(events)
+                    return .progressEnded
                 }
             }
             // Signals: the first stops admission and starts the grace period; the second, or
-            // the end of the grace period, ends its task, which cancels what is still running.
+            // the end of the grace period, cancels what is still running.
             let (firstSignal, firstSignalContinuation) = AsyncStream.makeStream(of: Void.self)
             group.addTask {
                 let signals = await UnixSignalsSequence(trapping: .sigint, .sigterm)
                 for await _ in signals {
                     interrupted.add()
-                    guard interrupted.count == 1 else { return nil }
+                    guard interrupted.count == 1 else { return .cancelNow }
                     control.stopAdmitting()
                     Console.error(
-                        "stopping: no new requests; waiting up to \(SummaryText.format(grace, digits: 0)) s for those in flight "
+                        "\nstopping: no new requests; waiting up to \(SummaryText.format(grace, digits: 0)) s for those in flight "
                             + "(Ctrl-C again to stop now). Finished items are kept; a rerun does the rest."
                     )
                     firstSignalContinuation.yield()
                 }
-                return nil
+                return .watchEnded
             }
             group.addTask {
                 for await _ in firstSignal {
-                    try? await Task.sleep(for: .pacerSeconds(grace))
-                    return nil
+                    do {
+                        try await Task.sleep(for: .pacerSeconds(grace))
+                        return .cancelNow
+                    } catch {
+                        return .watchEnded
+                    }
                 }
-                return nil
+                return .watchEnded
             }
-            // The batch is the task that ends with a summary; the others end only to say
-            // "cancel now" (and when the batch is over, they are cancelled and end too).
+            var result: BatchSummary?
             while let ended = try await group.next() {
-                group.cancelAll()
-                if let summary = ended { return summary }
+                switch ended {
+                case .summary(let summary):
+                    result = summary
+                    // The batch is over: stop watching for signals (the progress task ends
+                    // with the event stream).
+                    firstSignalContinuation.finish()
+                    group.cancelAll()
+                case .cancelNow:
+                    group.cancelAll()
+                case .progressEnded, .watchEnded:
+                    break
+                }
             }
-            throw CancellationError()
+            guard let result else { throw CancellationError() }
+            return result
         }
         summary.skipped = source.skipped.count
         report(summary)
+        if interrupted.count > 0 {
+            Console.error("interrupted: \(summary.cancelled) items not done; run the same command again to finish the batch.")
+        }
         if let path = options.summaryJSON {
             try writeSummary(summary, to: path)
         }

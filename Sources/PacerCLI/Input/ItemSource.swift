@@ -28,15 +28,17 @@ struct ItemSource<Input: Sendable>: AsyncSequence, Sendable {
         self.reader = try FileReader(path: path)
     }
 
-    /// Reads a file input through once, checking every line; returns the number of items.
+    /// Reads a file input through once, checking every line.
     ///
     /// - Throws: The first ``InputError``, or one saying the file has no items.
-    func count() async throws -> Int {
-        let check = try ItemSource(path: path, format: format, parser: parser, skip: { _ in false })
+    /// - Returns: The items in the file, and how many of them `skip` leaves out.
+    func count() async throws -> (items: Int, skipped: Int) {
+        let check = try ItemSource(path: path, format: format, parser: parser, skip: skip)
         var count = 0
         for try await _ in check { count += 1 }
-        guard count > 0 else { throw InputError(file: reader.name, message: "contains no items (empty or blank lines only)") }
-        return count
+        let items = count + check.skipped.count
+        guard items > 0 else { throw InputError(file: reader.name, message: "contains no items (empty or blank lines only)") }
+        return (items, check.skipped.count)
     }
 
     struct AsyncIterator: AsyncIteratorProtocol {
