@@ -45,7 +45,8 @@ let package = Package(
         // OpenAI chat-completion types, ChatClient, pricing.
         .target(
             name: "PacerOpenAI",
-            dependencies: ["PacerCore", "PacerHTTP", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["PacerCore", "PacerHTTP", .product(name: "Logging", package: "swift-log")],
+            resources: [.copy("Resources/prices.json")]
         ),
         // A real Hummingbird server that behaves like an OpenAI-compatible API and a JSON API.
         .target(

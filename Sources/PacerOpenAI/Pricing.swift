@@ -1,3 +1,4 @@
+import Foundation
 import PacerCore
 
 /// A model's price in USD per million tokens.
@@ -13,6 +14,11 @@ public struct ModelPrice: Sendable, Hashable, Codable {
         self.outputPerMillion = outputPerMillion
     }
 
+    enum CodingKeys: String, CodingKey {
+        case inputPerMillion = "input_per_million"
+        case outputPerMillion = "output_per_million"
+    }
+
     /// The cost of a usage at this price, in USD.
     public func cost(of usage: TokenUsage) -> Double {
         (Double(usage.prompt) * inputPerMillion + Double(usage.completion) * outputPerMillion) / 1_000_000
@@ -26,25 +32,43 @@ public struct ModelPrice: Sendable, Hashable, Codable {
 public struct PricingTable: Sendable, Hashable {
     /// Prices by model name.
     public var prices: [String: ModelPrice]
+    /// A price for every model, overriding the table (`--price-in`/`--price-out`).
+    public var everyModel: ModelPrice?
 
     /// Creates a table.
-    public init(prices: [String: ModelPrice]) { self.prices = prices }
+    public init(prices: [String: ModelPrice], everyModel: ModelPrice? = nil) {
+        self.prices = prices
+        self.everyModel = everyModel
+    }
 
-    /// OpenAI's list prices (standard tier, USD per 1M tokens) for common chat models.
-    ///
-    /// Prices change; pass your own table (or `--price-in/--price-out`) when it matters.
-    public static let builtIn = PricingTable(prices: [
-        "gpt-3.5-turbo": ModelPrice(inputPerMillion: 0.50, outputPerMillion: 1.50),
-        "gpt-4o": ModelPrice(inputPerMillion: 2.50, outputPerMillion: 10.00),
-        "gpt-4o-mini": ModelPrice(inputPerMillion: 0.15, outputPerMillion: 0.60),
-        "gpt-4.1": ModelPrice(inputPerMillion: 2.00, outputPerMillion: 8.00),
-        "gpt-4.1-mini": ModelPrice(inputPerMillion: 0.40, outputPerMillion: 1.60),
-        "gpt-4.1-nano": ModelPrice(inputPerMillion: 0.10, outputPerMillion: 0.40),
-        "gpt-4-turbo": ModelPrice(inputPerMillion: 10.00, outputPerMillion: 30.00),
-    ])
+    /// OpenAI's list prices (standard tier, USD per 1M tokens) for common chat models, from
+    /// the package's `prices.json`. Prices change: give your own file (`--prices`) or
+    /// `--price-in/--price-out` when it matters.
+    public static let builtIn: PricingTable = {
+        guard let url = Bundle.module.url(forResource: "prices", withExtension: "json"),
+            let data = try? Data(contentsOf: url),
+            let table = try? PricingTable(json: data)
+        else {
+            // Without the file every cost is unknown, which is shown as such, never as $0.
+            return PricingTable(prices: [:])
+        }
+        return table
+    }()
+
+    /// Reads a table in the format of `prices.json`:
+    /// `{"model": {"input_per_million": 0.15, "output_per_million": 0.6}, …}`.
+    public init(json: Data) throws {
+        self.init(prices: try JSONDecoder().decode([String: ModelPrice].self, from: json))
+    }
+
+    /// This table with `other`'s prices added, replacing any for the same model.
+    public func merging(_ other: PricingTable) -> PricingTable {
+        PricingTable(prices: prices.merging(other.prices) { $1 }, everyModel: other.everyModel ?? everyModel)
+    }
 
     /// The price of a model, if known.
     public func price(for model: String) -> ModelPrice? {
+        if let everyModel { return everyModel }
         if let price = prices[model] { return price }
         // "gpt-4o-mini-2024-07-18" → "gpt-4o-mini": strip a trailing date snapshot.
         let parts = model.split(separator: "-")

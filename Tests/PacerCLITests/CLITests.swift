@@ -114,6 +114,16 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: output))
     }
 
+    @Test func aLineOverOneMebibyteIsRejectedWithItsLine() async throws {
+        let input = try file("huge.txt", "short\n" + String(repeating: "x", count: (1 << 20) + 10) + "\nshort\n")
+        let error = await #expect(throws: InputError.self) {
+            _ = try await ItemSource(path: input, format: .text, parser: .chat).count()
+        }
+        #expect(error?.line == 2)
+        #expect(error?.message == "line is longer than 1 MiB")
+        #expect(await pacer(["chat", input, "--base-url", "http://127.0.0.1:9/v1", "-q"]) == 2)
+    }
+
     @Test func binaryInputIsRejectedWithItsLine() async throws {
         let path = directory.appendingPathComponent("blob.bin").path
         try Data([0x68, 0x69, 0x0A, 0xFF, 0xFE, 0x00, 0x0A]).write(to: URL(fileURLWithPath: path))

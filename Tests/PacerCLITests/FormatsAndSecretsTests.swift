@@ -97,6 +97,28 @@ import Testing
         #expect(await pacer(["chat", input, "--base-url", "http://127.0.0.1:9/v1", "-q"]) == 2)
     }
 
+    @Test func pricesComeFromAFileOrFlagsAndAnUnknownModelStaysUnknown() async throws {
+        let input = try write("p.txt", "hello\n")
+        let prices = try write("prices.json", #"{"my-llama": {"input_per_million": 1000000, "output_per_million": 2000000}}"#)
+        func cost(_ arguments: [String]) async throws -> Double? {
+            let output = directory.appendingPathComponent("out-\(UUID().uuidString).jsonl").path
+            try await withSimulator { server in
+                #expect(await pacer(["chat", input, "--base-url", server.baseURL, "-o", output, "-q"] + arguments) == 0)
+            }
+            let line = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: output))) as? [String: Any])
+            let tokens = try #require(line["tokens"] as? [String: Int])
+            let expected = Double(tokens["prompt"]! * 1 + tokens["completion"]! * 2)
+            if let cost = line["cost_usd"] as? Double { #expect(abs(cost - expected) < 1e-9) }
+            return line["cost_usd"] as? Double
+        }
+        #expect(try await cost(["--model", "my-llama"]) == nil)
+        #expect(try await cost(["--model", "my-llama", "--prices", prices]) != nil)
+        #expect(try await cost(["--model", "another-llama", "--price-in", "1000000", "--price-out", "2000000"]) != nil)
+        let bad = try write("bad-prices.json", "[1, 2]")
+        #expect(await pacer(["chat", input, "--base-url", "http://127.0.0.1:9/v1", "--prices", bad, "-q"]) == 2)
+        #expect(await pacer(["chat", input, "--base-url", "http://127.0.0.1:9/v1", "--price-in", "1", "-q"]) == 2)
+    }
+
     @Test func theKeyCanComeFromAFile() async throws {
         let keyFile = try write("key.txt", "sk-from-a-file-1234567890\n")
         let input = try write("p.txt", "hello\n")

@@ -24,6 +24,15 @@ struct ChatCommand: AsyncParsableCommand {
     @Option(help: "Tokens per minute to pace at (default: the server's x-ratelimit-limit-tokens, if it sends one).")
     var tpm: Double?
 
+    @Option(help: "A JSON file of prices per model ({\"model\": {\"input_per_million\": 0.15, \"output_per_million\": 0.6}}), over the built-in table.")
+    var prices: String?
+
+    @Option(help: "USD per 1M prompt tokens, for every model (with --price-out).")
+    var priceIn: Double?
+
+    @Option(help: "USD per 1M completion tokens, for every model (with --price-in).")
+    var priceOut: Double?
+
     @Option(help: "Model to use unless a line names one.")
     var model: String = "gpt-4o-mini"
 
@@ -40,6 +49,30 @@ struct ChatCommand: AsyncParsableCommand {
         if let maxTokens, maxTokens < 1 { throw ValidationError("--max-tokens must be at least 1, got \(maxTokens)") }
         if let temperature, !(0...2).contains(temperature) { throw ValidationError("--temperature must be within 0...2") }
         if let tpm, !(tpm > 0) { throw ValidationError("--tpm must be a positive number, got \(tpm)") }
+        guard (priceIn == nil) == (priceOut == nil) else { throw ValidationError("--price-in and --price-out go together") }
+        if let priceIn, let priceOut, !(priceIn >= 0 && priceOut >= 0) { throw ValidationError("prices must not be negative") }
+    }
+
+    /// The built-in prices, with `--prices` and `--price-in/--price-out` over them.
+    func pricing() throws -> PricingTable {
+        var table = PricingTable.builtIn
+        if let prices {
+            guard let data = FileManager.default.contents(atPath: prices) else {
+                throw InputError(file: prices, message: "cannot read the prices file")
+            }
+            do {
+                table = table.merging(try PricingTable(json: data))
+            } catch {
+                throw InputError(
+                    file: prices,
+                    message: #"not a prices file; expected {"model": {"input_per_million": 0.15, "output_per_million": 0.6}, …}"#
+                )
+            }
+        }
+        if let priceIn, let priceOut {
+            table.everyModel = ModelPrice(inputPerMillion: priceIn, outputPerMillion: priceOut)
+        }
+        return table
     }
 
     /// The key in `path`: its first line, trimmed.
@@ -70,7 +103,8 @@ struct ChatCommand: AsyncParsableCommand {
             model: model,
             maxTokens: maxTokens,
             temperature: temperature,
-            systemPrompt: system
+            systemPrompt: system,
+            pricing: try pricing()
         )
         let status = try await HTTPTransport.withTransport(configuration: .init(maxConnectionsPerHost: run.concurrency)) { transport in
             try await BatchJob(
