@@ -114,6 +114,21 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: output))
     }
 
+    @Test func skipInvalidWritesABadLineAsThatItemsFailureAndGoesOn() async throws {
+        let input = try file("mixed.jsonl", "{\"prompt\": \"one\"}\n{\"prompt\": oops}\n{\"prompt\": \"three\"}\n")
+        let output = directory.appendingPathComponent("out.jsonl").path
+        try await withSimulator { server in
+            #expect(await pacer(["chat", input, "--base-url", server.baseURL, "-o", output, "-q", "--skip-invalid"]) == 1)
+            #expect(server.stats.snapshot().requests == 2)
+        }
+        let results = try lines(output)
+        #expect(results.count == 3)
+        let bad = try #require(results.first { $0["id"] as? String == "2" })
+        let error = try #require(bad["error"] as? [String: Any])
+        #expect(error["kind"] as? String == "invalid_input")
+        #expect(error["message"] as? String == "\(input):2: invalid JSON")
+    }
+
     @Test func aLineOverOneMebibyteIsRejectedWithItsLine() async throws {
         let input = try file("huge.txt", "short\n" + String(repeating: "x", count: (1 << 20) + 10) + "\nshort\n")
         let error = await #expect(throws: InputError.self) {

@@ -40,16 +40,27 @@ struct BatchJob<Operation: BatchOperation>: Sendable {
         }
         let retryFailed = options.retryFailed
         let done = journal
-        let source = try ItemSource(path: options.input, format: options.format, parser: parser) { id in
-            done.isDone(id, retryFailed: retryFailed)
-        }
+        let skip: @Sendable (String) -> Bool = { id in done.isDone(id, retryFailed: retryFailed) }
         var total: Int?
         if options.input != "-" {
-            // Check the whole file before spending anything on it; this also gives the total.
-            let counted = try await source.count()
+            // Check the whole file before spending anything on it (or creating the output);
+            // this also gives the total.
+            let tolerate: (@Sendable (String, InputError) -> Void)? = options.skipInvalid ? { @Sendable _, _ in } : nil
+            let check = try ItemSource(path: options.input, format: options.format, parser: parser, skip: skip, onInvalid: tolerate)
+            let counted = try await check.count()
             total = counted.items - counted.skipped
         }
         let writer = try OutputWriter(path: output)
+        let invalid = Tally()
+        var onInvalid: (@Sendable (String, InputError) -> Void)?
+        if options.skipInvalid {
+            onInvalid = { id, error in
+                invalid.add()
+                // Written as this item's failure; a write error surfaces with the next line.
+                try? writer.write(OutputLine.invalid(id: id, error: error))
+            }
+        }
+        let source = try ItemSource(path: options.input, format: options.format, parser: parser, skip: skip, onInvalid: onInvalid)
         let runner = BatchRunner(
             configuration: configuration,
             random: options.seed.map(RandomSource.seeded) ?? .system,
@@ -133,6 +144,8 @@ struct BatchJob<Operation: BatchOperation>: Sendable {
             return result
         }
         summary.skipped = source.skipped.count
+        summary.failed += invalid.count
+        summary.total += invalid.count
         report(summary)
         if interrupted.count > 0 {
             Console.error("interrupted: \(summary.cancelled) items not done; run the same command again to finish the batch.")

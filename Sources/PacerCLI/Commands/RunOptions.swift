@@ -54,6 +54,9 @@ struct RunOptions: ParsableArguments {
     @Flag(help: "With resume: redo the ids whose line in --output is a failure (the newer line wins when the file is read).")
     var retryFailed = false
 
+    @Flag(help: "Write a line that cannot be parsed as that item's invalid_input failure (id: its line number) and go on, instead of stopping with status 2.")
+    var skipInvalid = false
+
     @Option(name: .customLong("summary-json"), help: "Write the summary as JSON to this file.")
     var summaryJSON: String?
 

@@ -12,6 +12,9 @@ struct ItemSource<Input: Sendable>: AsyncSequence, Sendable {
     /// Ids to leave out (done in an earlier run); each one left out is counted in `skipped`.
     let skip: @Sendable (String) -> Bool
     let skipped = Tally()
+    /// When set, a line that does not parse is handed here (with its line number as id) and
+    /// reading goes on, instead of ending the input with the error (`--skip-invalid`).
+    let onInvalid: (@Sendable (_ id: String, _ error: InputError) -> Void)?
     private let reader: FileReader
 
     /// Opens the input; `-` is stdin.
@@ -19,12 +22,14 @@ struct ItemSource<Input: Sendable>: AsyncSequence, Sendable {
         path: String,
         format: InputFormat,
         parser: ItemParser<Input>,
-        skip: @escaping @Sendable (String) -> Bool = { _ in false }
+        skip: @escaping @Sendable (String) -> Bool = { _ in false },
+        onInvalid: (@Sendable (_ id: String, _ error: InputError) -> Void)? = nil
     ) throws(InputError) {
         self.path = path
         self.format = format
         self.parser = parser
         self.skip = skip
+        self.onInvalid = onInvalid
         self.reader = try FileReader(path: path)
     }
 
@@ -33,10 +38,15 @@ struct ItemSource<Input: Sendable>: AsyncSequence, Sendable {
     /// - Throws: The first ``InputError``, or one saying the file has no items.
     /// - Returns: The items in the file, and how many of them `skip` leaves out.
     func count() async throws -> (items: Int, skipped: Int) {
-        let check = try ItemSource(path: path, format: format, parser: parser, skip: skip)
+        let invalid = Tally()
+        var countInvalid: (@Sendable (String, InputError) -> Void)?
+        if onInvalid != nil {
+            countInvalid = { _, _ in invalid.add() }
+        }
+        let check = try ItemSource(path: path, format: format, parser: parser, skip: skip, onInvalid: countInvalid)
         var count = 0
         for try await _ in check { count += 1 }
-        let items = count + check.skipped.count
+        let items = count + check.skipped.count + invalid.count
         guard items > 0 else { throw InputError(file: reader.name, message: "contains no items (empty or blank lines only)") }
         return (items, check.skipped.count)
     }
@@ -48,6 +58,7 @@ struct ItemSource<Input: Sendable>: AsyncSequence, Sendable {
         let parser: ItemParser<Input>
         let skip: @Sendable (String) -> Bool
         let skipped: Tally
+        let onInvalid: (@Sendable (String, InputError) -> Void)?
         var index = 0
         /// The line of every id seen, to reject duplicates.
         var seen: [String: Int] = [:]
@@ -71,7 +82,16 @@ struct ItemSource<Input: Sendable>: AsyncSequence, Sendable {
             if format == .auto, !line.text.allSatisfy(\.isWhitespace) {
                 format = ItemParser<Input>.detect(line.text)
             }
-            guard let parsed = try parser.parse(line, format: format, file: file) else { return nil }
+            let parsed: (id: String, input: Input)?
+            do {
+                parsed = try parser.parse(line, format: format, file: file)
+            } catch {
+                guard let onInvalid else { throw error }
+                let id = String(line.number)
+                if !skip(id) { onInvalid(id, error) }
+                return nil
+            }
+            guard let parsed else { return nil }
             if let first = seen.updateValue(line.number, forKey: parsed.id) {
                 throw InputError(file: file, line: line.number, message: "duplicate id '\(parsed.id)' (also on line \(first)); ids must be unique")
             }
@@ -87,7 +107,8 @@ struct ItemSource<Input: Sendable>: AsyncSequence, Sendable {
             format: format,
             parser: parser,
             skip: skip,
-            skipped: skipped
+            skipped: skipped,
+            onInvalid: onInvalid
         )
     }
 }

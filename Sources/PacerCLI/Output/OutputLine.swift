@@ -18,7 +18,9 @@ struct OutputLine: Encodable {
     }
 
     var id: String
-    var index: Int
+    /// The item's 0-based position among the input's items; absent for a line that could not
+    /// be parsed (`--skip-invalid`), which is no item.
+    var index: Int?
     var success: Bool
     var prompt: String?
     var url: String?
@@ -47,6 +49,21 @@ struct OutputLine: Encodable {
         if let error = result.error {
             self.error = Failure(kind: error.kind.rawValue, status: error.status, message: error.message)
         }
+    }
+
+    /// The line of an input line that could not be parsed (`--skip-invalid`).
+    static func invalid(id: String, error: InputError) -> OutputLine {
+        let failed = ItemResult<FetchResult>(
+            index: 0,
+            id: id,
+            outcome: .failure(ItemError(kind: .invalidInput, message: error.description, isRetryable: false)),
+            attempts: 0,
+            attemptErrors: [],
+            latency: .zero
+        )
+        var line = OutputLine(failed)
+        line.index = nil
+        return line
     }
 
     /// A chat item's line; a failure keeps the prompt so that it can be found again.
