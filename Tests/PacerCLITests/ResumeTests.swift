@@ -131,6 +131,25 @@ import Glibc
         #expect(written.allSatisfy { $0["success"] as? Bool == true })
     }
 
+    @Test func aBadLineOnStdinStopsAdmissionKeepsWhatFinishedAndExitsTwo() async throws {
+        let stdin = directory.appendingPathComponent("stdin.jsonl")
+        try Data("{\"prompt\": \"one\"}\n{\"prompt\": \"two\"}\n{\"prompt\": broken}\n{\"prompt\": \"four\"}\n".utf8).write(to: stdin)
+        let output = path("out.jsonl")
+        try await withSimulator { server in
+            let run = try PacerProcess(
+                ["chat", "-", "--base-url", server.baseURL, "-o", output, "-q"],
+                stderrFile: directory.appendingPathComponent("stderr.txt"),
+                stdinFile: stdin
+            )
+            let (status, stderr) = try await run.run()
+            #expect(status == 2)
+            #expect(stderr.contains("<stdin>:3: invalid JSON"), "\(stderr)")
+            // The lines before the bad one ran and were written; the one after was not sent.
+            #expect(server.stats.snapshot().byItem["chat:four"] == nil)
+        }
+        #expect(Set(try lines(output).compactMap { $0["id"] as? String }) == ["1", "2"])
+    }
+
     @Test func sigintLetsInFlightItemsFinishThenExits130AndARerunCompletes() async throws {
         let count = 200
         let input = try write("prompts.txt", (1...count).map { "prompt number \($0)" }.joined(separator: "\n"))

@@ -22,7 +22,7 @@ struct PacerProcess {
     let stderrFile: URL
 
     /// Prepares `pacer arguments…`; stderr goes to a file (a pipe could fill and block it).
-    init(_ arguments: [String], environment: [String: String] = [:], stderrFile: URL, stdoutFile: URL? = nil) throws {
+    init(_ arguments: [String], environment: [String: String] = [:], stderrFile: URL, stdoutFile: URL? = nil, stdinFile: URL? = nil) throws {
         self.stderrFile = stderrFile
         FileManager.default.createFile(atPath: stderrFile.path, contents: nil)
         process.executableURL = Self.binary
@@ -35,7 +35,7 @@ struct PacerProcess {
             process.standardOutput = FileHandle.nullDevice
         }
         process.standardError = try FileHandle(forWritingTo: stderrFile)
-        process.standardInput = FileHandle.nullDevice
+        process.standardInput = try stdinFile.map { try FileHandle(forReadingFrom: $0) } ?? FileHandle.nullDevice
     }
 
     var pid: Int32 { process.processIdentifier }
