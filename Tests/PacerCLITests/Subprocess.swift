@@ -24,12 +24,12 @@ struct PacerProcess {
     /// Prepares `pacer arguments…`; stderr goes to a file (a pipe could fill and block it).
     init(_ arguments: [String], environment: [String: String] = [:], stderrFile: URL, stdoutFile: URL? = nil, stdinFile: URL? = nil) throws {
         self.stderrFile = stderrFile
-        FileManager.default.createFile(atPath: stderrFile.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: stderrFile.path, contents: nil)
         process.executableURL = Self.binary
         process.arguments = arguments
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         if let stdoutFile {
-            FileManager.default.createFile(atPath: stdoutFile.path, contents: nil)
+            _ = FileManager.default.createFile(atPath: stdoutFile.path, contents: nil)
             process.standardOutput = try FileHandle(forWritingTo: stdoutFile)
         } else {
             process.standardOutput = FileHandle.nullDevice
