@@ -149,6 +149,20 @@ import Testing
         #expect(await pacer(["chat", path, "--base-url", "http://127.0.0.1:9/v1", "-q"]) == 2)
     }
 
+    @Test(arguments: [
+        ("{\"id\": 1, \"link\": \"http://x/1\"}\n", "expected a JSON object with \"url\" (a string)"),
+        ("{\"url\": \"http://x/1\", \"headers\": [\"a\"]}\n", "\"headers\" must be an object of strings"),
+        ("{\"url\": \"http://x/1\", \"id\": true}\n", "\"id\" must be a string or an integer"),
+    ])
+    func unusableFetchJSONLExitsTwoNamingTheLine(contents: String, message: String) async throws {
+        let input = try file("urls.jsonl", contents)
+        let error = await #expect(throws: InputError.self) {
+            _ = try await ItemSource(path: input, format: .auto, parser: .fetch).count()
+        }
+        #expect(error?.description == "\(input):1: \(message)")
+        #expect(await pacer(["fetch", input, "-q"]) == 2)
+    }
+
     @Test func aURLThatIsNotHTTPIsAnInputError() async throws {
         let input = try file("urls.txt", "http://127.0.0.1:9/posts/1\nftp://example.com/file\n")
         let error = await #expect(throws: InputError.self) {

@@ -131,6 +131,31 @@ import Glibc
         #expect(written.allSatisfy { $0["success"] as? Bool == true })
     }
 
+    @Test func aSecondSigintCancelsTheRequestsInFlightAtOnce() async throws {
+        let input = try write("prompts.txt", (1...100).map { "prompt number \($0)" }.joined(separator: "\n"))
+        let output = path("out.jsonl")
+        // Answers take 30 s: whatever is in flight when the signals come can only end by
+        // cancellation (and the test would take 30 s if it did not).
+        try await withSimulator(SimulatorConfiguration(latency: .seconds(30))) { server in
+            let run = try PacerProcess(
+                ["chat", input, "--base-url", server.baseURL, "-o", output, "--concurrency", "5", "-q", "--grace", "60"],
+                stderrFile: directory.appendingPathComponent("stderr.txt")
+            )
+            // Chat sends one request alone until the server's limits are known: signal on it.
+            server.stats.when(requests: 1) {
+                // Two different signals: two pending SIGINTs would merge into one.
+                send(SIGTERM, to: run.pid)
+                send(SIGINT, to: run.pid)
+            }
+            let (status, stderr) = try await run.run()
+            #expect(status == 130, "\(stderr)")
+            #expect(stderr.contains("interrupted: 5 items not done"), "\(stderr)")
+        }
+        // Nothing finished, so nothing was written; a rerun does all 100.
+        let written = try String(contentsOfFile: output, encoding: .utf8)
+        #expect(written.isEmpty, "\(written.prefix(600))")
+    }
+
     @Test func aBadLineOnStdinStopsAdmissionKeepsWhatFinishedAndExitsTwo() async throws {
         let stdin = directory.appendingPathComponent("stdin.jsonl")
         try Data("{\"prompt\": \"one\"}\n{\"prompt\": \"two\"}\n{\"prompt\": broken}\n{\"prompt\": \"four\"}\n".utf8).write(to: stdin)
