@@ -5,34 +5,13 @@ import Testing
 @testable import PacerCLI
 
 /// The CLI end to end, in process, against the real simulator.
-@Suite struct CLITests {
+@Suite struct CLITests: ScratchFolder {
     let directory: URL
 
-    init() throws {
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("pacer-cli-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-    }
-
-    func file(_ name: String, _ contents: String) throws -> String {
-        let url = directory.appendingPathComponent(name)
-        try Data(contents.utf8).write(to: url)
-        return url.path
-    }
-
-    func lines(_ path: String) throws -> [[String: Any]] {
-        try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").map {
-            try #require(try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])
-        }
-    }
-
-    func pacer(_ arguments: [String], environment: [String: String] = [:]) async -> Int32 {
-        await Environment.$overrides.withValue(environment) {
-            await PacerCommand.main(arguments: arguments)
-        }
-    }
+    init() throws { directory = try makeScratchFolder() }
 
     @Test func chatOverTextLinesWritesOneSuccessLinePerPrompt() async throws {
-        let input = try file("prompts.txt", "What is Python?\nWhat is async?\n\r\n   \nWhat is AI?\r\n")
+        let input = try write("prompts.txt", "What is Python?\nWhat is async?\n\r\n   \nWhat is AI?\r\n")
         let output = directory.appendingPathComponent("out.jsonl").path
         try await withSimulator { server in
             let status = await pacer(["chat", input, "--base-url", server.baseURL, "--output", output, "--concurrency", "3", "--quiet"])
@@ -55,7 +34,7 @@ import Testing
     }
 
     @Test func chatOverJSONLKeepsTheGivenIdsAndPerLineSettings() async throws {
-        let input = try file(
+        let input = try write(
             "prompts.jsonl",
             """
             {"id": "a", "prompt": "first"}
@@ -78,7 +57,7 @@ import Testing
     @Test func fetchWritesFailuresAndExitsOneWhenSomeItemsFail() async throws {
         let output = directory.appendingPathComponent("out.jsonl").path
         try await withSimulator { server in
-            let input = try file("urls.txt", (1...5).map { server.postURL($0) }.joined(separator: "\n") + "\n" + server.postURL(4040) + "\n")
+            let input = try write("urls.txt", (1...5).map { server.postURL($0) }.joined(separator: "\n") + "\n" + server.postURL(4040) + "\n")
             #expect(await pacer(["fetch", input, "--output", output, "--quiet", "--backoff-base", "0.01"]) == 1)
         }
         let results = try lines(output)
@@ -101,7 +80,7 @@ import Testing
         ("empty.txt", "\n  \n", "empty.txt: contains no items (empty or blank lines only)"),
     ])
     func unusableChatInputExitsTwoNamingTheLine(name: String, contents: String, message: String) async throws {
-        let input = try file(name, contents)
+        let input = try write(name, contents)
         let output = directory.appendingPathComponent("out.jsonl").path
         let error = await #expect(throws: InputError.self) {
             _ = try await ItemSource(path: input, format: .auto, parser: .chat).count()
@@ -115,7 +94,7 @@ import Testing
     }
 
     @Test func skipInvalidWritesABadLineAsThatItemsFailureAndGoesOn() async throws {
-        let input = try file("mixed.jsonl", "{\"prompt\": \"one\"}\n{\"prompt\": oops}\n{\"prompt\": \"three\"}\n")
+        let input = try write("mixed.jsonl", "{\"prompt\": \"one\"}\n{\"prompt\": oops}\n{\"prompt\": \"three\"}\n")
         let output = directory.appendingPathComponent("out.jsonl").path
         try await withSimulator { server in
             #expect(await pacer(["chat", input, "--base-url", server.baseURL, "-o", output, "-q", "--skip-invalid"]) == 1)
@@ -130,7 +109,7 @@ import Testing
     }
 
     @Test func aLineOverOneMebibyteIsRejectedWithItsLine() async throws {
-        let input = try file("huge.txt", "short\n" + String(repeating: "x", count: (1 << 20) + 10) + "\nshort\n")
+        let input = try write("huge.txt", "short\n" + String(repeating: "x", count: (1 << 20) + 10) + "\nshort\n")
         let error = await #expect(throws: InputError.self) {
             _ = try await ItemSource(path: input, format: .text, parser: .chat).count()
         }
@@ -155,7 +134,7 @@ import Testing
         ("{\"url\": \"http://x/1\", \"id\": true}\n", "\"id\" must be a string or an integer"),
     ])
     func unusableFetchJSONLExitsTwoNamingTheLine(contents: String, message: String) async throws {
-        let input = try file("urls.jsonl", contents)
+        let input = try write("urls.jsonl", contents)
         let error = await #expect(throws: InputError.self) {
             _ = try await ItemSource(path: input, format: .auto, parser: .fetch).count()
         }
@@ -164,7 +143,7 @@ import Testing
     }
 
     @Test func aURLThatIsNotHTTPIsAnInputError() async throws {
-        let input = try file("urls.txt", "http://127.0.0.1:9/posts/1\nftp://example.com/file\n")
+        let input = try write("urls.txt", "http://127.0.0.1:9/posts/1\nftp://example.com/file\n")
         let error = await #expect(throws: InputError.self) {
             _ = try await ItemSource(path: input, format: .auto, parser: .fetch).count()
         }
@@ -190,7 +169,7 @@ import Testing
     }
 
     @Test func aServerWaitLongerThanMaxWaitStopsTheBatchAndLeavesTheRestUnwritten() async throws {
-        let input = try file("p.txt", (1...10).map { "prompt \($0)" }.joined(separator: "\n"))
+        let input = try write("p.txt", (1...10).map { "prompt \($0)" }.joined(separator: "\n"))
         let output = directory.appendingPathComponent("out.jsonl").path
         let configuration = SimulatorConfiguration(faultRate: 1, faults: [.rateLimited], retryAfter: .seconds(3600))
         try await withSimulator(configuration) { server in
@@ -203,13 +182,13 @@ import Testing
     }
 
     @Test func aMissingKeyForARemoteServerIsAnErrorBeforeAnyRequest() async throws {
-        let input = try file("p.txt", "hello\n")
+        let input = try write("p.txt", "hello\n")
         #expect(await pacer(["chat", input, "--base-url", "https://api.example.invalid/v1", "-q"], environment: [:]) == 2)
     }
 
     @Test func theKeyNeverAppearsInTheOutputEvenOn401() async throws {
         let key = "sk-cli-secret-key-0000111122223333"
-        let input = try file("p.txt", "hello\nworld\n")
+        let input = try write("p.txt", "hello\nworld\n")
         let output = directory.appendingPathComponent("out.jsonl").path
         try await withSimulator(SimulatorConfiguration(apiKey: "sk-the-right-key")) { server in
             let status = await pacer(["chat", input, "--base-url", server.baseURL, "-o", output, "-q"], environment: ["OPENAI_API_KEY": key])

@@ -6,23 +6,10 @@ import Testing
 
 @testable import PacerCLI
 
-@Suite struct FormatsAndSecretsTests {
+@Suite struct FormatsAndSecretsTests: ScratchFolder {
     let directory: URL
 
-    init() throws {
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("pacer-formats-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-    }
-
-    func write(_ name: String, _ contents: String) throws -> String {
-        let url = directory.appendingPathComponent(name)
-        try Data(contents.utf8).write(to: url)
-        return url.path
-    }
-
-    func pacer(_ arguments: [String], environment: [String: String] = [:]) async -> Int32 {
-        await Environment.$overrides.withValue(environment) { await PacerCommand.main(arguments: arguments) }
-    }
+    init() throws { directory = try makeScratchFolder() }
 
     static let batchInput = """
         {"custom_id": "request-1", "method": "POST", "url": "/v1/chat/completions", "body": {"model": "gpt-4o-mini", "messages": [{"role": "system", "content": "You are helpful."}, {"role": "user", "content": "Hello world!"}], "max_tokens": 20}}

@@ -11,31 +11,10 @@ import Glibc
 /// The output file as a journal: resume, torn lines, interrupts. Subprocess tests run the
 /// built `pacer` binary against an in-process simulator, and interrupt it when the simulator
 /// has received a chosen number of requests (no timing guesses).
-@Suite struct ResumeTests {
+@Suite struct ResumeTests: ScratchFolder {
     let directory: URL
 
-    init() throws {
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("pacer-resume-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-    }
-
-    func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
-
-    func write(_ name: String, _ contents: String) throws -> String {
-        try Data(contents.utf8).write(to: URL(fileURLWithPath: path(name)))
-        return path(name)
-    }
-
-    /// Every line parsed as JSON; fails the test on a line that is not.
-    func lines(_ file: String) throws -> [[String: Any]] {
-        try String(contentsOfFile: file, encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: false).dropLast().map {
-            try #require(try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any], "not JSON: \($0)")
-        }
-    }
-
-    func pacer(_ arguments: [String]) async -> Int32 {
-        await Environment.$overrides.withValue([:]) { await PacerCommand.main(arguments: arguments) }
-    }
+    init() throws { directory = try makeScratchFolder() }
 
     @Test func aRerunSkipsTheIdsAlreadyDone() async throws {
         let output = path("out.jsonl")
