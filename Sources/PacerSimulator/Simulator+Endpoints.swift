@@ -40,6 +40,24 @@ extension Simulator {
                     status: .badRequest
                 )
             }
+            if chat.model.hasPrefix("unknown-") {
+                return Answer(
+                    OpenAIErrorBody(
+                        error: .init(message: "The model `\(chat.model)` does not exist or you do not have access to it.",
+                                     type: "invalid_request_error", param: nil, code: "model_not_found")
+                    ),
+                    status: .notFound
+                )
+            }
+            if let temperature = chat.temperature, !(0...2).contains(temperature) {
+                return Answer(
+                    OpenAIErrorBody(
+                        error: .init(message: "\(temperature) is greater than the maximum of 2 - 'temperature'",
+                                     type: "invalid_request_error", param: "temperature", code: nil)
+                    ),
+                    status: .badRequest
+                )
+            }
             if let maxTokens = chat.maxTokens, maxTokens < 1 {
                 return Answer(
                     OpenAIErrorBody(

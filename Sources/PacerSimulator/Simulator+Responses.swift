@@ -78,12 +78,24 @@ extension Simulator {
                 headers: [.contentType: "application/json"],
                 body: .init(byteBuffer: ByteBuffer(string: #"{"id": "broken", "choices": [ {"messa"#))
             )
+        case .rateLimitedBare?:
+            return failure(.tooManyRequests, message: "Rate limit reached (simulated, no Retry-After).", type: "requests", code: "rate_limit_exceeded")
+        case .wrongType?:
+            stats.recordOutcome("html")
+            return Response(
+                status: .ok,
+                headers: [.contentType: "text/html"],
+                body: .init(byteBuffer: ByteBuffer(string: "<html><body><h1>502 Bad Gateway</h1></body></html>"))
+            )
         default:
             break
         }
-        let answer = try answer()
+        var answer = try answer()
         if fault == .truncate {
             return truncated(answer)
+        }
+        if fault == .huge {
+            answer.body = Self.padded(answer.body, toBytes: 3 << 20)
         }
         if fault == .slow {
             // The client has likely timed out and gone: count it apart, and not its tokens.
@@ -99,6 +111,16 @@ extension Simulator {
         guard configuration.faultRate > 0, random.nextUnit() < configuration.faultRate else { return nil }
         let index = Int(random.nextUnit() * Double(configuration.faults.count))
         return configuration.faults[min(index, configuration.faults.count - 1)]
+    }
+
+    /// A JSON object body with a `padding` member added, so that it has about `bytes` bytes.
+    static func padded(_ body: ByteBuffer, toBytes bytes: Int) -> ByteBuffer {
+        var text = String(decoding: body.readableBytesView, as: UTF8.self)
+        guard text.hasSuffix("}") else { return body }
+        text.removeLast()
+        let padding = String(repeating: "x", count: max(0, bytes - text.utf8.count))
+        let separator = text.hasSuffix("{") ? "" : ","
+        return ByteBuffer(string: text + separator + #""padding":""# + padding + #""}"#)
     }
 
     /// A response whose headers announce the whole body but which sends half of it and

@@ -18,9 +18,17 @@ public struct Fault: Sendable, Hashable, CustomStringConvertible {
     public static let truncate = Fault("truncate")
     /// HTTP 200 with a body that is not valid JSON.
     public static let malformed = Fault("malformed")
+    /// HTTP 429 with no `retry-after` headers at all.
+    public static let rateLimitedBare = Fault("429bare")
+    /// HTTP 200 with `Content-Type: text/html` and an HTML page (a proxy's error page).
+    public static let wrongType = Fault("html")
+    /// The normal answer padded to 3 MB (a valid, very large body).
+    public static let huge = Fault("huge")
 
     /// Every fault, in a stable order.
-    public static let all: [Fault] = [.serverError, .unavailable, .rateLimited, .drop, .slow, .truncate, .malformed]
+    public static let all: [Fault] = [
+        .serverError, .unavailable, .rateLimited, .rateLimitedBare, .drop, .slow, .truncate, .malformed, .wrongType, .huge,
+    ]
     /// The faults injected when none are named: all transient ones that do not stall a client.
     public static let defaults: [Fault] = [.serverError, .unavailable, .rateLimited, .drop, .truncate]
 
