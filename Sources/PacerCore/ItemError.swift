@@ -106,9 +106,10 @@ extension Duration {
         return Double(seconds) + Double(attoseconds) / 1e18
     }
 
-    /// Creates a duration from a number of seconds, clamping negatives to zero.
+    /// Creates a duration from a number of seconds, to the nearest nanosecond, clamping
+    /// negatives to zero.
     public static func pacerSeconds(_ value: Double) -> Duration {
         guard value.isFinite, value > 0 else { return .zero }
-        return .nanoseconds(Int64(min(value, 9e9) * 1e9))
+        return .nanoseconds(Int64((min(value, 9e9) * 1e9).rounded()))
     }
 }
