@@ -12,8 +12,10 @@ import PacerSimulator
 struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
-        abstract: "Measure pacing accuracy against the built-in simulator (run with -c release).",
+        abstract: "Measure throughput and pacing accuracy against the built-in simulator (run with -c release).",
         discussion: """
+            scale: fetch 20 URLs × 5 concurrent × 500 ms (the reference), 10,000 × 200 × 50 ms, and the \
+            same with 20% faults; wall time against the ideal ceil(N/C)·L, retries and items lost. \
             pacing: for RPM limits 60, 600 and 6000, with the limit given (--rpm) and learned from \
             the server's headers, runs chat requests for --seconds against a simulator enforcing \
             the limit (quantized, as OpenAI documents) and reports the achieved rate in steady \
@@ -31,6 +33,9 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Simulated latency per request, in milliseconds.")
     var latencyMs: Int = 50
 
+    @Option(help: "Sections to run, comma-separated: scale (reference, 10,000 × 200, resilience) and pacing.")
+    var sections: String = "scale,pacing"
+
     @Flag(help: "Print the results as JSON lines instead of a table.")
     var json = false
 
@@ -38,6 +43,8 @@ struct BenchCommand: AsyncParsableCommand {
         guard seconds >= 5 else { throw ValidationError("--seconds must be at least 5") }
         guard repetitions >= 1 else { throw ValidationError("--repeat must be at least 1") }
         guard latencyMs >= 0 else { throw ValidationError("--latency-ms must not be negative") }
+        let unknown = Set(sections.split(separator: ",").map(String.init)).subtracting(["scale", "pacing"])
+        guard unknown.isEmpty else { throw ValidationError("unknown section(s) \(unknown.sorted()); choose from scale, pacing") }
     }
 
     struct PacingResult: Codable {
@@ -54,6 +61,12 @@ struct BenchCommand: AsyncParsableCommand {
         #if DEBUG
         Console.error("note: this is a debug build; use `swift run -c release pacer bench` for figures worth quoting")
         #endif
+        let chosen = Set(sections.split(separator: ",").map(String.init))
+        if chosen.contains("scale") { try await runScale() }
+        if chosen.contains("pacing") { try await runPacing() }
+    }
+
+    func runPacing() async throws {
         if !json {
             print("Pacing accuracy: chat requests for \(Int(seconds)) s against a simulator enforcing the limit (quantized),")
             print("\(latencyMs) ms latency, concurrency 50; steady state: the attempts from 2 s after the first on.")
@@ -79,7 +92,7 @@ struct BenchCommand: AsyncParsableCommand {
         }
     }
 
-    private func row(_ cells: [String]) -> String { "| " + cells.joined(separator: " | ") + " |" }
+    func row(_ cells: [String]) -> String { "| " + cells.joined(separator: " | ") + " |" }
 
     /// One run: enough requests for `seconds` at the limit (plus the burst).
     private func pacingRun(limit: Int, learned: Bool) async throws -> PacingResult {

@@ -1,0 +1,101 @@
+import Foundation
+import PacerCore
+import PacerHTTP
+import PacerOpenAI
+import PacerSimulator
+
+/// The throughput sections of `pacer bench`: the reference table, efficiency at scale, and
+/// the cost of resilience. Client and simulator share the process here.
+extension BenchCommand {
+    struct ScaleResult: Codable {
+        var section: String
+        var items: Int
+        var concurrency: Int
+        var latencyMs: Int
+        var wallSeconds: Double
+        var idealSeconds: Double
+        var retries: Int
+        var failed: Int
+        var lost: Int
+    }
+
+    /// `count` fetches at `concurrency` against a simulator with `latency` and `faultRate`;
+    /// `lost` counts items that ended without a result (it must be 0), `failed` those whose
+    /// result is a failure.
+    func fetchRun(section: String, count: Int, concurrency: Int, latencyMs: Int, faultRate: Double = 0) async throws -> ScaleResult {
+        let configuration = SimulatorConfiguration(
+            latency: .milliseconds(latencyMs),
+            faultRate: faultRate,
+            seed: 13,
+            retryAfter: .milliseconds(100),
+            postCount: count
+        )
+        return try await Simulator.withRunning(configuration) { server in
+            try await HTTPTransport.withTransport(configuration: .init(maxConnectionsPerHost: concurrency)) { transport in
+                let runner = BatchRunner(
+                    configuration: BatchConfiguration(
+                        maxConcurrent: concurrency,
+                        attemptTimeout: .seconds(10),
+                        retry: RetryPolicy(maxRetries: 10, backoff: Backoff(base: .milliseconds(50), cap: .seconds(1))),
+                        pacing: nil,
+                        // A 20% fault rate needs about 25% retries, past the default budget of 20%
+                        // plus 10 a second: without this some items would fail "retry budget exhausted".
+                        retryBudget: nil
+                    )
+                )
+                let items = AsyncArray((1...count).map { BatchItem(index: $0 - 1, id: String($0), input: FetchRequest(url: server.postURL($0))) })
+                var delivered = 0
+                let summary = try await runner.run(items, operation: URLFetcher(transport: transport)) { _, _ in
+                    delivered += 1
+                }
+                let waves = (count + concurrency - 1) / concurrency
+                return ScaleResult(
+                    section: section,
+                    items: count,
+                    concurrency: concurrency,
+                    latencyMs: latencyMs,
+                    wallSeconds: summary.wallSeconds,
+                    idealSeconds: Double(waves * latencyMs) / 1000,
+                    retries: summary.retries,
+                    failed: summary.failed,
+                    lost: count - delivered
+                )
+            }
+        }
+    }
+
+    /// Runs `body` `repetitions` times and keeps the run with the median wall time.
+    func median(_ body: () async throws -> ScaleResult) async throws -> ScaleResult {
+        var runs: [ScaleResult] = []
+        for _ in 0..<repetitions { runs.append(try await body()) }
+        return runs.sorted { $0.wallSeconds < $1.wallSeconds }[runs.count / 2]
+    }
+
+    func runScale() async throws {
+        let reference = [
+            try await median { try await fetchRun(section: "reference: 20 URLs", count: 20, concurrency: 5, latencyMs: 500) },
+            try await median { try await fetchRun(section: "scale: 10,000 URLs", count: 10_000, concurrency: 200, latencyMs: 50) },
+        ]
+        let faulty = try await median {
+            try await fetchRun(section: "resilience: 10,000 URLs, 20% faults", count: 10_000, concurrency: 200, latencyMs: 50, faultRate: 0.2)
+        }
+        let results = reference + [faulty]
+        if json {
+            for result in results { print(String(decoding: try JSONEncoder().encode(result), as: UTF8.self)) }
+            return
+        }
+        print("Throughput: fetch against the in-process simulator, no pacing; ideal = ceil(items / concurrency) × latency.")
+        print("median of \(repetitions) run(s)\n")
+        print(row(["run", "concurrency", "latency", "wall s", "ideal s", "wall/ideal", "retries", "failed", "lost"]))
+        print(row(Array(repeating: "---", count: 9)))
+        for result in results {
+            print(row([
+                result.section, String(result.concurrency), "\(result.latencyMs) ms", SummaryText.format(result.wallSeconds, digits: 2),
+                SummaryText.format(result.idealSeconds, digits: 2), SummaryText.format(result.wallSeconds / result.idealSeconds, digits: 3),
+                String(result.retries), String(result.failed), String(result.lost),
+            ]))
+        }
+        let clean = reference[1].wallSeconds
+        print("\nresilience cost: the 20%-fault run took \(SummaryText.format(faulty.wallSeconds / clean, digits: 2))× the fault-free one.\n")
+    }
+}
