@@ -73,6 +73,17 @@ import Glibc
         #expect(await pacer(["chat", input, "--base-url", "http://127.0.0.1:9/v1", "-q"]) == 2)
     }
 
+    @Test func duplicateIdsAreFoundFarApartInALargeFileAndUniqueIdsPass() async throws {
+        let unique = (1...20_000).map { "{\"id\": \"item-\($0)\", \"prompt\": \"p\"}" }
+        let clean = try write("clean.jsonl", unique.joined(separator: "\n") + "\n")
+        #expect(try await ItemSource(path: clean, format: .auto, parser: .chat).count().items == 20_000)
+        let twice = try write("twice.jsonl", (unique + [unique[7]]).joined(separator: "\n") + "\n")
+        let error = await #expect(throws: InputError.self) {
+            _ = try await ItemSource(path: twice, format: .auto, parser: .chat).count()
+        }
+        #expect(error?.description == "\(twice):20001: duplicate id 'item-8' (also on line 8); ids must be unique")
+    }
+
     @Test func aTornLastLineIsCutBeforeAppending() async throws {
         let whole = #"{"id":"1","index":0,"success":true}"# + "\n" + #"{"id":"2","index":1,"success":false,"error":{"kind":"timeout"}}"# + "\n"
         let output = try write("out.jsonl", whole + #"{"id":"3","index":2,"succ"#)

@@ -13,6 +13,8 @@ import Darwin
 final class FileReader: Sendable {
     /// The name used in messages: the path, or `<stdin>`.
     let name: String
+    /// The file's size in bytes when opened (0 for stdin and pipes).
+    let size: Int
     private let descriptor: Int32
     private let ownsDescriptor: Bool
     private let queue = DispatchQueue(label: "pacer.input")
@@ -23,6 +25,7 @@ final class FileReader: Sendable {
             self.name = "<stdin>"
             self.descriptor = STDIN_FILENO
             self.ownsDescriptor = false
+            self.size = 0
             return
         }
         self.name = path
@@ -37,6 +40,7 @@ final class FileReader: Sendable {
         }
         self.descriptor = descriptor
         self.ownsDescriptor = true
+        self.size = (info.st_mode & S_IFMT) == S_IFREG ? Int(info.st_size) : 0
     }
 
     deinit {

@@ -15,6 +15,9 @@ struct ItemSource<Input: Sendable>: AsyncSequence, Sendable {
     /// When set, a line that does not parse is handed here (with its line number as id) and
     /// reading goes on, instead of ending the input with the error (`--skip-invalid`).
     let onInvalid: (@Sendable (_ id: String, _ error: InputError) -> Void)?
+    /// Whether reading checks ids for duplicates itself, keeping every id (stdin). A file is
+    /// checked by ``count()`` in constant memory instead.
+    let checksDuplicates: Bool
     private let reader: FileReader
 
     /// Opens the input; `-` is stdin.
@@ -30,10 +33,15 @@ struct ItemSource<Input: Sendable>: AsyncSequence, Sendable {
         self.parser = parser
         self.skip = skip
         self.onInvalid = onInvalid
+        self.checksDuplicates = path == "-"
         self.reader = try FileReader(path: path)
     }
 
-    /// Reads a file input through once, checking every line.
+    /// Reads a file input through, checking every line and that ids are unique.
+    ///
+    /// Ids are checked in memory that does not grow with the file: a first pass puts them in a
+    /// Bloom filter and notes those it may have seen before; a second pass, only if there are
+    /// such ids, finds the lines of each and reports a real duplicate.
     ///
     /// - Throws: The first ``InputError``, or one saying the file has no items.
     /// - Returns: The items in the file, and how many of them `skip` leaves out.
@@ -43,12 +51,30 @@ struct ItemSource<Input: Sendable>: AsyncSequence, Sendable {
         if onInvalid != nil {
             countInvalid = { _, _ in invalid.add() }
         }
-        let check = try ItemSource(path: path, format: format, parser: parser, skip: skip, onInvalid: countInvalid)
+        var filter = BloomFilter(bits: Int(reader.size / 2))
+        var suspects: Set<String> = []
+        let firstPass = try ItemSource(path: path, format: format, parser: parser, skip: skip, onInvalid: countInvalid)
+        var first = firstPass.makeAsyncIterator()
         var count = 0
-        for try await _ in check { count += 1 }
-        let items = count + check.skipped.count + invalid.count
-        guard items > 0 else { throw InputError(file: reader.name, message: "contains no items (empty or blank lines only)") }
-        return (items, check.skipped.count)
+        while let item = try await first.next() {
+            count += 1
+            if filter.insert(item.id) { suspects.insert(item.id) }
+        }
+        if !suspects.isEmpty {
+            var lines: [String: Int] = [:]
+            var second = try ItemSource(path: path, format: format, parser: parser, onInvalid: { _, _ in }).makeAsyncIterator()
+            while let item = try await second.next() {
+                guard suspects.contains(item.id) else { continue }
+                if let line = lines.updateValue(second.lineNumber, forKey: item.id) {
+                    throw InputError(file: reader.name, line: second.lineNumber, message: "duplicate id '\(item.id)' (also on line \(line)); ids must be unique")
+                }
+            }
+        }
+        let skipped = firstPass.skipped.count
+        guard count + skipped + invalid.count > 0 else {
+            throw InputError(file: reader.name, message: "contains no items (empty or blank lines only)")
+        }
+        return (count + skipped + invalid.count, skipped)
     }
 
     struct AsyncIterator: AsyncIteratorProtocol {
@@ -60,8 +86,11 @@ struct ItemSource<Input: Sendable>: AsyncSequence, Sendable {
         let skipped: Tally
         let onInvalid: (@Sendable (String, InputError) -> Void)?
         var index = 0
-        /// The line of every id seen, to reject duplicates.
+        let checksDuplicates: Bool
+        /// The line of every id seen, to reject duplicates (stdin only).
         var seen: [String: Int] = [:]
+        /// The line of the item returned last.
+        private(set) var lineNumber = 0
 
         mutating func next() async throws -> BatchItem<Input>? {
             while let line = try await lines.next() {
@@ -92,7 +121,8 @@ struct ItemSource<Input: Sendable>: AsyncSequence, Sendable {
                 return nil
             }
             guard let parsed else { return nil }
-            if let first = seen.updateValue(line.number, forKey: parsed.id) {
+            lineNumber = line.number
+            if checksDuplicates, let first = seen.updateValue(line.number, forKey: parsed.id) {
                 throw InputError(file: file, line: line.number, message: "duplicate id '\(parsed.id)' (also on line \(first)); ids must be unique")
             }
             index += 1
@@ -108,7 +138,8 @@ struct ItemSource<Input: Sendable>: AsyncSequence, Sendable {
             parser: parser,
             skip: skip,
             skipped: skipped,
-            onInvalid: onInvalid
+            onInvalid: onInvalid,
+            checksDuplicates: checksDuplicates
         )
     }
 }
