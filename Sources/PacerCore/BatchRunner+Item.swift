@@ -128,7 +128,13 @@ extension BatchRunner {
         return try await withThrowingTaskGroup(of: T?.self) { group in
             group.addTask { try await body() }
             group.addTask {
-                try await clock.sleep(for: timeout)
+                // Sleep in slices of at most a second: a cancelled sleep keeps its timer (and
+                // memory) until it would have fired, so one sleep of the whole timeout per
+                // attempt held memory in proportion to requests per second × timeout.
+                let deadline = clock.now.advanced(by: timeout)
+                while clock.now < deadline {
+                    try await clock.sleep(until: min(deadline, clock.now.advanced(by: .seconds(1))), tolerance: nil)
+                }
                 return nil
             }
             defer { group.cancelAll() }
