@@ -4,6 +4,7 @@ import Hummingbird
 import NIOCore
 import PacerCore
 import PacerOpenAI
+import ServiceLifecycle
 
 extension Simulator {
     /// Runs the common path of an API request: count it, apply the rate limits, check
@@ -47,7 +48,7 @@ extension Simulator {
     private func respond(context: SimulatorContext, answer: () throws -> Answer) async throws -> Response {
         let fault = drawFault()
         if configuration.latency > .zero {
-            try await Task.sleep(for: configuration.latency)
+            try await Self.sleep(for: configuration.latency)
         }
         switch fault {
         case .serverError?:
@@ -70,7 +71,7 @@ extension Simulator {
             try await context.channel.close()
             throw SimulatorError(message: "connection dropped (simulated)")
         case .slow?:
-            try await Task.sleep(for: configuration.slowDelay)
+            try await Self.sleep(for: configuration.slowDelay)
         case .malformed?:
             stats.recordOutcome("malformed")
             return Response(
@@ -104,6 +105,12 @@ extension Simulator {
         }
         stats.recordOutcome(String(answer.status.code), tokens: answer.status == .ok ? answer.tokens : nil)
         return Response(status: answer.status, headers: [.contentType: "application/json"], body: .init(byteBuffer: answer.body))
+    }
+
+    /// Sleeps like a slow server, but wakes when the server shuts down gracefully, so that
+    /// stopping never waits out a long simulated latency.
+    static func sleep(for duration: Duration) async throws {
+        try await cancelWhenGracefulShutdown { try await Task.sleep(for: duration) }
     }
 
     /// Picks this request's fault, if any.

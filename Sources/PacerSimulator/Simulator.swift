@@ -87,10 +87,10 @@ public struct Simulator: Sendable {
             portContinuation.yield(port)
             portContinuation.finish()
         }
+        let services = ServiceGroup(configuration: .init(services: [application], logger: logger))
         return try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
                 defer { portContinuation.finish() }
-                let services = ServiceGroup(configuration: .init(services: [application], logger: logger))
                 try await services.run()
             }
             var iterator = ports.makeAsyncIterator()
@@ -99,8 +99,24 @@ public struct Simulator: Sendable {
                 try await group.next()
                 throw SimulatorError(message: "the simulator could not start on \(configuration.host):\(configuration.port)")
             }
-            defer { group.cancelAll() }
-            return try await body(Running(port: port, stats: simulator.stats, host: configuration.host))
+            let result: Result<T, any Error>
+            do {
+                result = .success(try await body(Running(port: port, stats: simulator.stats, host: configuration.host)))
+            } catch {
+                result = .failure(error)
+            }
+            // Stop gracefully (cancelling the server outright can tear down a connection NIO has
+            // just accepted, which NIO treats as a fatal error); if that takes over 5 s, cancel.
+            await services.triggerGracefulShutdown()
+            group.addTask {
+                try await Task.sleep(for: .seconds(5))
+                throw CancellationError()
+            }
+            do {
+                _ = try await group.next()
+            } catch {}
+            group.cancelAll()
+            return try result.get()
         }
     }
 
