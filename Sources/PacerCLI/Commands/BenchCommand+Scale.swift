@@ -64,19 +64,19 @@ extension BenchCommand {
         }
     }
 
-    /// Runs `body` `repetitions` times and keeps the run with the median wall time.
-    func median(_ body: () async throws -> ScaleResult) async throws -> ScaleResult {
-        var runs: [ScaleResult] = []
+    /// Runs `body` `repetitions` times and keeps the run that is the median by `key`.
+    func median<Result>(by key: (Result) -> Double, _ body: () async throws -> Result) async throws -> Result {
+        var runs: [Result] = []
         for _ in 0..<repetitions { runs.append(try await body()) }
-        return runs.sorted { $0.wallSeconds < $1.wallSeconds }[runs.count / 2]
+        return runs.sorted { key($0) < key($1) }[runs.count / 2]
     }
 
     func runScale() async throws {
         let reference = [
-            try await median { try await fetchRun(section: "reference: 20 URLs", count: 20, concurrency: 5, latencyMs: 500) },
-            try await median { try await fetchRun(section: "scale: 10,000 URLs", count: 10_000, concurrency: 200, latencyMs: 50) },
+            try await median(by: \.wallSeconds) { try await fetchRun(section: "reference: 20 URLs", count: 20, concurrency: 5, latencyMs: 500) },
+            try await median(by: \.wallSeconds) { try await fetchRun(section: "scale: 10,000 URLs", count: 10_000, concurrency: 200, latencyMs: 50) },
         ]
-        let faulty = try await median {
+        let faulty = try await median(by: \.wallSeconds) {
             try await fetchRun(section: "resilience: 10,000 URLs, 20% faults", count: 10_000, concurrency: 200, latencyMs: 50, faultRate: 0.2)
         }
         let results = reference + [faulty]

@@ -76,9 +76,7 @@ struct BenchCommand: AsyncParsableCommand {
         }
         for limit in [60, 600, 6000] {
             for learned in [false, true] {
-                var runs: [PacingResult] = []
-                for _ in 0..<repetitions { runs.append(try await pacingRun(limit: limit, learned: learned)) }
-                let median = runs.sorted { $0.ratio < $1.ratio }[runs.count / 2]
+                let median = try await median(by: \.ratio) { try await pacingRun(limit: limit, learned: learned) }
                 if json {
                     print(String(decoding: try JSONEncoder().encode(median), as: UTF8.self))
                 } else {
