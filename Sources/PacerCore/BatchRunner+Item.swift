@@ -11,7 +11,9 @@ extension BatchRunner {
         events: AsyncStream<BatchEvent>.Continuation?
     ) async -> Finished<Operation.Input, Operation.Output> {
         var logger = self.logger
-        logger[metadataKey: "pacer.item.id"] = "\(item.id)"
+        // Every item's own logger would cost a metadata dictionary per item; only the debug
+        // messages below use it.
+        if logger.logLevel <= .debug { logger[metadataKey: "pacer.item.id"] = "\(item.id)" }
         events?.yield(.started(index: item.index, id: item.id))
         // Latency runs from the first admission: time queued for the rate limit before the
         // first attempt is pacing, not the item's latency.
@@ -62,8 +64,13 @@ extension BatchRunner {
             }
             let attemptStart = clock.now
             do {
-                let output = try await withAttemptTimeout(configuration.attemptTimeout) { [attempt] in
-                    try await operation.attempt(item, attempt: attempt)
+                let output: Operation.Output
+                if let timeout = configuration.attemptTimeout, operation.enforcesTimeout {
+                    output = try await operation.attempt(item, attempt: attempt, timeout: timeout)
+                } else {
+                    output = try await withAttemptTimeout(configuration.attemptTimeout) { [attempt] in
+                        try await operation.attempt(item, attempt: attempt)
+                    }
                 }
                 busy += attemptStart.duration(to: clock.now)
                 limiter.settle(reservation, usedTokens: output.tokenUsage?.total ?? 0)

@@ -21,6 +21,16 @@ public final class TimedOperation<Base: BatchOperation>: BatchOperation, Sendabl
         return try await base.attempt(item, attempt: attempt)
     }
 
+    /// Records the start, then makes the attempt with the wrapped operation and its timeout.
+    public func attempt(_ item: BatchItem<Base.Input>, attempt: Int, timeout: Duration) async throws -> Base.Output {
+        let now = origin.duration(to: .now).pacerSeconds
+        times.withLock { $0.append(now) }
+        return try await base.attempt(item, attempt: attempt, timeout: timeout)
+    }
+
+    /// Whether the wrapped operation enforces its timeout.
+    public var enforcesTimeout: Bool { base.enforcesTimeout }
+
     /// The wrapped operation's estimate.
     public func estimatedTokens(for input: Base.Input) -> Int { base.estimatedTokens(for: input) }
 }

@@ -49,7 +49,7 @@ public enum HTTPFailure {
             return .cancelled
         case let error as HTTPClientError:
             return classify(error)
-        case is NIOTooManyBytesError:
+        case is NIOTooManyBytesError, is ResponseAccumulator.ResponseTooBigError:
             return ItemError(kind: .invalidResponse, message: "response body too large", isRetryable: false)
         default:
             // Connection refused, reset, DNS failures and the like: the network may recover.

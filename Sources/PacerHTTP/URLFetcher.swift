@@ -70,15 +70,27 @@ public struct URLFetcher: BatchOperation {
     /// - Throws: An ``ItemError``: retryable for connection errors, timeouts, 408/409/429/5xx
     ///   and bodies that are not complete JSON; permanent for other 4xx and unusable URLs.
     public func attempt(_ item: BatchItem<FetchRequest>, attempt: Int) async throws -> FetchResult {
-        let url = item.input.url
+        try await fetch(item.input, timeout: nil)
+    }
+
+    /// Fetches one URL once; the request, body included, must end within `timeout`.
+    public func attempt(_ item: BatchItem<FetchRequest>, attempt: Int, timeout: Duration) async throws -> FetchResult {
+        try await fetch(item.input, timeout: timeout)
+    }
+
+    /// `true`: the request's deadline bounds an attempt.
+    public var enforcesTimeout: Bool { true }
+
+    private func fetch(_ input: FetchRequest, timeout: Duration?) async throws -> FetchResult {
+        let url = input.url
         guard url.hasPrefix("http://") || url.hasPrefix("https://") else {
             throw ItemError(kind: .invalidInput, message: "not an http(s) URL: \(url)", isRetryable: false)
         }
         var requestHeaders = HTTPHeaders()
-        for (name, value) in headers.merging(item.input.headers, uniquingKeysWith: { $1 }) {
+        for (name, value) in headers.merging(input.headers, uniquingKeysWith: { $1 }) {
             requestHeaders.replaceOrAdd(name: name, value: value)
         }
-        let response = try await transport.send(HTTPRequestSpec(method: .GET, url: url, headers: requestHeaders))
+        let response = try await transport.send(HTTPRequestSpec(method: .GET, url: url, headers: requestHeaders), timeout: timeout)
         guard (200...299).contains(response.status) else {
             throw HTTPFailure.error(
                 status: response.status,
@@ -87,7 +99,7 @@ public struct URLFetcher: BatchOperation {
             )
         }
         do {
-            let data = try JSONDecoder().decode(JSONValue.self, from: Data(response.body.readableBytesView))
+            let data = try JSONValue(parsing: response.body)
             return FetchResult(url: url, status: response.status, data: data, rateLimit: RateLimitHeaders.snapshot(from: response.headers))
         } catch {
             throw ItemError(

@@ -178,6 +178,18 @@ public struct ChatClient: BatchOperation {
     ///   timeouts and bodies that are not a complete chat completion are retryable, except a
     ///   429 for `insufficient_quota`, which waiting cannot fix. Messages never contain the key.
     public func attempt(_ item: BatchItem<ChatPrompt>, attempt: Int) async throws -> ChatResult {
+        try await send(item, timeout: nil)
+    }
+
+    /// Makes one attempt whose request, body included, must end within `timeout`.
+    public func attempt(_ item: BatchItem<ChatPrompt>, attempt: Int, timeout: Duration) async throws -> ChatResult {
+        try await send(item, timeout: timeout)
+    }
+
+    /// `true`: the request's deadline bounds an attempt.
+    public var enforcesTimeout: Bool { true }
+
+    private func send(_ item: BatchItem<ChatPrompt>, timeout: Duration?) async throws -> ChatResult {
         let body = request(for: item.input)
         var headers = HTTPHeaders()
         headers.add(name: "Content-Type", value: "application/json")
@@ -189,7 +201,8 @@ public struct ChatClient: BatchOperation {
         let response: HTTPResponseData
         do {
             response = try await transport.send(
-                HTTPRequestSpec(method: .POST, url: configuration.completionsURL, headers: headers, body: ByteBuffer(bytes: encoded))
+                HTTPRequestSpec(method: .POST, url: configuration.completionsURL, headers: headers, body: ByteBuffer(bytes: encoded)),
+                timeout: timeout
             )
         } catch let error as ItemError {
             throw redactor.redact(error)

@@ -14,7 +14,7 @@ struct BatchJob<Operation: BatchOperation>: Sendable {
     /// What an item is called in the summary ("prompts", "URLs").
     let unit: String
     let showTokens: Bool
-    let makeLine: @Sendable (BatchItem<Operation.Input>, ItemResult<Operation.Output>) -> any Encodable
+    let makeLine: @Sendable (BatchItem<Operation.Input>, ItemResult<Operation.Output>) -> any OutputRecord
 
     /// How one of the job's concurrent tasks ended.
     private enum TaskEnd: Sendable {

@@ -117,7 +117,7 @@ struct ChatCommand: AsyncParsableCommand {
                 showTokens: true,
                 makeLine: { [outputFormat = run.outputFormat] item, result in
                     outputFormat == .batch
-                        ? BatchOutputLine(result) as any Encodable : OutputLine.chat(result, prompt: item.input.text)
+                        ? BatchOutputLine(result) as any OutputRecord : OutputLine.chat(result, prompt: item.input.text)
                 }
             ).run()
         }

@@ -28,16 +28,14 @@ struct ItemParser<Input: Sendable>: Sendable {
 
     /// Parses a line in a known format; `nil` for a blank line.
     func parse(_ line: Line, format: InputFormat, file: String) throws(InputError) -> (id: String, input: Input)? {
-        let trimmed = line.text.trimmingCharacters(in: .whitespaces)
+        let trimmed = Self.trimmed(line.text)
         guard !trimmed.isEmpty else { return nil }
         do {
             switch format {
             case .text, .auto:
                 return (String(line.number), try parseText(trimmed))
             case .jsonl, .batch:
-                guard let data = trimmed.data(using: .utf8),
-                    let value = try? JSONDecoder().decode(JSONValue.self, from: data)
-                else {
+                guard let value = try? JSONValue(parsing: trimmed) else {
                     throw LineProblem(message: "invalid JSON")
                 }
                 guard case .object(let object) = value else {
@@ -54,6 +52,17 @@ struct ItemParser<Input: Sendable>: Sendable {
         } catch {
             throw InputError(file: file, line: line.number, message: String(describing: error))
         }
+    }
+
+    /// `text` without leading and trailing whitespace. Most lines have none, and Foundation's
+    /// trimming costs more than parsing a short JSON line, so those are returned as they are.
+    static func trimmed(_ text: String) -> String {
+        func plain(_ byte: UInt8?) -> Bool {
+            guard let byte else { return false }
+            return byte > 0x20 && byte < 0x80
+        }
+        if plain(text.utf8.first), plain(text.utf8.last) { return text }
+        return text.trimmingCharacters(in: .whitespaces)
     }
 
     /// The format of a file whose first non-blank line is `line`.

@@ -15,7 +15,7 @@ enum OutputFormat: String, CaseIterable, Sendable {
 ///
 /// An HTTP error is a `response` with its status and OpenAI's error body (as the Batch API
 /// reports them); a failure without an HTTP answer (timeout, connection) is an `error`.
-struct BatchOutputLine: Encodable {
+struct BatchOutputLine: Encodable, OutputRecord {
     struct Response: Encodable {
         var statusCode: Int
         var requestID: String?

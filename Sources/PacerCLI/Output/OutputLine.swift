@@ -3,15 +3,15 @@ import PacerCore
 import PacerHTTP
 import PacerOpenAI
 
-/// One line of the JSONL output, in the field order of DESIGN.md.
-struct OutputLine: Encodable {
-    struct Tokens: Encodable {
+/// One line of the JSONL output, with the fields of DESIGN.md (written with sorted keys).
+struct OutputLine: OutputRecord {
+    struct Tokens {
         var prompt: Int
         var completion: Int
         var total: Int
     }
 
-    struct Failure: Encodable {
+    struct Failure {
         var kind: String
         var status: Int?
         var message: String
@@ -34,10 +34,37 @@ struct OutputLine: Encodable {
     var attempts: Int
     var latencyMs: Int
 
-    enum CodingKeys: String, CodingKey {
-        case id, index, success, prompt, url, response, status, data, tokens, model, error, attempts
-        case costUSD = "cost_usd"
-        case latencyMs = "latency_ms"
+    /// Writes the line as a JSON object with its keys in sorted order, leaving out absent
+    /// fields, straight into `output` (one line per item: no dictionary, no sorting).
+    func appendJSON(to output: inout [UInt8], encoder: JSONEncoder) {
+        var fields = JSONFieldWriter()
+        fields.number("attempts", attempts)
+        if let costUSD { fields.number("cost_usd", costUSD) }
+        if let data { fields.value("data", data) }
+        if let error {
+            var nested = JSONFieldWriter()
+            nested.string("kind", error.kind)
+            nested.string("message", error.message)
+            if let status = error.status { nested.number("status", status) }
+            fields.raw("error", nested.finish())
+        }
+        fields.string("id", id)
+        if let index { fields.number("index", index) }
+        fields.number("latency_ms", latencyMs)
+        if let model { fields.string("model", model) }
+        if let prompt { fields.string("prompt", prompt) }
+        if let response { fields.string("response", response) }
+        if let status { fields.number("status", status) }
+        fields.value("success", .bool(success))
+        if let tokens {
+            var nested = JSONFieldWriter()
+            nested.number("completion", tokens.completion)
+            nested.number("prompt", tokens.prompt)
+            nested.number("total", tokens.total)
+            fields.raw("tokens", nested.finish())
+        }
+        if let url { fields.string("url", url) }
+        output.append(contentsOf: fields.finish())
     }
 
     init<Output>(_ result: ItemResult<Output>) {

@@ -9,6 +9,19 @@ import Musl
 import Darwin
 #endif
 
+/// A line of output that writes itself as JSON.
+protocol OutputRecord: Sendable {
+    /// Appends the line's JSON, without the newline; `encoder` is the writer's, for lines
+    /// that are `Encodable`.
+    func appendJSON(to output: inout [UInt8], encoder: JSONEncoder) throws
+}
+
+extension OutputRecord where Self: Encodable {
+    func appendJSON(to output: inout [UInt8], encoder: JSONEncoder) throws {
+        output.append(contentsOf: try encoder.encode(self))
+    }
+}
+
 /// Writes JSONL output: one `write(2)` per whole line, as each item finishes.
 ///
 /// Writing each line in one call means a crash leaves at most one torn line at the end.
@@ -44,11 +57,13 @@ final class OutputWriter: Sendable {
         if ownsDescriptor { close(descriptor) }
     }
 
-    /// Encodes `line` and writes it with its newline.
-    func write(_ line: some Encodable) throws {
-        var data = try encoder.withLock { try $0.encode(line) }
-        data.append(UInt8(ascii: "\n"))
-        try data.withUnsafeBytes { raw in
+    /// Encodes `line` and writes it with its newline in one `write(2)`.
+    func write(_ line: some OutputRecord) throws {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(512)
+        try encoder.withLock { try line.appendJSON(to: &bytes, encoder: $0) }
+        bytes.append(UInt8(ascii: "\n"))
+        try bytes.withUnsafeBytes { raw in
             var offset = 0
             while offset < raw.count {
                 let written = systemWrite(descriptor, raw.baseAddress! + offset, raw.count - offset)

@@ -33,8 +33,10 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Simulated latency per request, in milliseconds.")
     var latencyMs: Int = 50
 
-    @Option(help: "Sections to run, comma-separated: scale (reference, 10,000 × 200, resilience) and pacing.")
-    var sections: String = "scale,pacing"
+    @Option(help: "Sections to run, comma-separated: \(Self.allSections.joined(separator: ", ")).")
+    var sections: String = Self.allSections.joined(separator: ",")
+
+    static let allSections = ["scale", "overhead", "memory", "pacing"]
 
     @Flag(help: "Print the results as JSON lines instead of a table.")
     var json = false
@@ -43,8 +45,10 @@ struct BenchCommand: AsyncParsableCommand {
         guard seconds >= 5 else { throw ValidationError("--seconds must be at least 5") }
         guard repetitions >= 1 else { throw ValidationError("--repeat must be at least 1") }
         guard latencyMs >= 0 else { throw ValidationError("--latency-ms must not be negative") }
-        let unknown = Set(sections.split(separator: ",").map(String.init)).subtracting(["scale", "pacing"])
-        guard unknown.isEmpty else { throw ValidationError("unknown section(s) \(unknown.sorted()); choose from scale, pacing") }
+        let unknown = Set(sections.split(separator: ",").map(String.init)).subtracting(Self.allSections)
+        guard unknown.isEmpty else {
+            throw ValidationError("unknown section(s) \(unknown.sorted()); choose from \(Self.allSections.joined(separator: ", "))")
+        }
     }
 
     struct PacingResult: Codable {
@@ -63,6 +67,8 @@ struct BenchCommand: AsyncParsableCommand {
         #endif
         let chosen = Set(sections.split(separator: ",").map(String.init))
         if chosen.contains("scale") { try await runScale() }
+        if chosen.contains("overhead") { try await runOverhead() }
+        if chosen.contains("memory") { try await runMemory() }
         if chosen.contains("pacing") { try await runPacing() }
     }
 

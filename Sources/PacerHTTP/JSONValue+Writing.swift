@@ -1,0 +1,134 @@
+extension JSONValue {
+    /// Compact JSON text with object keys sorted and `/` not escaped: the same value gives the
+    /// same bytes on every platform and run.
+    public var jsonText: String {
+        var output: [UInt8] = []
+        output.reserveCapacity(256)
+        write(to: &output)
+        return String(decoding: output, as: UTF8.self)
+    }
+
+    /// Appends the value's compact JSON (keys sorted, `/` not escaped) to `output`.
+    ///
+    /// Integral numbers below 2^53 are written without a fraction; other numbers in Swift's
+    /// shortest round-tripping form; a non-finite number, which JSON cannot hold, as `null`.
+    public func write(to output: inout [UInt8]) {
+        switch self {
+        case .null:
+            output.append(contentsOf: "null".utf8)
+        case .bool(let value):
+            output.append(contentsOf: (value ? "true" : "false").utf8)
+        case .number(let value):
+            JSONValue.writeNumber(value, to: &output)
+        case .string(let value):
+            JSONValue.writeString(value, to: &output)
+        case .array(let values):
+            output.append(UInt8(ascii: "["))
+            for (offset, value) in values.enumerated() {
+                if offset > 0 { output.append(UInt8(ascii: ",")) }
+                value.write(to: &output)
+            }
+            output.append(UInt8(ascii: "]"))
+        case .object(let object):
+            output.append(UInt8(ascii: "{"))
+            for (offset, key) in object.keys.sorted().enumerated() {
+                if offset > 0 { output.append(UInt8(ascii: ",")) }
+                JSONValue.writeString(key, to: &output)
+                output.append(UInt8(ascii: ":"))
+                object[key]!.write(to: &output)
+            }
+            output.append(UInt8(ascii: "}"))
+        }
+    }
+
+    /// Appends `value` as a JSON number (see ``write(to:)``).
+    public static func writeNumber(_ value: Double, to output: inout [UInt8]) {
+        if !value.isFinite {
+            output.append(contentsOf: "null".utf8)
+        } else if value.rounded() == value, abs(value) < 9_007_199_254_740_992 {
+            output.append(contentsOf: String(Int64(value)).utf8)
+        } else {
+            output.append(contentsOf: value.description.utf8)
+        }
+    }
+
+    /// Appends `value` as a JSON string: `"` and `\\` and control characters escaped, the
+    /// rest (including `/` and non-ASCII text) as UTF-8.
+    public static func writeString(_ value: String, to output: inout [UInt8]) {
+        output.append(UInt8(ascii: "\""))
+        for byte in value.utf8 {
+            switch byte {
+            case UInt8(ascii: "\""): output.append(contentsOf: #"\""#.utf8)
+            case UInt8(ascii: "\\"): output.append(contentsOf: #"\\"#.utf8)
+            case 0x0A: output.append(contentsOf: #"\n"#.utf8)
+            case 0x0D: output.append(contentsOf: #"\r"#.utf8)
+            case 0x09: output.append(contentsOf: #"\t"#.utf8)
+            case 0x08: output.append(contentsOf: #"\b"#.utf8)
+            case 0x0C: output.append(contentsOf: #"\f"#.utf8)
+            case 0..<0x20:
+                let hex = Array("0123456789abcdef".utf8)
+                output.append(contentsOf: #"\u00"#.utf8)
+                output.append(hex[Int(byte >> 4)])
+                output.append(hex[Int(byte & 0xF)])
+            default: output.append(byte)
+            }
+        }
+        output.append(UInt8(ascii: "\""))
+    }
+}
+
+/// Writes a JSON object field by field, for types that know their fields: the caller gives
+/// the keys in the order they should appear (sorted, for stable output).
+public struct JSONFieldWriter {
+    private var output: [UInt8]
+    private var empty = true
+
+    /// Starts an object.
+    public init() {
+        output = [UInt8(ascii: "{")]
+        output.reserveCapacity(256)
+    }
+
+    private mutating func key(_ name: String) {
+        if !empty { output.append(UInt8(ascii: ",")) }
+        empty = false
+        JSONValue.writeString(name, to: &output)
+        output.append(UInt8(ascii: ":"))
+    }
+
+    /// Adds a string field.
+    public mutating func string(_ name: String, _ value: String) {
+        key(name)
+        JSONValue.writeString(value, to: &output)
+    }
+
+    /// Adds a number field.
+    public mutating func number(_ name: String, _ value: Double) {
+        key(name)
+        JSONValue.writeNumber(value, to: &output)
+    }
+
+    /// Adds an integer field.
+    public mutating func number(_ name: String, _ value: Int) {
+        key(name)
+        output.append(contentsOf: String(value).utf8)
+    }
+
+    /// Adds a field holding any JSON value.
+    public mutating func value(_ name: String, _ value: JSONValue) {
+        key(name)
+        value.write(to: &output)
+    }
+
+    /// Adds a field whose value is already JSON text (an object from another writer).
+    public mutating func raw(_ name: String, _ json: [UInt8]) {
+        key(name)
+        output.append(contentsOf: json)
+    }
+
+    /// Closes the object and returns its JSON text.
+    public mutating func finish() -> [UInt8] {
+        output.append(UInt8(ascii: "}"))
+        return output
+    }
+}
