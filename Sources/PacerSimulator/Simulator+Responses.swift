@@ -95,6 +95,9 @@ extension Simulator {
         if fault == .truncate {
             return truncated(answer)
         }
+        if fault == .stall {
+            return stalled(answer)
+        }
         if fault == .huge {
             answer.body = Self.padded(answer.body, toBytes: 3 << 20)
         }
@@ -141,6 +144,25 @@ extension Simulator {
             body: ResponseBody(contentLength: body.readableBytes) { writer in
                 try await writer.write(body.getSlice(at: body.readerIndex, length: body.readableBytes / 2) ?? ByteBuffer())
                 throw SimulatorError(message: "response truncated (simulated)")
+            }
+        )
+    }
+
+    /// A response that sends its headers and half its body, then waits ``slowDelay`` before
+    /// the rest.
+    func stalled(_ answer: Answer) -> Response {
+        stats.recordOutcome("stall")
+        let body = answer.body
+        let half = body.readableBytes / 2
+        let delay = configuration.slowDelay
+        return Response(
+            status: answer.status,
+            headers: [.contentType: "application/json"],
+            body: ResponseBody(contentLength: body.readableBytes) { writer in
+                try await writer.write(body.getSlice(at: body.readerIndex, length: half) ?? ByteBuffer())
+                try await Self.sleep(for: delay)
+                try await writer.write(body.getSlice(at: body.readerIndex + half, length: body.readableBytes - half) ?? ByteBuffer())
+                try await writer.finish(nil)
             }
         )
     }

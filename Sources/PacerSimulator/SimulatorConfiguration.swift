@@ -1,6 +1,6 @@
 /// A kind of failure the simulator can inject.
 public struct Fault: Sendable, Hashable, CustomStringConvertible {
-    /// The name used on the command line (`--faults 500,503,429,drop,slow,truncate,malformed`).
+    /// The name used on the command line (`--faults 500,503,429,drop,slow,stall,truncate,malformed`).
     public let name: String
     private init(_ name: String) { self.name = name }
 
@@ -14,6 +14,10 @@ public struct Fault: Sendable, Hashable, CustomStringConvertible {
     public static let drop = Fault("drop")
     /// The response is sent after ``SimulatorConfiguration/slowDelay``.
     public static let slow = Fault("slow")
+    /// The headers and half the body are sent at once, the rest after
+    /// ``SimulatorConfiguration/slowDelay``: a stall mid-body, which a deadline that covers
+    /// only the response head would miss.
+    public static let stall = Fault("stall")
     /// The headers promise a body that is cut off halfway and the connection closed.
     public static let truncate = Fault("truncate")
     /// HTTP 200 with a body that is not valid JSON.
@@ -27,7 +31,8 @@ public struct Fault: Sendable, Hashable, CustomStringConvertible {
 
     /// Every fault, in a stable order.
     public static let all: [Fault] = [
-        .serverError, .unavailable, .rateLimited, .rateLimitedBare, .drop, .slow, .truncate, .malformed, .wrongType, .huge,
+        .serverError, .unavailable, .rateLimited, .rateLimitedBare, .drop, .slow, .stall, .truncate, .malformed, .wrongType,
+        .huge,
     ]
     /// The faults injected when none are named: all transient ones that do not stall a client.
     public static let defaults: [Fault] = [.serverError, .unavailable, .rateLimited, .drop, .truncate]

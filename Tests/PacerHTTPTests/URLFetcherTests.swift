@@ -94,6 +94,21 @@ import Testing
         }
     }
 
+    /// The attempt's deadline covers the whole body: a server that sends the headers and half
+    /// the body and then stalls is timed out too.
+    @Test func aBodyThatStallsTimesOut() async throws {
+        let configuration = SimulatorConfiguration(faultRate: 1, faults: [.stall], slowDelay: .seconds(5))
+        try await withSimulator(configuration) { server in
+            try await HTTPTransport.withTransport { transport in
+                let start = ContinuousClock.now
+                let (results, _) = try await runner(retries: 0, timeout: .milliseconds(300))
+                    .collect([FetchRequest(url: server.postURL(1))], operation: URLFetcher(transport: transport))
+                #expect(start.duration(to: .now) < .seconds(3))
+                #expect(results[0].error == ItemError.timedOut(after: .milliseconds(300)))
+            }
+        }
+    }
+
     @Test func a429CarriesTheServersRetryAfter() async throws {
         let configuration = SimulatorConfiguration(faultRate: 1, faults: [.rateLimited], retryAfter: .milliseconds(1500))
         try await withSimulator(configuration) { server in

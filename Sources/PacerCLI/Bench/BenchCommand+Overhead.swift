@@ -22,7 +22,7 @@ extension BenchCommand {
     func engineOverheadRun(count: Int, concurrency: Int) async throws -> CostResult {
         try await SimulatorProcess.withRunning { simulator in
             try await HTTPTransport.withTransport(configuration: .init(maxConnectionsPerHost: concurrency)) { transport in
-                let runner = BatchRunner(configuration: BatchConfiguration(maxConcurrent: concurrency, attemptTimeout: ProcessInfo.processInfo.environment["NOTO"] != nil ? nil : .seconds(30)))
+                let runner = BatchRunner(configuration: BatchConfiguration(maxConcurrent: concurrency, attemptTimeout: .seconds(30)))
                 let items = AsyncArray((1...count).map {
                     BatchItem(index: $0 - 1, id: String($0), input: FetchRequest(url: "\(simulator.rootURL)/posts/\($0 % 1000 + 1)"))
                 })
