@@ -64,6 +64,50 @@ extension BenchCommand {
         }
     }
 
+    struct ReferenceResult: Codable {
+        var job: String
+        var items: Int
+        var concurrency: Int
+        var latencyMs: Int
+        var sequentialSeconds: Double
+        var concurrentSeconds: Double
+        var speedup: Double
+        var idealSpeedup: Double
+    }
+
+    /// The reference table: chat 10 × 3 and fetch 20 × 5 at 500 ms, sequential and concurrent.
+    func runReference() async throws {
+        var results: [ReferenceResult] = []
+        for job in ["chat", "fetch"] {
+            results.append(try await median(by: \.speedup) {
+                try await Simulator.withRunning(SimulatorConfiguration(latency: .milliseconds(500))) { server in
+                    let comparison = job == "chat" ? try await SpeedupComparison.chat(server: server) : try await SpeedupComparison.fetch(server: server)
+                    return ReferenceResult(
+                        job: job, items: comparison.items, concurrency: comparison.concurrency, latencyMs: 500,
+                        sequentialSeconds: comparison.sequential.wallSeconds, concurrentSeconds: comparison.concurrent.wallSeconds,
+                        speedup: comparison.speedup, idealSpeedup: comparison.idealSpeedup
+                    )
+                }
+            })
+        }
+        if json {
+            for result in results { print(String(decoding: try JSONEncoder().encode(result), as: UTF8.self)) }
+            return
+        }
+        print("Reference: the reference solutions' benchmarks against the in-process simulator (500 ms per request);")
+        print("sequential is the same engine at concurrency 1. median of \(repetitions) run(s)\n")
+        print(row(["job", "items", "concurrency", "sequential s", "concurrent s", "speedup", "ideal"]))
+        print(row(Array(repeating: "---", count: 7)))
+        for result in results {
+            print(row([
+                result.job, String(result.items), String(result.concurrency), SummaryText.format(result.sequentialSeconds, digits: 2),
+                SummaryText.format(result.concurrentSeconds, digits: 2), SummaryText.format(result.speedup, digits: 2) + "×",
+                SummaryText.format(result.idealSpeedup, digits: 2) + "×",
+            ]))
+        }
+        print("")
+    }
+
     /// Runs `body` `repetitions` times and keeps the run that is the median by `key`.
     func median<Result>(by key: (Result) -> Double, _ body: () async throws -> Result) async throws -> Result {
         var runs: [Result] = []
@@ -72,14 +116,13 @@ extension BenchCommand {
     }
 
     func runScale() async throws {
-        let reference = [
-            try await median(by: \.wallSeconds) { try await fetchRun(section: "reference: 20 URLs", count: 20, concurrency: 5, latencyMs: 500) },
-            try await median(by: \.wallSeconds) { try await fetchRun(section: "scale: 10,000 URLs", count: 10_000, concurrency: 200, latencyMs: 50) },
-        ]
+        let clean = try await median(by: \.wallSeconds) {
+            try await fetchRun(section: "scale: 10,000 URLs", count: 10_000, concurrency: 200, latencyMs: 50)
+        }
         let faulty = try await median(by: \.wallSeconds) {
             try await fetchRun(section: "resilience: 10,000 URLs, 20% faults", count: 10_000, concurrency: 200, latencyMs: 50, faultRate: 0.2)
         }
-        let results = reference + [faulty]
+        let results = [clean, faulty]
         if json {
             for result in results { print(String(decoding: try JSONEncoder().encode(result), as: UTF8.self)) }
             return
@@ -95,7 +138,6 @@ extension BenchCommand {
                 String(result.retries), String(result.failed), String(result.lost),
             ]))
         }
-        let clean = reference[1].wallSeconds
-        print("\nresilience cost: the 20%-fault run took \(SummaryText.format(faulty.wallSeconds / clean, digits: 2))× the fault-free one.\n")
+        print("\nresilience cost: the 20%-fault run took \(SummaryText.format(faulty.wallSeconds / clean.wallSeconds, digits: 2))× the fault-free one.\n")
     }
 }

@@ -12,15 +12,20 @@ import PacerSimulator
 struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
-        abstract: "Measure throughput and pacing accuracy against the built-in simulator (run with -c release).",
+        abstract: "Measure speedup, efficiency, overhead, memory and pacing against the simulator (run with -c release).",
         discussion: """
-            scale: fetch 20 URLs × 5 concurrent × 500 ms (the reference), 10,000 × 200 × 50 ms, and the \
-            same with 20% faults; wall time against the ideal ceil(N/C)·L, retries and items lost. \
+            reference: chat 10 prompts × 3 concurrent and fetch 20 URLs × 5 concurrent at 500 ms, \
+            sequential against concurrent (the reference solutions' benchmarks). \
+            scale: fetch 10,000 URLs × 200 concurrent × 50 ms, and the same with 20% faults; wall \
+            time against the ideal ceil(N/C)·L, retries and items lost. \
+            overhead: 50,000 fetches at 0 latency, 100 concurrent, with the simulator in a process of \
+            its own: items/s and client CPU µs per item, for the HTTP client alone, the engine, and \
+            `pacer fetch` from a file. \
+            memory: peak RSS of `pacer fetch` over 10^4, 10^5 and 10^6 URLs streamed from a file. \
             pacing: for RPM limits 60, 600 and 6000, with the limit given (--rpm) and learned from \
-            the server's headers, runs chat requests for --seconds against a simulator enforcing \
-            the limit (quantized, as OpenAI documents) and reports the achieved rate in steady \
-            state against the limit and the 429s received. With --repeat N, each figure is the \
-            median of N runs.
+            the server's headers, chat requests for --seconds against a simulator enforcing the \
+            limit; the achieved rate in steady state against the limit and the 429s received. \
+            With --repeat N, each figure is the median of N runs.
             """
     )
 
@@ -36,7 +41,7 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Sections to run, comma-separated: \(Self.allSections.joined(separator: ", ")).")
     var sections: String = Self.allSections.joined(separator: ",")
 
-    static let allSections = ["scale", "overhead", "memory", "pacing"]
+    static let allSections = ["reference", "scale", "overhead", "memory", "pacing"]
 
     @Flag(help: "Print the results as JSON lines instead of a table.")
     var json = false
@@ -66,6 +71,7 @@ struct BenchCommand: AsyncParsableCommand {
         Console.error("note: this is a debug build; use `swift run -c release pacer bench` for figures worth quoting")
         #endif
         let chosen = Set(sections.split(separator: ",").map(String.init))
+        if chosen.contains("reference") { try await runReference() }
         if chosen.contains("scale") { try await runScale() }
         if chosen.contains("overhead") { try await runOverhead() }
         if chosen.contains("memory") { try await runMemory() }

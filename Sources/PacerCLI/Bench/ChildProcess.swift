@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -64,25 +65,50 @@ struct ChildProcess: Sendable {
     func send(_ signal: Int32) { kill(pid, signal) }
 
     /// Waits for the child to end (on a thread of its own: `wait4` blocks) and returns its usage.
+    ///
+    /// On Linux the peak RSS is read from `/proc/PID/status` (`VmHWM`) every 20 ms while the
+    /// child runs: `wait4`'s `ru_maxrss` is useless here, because `posix_spawn` starts the
+    /// child in the parent's memory (vfork) and Linux carries that memory's high-water mark
+    /// into the child's at `exec`, so it reports the benchmark's own peak when that is higher.
     func wait() async -> Ending {
         let pid = self.pid
+        let finished = Atomic<Bool>(false)
+        let sampledPeak = Atomic<Int>(0)
+        #if os(Linux)
+        Thread.detachNewThread {
+            while !finished.load(ordering: .acquiring) {
+                if let peak = Self.highWaterMark(of: pid) { sampledPeak.store(peak, ordering: .releasing) }
+                usleep(20_000)
+            }
+        }
+        #endif
         return await withCheckedContinuation { continuation in
             Thread.detachNewThread {
                 var status: Int32 = 0
                 var usage = rusage()
                 while wait4(pid, &status, 0, &usage) == -1 && errno == EINTR {}
+                finished.store(true, ordering: .releasing)
                 let signalled = status & 0x7f
                 let code = signalled == 0 ? (status >> 8) & 0xff : 128 + signalled
                 let cpu = Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6
                     + Double(usage.ru_stime.tv_sec) + Double(usage.ru_stime.tv_usec) / 1e6
                 #if os(Linux)
-                let peak = Int(usage.ru_maxrss) * 1024  // kilobytes on Linux
+                let peak = sampledPeak.load(ordering: .acquiring)
                 #else
-                let peak = Int(usage.ru_maxrss)  // bytes on Darwin
+                let peak = Int(usage.ru_maxrss)  // bytes on Darwin, where posix_spawn does not share memory
                 #endif
                 continuation.resume(returning: Ending(status: code, cpuSeconds: cpu, peakRSSBytes: peak))
             }
         }
+    }
+
+    /// `VmHWM` of a running process, in bytes.
+    private static func highWaterMark(of pid: pid_t) -> Int? {
+        guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
+            let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+            let kilobytes = Int(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "")
+        else { return nil }
+        return kilobytes * 1024
     }
 }
 

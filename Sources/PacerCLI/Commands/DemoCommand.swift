@@ -24,59 +24,29 @@ struct DemoCommand: AsyncParsableCommand {
         let allSucceeded = try await Simulator.withRunning(SimulatorConfiguration(latency: latency)) { server in
             print("Pacer demo: the reference \"Performance Benchmarks\" against the built-in simulator")
             print("(\(server.rootURL), \(latencyMs) ms per request; sequential = the same engine with concurrency 1)\n")
-            let chat = try await compare(
-                title: "Exercise 01 · chat: 10 prompts, max 3 concurrent",
-                inputs: (1...10).map { ChatPrompt("Prompt \($0): explain async programming in one sentence.") },
-                concurrency: 3,
-                unit: "prompts"
-            ) { transport in
-                ChatClient(
-                    configuration: .init(baseURL: server.baseURL, model: "gpt-3.5-turbo", maxTokens: 50),
-                    transport: transport
-                )
-            }
-            let fetch = try await compare(
-                title: "Exercise 02 · fetch: 20 URLs, max 5 concurrent",
-                inputs: (1...20).map { FetchRequest(url: server.postURL($0)) },
-                concurrency: 5,
-                unit: "URLs"
-            ) { transport in URLFetcher(transport: transport) }
-            return chat && fetch
+            let chat = try await SpeedupComparison.chat(server: server)
+            report(chat, title: "Exercise 01 · chat: 10 prompts, max 3 concurrent", unit: "prompts", showTokens: true)
+            let fetch = try await SpeedupComparison.fetch(server: server)
+            report(fetch, title: "Exercise 02 · fetch: 20 URLs, max 5 concurrent", unit: "URLs", showTokens: false)
+            return chat.allSucceeded && fetch.allSucceeded
         }
         let faultsSurvived = try await faultInjectedRun()
         throw (allSucceeded && faultsSurvived) ? ExitCode.success : ExitCode(1)
     }
 
-    /// Runs the same inputs sequentially and concurrently and prints the comparison.
-    private func compare<Operation: BatchOperation>(
-        title: String,
-        inputs: [Operation.Input],
-        concurrency: Int,
-        unit: String,
-        operation: (HTTPTransport) -> Operation
-    ) async throws -> Bool {
+    /// Prints one comparison with the concurrent run's summary.
+    private func report(_ comparison: SpeedupComparison, title: String, unit: String, showTokens: Bool) {
         print(title)
-        return try await HTTPTransport.withTransport(configuration: .init(maxConnectionsPerHost: concurrency)) { transport in
-            let operation = operation(transport)
-            let sequential = try await BatchRunner(configuration: .init(maxConcurrent: 1))
-                .collect(inputs, operation: operation).summary
-            let concurrent = try await BatchRunner(configuration: .init(maxConcurrent: concurrency))
-                .collect(inputs, operation: operation).summary
-            let waves = (inputs.count + concurrency - 1) / concurrency
-            let ideal = Double(inputs.count) / Double(waves)
-            let speedup = concurrent.wallSeconds > 0 ? sequential.wallSeconds / concurrent.wallSeconds : 0
-            print("  sequential  \(SummaryText.format(sequential.wallSeconds, digits: 2))s")
-            print("  concurrent  \(SummaryText.format(concurrent.wallSeconds, digits: 2))s")
-            print(
-                "  speedup     \(SummaryText.format(speedup, digits: 2))x  (ideal \(SummaryText.format(ideal, digits: 2))x: "
-                    + "\(inputs.count) items in \(waves) waves of \(concurrency))"
-            )
-            for line in SummaryText.lines(concurrent, unit: unit, concurrency: concurrency, showTokens: Operation.Output.self == ChatResult.self) {
-                print("  " + line)
-            }
-            print("")
-            return sequential.allSucceeded && concurrent.allSucceeded
+        print("  sequential  \(SummaryText.format(comparison.sequential.wallSeconds, digits: 2))s")
+        print("  concurrent  \(SummaryText.format(comparison.concurrent.wallSeconds, digits: 2))s")
+        print(
+            "  speedup     \(SummaryText.format(comparison.speedup, digits: 2))x  (ideal \(SummaryText.format(comparison.idealSpeedup, digits: 2))x: "
+                + "\(comparison.items) items in \(comparison.waves) waves of \(comparison.concurrency))"
+        )
+        for line in SummaryText.lines(comparison.concurrent, unit: unit, concurrency: comparison.concurrency, showTokens: showTokens) {
+            print("  " + line)
         }
+        print("")
     }
 
     /// Fetches 20 URLs from a simulator that fails 30% of requests, and shows every item succeed.
