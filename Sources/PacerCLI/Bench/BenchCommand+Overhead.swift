@@ -158,27 +158,18 @@ extension BenchCommand {
         }
         try printCost(results, title: "Memory: pacer fetch of N URLs streamed from a file, concurrency 100, simulator in its own process.")
         if let first = results.first?.peakRSSBytes, let last = results.last?.peakRSSBytes, first > 0, !json {
-            print("\npeak RSS at 10^6 items is \(SummaryText.format(Double(last) / Double(first), digits: 2))× that at 10^4.\n")
+            print("peak RSS at 10^6 items is \(SummaryText.format(Double(last) / Double(first), digits: 2))× that at 10^4.\n")
         }
     }
 
     private func printCost(_ results: [CostResult], title: String) throws {
-        if json {
-            for result in results { print(String(decoding: try JSONEncoder().encode(result), as: UTF8.self)) }
-            return
-        }
-        print(title)
-        print("median of \(repetitions) run(s)\n")
-        print(row(["run", "items", "wall s", "items/s", "CPU µs/item", "peak RSS", "failed"]))
-        print(row(Array(repeating: "---", count: 7)))
-        for result in results {
-            print(row([
+        try printResults(results, title: title, header: ["run", "items", "wall s", "items/s", "CPU µs/item", "peak RSS", "failed"]) { result in
+            [
                 result.section, String(result.items), SummaryText.format(result.wallSeconds, digits: 2),
                 SummaryText.format(result.itemsPerSecond, digits: 0), SummaryText.format(result.cpuMicrosecondsPerItem, digits: 1),
                 result.peakRSSBytes.map { SummaryText.format(Double($0) / 1_048_576, digits: 1) + " MiB" } ?? "n/a",
                 String(result.failed),
-            ]))
+            ]
         }
-        print("")
     }
 }

@@ -90,22 +90,18 @@ extension BenchCommand {
                 }
             })
         }
-        if json {
-            for result in results { print(String(decoding: try JSONEncoder().encode(result), as: UTF8.self)) }
-            return
-        }
-        print("Reference: the reference solutions' benchmarks against the in-process simulator (500 ms per request);")
-        print("sequential is the same engine at concurrency 1. median of \(repetitions) run(s)\n")
-        print(row(["job", "items", "concurrency", "sequential s", "concurrent s", "speedup", "ideal"]))
-        print(row(Array(repeating: "---", count: 7)))
-        for result in results {
-            print(row([
+        try printResults(
+            results,
+            title: "Reference: the reference solutions' benchmarks against the in-process simulator (500 ms per request);\n"
+                + "sequential is the same engine at concurrency 1.",
+            header: ["job", "items", "concurrency", "sequential s", "concurrent s", "speedup", "ideal"]
+        ) { result in
+            [
                 result.job, String(result.items), String(result.concurrency), SummaryText.format(result.sequentialSeconds, digits: 2),
                 SummaryText.format(result.concurrentSeconds, digits: 2), SummaryText.format(result.speedup, digits: 2) + "×",
                 SummaryText.format(result.idealSpeedup, digits: 2) + "×",
-            ]))
+            ]
         }
-        print("")
     }
 
     /// Runs `body` `repetitions` times and keeps the run that is the median by `key`.
@@ -122,22 +118,18 @@ extension BenchCommand {
         let faulty = try await median(by: \.wallSeconds) {
             try await fetchRun(section: "resilience: 10,000 URLs, 20% faults", count: 10_000, concurrency: 200, latencyMs: 50, faultRate: 0.2)
         }
-        let results = [clean, faulty]
-        if json {
-            for result in results { print(String(decoding: try JSONEncoder().encode(result), as: UTF8.self)) }
-            return
-        }
-        print("Throughput: fetch against the in-process simulator, no pacing; ideal = ceil(items / concurrency) × latency.")
-        print("median of \(repetitions) run(s)\n")
-        print(row(["run", "concurrency", "latency", "wall s", "ideal s", "wall/ideal", "retries", "failed", "lost"]))
-        print(row(Array(repeating: "---", count: 9)))
-        for result in results {
-            print(row([
+        try printResults(
+            [clean, faulty],
+            title: "Throughput: fetch against the in-process simulator, no pacing; ideal = ceil(items / concurrency) × latency.",
+            header: ["run", "concurrency", "latency", "wall s", "ideal s", "wall/ideal", "retries", "failed", "lost"]
+        ) { result in
+            [
                 result.section, String(result.concurrency), "\(result.latencyMs) ms", SummaryText.format(result.wallSeconds, digits: 2),
                 SummaryText.format(result.idealSeconds, digits: 2), SummaryText.format(result.wallSeconds / result.idealSeconds, digits: 3),
                 String(result.retries), String(result.failed), String(result.lost),
-            ]))
+            ]
         }
-        print("\nresilience cost: the 20%-fault run took \(SummaryText.format(faulty.wallSeconds / clean.wallSeconds, digits: 2))× the fault-free one.\n")
+        if json { return }
+        print("resilience cost: the 20%-fault run took \(SummaryText.format(faulty.wallSeconds / clean.wallSeconds, digits: 2))× the fault-free one.\n")
     }
 }

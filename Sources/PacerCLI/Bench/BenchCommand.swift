@@ -104,6 +104,20 @@ struct BenchCommand: AsyncParsableCommand {
 
     func row(_ cells: [String]) -> String { "| " + cells.joined(separator: " | ") + " |" }
 
+    /// Prints `results` as JSON lines (`--json`), or as a Markdown table under `title`.
+    func printResults<Result: Encodable>(_ results: [Result], title: String, header: [String], cells: (Result) -> [String]) throws {
+        if json {
+            for result in results { print(String(decoding: try JSONEncoder().encode(result), as: UTF8.self)) }
+            return
+        }
+        print(title)
+        print("median of \(repetitions) run(s)\n")
+        print(row(header))
+        print(row(Array(repeating: "---", count: header.count)))
+        for result in results { print(row(cells(result))) }
+        print("")
+    }
+
     /// One run: enough requests for `seconds` at the limit (plus the burst).
     private func pacingRun(limit: Int, learned: Bool) async throws -> PacingResult {
         let simulator = SimulatorConfiguration(latency: .milliseconds(latencyMs), requestsPerMinute: limit, limitWindow: .quantized)
