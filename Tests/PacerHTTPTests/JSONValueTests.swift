@@ -12,7 +12,7 @@ import Testing
         (#" "tab\tquote\"slash\/back\\u\u00e9\ud83d\ude42" "#, .string("tab\tquote\"slash/back\\ué🙂")),
         ("-0", .number(-0.0)),
         ("0.1", .number(0.1)),
-        ("123456789012345678901", .number(123456789012345678901)),
+        ("123456789012345678901", .number(1.2345678901234568e20)),
         ("1E-7", .number(1e-7)),
         ("[]", .array([])),
         ("{}", .object([:])),
