@@ -5,6 +5,10 @@ public struct BatchConfiguration: Sendable, Hashable {
     /// The longest one attempt may take before it is cancelled and counted as a timeout;
     /// `nil` for none. Default 60 s.
     public var attemptTimeout: Duration?
+    /// The longest one item may take, all its attempts and the waits between them, from its
+    /// first attempt; `nil` for none (the default). An attempt still running at the deadline
+    /// is cancelled, and no retry starts that could not begin before it.
+    public var itemDeadline: Duration?
     /// When failed attempts are retried, and after how long.
     public var retry: RetryPolicy
     /// Requests and tokens per minute to pace at, or `nil` for no limits of its own (the
@@ -22,19 +26,23 @@ public struct BatchConfiguration: Sendable, Hashable {
     ///   - retry: The retry policy (default: 5 retries, 1 s · 2ⁿ backoff capped at 60 s, full jitter).
     ///   - pacing: The rate limits (default: learned from the server), or `nil` for none.
     ///   - retryBudget: The retry cap (default: 20% of requests plus 10 a second), or `nil`.
+    ///   - itemDeadline: The time one item may take across its attempts (default none). Must be positive.
     public init(
         maxConcurrent: Int = 8,
         attemptTimeout: Duration? = .seconds(60),
         retry: RetryPolicy = RetryPolicy(),
         pacing: RateLimits? = RateLimits(),
-        retryBudget: RetryBudget? = RetryBudget()
+        retryBudget: RetryBudget? = RetryBudget(),
+        itemDeadline: Duration? = nil
     ) {
         precondition(maxConcurrent >= 1, "maxConcurrent must be at least 1")
         precondition(attemptTimeout.map { $0 > .zero } ?? true, "attemptTimeout must be positive")
+        precondition(itemDeadline.map { $0 > .zero } ?? true, "itemDeadline must be positive")
         self.maxConcurrent = maxConcurrent
         self.attemptTimeout = attemptTimeout
         self.retry = retry
         self.pacing = pacing
         self.retryBudget = retryBudget
+        self.itemDeadline = itemDeadline
     }
 }

@@ -40,6 +40,16 @@ extension BatchRunner {
             finish(.failure(ItemError(kind: .cancelled, message: reason, isRetryable: false)))
         }
 
+        /// The item's last attempt error, marked as the one that met the item's deadline.
+        func deadlineReached() -> ItemError {
+            var last = errors.last ?? ItemError(kind: .timeout, message: "no attempt", isRetryable: false)
+            last.message += " (item deadline of \(configuration.itemDeadline?.pacerSeconds ?? 0)s reached)"
+            last.isRetryable = false
+            if !errors.isEmpty { errors[errors.count - 1] = last }
+            return last
+        }
+
+        var deadline: C.Instant?
         var attempt = 1
         while true {
             let reservation: RateLimiter<C>.Reservation
@@ -60,15 +70,26 @@ extension BatchRunner {
             }
             if attempt == 1 {
                 start = clock.now
+                deadline = configuration.itemDeadline.map { clock.now.advanced(by: $0) }
                 limiter.recordFirstAttempt()
             }
             let attemptStart = clock.now
+            // The attempt's timeout, shortened to what is left before the item's deadline.
+            var timeout = configuration.attemptTimeout
+            if let deadline {
+                let left = attemptStart.duration(to: deadline)
+                guard left > .zero else {
+                    limiter.settle(reservation, usedTokens: nil)
+                    return finish(.failure(deadlineReached()))
+                }
+                timeout = min(timeout ?? left, left)
+            }
             do {
                 let output: Operation.Output
-                if let timeout = configuration.attemptTimeout, operation.enforcesTimeout {
+                if let timeout, operation.enforcesTimeout {
                     output = try await operation.attempt(item, attempt: attempt, timeout: timeout)
                 } else {
-                    output = try await withAttemptTimeout(configuration.attemptTimeout) { [attempt] in
+                    output = try await withAttemptTimeout(timeout) { [attempt] in
                         try await operation.attempt(item, attempt: attempt)
                     }
                 }
@@ -91,6 +112,11 @@ extension BatchRunner {
                     previousDelay: previousDelay,
                     unit: random.nextUnit()
                 )
+                if case .retry(let delay) = decision, let deadline, clock.now.advanced(by: delay) >= deadline {
+                    // The retry could not start before the item's deadline.
+                    failure = deadlineReached()
+                    decision = .giveUp
+                }
                 if case .retry(let delay) = decision {
                     if failure.status == 429 || failure.retryAfter != nil {
                         // The server is saturated: hold every worker, not just this one.

@@ -157,6 +157,7 @@ import Testing
         ["chat", "-", "--concurrency", "-3"],
         ["fetch", "-", "--max-retries", "many"],
         ["fetch", "-", "--timeout", "0"],
+        ["fetch", "-", "--deadline", "0"],
         ["chat", "-", "--base-url", "not a url"],
         ["chat", "-", "--jitter", "wobbly"],
         ["fetch", "-", "--header", "no-colon"],

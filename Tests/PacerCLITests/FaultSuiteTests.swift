@@ -97,4 +97,26 @@ import Testing
         #expect(refused.count == 3)
         #expect(refused.allSatisfy { ($0["error"] as? [String: Any])?["status"] as? Int == 401 && $0["attempts"] as? Int == 1 })
     }
+
+    /// `--deadline` bounds an item across its attempts: with answers that stall past it, each
+    /// item ends at its deadline as a timeout failure, although `--timeout` and the retries
+    /// would allow much longer.
+    @Test func theItemDeadlineEndsItemsWhoseAnswersNeverCome() async throws {
+        let output = path("deadline.jsonl")
+        let started = ContinuousClock.now
+        try await withSimulator(SimulatorConfiguration(faultRate: 1, faults: [.slow], slowDelay: .seconds(5))) { server in
+            let input = try write("urls.txt", (1...3).map { server.postURL($0) }.joined(separator: "\n"))
+            let status = await pacer(["fetch", input, "-o", output, "--timeout", "10", "--max-retries", "5", "--deadline", "0.5", "-q"])
+            #expect(status == 1)
+        }
+        #expect(started.duration(to: .now) < .seconds(4))
+        let written = try lines(output)
+        #expect(written.count == 3)
+        for line in written {
+            let error = try #require(line["error"] as? [String: Any])
+            #expect(error["kind"] as? String == "timeout")
+            #expect(error["message"] as? String == "no response within 0.5s (item deadline of 0.5s reached)")
+            #expect(line["attempts"] as? Int == 1)
+        }
+    }
 }

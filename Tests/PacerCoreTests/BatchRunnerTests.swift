@@ -4,14 +4,21 @@ import Synchronization
 import Testing
 
 @Suite struct BatchRunnerTests {
-    func runner(_ clock: TestClock<Duration>, concurrency: Int = 3, timeout: Duration? = nil, retries: Int = 5) -> BatchRunner<TestClock<Duration>> {
+    func runner(
+        _ clock: TestClock<Duration>,
+        concurrency: Int = 3,
+        timeout: Duration? = nil,
+        retries: Int = 5,
+        deadline: Duration? = nil
+    ) -> BatchRunner<TestClock<Duration>> {
         BatchRunner(
             configuration: BatchConfiguration(
                 maxConcurrent: concurrency,
                 attemptTimeout: timeout,
                 retry: RetryPolicy(maxRetries: retries, backoff: Backoff(base: .seconds(1), multiplier: 2, cap: .seconds(60), jitter: .none)),
                 pacing: nil,
-                retryBudget: nil
+                retryBudget: nil,
+                itemDeadline: deadline
             ),
             clock: clock
         )
@@ -133,6 +140,31 @@ import Testing
         #expect(results[0].error?.kind == .timeout)
         #expect(results[0].attempts == 3)
         #expect(operation.cancellations.value == 3)
+    }
+
+    @Test func theItemDeadlineCutsARunningAttemptShort() async throws {
+        let clock = TestClock()
+        let operation = ScriptedOperation(clock: clock) { _, _ in .succeed(after: .seconds(30)) }
+        let runner = runner(clock, concurrency: 1, timeout: .seconds(60), deadline: .seconds(5))
+        let (results, _) = try await drive(clock) { try await runner.collect([0], operation: operation) }
+        #expect(results[0].attempts == 1)
+        #expect(operation.cancellations.value == 1)
+        #expect(results[0].error?.kind == .timeout)
+        #expect(results[0].error?.message == "no response within 5.0s (item deadline of 5.0s reached)")
+        #expect(results[0].latency >= .seconds(5) && results[0].latency < .seconds(5.3))
+    }
+
+    @Test func noRetryStartsThatCouldNotBeginBeforeTheItemDeadline() async throws {
+        let clock = TestClock()
+        let operation = ScriptedOperation(clock: clock) { _, _ in .fail(retryable, after: .zero) }
+        // Attempts at 0 s, 1 s and 3 s; the next would start at 7 s, past the 6 s deadline.
+        let runner = runner(clock, concurrency: 1, retries: 10, deadline: .seconds(6))
+        let (results, summary) = try await drive(clock) { try await runner.collect([0], operation: operation) }
+        #expect(results[0].attempts == 3)
+        #expect(summary.retries == 2)
+        #expect(results[0].error?.status == 503)
+        #expect(results[0].error?.message == "overloaded (item deadline of 6.0s reached)")
+        #expect(results[0].latency >= .seconds(3) && results[0].latency < .seconds(3.3))
     }
 
     @Test func oneFailingItemDoesNotStopTheOthersAndResultsKeepTheirIndex() async throws {

@@ -27,6 +27,9 @@ struct RunOptions: ParsableArguments {
     @Option(help: "Per-attempt timeout in seconds (default: 60 for chat, 10 for fetch).")
     var timeout: Double?
 
+    @Option(help: "Per-item deadline in seconds: all attempts and the waits between them, from the first attempt (default: none).")
+    var deadline: Double?
+
     @Option(help: "First backoff delay in seconds; doubles per retry up to --backoff-cap.")
     var backoffBase: Double = 1
 
@@ -73,6 +76,7 @@ struct RunOptions: ParsableArguments {
         guard concurrency >= 1 else { throw ValidationError("--concurrency must be at least 1, got \(concurrency)") }
         guard maxRetries >= 0 else { throw ValidationError("--max-retries must be 0 or more, got \(maxRetries)") }
         if let timeout, !(timeout > 0) { throw ValidationError("--timeout must be a positive number of seconds") }
+        if let deadline, !(deadline > 0) { throw ValidationError("--deadline must be a positive number of seconds") }
         guard backoffBase >= 0, backoffCap >= backoffBase else {
             throw ValidationError("--backoff-base must be 0 or more and not above --backoff-cap")
         }
@@ -114,7 +118,8 @@ struct RunOptions: ParsableArguments {
                 maxWait: .pacerSeconds(maxWait),
                 probeFirst: probeFirst
             ),
-            retryBudget: Double(retryBudget).map { RetryBudget(ratio: $0) }
+            retryBudget: Double(retryBudget).map { RetryBudget(ratio: $0) },
+            itemDeadline: deadline.map { .pacerSeconds($0) }
         )
     }
 }
