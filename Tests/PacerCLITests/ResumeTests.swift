@@ -189,4 +189,42 @@ import Glibc
         let ids = try lines(output).compactMap { $0["id"] as? String }
         #expect(ids.count == count && Set(ids).count == count)
     }
+
+    /// A pipe whose writer sends a few lines and then nothing (and never closes): Ctrl-C must
+    /// end the run, not wait for a next line that may never come.
+    @Test func sigintWhileWaitingForStdinEndsTheRunWithWhatFinished() async throws {
+        let fifo = directory.appendingPathComponent("stdin.fifo")
+        #expect(mkfifo(fifo.path, 0o600) == 0)
+        // Read-write, so that opening it neither blocks nor ever sees the end of the input.
+        let writer = open(fifo.path, O_RDWR)
+        defer { close(writer) }
+        let output = path("out.jsonl")
+        try await withSimulator { server in
+            let lines = (1...3).map { server.postURL($0) }.joined(separator: "\n") + "\n"
+            FileHandle(fileDescriptor: writer, closeOnDealloc: false).write(Data(lines.utf8))
+            let run = try PacerProcess(
+                ["fetch", "-", "-o", output, "-q", "--grace", "30"],
+                stderrFile: directory.appendingPathComponent("stderr.txt"),
+                stdinFile: fifo
+            )
+            server.stats.when(requests: 3) {
+                // Let the third answer arrive, then interrupt while Pacer waits for line 4.
+                Task {
+                    try await Task.sleep(for: .milliseconds(500))
+                    send(SIGINT, to: run.pid)
+                }
+            }
+            // Without the fix the run would wait for stdin forever: stop it after 20 s.
+            let watchdog = Task {
+                try await Task.sleep(for: .seconds(20))
+                send(SIGKILL, to: run.pid)
+            }
+            let started = ContinuousClock.now
+            let (status, stderr) = try await run.run()
+            watchdog.cancel()
+            #expect(status == 130, "\(stderr)")
+            #expect(started.duration(to: .now) < .seconds(15))
+        }
+        #expect(try lines(output).count == 3)
+    }
 }

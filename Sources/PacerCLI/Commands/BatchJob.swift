@@ -106,6 +106,8 @@ struct BatchJob<Operation: BatchOperation>: Sendable {
                     interrupted.add()
                     guard interrupted.count == 1 else { return .cancelNow }
                     control.stopAdmitting()
+                    // Admission may be waiting for the next line of stdin: end the input here.
+                    source.stopReading()
                     Console.error(
                         "\nstopping: no new requests; waiting up to \(SummaryText.format(grace, digits: 0)) s for those in flight "
                             + "(Ctrl-C again to stop now). Finished items are kept; a rerun does the rest."

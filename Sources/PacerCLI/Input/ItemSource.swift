@@ -20,6 +20,12 @@ struct ItemSource<Input: Sendable>: AsyncSequence, Sendable {
     let checksDuplicates: Bool
     private let reader: FileReader
 
+    /// Ends the input where it is (Ctrl-C): a read waiting on stdin returns, and no more
+    /// items come.
+    func stopReading() {
+        reader.stop()
+    }
+
     /// Opens the input; `-` is stdin.
     init(
         path: String,

@@ -41,7 +41,13 @@ struct Lines: AsyncSequence, Sendable {
                 buffer.removeSubrange(0..<start)
                 start = 0
                 let chunk = try await reader.read()
-                if chunk.isEmpty { finished = true } else { buffer.append(contentsOf: chunk) }
+                if chunk.isEmpty {
+                    // Stopped (Ctrl-C): a line still being typed or piped is not a line.
+                    if reader.isStopped { return nil }
+                    finished = true
+                } else {
+                    buffer.append(contentsOf: chunk)
+                }
             }
         }
 

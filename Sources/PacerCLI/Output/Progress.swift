@@ -1,5 +1,6 @@
 import Foundation
 import PacerCore
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -69,8 +70,8 @@ struct ProgressState {
     }
 }
 
-/// Draws progress on stderr: a line redrawn in place at most 10 times a second on a
-/// terminal; a plain line every 10 s otherwise. No colours are used, so `NO_COLOR` holds.
+/// Draws progress on stderr: a line redrawn in place 10 times a second on a terminal; a
+/// plain line every 10 s otherwise. No colours are used, so `NO_COLOR` holds.
 struct ProgressReporter: Sendable {
     let total: Int?
     let showTokens: Bool
@@ -84,18 +85,23 @@ struct ProgressReporter: Sendable {
         self.interactive = isatty(STDERR_FILENO) == 1 && term != "dumb"
     }
 
-    /// Consumes events until the stream ends, drawing as it goes.
+    /// Consumes events until the stream ends, redrawing on a clock of its own, so that the
+    /// line keeps moving (falling rate, growing ETA) while the server makes every worker wait.
     func run(_ events: AsyncStream<BatchEvent>) async {
-        var state = ProgressState(total: total)
+        let state = SharedState(ProgressState(total: total))
         let start = ContinuousClock.now
-        var lastDraw = start
         let interval: Duration = interactive ? .milliseconds(100) : .seconds(10)
-        for await event in events {
-            state.apply(event)
-            let now = ContinuousClock.now
-            guard now - lastDraw >= interval else { continue }
-            lastDraw = now
-            draw(state.line(elapsed: (now - start).pacerSeconds, showTokens: showTokens))
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                while (try? await Task.sleep(for: interval)) != nil {
+                    let line = state.value.withLock { $0.line(elapsed: start.duration(to: .now).pacerSeconds, showTokens: showTokens) }
+                    draw(line)
+                }
+            }
+            for await event in events {
+                state.value.withLock { $0.apply(event) }
+            }
+            group.cancelAll()
         }
         if interactive { clear() }
     }
@@ -108,4 +114,10 @@ struct ProgressReporter: Sendable {
     private func clear() {
         FileHandle.standardError.write(Data("\r\u{1B}[2K".utf8))
     }
+}
+
+/// A value shared between tasks behind a lock.
+private final class SharedState<Value: Sendable>: Sendable {
+    let value: Mutex<Value>
+    init(_ value: Value) { self.value = Mutex(value) }
 }
