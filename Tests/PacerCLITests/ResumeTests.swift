@@ -207,14 +207,11 @@ import Glibc
                 stderrFile: directory.appendingPathComponent("stderr.txt"),
                 stdinFile: fifo
             )
-            server.stats.when(requests: 3) {
-                // Let the third answer arrive, then interrupt while Pacer waits for line 4.
-                Task {
-                    try await Task.sleep(for: .milliseconds(500))
-                    send(SIGINT, to: run.pid)
-                }
-            }
-            // Without the fix the run would wait for stdin forever: stop it after 20 s.
+            // At the third request Pacer has read every line there is (concurrency 8) and waits
+            // for line 4; the three in flight finish and are written after the signal.
+            server.stats.when(requests: 3) { send(SIGINT, to: run.pid) }
+            // Not timing logic but a guard: without the fix the run would wait for stdin
+            // forever, so it is killed after 20 s and the test fails instead of hanging.
             let watchdog = Task {
                 try await Task.sleep(for: .seconds(20))
                 send(SIGKILL, to: run.pid)
