@@ -57,7 +57,7 @@ public struct BatchRunner<C: Clock>: Sendable where C.Duration == Duration {
     ///   - control: Lets the caller stop admitting new items (a graceful stop).
     ///   - onResult: Called with each finished item.
     /// - Returns: The batch summary.
-    public func run<Items: AsyncSequence, Operation: BatchOperation>(
+    public func run<Items: AsyncSequence & Sendable, Operation: BatchOperation>(
         _ items: Items,
         operation: Operation,
         events: AsyncStream<BatchEvent>.Continuation? = nil,
@@ -71,56 +71,78 @@ public struct BatchRunner<C: Clock>: Sendable where C.Duration == Duration {
             clock: clock
         )
         var summary = SummaryBuilder()
-        var inputError: (any Error)?
-        try await withThrowingTaskGroup(of: Finished<Operation.Input, Operation.Output>.self) { group in
-            var iterator = items.makeAsyncIterator()
-            var inFlight = 0
-            // Admits one more item; false when the input is exhausted or failed.
-            func admitNext() async -> Bool {
-                guard inputError == nil, !limiter.isStopped, control?.isStopping != true else { return false }
-                let next: BatchItem<Operation.Input>?
-                do {
-                    next = try await iterator.next()
-                } catch {
-                    inputError = error
-                    return false
-                }
-                guard let item = next else { return false }
-                inFlight += 1
-                group.addTask { await self.process(item, operation: operation, limiter: limiter, control: control, events: events) }
-                return true
+        let handoff = ResultHandoff<Finished<Operation.Input, Operation.Output>>(slots: configuration.maxConcurrent)
+        // Admission runs on a task of its own, so that waiting for the next input item (a
+        // slow producer on stdin) never holds back the results that finish meanwhile: each is
+        // delivered here as soon as it is done.
+        async let admissionEnded = admit(items, operation: operation, limiter: limiter, control: control, events: events, handoff: handoff)
+        while let finished = await handoff.receive() {
+            summary.record(finished.result, busy: finished.busy)
+            let result = finished.result
+            let outcome: BatchEvent.Outcome = switch result.outcome {
+            case .success: .succeeded
+            case .failure(let error): error.kind == .cancelled ? .cancelled : .failed
             }
-
-            while inFlight < configuration.maxConcurrent, await admitNext() {}
-            while let finished = try await group.next() {
-                inFlight -= 1
-                summary.record(finished.result, busy: finished.busy)
-                let result = finished.result
-                let outcome: BatchEvent.Outcome = switch result.outcome {
-                case .success: .succeeded
-                case .failure(let error): error.kind == .cancelled ? .cancelled : .failed
-                }
-                events?.yield(
-                    .finished(
-                        index: result.index,
-                        id: result.id,
-                        outcome: outcome,
-                        attempts: result.attempts,
-                        tokens: result.output?.tokenUsage,
-                        costUSD: result.output?.costUSD
-                    )
+            events?.yield(
+                .finished(
+                    index: result.index,
+                    id: result.id,
+                    outcome: outcome,
+                    attempts: result.attempts,
+                    tokens: result.output?.tokenUsage,
+                    costUSD: result.output?.costUSD
                 )
+            )
+            do {
                 try await onResult(finished.item, finished.result)
-                if !Task.isCancelled {
-                    _ = await admitNext()
-                }
+            } catch {
+                // Leaving this scope cancels admission and the items in flight.
+                handoff.close()
+                throw error
             }
+            handoff.releaseSlot()
         }
+        let inputError = await admissionEnded
         var result = summary.summary(wallTime: start.duration(to: clock.now))
         result.pausedSeconds = limiter.pausedSeconds
         result.resumeAfterSeconds = limiter.stoppedFor?.pacerSeconds
         if let inputError { throw BatchStopped(cause: inputError, summary: result) }
         return result
+    }
+
+    /// Reads items as slots free up and runs each on a child task that hands its result to
+    /// `handoff`; returns the input's error, if reading it failed.
+    private func admit<Items: AsyncSequence & Sendable, Operation: BatchOperation>(
+        _ items: Items,
+        operation: Operation,
+        limiter: RateLimiter<C>,
+        control: BatchControl?,
+        events: AsyncStream<BatchEvent>.Continuation?,
+        handoff: ResultHandoff<Finished<Operation.Input, Operation.Output>>
+    ) async -> (any Error)? where Items.Element == BatchItem<Operation.Input> {
+        // Once every admitted item has been handed over (the group has waited for them all).
+        defer { handoff.finish() }
+        // Discarding: a finished child is freed at once (a plain group keeps every finished
+        // child until it is awaited, which over a million items is memory and time).
+        return await withDiscardingTaskGroup { group in
+            var iterator = items.makeAsyncIterator()
+            var inputError: (any Error)?
+            while await handoff.acquireSlot() {
+                guard !Task.isCancelled, !limiter.isStopped, control?.isStopping != true else { break }
+                let next: BatchItem<Operation.Input>?
+                do {
+                    next = try await iterator.next()
+                } catch {
+                    inputError = error
+                    break
+                }
+                guard let item = next else { break }
+                group.addTask {
+                    handoff.send(await self.process(item, operation: operation, limiter: limiter, control: control, events: events))
+                }
+            }
+            return inputError
+        }
     }
 
     /// Runs the batch over an array and returns the results in input order.

@@ -57,6 +57,29 @@ import Testing
         #expect(delivered.value == 50)
     }
 
+    /// An input that is slow to give its next item (a producer on stdin) must not hold back
+    /// the results of items that already finished: they are delivered, and so written, at once.
+    /// (Before, the next read and the delivery shared one task: this test hung until its limit.)
+    @Test(.timeLimit(.minutes(1)))
+    func resultsAreDeliveredWhileTheInputWaitsForItsNextItem() async throws {
+        let clock = TestClock()
+        let operation = ScriptedOperation(clock: clock) { _, _ in .succeed(after: .zero) }
+        let (items, feed) = AsyncStream.makeStream(of: BatchItem<Int>.self)
+        let (delivered, deliveries) = AsyncStream.makeStream(of: Int.self)
+        feed.yield(BatchItem(index: 0, id: "1", input: 0))
+        let runner = runner(clock)
+        let run = Task {
+            try await runner.run(items, operation: operation) { _, result in deliveries.yield(result.index) }
+        }
+        // Item 0's result comes while the feed is open and has nothing more.
+        let first = await delivered.first { _ in true }
+        #expect(first == 0)
+        feed.yield(BatchItem(index: 1, id: "2", input: 1))
+        feed.finish()
+        let summary = try await run.value
+        #expect(summary.succeeded == 2)
+    }
+
     /// The delays the engine chose before each retry of item 0, from its events.
     func retryDelays(_ events: AsyncStream<BatchEvent>) async -> [Duration] {
         var delays: [Duration] = []
