@@ -45,7 +45,9 @@ public struct BatchRunner<C: Clock>: Sendable where C.Duration == Duration {
     /// Runs the batch, calling `onResult` once per item as it finishes.
     ///
     /// `onResult` is called from this task, one result at a time, with the item and its result,
-    /// so it may write to a file without locking. If the input sequence throws, no new item is
+    /// so it may write to a file without locking; it is called as soon as the item finishes,
+    /// even while the input is still waiting to give its next item (the input is read on a
+    /// task of its own, so the sequence must be `Sendable`). If the input sequence throws, no new item is
     /// admitted, the items in flight finish and are delivered, and a ``BatchStopped`` carrying
     /// the input's error and the summary so far is thrown. If `onResult` throws, the items in
     /// flight are cancelled and its error is rethrown.
