@@ -1,18 +1,87 @@
 import Synchronization
 
-/// Lets the owner of a running batch stop it gracefully: no new item is admitted, the items
-/// in flight go on (cancel the batch's task to stop those too).
+/// Lets the owner of a running batch stop it gracefully: no new item is admitted, and no item
+/// waits any longer to be sent (for the rate limit, or before a retry); the requests already on
+/// the wire go on (cancel the batch's task to stop those too).
 public final class BatchControl: Sendable {
-    private let stopping = Mutex(false)
+    private struct State {
+        var stopping = false
+        var nextWaiter = 0
+        var waiters: [Int: CheckedContinuation<Void, Never>] = [:]
+    }
+
+    private let state = Mutex(State())
 
     /// Creates a control for one batch.
     public init() {}
 
-    /// Stops admitting new items. Items in flight are not touched.
+    /// Stops admitting new items and ends every wait before a send at once. Requests in
+    /// flight are not touched.
     public func stopAdmitting() {
-        stopping.withLock { $0 = true }
+        let waiters = state.withLock { state in
+            state.stopping = true
+            defer { state.waiters.removeAll() }
+            return Array(state.waiters.values)
+        }
+        for waiter in waiters { waiter.resume() }
     }
 
     /// Whether ``stopAdmitting()`` was called.
-    public var isStopping: Bool { stopping.withLock { $0 } }
+    public var isStopping: Bool { state.withLock { $0.stopping } }
+
+    /// Returns once ``stopAdmitting()`` is called, or when the calling task is cancelled.
+    func stopped() async {
+        let id = state.withLock { state in
+            defer { state.nextWaiter += 1 }
+            return state.nextWaiter
+        }
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let waiting = state.withLock { state in
+                    // Cancellation is flagged before its handler runs: a handler that ran
+                    // before this registration found nothing to resume, so look here.
+                    guard !state.stopping, !Task.isCancelled else { return false }
+                    state.waiters[id] = continuation
+                    return true
+                }
+                if !waiting { continuation.resume() }
+            }
+        } onCancel: {
+            let waiter = state.withLock { $0.waiters.removeValue(forKey: id) }
+            waiter?.resume()
+        }
+    }
+}
+
+/// A wait before a send ended because its batch was told to stop (``BatchControl/stopAdmitting()``).
+public struct StopRequested: Error, Hashable {
+    /// Creates the error.
+    public init() {}
+}
+
+extension Clock where Duration == Swift.Duration {
+    /// Sleeps until `deadline`, ending early with ``StopRequested`` when `control` is told to
+    /// stop (at once, if it already was).
+    ///
+    /// - Throws: ``StopRequested``, or `CancellationError` when the task is cancelled.
+    func sleep(until deadline: Instant, unlessStopped control: BatchControl?) async throws {
+        guard let control else { return try await sleep(until: deadline, tolerance: nil) }
+        if control.isStopping { throw StopRequested() }
+        try await withThrowingTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                try await self.sleep(until: deadline, tolerance: nil)
+                return true
+            }
+            group.addTask {
+                await control.stopped()
+                return false
+            }
+            defer { group.cancelAll() }
+            // The first to end decides; the other is cancelled.
+            guard let slept = try await group.next(), slept else {
+                try Task.checkCancellation()
+                throw StopRequested()
+            }
+        }
+    }
 }

@@ -1,153 +1,115 @@
 import Logging
 
 extension BatchRunner {
-    /// Runs every attempt of one item: wait for the limiter, attempt, classify, back off,
-    /// until success or give-up.
+    /// Carries out one item's ``ItemLifecycle``: waits for the quota, attempts, backs off, as
+    /// the machine says, and reports each outcome back to it. All decisions are the machine's.
     func process<Operation: BatchOperation>(
         _ item: BatchItem<Operation.Input>,
         operation: Operation,
-        limiter: RateLimiter<C>,
+        quota: Quota<C>,
+        origin: C.Instant,
         control: BatchControl?,
-        events: AsyncStream<BatchEvent>.Continuation?
+        observers: Observers
     ) async -> Finished<Operation.Input, Operation.Output> {
         var logger = self.logger
         // Every item's own logger would cost a metadata dictionary per item; only the debug
         // messages below use it.
         if logger.logLevel <= .debug { logger[metadataKey: "pacer.item.id"] = "\(item.id)" }
+        let events = observers.events
         events?.yield(.started(index: item.index, id: item.id))
-        // Latency runs from the first admission: time queued for the rate limit before the
-        // first attempt is pacing, not the item's latency.
-        var start: C.Instant?
-        var busy = Duration.zero
-        var errors: [ItemError] = []
-        var previousDelay: Duration?
-        let estimate = operation.estimatedTokens(for: item.input)
-
-        func finish(_ outcome: Result<Operation.Output, ItemError>) -> Finished<Operation.Input, Operation.Output> {
-            let result = ItemResult(
-                index: item.index,
-                id: item.id,
-                outcome: outcome,
-                attempts: errors.count + (outcome.isSuccess ? 1 : 0),
-                attemptErrors: errors,
-                latency: start.map { $0.duration(to: clock.now) } ?? .zero
+        observers.progress?.started()
+        var now: Duration { origin.duration(to: clock.now) }
+        var lifecycle = ItemLifecycle(
+            configuration: .init(
+                retry: configuration.retry,
+                attemptTimeout: configuration.attemptTimeout,
+                itemDeadline: configuration.itemDeadline,
+                maxWait: quota.maxWait,
+                tokens: operation.estimatedTokens(for: item.input)
             )
-            return Finished(item: item, result: result, busy: busy)
-        }
-
-        /// Ends the item without sending it again: it is not done, and a rerun does it.
-        func notSent(_ reason: String) -> Finished<Operation.Input, Operation.Output> {
-            finish(.failure(ItemError(kind: .cancelled, message: reason, isRetryable: false)))
-        }
-
-        /// The item's last attempt error, marked as the one that met the item's deadline.
-        func deadlineReached() -> ItemError {
-            var last = errors.last ?? ItemError(kind: .timeout, message: "no attempt", isRetryable: false)
-            last.message += " (item deadline of \(configuration.itemDeadline?.pacerSeconds ?? 0)s reached)"
-            last.isRetryable = false
-            if !errors.isEmpty { errors[errors.count - 1] = last }
-            return last
-        }
-
-        var deadline: C.Instant?
-        var attempt = 1
+        )
+        var output: Operation.Output?
+        var lastFailure: (attempt: Int, error: ItemError)?
+        var action = lifecycle.start(now: now)
         while true {
-            let reservation: RateLimiter<C>.Reservation
-            do {
-                if control?.isStopping == true { return notSent("not sent: the batch is stopping") }
-                reservation = try await limiter.acquire(tokens: estimate)
-                if control?.isStopping == true {
-                    limiter.settle(reservation, usedTokens: nil)
-                    return notSent("not sent: the batch is stopping")
+            if let release = action.release { quota.release(release.reservation, outcome: release.outcome) }
+            if let pause = action.pause { quota.pause(for: pause) }
+            switch action.next {
+            case .acquire(let tokens, let deadline):
+                do {
+                    let reservation = try await quota.acquire(
+                        tokens: tokens,
+                        before: deadline.map { origin.advanced(by: $0) },
+                        unlessStopped: control
+                    )
+                    action = lifecycle.admitted(reservation, stopping: control?.isStopping == true, now: now)
+                } catch {
+                    action = lifecycle.acquireFailed(error, now: now)
                 }
-            } catch let stop as RateLimitStop {
-                return notSent("not sent: \(stop)")
-            } catch let error as ItemError {
-                errors.append(error)
-                return finish(.failure(error))
-            } catch {
-                return notSent("cancelled before it was sent")
-            }
-            if attempt == 1 {
-                start = clock.now
-                deadline = configuration.itemDeadline.map { clock.now.advanced(by: $0) }
-                limiter.recordFirstAttempt()
-            }
-            let attemptStart = clock.now
-            // The attempt's timeout, shortened to what is left before the item's deadline.
-            var timeout = configuration.attemptTimeout
-            if let deadline {
-                let left = attemptStart.duration(to: deadline)
-                guard left > .zero else {
-                    limiter.settle(reservation, usedTokens: nil)
-                    return finish(.failure(deadlineReached()))
-                }
-                timeout = min(timeout ?? left, left)
-            }
-            do {
-                let output: Operation.Output
-                if let timeout, operation.enforcesTimeout {
-                    output = try await operation.attempt(item, attempt: attempt, timeout: timeout)
-                } else {
-                    output = try await withAttemptTimeout(timeout) { [attempt] in
-                        try await operation.attempt(item, attempt: attempt)
-                    }
-                }
-                busy += attemptStart.duration(to: clock.now)
-                limiter.settle(reservation, usedTokens: output.tokenUsage?.total ?? 0)
-                limiter.observe(output.rateLimit)
-                return finish(.success(output))
-            } catch {
-                busy += attemptStart.duration(to: clock.now)
-                // A timeout that fired because the whole batch is being cancelled is a cancellation.
-                var failure = Task.isCancelled ? ItemError.cancelled : ItemError(classifying: error)
-                limiter.settle(reservation, usedTokens: nil)
-                limiter.observe(failure.rateLimit, connectionFailed: failure.kind == .network)
-                errors.append(failure)
-                if failure.kind == .cancelled { return finish(.failure(failure)) }
 
-                var decision = configuration.retry.decide(
-                    after: failure,
-                    retriesSoFar: attempt - 1,
-                    previousDelay: previousDelay,
-                    unit: random.nextUnit()
-                )
-                if case .retry(let delay) = decision, let deadline, clock.now.advanced(by: delay) >= deadline {
-                    // The retry could not start before the item's deadline.
-                    failure = deadlineReached()
-                    decision = .giveUp
-                }
-                if case .retry(let delay) = decision {
-                    if failure.status == 429 || failure.retryAfter != nil {
-                        // The server is saturated: hold every worker, not just this one.
-                        guard limiter.pause(for: failure.retryAfter ?? delay) else {
-                            errors.removeLast()
-                            return notSent("not sent again: \(RateLimitStop(wait: failure.retryAfter ?? delay))")
+            case .attempt(let number, let timeout):
+                if number == 1 { quota.recordFirstAttempt() }
+                do {
+                    let result: Operation.Output
+                    if let timeout, operation.enforcesTimeout {
+                        result = try await operation.attempt(item, attempt: number, timeout: timeout)
+                    } else {
+                        result = try await withAttemptTimeout(timeout) {
+                            try await operation.attempt(item, attempt: number)
                         }
                     }
-                    if !limiter.tryRetry() {
-                        failure.message += " (retry budget exhausted)"
-                        errors[errors.count - 1] = failure
-                        decision = .giveUp
-                    }
-                }
-                guard case .retry(let delay) = decision else {
-                    logger.debug("item failed", metadata: ["pacer.attempt": "\(attempt)", "pacer.error": "\(failure)"])
-                    events?.yield(.attemptFailed(index: item.index, id: item.id, attempt: attempt, error: failure, retryIn: nil))
-                    return finish(.failure(failure))
-                }
-                logger.debug(
-                    "attempt failed, retrying",
-                    metadata: ["pacer.attempt": "\(attempt)", "pacer.error": "\(failure)", "pacer.delay": "\(delay)"]
-                )
-                events?.yield(.attemptFailed(index: item.index, id: item.id, attempt: attempt, error: failure, retryIn: delay))
-                do {
-                    try await clock.sleep(for: delay)
+                    output = result
+                    action = lifecycle.succeeded(usedTokens: result.tokenUsage?.total, rateLimit: result.rateLimit, now: now)
                 } catch {
-                    return finish(.failure(.cancelled))
+                    // A timeout that fired because the whole batch is being cancelled is a cancellation.
+                    let failure = Task.isCancelled ? ItemError.cancelled : ItemError(classifying: error)
+                    lastFailure = (number, failure)
+                    action = lifecycle.failed(failure, stopping: control?.isStopping == true, unit: random.nextUnit(), now: now)
                 }
-                previousDelay = delay
-                attempt += 1
+
+            case .backOff(let delay):
+                guard quota.tryRetry() else {
+                    action = lifecycle.retryRefused(now: now)
+                    continue
+                }
+                if let (attempt, error) = lastFailure {
+                    logger.debug(
+                        "attempt failed, retrying",
+                        metadata: ["pacer.attempt": "\(attempt)", "pacer.error": "\(error)", "pacer.delay": "\(delay)"]
+                    )
+                    events?.yield(.attemptFailed(index: item.index, id: item.id, attempt: attempt, error: error, retryIn: delay))
+                    observers.progress?.retried()
+                    lastFailure = nil
+                }
+                do {
+                    try await clock.sleep(until: clock.now.advanced(by: delay), unlessStopped: control)
+                    action = lifecycle.backOffEnded(now: now)
+                } catch {
+                    action = lifecycle.stopped(cancelled: !(error is StopRequested), now: now)
+                }
+
+            case .finish(let ending):
+                if let (attempt, error) = lastFailure {
+                    logger.debug("item failed", metadata: ["pacer.attempt": "\(attempt)", "pacer.error": "\(error)"])
+                    events?.yield(.attemptFailed(index: item.index, id: item.id, attempt: attempt, error: ending.error ?? error, retryIn: nil))
+                }
+                let outcome: Result<Operation.Output, ItemError>
+                if let error = ending.error {
+                    outcome = .failure(error)
+                } else if let output {
+                    outcome = .success(output)
+                } else {
+                    preconditionFailure("an item ended without an error or an output")
+                }
+                let result = ItemResult(
+                    index: item.index,
+                    id: item.id,
+                    outcome: outcome,
+                    attempts: ending.attempts,
+                    attemptErrors: ending.attemptErrors,
+                    latency: ending.latency
+                )
+                return Finished(item: item, result: result, busy: ending.busy)
             }
         }
     }
@@ -184,4 +146,10 @@ extension Result {
         if case .success = self { return true }
         return false
     }
+}
+
+/// Who watches a running batch: an event stream and live counters, each optional.
+struct Observers: Sendable {
+    var events: AsyncStream<BatchEvent>.Continuation?
+    var progress: BatchProgress?
 }

@@ -22,6 +22,9 @@ public struct BatchRunner<C: Clock>: Sendable where C.Duration == Duration {
     public let random: RandomSource
     /// Where the runner logs attempts and retries (at debug level).
     public var logger: Logger
+    /// The quota every run paces against, shared with whatever else uses it; `nil` gives
+    /// each run a quota of its own, from ``BatchConfiguration/pacing``.
+    public let quota: Quota<C>?
 
     /// Creates a runner.
     ///
@@ -30,16 +33,21 @@ public struct BatchRunner<C: Clock>: Sendable where C.Duration == Duration {
     ///   - clock: The clock for timeouts, backoff and timing.
     ///   - random: The source of jitter (default: the system generator).
     ///   - logger: Where to log (default: nowhere).
+    ///   - quota: The quota to pace against, shared by every batch on the same API key
+    ///     (default: each run makes its own from ``BatchConfiguration/pacing`` and
+    ///     ``BatchConfiguration/retryBudget``, which are then the only settings used).
     public init(
         configuration: BatchConfiguration,
         clock: C,
         random: RandomSource = .system,
-        logger: Logger = Logger(label: "pacer", factory: { _ in SwiftLogNoOpLogHandler() })
+        logger: Logger = Logger(label: "pacer", factory: { _ in SwiftLogNoOpLogHandler() }),
+        quota: Quota<C>? = nil
     ) {
         self.configuration = configuration
         self.clock = clock
         self.random = random
         self.logger = logger
+        self.quota = quota
     }
 
     /// Runs the batch, calling `onResult` once per item as it finishes.
@@ -55,8 +63,11 @@ public struct BatchRunner<C: Clock>: Sendable where C.Duration == Duration {
     /// - Parameters:
     ///   - items: The items, read lazily.
     ///   - operation: The work for one attempt.
-    ///   - events: Where to send progress events, if anywhere.
-    ///   - control: Lets the caller stop admitting new items (a graceful stop).
+    ///   - events: Where to send events, if anywhere. Events are for logs and displays of
+    ///     single items; a slow reader of an unbounded stream holds them all in memory, so
+    ///     give the stream a buffering policy, or count with `progress` instead.
+    ///   - control: Lets the caller stop the batch gracefully (see ``BatchControl``).
+    ///   - progress: Live counters for a progress display, if wanted.
     ///   - onResult: Called with each finished item.
     /// - Returns: The batch summary.
     public func run<Items: AsyncSequence & Sendable, Operation: BatchOperation>(
@@ -64,20 +75,29 @@ public struct BatchRunner<C: Clock>: Sendable where C.Duration == Duration {
         operation: Operation,
         events: AsyncStream<BatchEvent>.Continuation? = nil,
         control: BatchControl? = nil,
+        progress: BatchProgress? = nil,
         onResult: (BatchItem<Operation.Input>, ItemResult<Operation.Output>) async throws -> Void
     ) async throws -> BatchSummary where Items.Element == BatchItem<Operation.Input> {
         let start = clock.now
-        let limiter = RateLimiter(
+        let quota = self.quota ?? Quota(
             limits: configuration.pacing ?? RateLimits(learnFromServer: false),
             retryBudget: configuration.retryBudget,
             clock: clock
         )
+        let pausedBefore = quota.pausedSeconds
         var summary = SummaryBuilder()
         let handoff = ResultHandoff<Finished<Operation.Input, Operation.Output>>(slots: configuration.maxConcurrent)
         // Admission runs on a task of its own, so that waiting for the next input item (a
         // slow producer on stdin) never holds back the results that finish meanwhile: each is
         // delivered here as soon as it is done.
-        async let admissionEnded = admit(items, operation: operation, limiter: limiter, control: control, events: events, handoff: handoff)
+        async let admissionEnded = admit(
+            items,
+            operation: operation,
+            quota: quota,
+            control: control,
+            observers: Observers(events: events, progress: progress),
+            handoff: handoff
+        )
         while let finished = await handoff.receive() {
             summary.record(finished.result, busy: finished.busy)
             let result = finished.result
@@ -85,6 +105,7 @@ public struct BatchRunner<C: Clock>: Sendable where C.Duration == Duration {
             case .success: .succeeded
             case .failure(let error): error.kind == .cancelled ? .cancelled : .failed
             }
+            progress?.finished(outcome, tokens: result.output?.tokenUsage, costUSD: result.output?.costUSD)
             events?.yield(
                 .finished(
                     index: result.index,
@@ -106,8 +127,8 @@ public struct BatchRunner<C: Clock>: Sendable where C.Duration == Duration {
         }
         let inputError = await admissionEnded
         var result = summary.summary(wallTime: start.duration(to: clock.now))
-        result.pausedSeconds = limiter.pausedSeconds
-        result.resumeAfterSeconds = limiter.stoppedFor?.pacerSeconds
+        result.pausedSeconds = quota.pausedSeconds - pausedBefore
+        result.resumeAfterSeconds = quota.stoppedFor?.pacerSeconds
         if let inputError { throw BatchStopped(cause: inputError, summary: result) }
         return result
     }
@@ -117,20 +138,21 @@ public struct BatchRunner<C: Clock>: Sendable where C.Duration == Duration {
     private func admit<Items: AsyncSequence & Sendable, Operation: BatchOperation>(
         _ items: Items,
         operation: Operation,
-        limiter: RateLimiter<C>,
+        quota: Quota<C>,
         control: BatchControl?,
-        events: AsyncStream<BatchEvent>.Continuation?,
+        observers: Observers,
         handoff: ResultHandoff<Finished<Operation.Input, Operation.Output>>
     ) async -> (any Error)? where Items.Element == BatchItem<Operation.Input> {
         // Once every admitted item has been handed over (the group has waited for them all).
         defer { handoff.finish() }
         // Discarding: a finished child is freed at once (a plain group keeps every finished
         // child until it is awaited, which over a million items is memory and time).
+        let origin = clock.now
         return await withDiscardingTaskGroup { group in
             var iterator = items.makeAsyncIterator()
             var inputError: (any Error)?
             while await handoff.acquireSlot() {
-                guard !Task.isCancelled, !limiter.isStopped, control?.isStopping != true else { break }
+                guard !Task.isCancelled, !quota.isStopped, control?.isStopping != true else { break }
                 let next: BatchItem<Operation.Input>?
                 do {
                     next = try await iterator.next()
@@ -140,28 +162,42 @@ public struct BatchRunner<C: Clock>: Sendable where C.Duration == Duration {
                 }
                 guard let item = next else { break }
                 group.addTask {
-                    handoff.send(await self.process(item, operation: operation, limiter: limiter, control: control, events: events))
+                    handoff.send(
+                        await self.process(item, operation: operation, quota: quota, origin: origin, control: control, observers: observers)
+                    )
                 }
             }
             return inputError
         }
     }
 
-    /// Runs the batch over an array and returns the results in input order.
+    /// Runs the batch over an array and returns one result per input, in input order.
     ///
-    /// A convenience for small batches: it holds every result in memory.
-    /// Item ids are the 1-based positions.
+    /// A convenience for small batches: it holds every result in memory. Item ids are the
+    /// 1-based positions. An input the batch never ran (it stopped first: a server wait longer
+    /// than ``RateLimits/maxWait``) has a result with a `cancelled` error that says so.
     public func collect<Operation: BatchOperation>(
         _ inputs: [Operation.Input],
         operation: Operation,
-        events: AsyncStream<BatchEvent>.Continuation? = nil
+        events: AsyncStream<BatchEvent>.Continuation? = nil,
+        control: BatchControl? = nil
     ) async throws -> (results: [ItemResult<Operation.Output>], summary: BatchSummary) {
         var slots = [ItemResult<Operation.Output>?](repeating: nil, count: inputs.count)
         let items = inputs.enumerated().map { BatchItem(index: $0.offset, id: String($0.offset + 1), input: $0.element) }
-        let summary = try await run(AsyncArray(items), operation: operation, events: events) { _, result in
+        let summary = try await run(AsyncArray(items), operation: operation, events: events, control: control) { _, result in
             slots[result.index] = result
         }
-        return (slots.compactMap { $0 }, summary)
+        let results = slots.enumerated().map { index, result in
+            result ?? ItemResult(
+                index: index,
+                id: String(index + 1),
+                outcome: .failure(ItemError(kind: .cancelled, message: "not run: the batch stopped before this item", isRetryable: false)),
+                attempts: 0,
+                attemptErrors: [],
+                latency: .zero
+            )
+        }
+        return (results, summary)
     }
 }
 
@@ -172,12 +208,15 @@ extension BatchRunner where C == ContinuousClock {
     ///   - configuration: Concurrency, timeout and retry settings.
     ///   - random: The source of jitter (default: the system generator).
     ///   - logger: Where to log (default: nowhere).
+    ///   - quota: The quota to pace against, shared by every batch on the same API key
+    ///     (default: each run makes its own).
     public init(
         configuration: BatchConfiguration,
         random: RandomSource = .system,
-        logger: Logger = Logger(label: "pacer", factory: { _ in SwiftLogNoOpLogHandler() })
+        logger: Logger = Logger(label: "pacer", factory: { _ in SwiftLogNoOpLogHandler() }),
+        quota: Quota<ContinuousClock>? = nil
     ) {
-        self.init(configuration: configuration, clock: ContinuousClock(), random: random, logger: logger)
+        self.init(configuration: configuration, clock: ContinuousClock(), random: random, logger: logger, quota: quota)
     }
 }
 

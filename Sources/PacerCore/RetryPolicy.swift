@@ -2,7 +2,7 @@
 ///
 /// A pure decision: given the failure and how many retries were made, it says "stop" or
 /// "retry after this delay". A delay the server asked for (`Retry-After`) wins over the
-/// computed backoff.
+/// computed backoff, unless it is zero.
 public struct RetryPolicy: Sendable, Hashable {
     /// Retries after the first attempt; 0 means one attempt only. Default 5.
     public var maxRetries: Int
@@ -42,8 +42,9 @@ public struct RetryPolicy: Sendable, Hashable {
         unit: Double
     ) -> Decision {
         guard error.isRetryable, retriesSoFar < maxRetries else { return .giveUp }
-        if let serverDelay = error.retryAfter {
-            return .retry(after: max(.zero, serverDelay))
+        // A server delay of zero ("retry-after: 0") is no reason to hammer it: back off as usual.
+        if let serverDelay = error.retryAfter, serverDelay > .zero {
+            return .retry(after: serverDelay)
         }
         return .retry(after: backoff.delay(forRetry: retriesSoFar, previous: previousDelay, unit: unit))
     }

@@ -11,7 +11,7 @@ import Testing
             var now = 0.0
             while true {
                 switch state.admit(tokens: 0, now: now) {
-                case .admit(let at): return at
+                case .admit(let at, _): return at
                 case .wait(let until?): now = until
                 default: return -1
                 }
@@ -35,7 +35,7 @@ import Testing
         // 600 RPM at 98% = 9.8 a second; one kept back: 8 go at once, the 9th 0.02 s later.
         var state = AdmissionState(limits: RateLimits(requestsPerMinute: 600, learnFromServer: false))
         let times = (0..<10).map { _ -> Double in
-            if case .admit(let at) = state.admit(tokens: 0, now: 0) { return at }
+            if case .admit(let at, _) = state.admit(tokens: 0, now: 0) { return at }
             return -1
         }
         #expect(times.prefix(8).allSatisfy { $0 == 0 })
@@ -149,7 +149,7 @@ import Testing
             #expect(outcome.admitted(at: 0))
         }
         // The probe's connection was refused: the next request may go (and probes again).
-        state.observe(RateLimitSnapshot(), connectionFailed: true, now: 0.1)
+        state.release(tokens: 0, probe: true, outcome: .connectionFailed, now: 0.1)
         do {
             let outcome = state.admit(tokens: 0, now: 0.1)
             #expect(outcome.admitted(at: 0.1))
@@ -159,7 +159,7 @@ import Testing
             #expect(outcome == .wait(until: nil))
         }
         // That probe's caller was cancelled before sending: again the next may go.
-        state.abandon(tokens: 0, now: 0.2)
+        state.release(tokens: 0, probe: true, outcome: .notSent, now: 0.2)
         do {
             let outcome = state.admit(tokens: 0, now: 0.2)
             #expect(outcome.admitted(at: 0.2))
@@ -203,9 +203,9 @@ import Testing
 @Suite struct CircuitBreakerTests {
     @Test func opensAfterConsecutiveConnectionFailuresProbesAndCloses() {
         var breaker = CircuitBreaker(threshold: 3, cooldown: 1, maxCooldown: 4)
-        breaker.record(connectionFailed: true, now: 0)
-        breaker.record(connectionFailed: false, now: 0)  // a success resets the count
-        for _ in 0..<3 { breaker.record(connectionFailed: true, now: 1) }
+        breaker.record(connectionFailed: true, probe: false, now: 0)
+        breaker.record(connectionFailed: false, probe: false, now: 0)  // a success resets the count
+        for _ in 0..<3 { breaker.record(connectionFailed: true, probe: false, now: 1) }
         do {
             let outcome = breaker.permission(now: 1.5)
             #expect(outcome == .wait(until: 2))
@@ -218,7 +218,7 @@ import Testing
             let outcome = breaker.permission(now: 2)
             #expect(outcome == .wait(until: nil))
         }
-        breaker.record(connectionFailed: true, now: 2.1)  // the probe failed: twice the cooldown
+        breaker.record(connectionFailed: true, probe: true, now: 2.1)  // the probe failed: twice the cooldown
         do {
             let outcome = breaker.permission(now: 3)
             #expect(outcome == .wait(until: 4.1))
@@ -227,7 +227,7 @@ import Testing
             let outcome = breaker.permission(now: 4.1)
             #expect(outcome == .probe)
         }
-        breaker.record(connectionFailed: false, now: 4.2)
+        breaker.record(connectionFailed: false, probe: true, now: 4.2)
         do {
             let outcome = breaker.permission(now: 4.2)
             #expect(outcome == .pass)
@@ -235,53 +235,57 @@ import Testing
     }
 }
 
-@Suite struct RateLimiterTests {
+@Suite struct QuotaTests {
     @Test func a429WithRetryAfterHoldsEveryWorker() async throws {
-        let clock = TestClock()
-        let limiter = RateLimiter(limits: RateLimits(learnFromServer: false), clock: clock)
-        #expect(limiter.pause(for: .seconds(2)))
+        let clock = TrackedClock()
+        let quota = Quota(limits: RateLimits(learnFromServer: false), clock: clock)
+        #expect(quota.pause(for: .seconds(2)))
         let admitted = Counter()
         let workers = Task {
             await withTaskGroup(of: Void.self) { group in
                 for _ in 0..<5 {
                     group.addTask {
-                        _ = try? await limiter.acquire()
+                        _ = try? await quota.acquire()
                         admitted.increment()
                     }
                 }
             }
         }
+        // All five are waiting on the pause (not merely not started yet).
+        await clock.waitForSleepers(5)
         await clock.advance(by: .milliseconds(1999))
+        await clock.waitForSleepers(5)
         #expect(admitted.value == 0)
         await clock.advance(by: .milliseconds(1))
         await workers.value
         #expect(admitted.value == 5)
-        #expect(limiter.pausedSeconds == 2)
+        #expect(quota.pausedSeconds == 2)
     }
 
     @Test func acquireIsCancellable() async throws {
-        let clock = TestClock()
-        let limiter = RateLimiter(limits: RateLimits(learnFromServer: false), clock: clock)
-        limiter.pause(for: .seconds(60))
-        let waiter = Task { try await limiter.acquire() }
+        let clock = TrackedClock()
+        let quota = Quota(limits: RateLimits(learnFromServer: false), clock: clock)
+        quota.pause(for: .seconds(60))
+        let waiter = Task { try await quota.acquire() }
+        await clock.waitForSleepers(1)
         await clock.advance(by: .seconds(1))
         waiter.cancel()
         await #expect(throws: CancellationError.self) { try await waiter.value }
     }
 
     @Test func aStoppedLimiterThrowsWithTheWait() async throws {
-        let limiter = RateLimiter(limits: RateLimits(maxWait: .seconds(120)), clock: TestClock())
-        #expect(limiter.pause(for: .seconds(3600)) == false)
-        let stop = await #expect(throws: RateLimitStop.self) { try await limiter.acquire() }
+        let quota = Quota(limits: RateLimits(maxWait: .seconds(120)), clock: TestClock())
+        #expect(quota.pause(for: .seconds(3600)) == false)
+        let stop = await #expect(throws: RateLimitStop.self) { try await quota.acquire() }
         #expect(stop?.wait == .seconds(3600))
-        #expect(limiter.isStopped)
+        #expect(quota.isStopped)
     }
 }
 
 extension AdmissionState.Decision {
     /// Whether this admits at `time`, to within floating-point error.
     func admitted(at time: Double) -> Bool {
-        if case .admit(let at) = self { return abs(at - time) < 1e-9 }
+        if case .admit(let at, _) = self { return abs(at - time) < 1e-9 }
         return false
     }
 }

@@ -30,14 +30,14 @@ struct ScriptedOperation: BatchOperation {
         case fail(ItemError, after: Duration)
     }
 
-    let clock: TestClock<Duration>
-    let start: TestClock<Duration>.Instant
+    let clock: TrackedClock
+    let start: TrackedClock.Instant
     let probe = InFlightProbe()
     let log = AttemptLog()
     let cancellations = Counter()
     let script: @Sendable (_ index: Int, _ attempt: Int) -> Step
 
-    init(clock: TestClock<Duration>, script: @escaping @Sendable (_ index: Int, _ attempt: Int) -> Step) {
+    init(clock: TrackedClock, script: @escaping @Sendable (_ index: Int, _ attempt: Int) -> Step) {
         self.clock = clock
         self.start = clock.now
         self.script = script
@@ -71,10 +71,80 @@ struct ScriptedOperation: BatchOperation {
 let retryable = ItemError(kind: .httpStatus, status: 503, message: "overloaded", isRetryable: true)
 let permanent = ItemError(kind: .httpStatus, status: 400, message: "bad request", isRetryable: false)
 
-/// Runs `body` while advancing the test clock in steps until it finishes.
+/// A `TestClock` that knows who sleeps on it, so that a test advances time only once the
+/// tasks under test have reached their sleeps (and so never drifts under load).
+struct TrackedClock: Clock {
+    typealias Duration = Swift.Duration
+    typealias Instant = TestClock<Duration>.Instant
+
+    let base = TestClock<Duration>()
+    let sleepers = Sleepers()
+
+    var now: Instant { base.now }
+    var minimumResolution: Duration { base.minimumResolution }
+
+    func sleep(until deadline: Instant, tolerance: Duration?) async throws {
+        let id = sleepers.add(deadline)
+        defer { sleepers.remove(id) }
+        try await base.sleep(until: deadline, tolerance: tolerance)
+    }
+
+    /// Advances by `duration` (for tests that step by hand).
+    func advance(by duration: Duration) async { await base.advance(by: duration) }
+
+    /// Returns once at least `count` sleeps are waiting on the clock, and none has come or
+    /// gone for a moment.
+    func waitForSleepers(_ count: Int = 1) async {
+        await sleepers.settle(atLeast: count)
+    }
+}
+
+/// The sleeps in progress on a ``TrackedClock``.
+final class Sleepers: Sendable {
+    private let state = Mutex((next: 0, changes: 0, deadlines: [Int: TestClock<Duration>.Instant]()))
+
+    func add(_ deadline: TestClock<Duration>.Instant) -> Int {
+        state.withLock {
+            $0.next += 1
+            $0.changes += 1
+            $0.deadlines[$0.next] = deadline
+            return $0.next
+        }
+    }
+
+    func remove(_ id: Int) {
+        state.withLock {
+            $0.changes += 1
+            $0.deadlines[id] = nil
+        }
+    }
+
+    var count: Int { state.withLock { $0.deadlines.count } }
+    var earliest: TestClock<Duration>.Instant? { state.withLock { $0.deadlines.values.min() } }
+    private var changes: Int { state.withLock { $0.changes } }
+
+    /// Waits until at least `count` sleeps are registered and the set has stayed the same over
+    /// several rounds of yields (a real pause between rounds lets other threads run; the clock
+    /// under test does not move meanwhile).
+    func settle(atLeast count: Int = 0, done: () -> Bool = { false }) async {
+        var stableRounds = 0
+        var seen = changes
+        while stableRounds < 5 {
+            for _ in 0..<20 { await Task.yield() }
+            try? await Task.sleep(for: .milliseconds(1))
+            if done() { return }
+            let now = changes
+            if now == seen, self.count >= count { stableRounds += 1 } else { stableRounds = 0 }
+            seen = now
+        }
+    }
+}
+
+/// Runs `body`, moving the clock to the next sleeper's deadline each time the tasks under test
+/// are all parked, until `body` finishes. Virtual time advances in exact jumps, never while a
+/// task is still on its way to a sleep.
 func drive<T: Sendable>(
-    _ clock: TestClock<Duration>,
-    step: Duration = .milliseconds(100),
+    _ clock: TrackedClock,
     _ body: @escaping @Sendable () async throws -> T
 ) async throws -> T {
     let done = Mutex(false)
@@ -82,11 +152,14 @@ func drive<T: Sendable>(
         defer { done.withLock { $0 = true } }
         return try await body()
     }
-    var steps = 0
+    var jumps = 0
     while !done.withLock({ $0 }) {
-        await clock.advance(by: step)
-        steps += 1
-        if steps > 100_000 {
+        await clock.sleepers.settle(done: { done.withLock { $0 } })
+        if let next = clock.sleepers.earliest, !done.withLock({ $0 }) {
+            await clock.base.advance(to: max(next, clock.now))
+        }
+        jumps += 1
+        if jumps > 100_000 {
             task.cancel()
             break
         }

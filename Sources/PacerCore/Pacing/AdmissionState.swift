@@ -3,8 +3,10 @@
 public struct AdmissionState: Sendable {
     /// What a caller asking to send should do.
     public enum Decision: Sendable, Hashable {
-        /// Send at this time; the reservation has been booked.
-        case admit(at: Double)
+        /// Send at this time; the reservation has been booked. `probe`: this request carries
+        /// the probe (the circuit breaker's half-open probe, or the first request sent alone
+        /// while the limits are learned), which must be given back if it is not sent.
+        case admit(at: Double, probe: Bool)
         /// Ask again at this time, or (when `nil`) a little later.
         case wait(until: Double?)
         /// Never send: the request can never fit (the message says why).
@@ -47,20 +49,20 @@ public struct AdmissionState: Sendable {
     }
 
     /// Asks to send one request that may use `tokens` tokens.
+    ///
+    /// Nothing is spent unless the answer is ``Decision/admit(at:probe:)``: a caller told to
+    /// wait holds no probe and no booking. An admitted caller must end its booking with
+    /// ``release(tokens:probe:outcome:now:)``, sent or not.
     public mutating func admit(tokens cost: Int, now: Double) -> Decision {
         if let stoppedUntil { return .stop(until: stoppedUntil) }
         if now < pausedUntil { return .wait(until: pausedUntil) }
         if let tokenLimit, Double(cost) > tokenLimit {
             return .reject("the request needs about \(cost) tokens, more than the whole limit of \(Int(tokenLimit)) tokens per minute")
         }
-        if !heardFromServer {
-            // Until the server has told us its limits, one request goes alone.
-            if probeOut { return .wait(until: nil) }
-        }
-        switch breaker.permission(now: now) {
-        case .wait(let until): return .wait(until: until)
-        case .pass, .probe: break
-        }
+        // Until the server has told us its limits, one request goes alone.
+        if !heardFromServer, probeOut { return .wait(until: nil) }
+        // Only look at the breaker here: its probe is spent below, once the request will go.
+        if case .wait(let until) = breaker.peek(now: now) { return .wait(until: until) }
         // Book at most a burst's time ahead. A booking made long before its slot holds its
         // whole token estimate while refunds from requests that used less arrive; asking
         // again closer to the slot lets those refunds count.
@@ -70,10 +72,43 @@ public struct AdmissionState: Sendable {
         if max(requestTime, tokenTime) > now + horizon {
             return .wait(until: max(requestTime, tokenTime) - horizon)
         }
-        if !heardFromServer { probeOut = true }
+        var probe = breaker.permission(now: now) == .probe
+        if !heardFromServer {
+            probeOut = true
+            probe = true
+        }
         let bookedRequest = requests?.reserve(1, now: now) ?? now
         let bookedTokens = cost > 0 ? (tokens?.reserve(Double(cost), now: now) ?? now) : now
-        return .admit(at: max(bookedRequest, bookedTokens))
+        return .admit(at: max(bookedRequest, bookedTokens), probe: probe)
+    }
+
+    /// Ends a booking made by ``admit(tokens:now:)``: settles its tokens, learns from the
+    /// answer, and gives back the probe it may carry. Every admitted request ends here once.
+    ///
+    /// - Parameters:
+    ///   - tokens: The tokens booked.
+    ///   - probe: Whether the booking carried the probe (``Decision/admit(at:probe:)``).
+    ///   - outcome: How the request ended.
+    ///   - now: The current time.
+    public mutating func release(tokens: Int, probe: Bool, outcome: QuotaOutcome, now: Double) {
+        switch outcome.kind {
+        case .answered(let used, let snapshot):
+            settle(reserved: tokens, used: used)
+            observe(snapshot ?? RateLimitSnapshot(), connectionFailed: false, probe: probe, now: now)
+        case .connectionFailed:
+            settle(reserved: tokens, used: nil)
+            observe(RateLimitSnapshot(), connectionFailed: true, probe: probe, now: now)
+        case .noAnswer:
+            // Sent, and no word back (a timeout): the server may be up but slow. For the
+            // breaker, a probe without an answer is a failed probe; other requests change nothing.
+            settle(reserved: tokens, used: nil)
+            if probe {
+                breaker.record(connectionFailed: true, probe: true, now: now)
+                probeOut = false
+            }
+        case .notSent:
+            abandon(tokens: tokens, probe: probe, now: now)
+        }
     }
 
     /// Settles a reservation of `reserved` tokens: `used` is what the server counted, or `nil`
@@ -83,10 +118,16 @@ public struct AdmissionState: Sendable {
     }
 
     /// Takes in what a response said: its rate-limit headers, and whether the connection failed.
-    public mutating func observe(_ snapshot: RateLimitSnapshot, connectionFailed: Bool, now: Double) {
-        breaker.record(connectionFailed: connectionFailed, now: now)
+    ///
+    /// - Parameters:
+    ///   - snapshot: The response's rate-limit headers.
+    ///   - connectionFailed: Whether the connection could not be made or broke.
+    ///   - probe: Whether the request carried the probe (see ``CircuitBreaker``).
+    ///   - now: The current time.
+    public mutating func observe(_ snapshot: RateLimitSnapshot, connectionFailed: Bool, probe: Bool = false, now: Double) {
+        breaker.record(connectionFailed: connectionFailed, probe: probe, now: now)
         // Whatever the answer, the request sent alone to learn the limits is back.
-        probeOut = false
+        if probe { probeOut = false }
         if connectionFailed { return }
         if limits.learnFromServer {
             if limits.requestsPerMinute == nil, let limit = snapshot.requestLimit, limit > 0 {
@@ -136,9 +177,11 @@ public struct AdmissionState: Sendable {
     }
 
     /// A request admitted by ``admit(tokens:now:)`` will not be sent after all (its caller was
-    /// cancelled): give back its tokens, and if it was a probe, let the next request probe.
-    public mutating func abandon(tokens: Int, now: Double) {
+    /// stopped or cancelled): give back its tokens, and if it was the probe, let the next
+    /// request probe at once.
+    public mutating func abandon(tokens: Int, probe: Bool, now: Double) {
         if tokens > 0 { self.tokens?.refund(Double(tokens)) }
+        guard probe else { return }
         probeOut = false
         breaker.abandonProbe(now: now)
     }

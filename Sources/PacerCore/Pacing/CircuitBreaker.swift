@@ -42,7 +42,18 @@ public struct CircuitBreaker: Sendable, Hashable {
         self.maxCooldown = maxCooldown
     }
 
-    /// Asks to send a request at `now`.
+    /// What ``permission(now:)`` would answer at `now`, without spending the probe.
+    ///
+    /// Callers that may still decide not to send (the pacing horizon says "later") ask this
+    /// first, and take the permission only once they will send.
+    public func peek(now: Double) -> Permission {
+        var copy = self
+        return copy.permission(now: now)
+    }
+
+    /// Asks to send a request at `now`. An answer of ``Permission/probe`` spends the probe:
+    /// the caller must send it, and then ``record(connectionFailed:probe:now:)`` its end or
+    /// ``abandonProbe(now:)`` it.
     public mutating func permission(now: Double) -> Permission {
         switch state {
         case .closed:
@@ -64,7 +75,14 @@ public struct CircuitBreaker: Sendable, Hashable {
     }
 
     /// Records how a request ended: `connectionFailed` for refused or broken connections.
-    public mutating func record(connectionFailed: Bool, now: Double) {
+    ///
+    /// - Parameters:
+    ///   - connectionFailed: Whether the connection could not be made or broke.
+    ///   - probe: Whether the request was the half-open probe. While half-open only the
+    ///     probe's end counts: a request sent before the breaker opened says nothing about
+    ///     the server now.
+    ///   - now: The current time.
+    public mutating func record(connectionFailed: Bool, probe: Bool, now: Double) {
         switch state {
         case .closed(let failures):
             guard connectionFailed else {
@@ -73,6 +91,7 @@ public struct CircuitBreaker: Sendable, Hashable {
             }
             state = failures + 1 >= threshold ? .open(until: now + cooldown, cooldown: cooldown) : .closed(failures: failures + 1)
         case .halfOpen(let current):
+            guard probe else { return }
             if connectionFailed {
                 let next = min(maxCooldown, current * 2)
                 state = .open(until: now + next, cooldown: next)

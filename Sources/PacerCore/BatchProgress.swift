@@ -1,0 +1,61 @@
+import Synchronization
+
+/// Live counters of a running batch, for a progress display: read ``snapshot`` as often as
+/// you redraw. Unlike a stream of events, it holds the same few numbers however fast the
+/// batch runs and however slow the reader is.
+///
+/// ```swift
+/// let progress = BatchProgress()
+/// async let summary = runner.run(items, operation: client, progress: progress) { _, _ in }
+/// print(progress.snapshot.done)
+/// ```
+public final class BatchProgress: Sendable {
+    /// The counters at one moment.
+    public struct Snapshot: Sendable, Hashable {
+        /// Items that succeeded.
+        public var succeeded = 0
+        /// Items that failed.
+        public var failed = 0
+        /// Items stopped before they were done.
+        public var cancelled = 0
+        /// Items started and not yet ended.
+        public var inFlight = 0
+        /// Retries decided so far.
+        public var retries = 0
+        /// Tokens reported by the items that succeeded.
+        public var tokens = 0
+        /// Cost of the items whose cost is known; `nil` while none is.
+        public var costUSD: Double?
+
+        /// Items ended.
+        public var done: Int { succeeded + failed + cancelled }
+
+        /// Creates an empty snapshot.
+        public init() {}
+    }
+
+    private let state = Mutex(Snapshot())
+
+    /// Creates counters at zero.
+    public init() {}
+
+    /// The counters now.
+    public var snapshot: Snapshot { state.withLock { $0 } }
+
+    func started() { state.withLock { $0.inFlight += 1 } }
+
+    func retried() { state.withLock { $0.retries += 1 } }
+
+    func finished(_ outcome: BatchEvent.Outcome, tokens: TokenUsage?, costUSD: Double?) {
+        state.withLock {
+            $0.inFlight -= 1
+            switch outcome {
+            case .succeeded: $0.succeeded += 1
+            case .failed: $0.failed += 1
+            case .cancelled: $0.cancelled += 1
+            }
+            $0.tokens += tokens?.total ?? 0
+            if let costUSD { $0.costUSD = ($0.costUSD ?? 0) + costUSD }
+        }
+    }
+}
