@@ -30,7 +30,9 @@ public struct QuotaOutcome: Sendable, Hashable {
     /// The outcome for a failed attempt, from its error's kind.
     public init(failure: ItemError) {
         switch failure.kind {
-        case .network: self = .connectionFailed
+        // A transient connection failure counts toward the breaker; a permanent one (an
+        // untrusted certificate, an unknown host) says nothing about the server's health.
+        case .network: self = failure.isRetryable ? .connectionFailed : .notSent
         case .timeout, .cancelled: self = .noAnswer
         case .invalidInput: self = .notSent
         default: self = .answered(usedTokens: nil, rateLimit: failure.rateLimit)
