@@ -243,7 +243,10 @@ public struct ChatClient: BatchOperation {
     /// `max_tokens` (or ``TokenEstimate/defaultCompletionAllowance`` when it sets none).
     public func estimatedTokens(for prompt: ChatPrompt) -> Int {
         let request = request(for: prompt)
-        return TokenEstimate.prompt(request.messages) + (request.maxTokens ?? TokenEstimate.defaultCompletionAllowance)
+        // Saturating: `max_tokens` is any Int an input line gives; the server judges it.
+        let (sum, overflow) = TokenEstimate.prompt(request.messages)
+            .addingReportingOverflow(request.maxTokens ?? TokenEstimate.defaultCompletionAllowance)
+        return overflow ? Int.max : sum
     }
 
     /// The error for a non-2xx answer, with OpenAI's message when the body has one.
