@@ -72,7 +72,9 @@ struct BatchOutputLine: Encodable, OutputRecord {
                 id: "chatcmpl-\(result.id)",
                 created: 0,
                 model: output.model,
-                choices: [.init(index: 0, message: .assistant(output.response), finishReason: nil)],
+                choices: [
+                    .init(index: 0, message: .init(content: output.response, refusal: output.refusal, toolCalls: output.toolCalls), finishReason: nil)
+                ],
                 usage: .init(promptTokens: output.usage.prompt, completionTokens: output.usage.completion, totalTokens: output.usage.total)
             )
             response = Response(statusCode: 200, requestID: output.requestID, body: .completion(completion))
