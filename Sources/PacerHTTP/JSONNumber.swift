@@ -36,11 +36,7 @@ public struct JSONNumber: Sendable, Hashable, CustomStringConvertible, Expressib
     /// infinity and NaN, which JSON cannot hold.
     public init?(_ value: Double) {
         guard value.isFinite else { return nil }
-        if value.rounded() == value, abs(value) < 9_007_199_254_740_992 {
-            text = String(Int64(value))
-        } else {
-            text = value.description
-        }
+        text = Self.text(of: value)
     }
 
     /// An integer literal, e.g. `.number(3)`.
@@ -50,8 +46,14 @@ public struct JSONNumber: Sendable, Hashable, CustomStringConvertible, Expressib
 
     /// A floating-point literal, e.g. `.number(0.5)`.
     public init(floatLiteral value: Double) {
-        // A literal is finite; `description` is Swift's shortest round-tripping form.
-        text = value.rounded() == value && abs(value) < 9_007_199_254_740_992 ? String(Int64(value)) : value.description
+        // A literal is finite.
+        text = Self.text(of: value)
+    }
+
+    /// The text of a finite `value`: integral values below 2^53 as digits, others in Swift's
+    /// shortest round-tripping form (`0.1`, `1e+300`).
+    private static func text(of value: Double) -> String {
+        value.rounded() == value && abs(value) < 9_007_199_254_740_992 ? String(Int64(value)) : value.description
     }
 
     /// The text.
