@@ -24,8 +24,9 @@ extension JSONValue {
     /// A direct byte parser: every input line and response body goes through it, and
     /// `JSONDecoder` decoding into this enum tried each case in turn, throwing on each
     /// miss, at several times the cost. Strict like `JSONDecoder`: invalid UTF-8, lone
-    /// surrogates, numbers out of `Double`'s range and trailing data are errors; nesting
-    /// deeper than `maxDepth` is an error instead of a stack overflow.
+    /// surrogates and trailing data are errors; nesting deeper than `maxDepth` is an error
+    /// instead of a stack overflow. Numbers keep their exact text (``JSONNumber``), so one
+    /// beyond `Double`'s range is read, and written back, as it is.
     public init(parsing bytes: UnsafeRawBufferPointer, maxDepth: Int = 512) throws(JSONParseError) {
         var parser = JSONParser(bytes: bytes, maxDepth: maxDepth)
         self = try parser.parseDocument()
@@ -267,49 +268,32 @@ struct JSONParser {
         return value
     }
 
-    /// Parses a number by JSON's grammar; the text is converted by the standard library
-    /// (correctly rounded), small integers directly.
-    private mutating func parseNumber() throws(JSONParseError) -> Double {
+    /// Parses a number by JSON's grammar, keeping its text.
+    private mutating func parseNumber() throws(JSONParseError) -> JSONNumber {
         let start = position
         if current == UInt8(ascii: "-") { position += 1 }
         guard let first = current, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(first) else {
             throw failure("expected a digit")
         }
-        var integer: Int64 = 0
-        var digits = 0
         if first == UInt8(ascii: "0") {
             position += 1
-            digits = 1
         } else {
-            while let byte = current, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) {
-                if digits < 18 { integer = integer * 10 + Int64(byte - UInt8(ascii: "0")) }
-                digits += 1
-                position += 1
-            }
+            _ = skipDigits()
         }
-        var isInteger = true
         if current == UInt8(ascii: ".") {
-            isInteger = false
             position += 1
-            guard try skipDigits() > 0 else { throw failure("expected a digit after '.'") }
+            guard skipDigits() > 0 else { throw failure("expected a digit after '.'") }
         }
         if current == UInt8(ascii: "e") || current == UInt8(ascii: "E") {
-            isInteger = false
             position += 1
             if current == UInt8(ascii: "+") || current == UInt8(ascii: "-") { position += 1 }
-            guard try skipDigits() > 0 else { throw failure("expected a digit in the exponent") }
+            guard skipDigits() > 0 else { throw failure("expected a digit in the exponent") }
         }
-        if isInteger, digits <= 15 {
-            return bytes[start] == UInt8(ascii: "-") ? -Double(integer) : Double(integer)
-        }
-        let text = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<position]), as: UTF8.self)
-        guard let value = Double(text), value.isFinite else {
-            throw JSONParseError(message: "number \(text.prefix(40)) is out of range", offset: start)
-        }
-        return value
+        // ASCII by construction; a short text (most numbers) is stored inline, without allocating.
+        return JSONNumber(validText: String(decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<position]), as: UTF8.self))
     }
 
-    private mutating func skipDigits() throws(JSONParseError) -> Int {
+    private mutating func skipDigits() -> Int {
         var count = 0
         while let byte = current, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) {
             position += 1

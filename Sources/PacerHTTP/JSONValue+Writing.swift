@@ -10,16 +10,15 @@ extension JSONValue {
 
     /// Appends the value's compact JSON (keys sorted, `/` not escaped) to `output`.
     ///
-    /// Integral numbers below 2^53 are written without a fraction; other numbers in Swift's
-    /// shortest round-tripping form; a non-finite number, which JSON cannot hold, as `null`.
+    /// Numbers are written as their text, exactly as they were read.
     public func write(to output: inout [UInt8]) {
         switch self {
         case .null:
             output.append(contentsOf: "null".utf8)
         case .bool(let value):
             output.append(contentsOf: (value ? "true" : "false").utf8)
-        case .number(let value):
-            JSONValue.writeNumber(value, to: &output)
+        case .number(let number):
+            output.append(contentsOf: number.text.utf8)
         case .string(let value):
             JSONValue.writeString(value, to: &output)
         case .array(let values):
@@ -41,15 +40,11 @@ extension JSONValue {
         }
     }
 
-    /// Appends `value` as a JSON number (see ``write(to:)``).
+    /// Appends `value` as a JSON number: integral values below 2^53 without a fraction, others
+    /// in Swift's shortest round-tripping form (as `JSONNumber(value)` writes it); infinity
+    /// and NaN, which JSON cannot hold, as `null`.
     public static func writeNumber(_ value: Double, to output: inout [UInt8]) {
-        if !value.isFinite {
-            output.append(contentsOf: "null".utf8)
-        } else if value.rounded() == value, abs(value) < 9_007_199_254_740_992 {
-            output.append(contentsOf: String(Int64(value)).utf8)
-        } else {
-            output.append(contentsOf: value.description.utf8)
-        }
+        output.append(contentsOf: (JSONNumber(value)?.text ?? "null").utf8)
     }
 
     /// Appends `value` as a JSON string: `"` and `\\` and control characters escaped, the

@@ -4,8 +4,8 @@ public enum JSONValue: Sendable, Hashable, Codable {
     case null
     /// `true` or `false`
     case bool(Bool)
-    /// A number.
-    case number(Double)
+    /// A number, as its exact text (see ``JSONNumber``).
+    case number(JSONNumber)
     /// A string.
     case string(String)
     /// An array.
@@ -14,14 +14,21 @@ public enum JSONValue: Sendable, Hashable, Codable {
     case object([String: JSONValue])
 
     /// Decodes any JSON value.
+    ///
+    /// A `Decoder` gives no number's text: integers that fit 64 bits are kept exactly, other
+    /// numbers as the nearest `Double`. ``init(parsing:maxDepth:)`` keeps every number's text.
     public init(from decoder: any Decoder) throws {
         let container = try decoder.singleValueContainer()
         if container.decodeNil() {
             self = .null
         } else if let value = try? container.decode(Bool.self) {
             self = .bool(value)
-        } else if let value = try? container.decode(Double.self) {
-            self = .number(value)
+        } else if let value = try? container.decode(Int64.self) {
+            self = .number(JSONNumber(value))
+        } else if let value = try? container.decode(UInt64.self) {
+            self = .number(JSONNumber(value))
+        } else if let value = try? container.decode(Double.self), let number = JSONNumber(value) {
+            self = .number(number)
         } else if let value = try? container.decode(String.self) {
             self = .string(value)
         } else if let value = try? container.decode([JSONValue].self) {
@@ -31,17 +38,27 @@ public enum JSONValue: Sendable, Hashable, Codable {
         }
     }
 
-    /// Encodes the value; integral numbers are written without a fraction.
+    /// Encodes the value. An `Encoder` takes no number text: an integer that fits 64 bits is
+    /// encoded exactly, another number as the nearest `Double` (``write(to:)`` keeps the text).
+    ///
+    /// - Throws: `EncodingError.invalidValue` for a number beyond `Double`'s range.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.singleValueContainer()
         switch self {
         case .null: try container.encodeNil()
         case .bool(let value): try container.encode(value)
-        case .number(let value):
-            if value.rounded() == value, abs(value) < 1e15 {
-                try container.encode(Int64(value))
-            } else {
+        case .number(let number):
+            if let value = number.int {
                 try container.encode(value)
+            } else if number.isIntegerLiteral, let value = UInt64(number.text) {
+                try container.encode(value)
+            } else if let value = number.double {
+                try container.encode(value)
+            } else {
+                throw EncodingError.invalidValue(
+                    number.text,
+                    EncodingError.Context(codingPath: encoder.codingPath, debugDescription: "\(number.text.prefix(40)) is beyond Double's range")
+                )
             }
         case .string(let value): try container.encode(value)
         case .array(let value): try container.encode(value)

@@ -38,8 +38,12 @@ public struct ChatPrompt: Sendable, Hashable {
 public struct ChatResult: MeteredOutput, Hashable {
     /// The prompt's text (the last user message).
     public var prompt: String
-    /// The generated answer (the first choice).
-    public var response: String
+    /// The generated answer: the first choice's `content`, or `nil` when the model gave no
+    /// text (it refused, or only called tools; see ``refusal``, ``toolCalls`` and ``message``).
+    public var response: String?
+    /// The first choice's `message` exactly as the server sent it: `content`, `refusal`,
+    /// `tool_calls`, and whatever else a server adds (`annotations`, `audio`, …).
+    public var message: JSONValue
     /// Tokens as the server reported them.
     public var usage: TokenUsage
     /// The model that answered.
@@ -54,18 +58,23 @@ public struct ChatResult: MeteredOutput, Hashable {
     public var requestID: String?
 
     /// Creates a result.
+    ///
+    /// - Parameter message: The first choice's message as sent; by default an assistant
+    ///   message whose `content` is `response`.
     public init(
         prompt: String,
-        response: String,
+        response: String?,
         usage: TokenUsage,
         model: String,
         costUSD: Double?,
         rateLimit: RateLimitSnapshot? = nil,
         completion: ChatCompletionResponse? = nil,
-        requestID: String? = nil
+        requestID: String? = nil,
+        message: JSONValue? = nil
     ) {
         self.prompt = prompt
         self.response = response
+        self.message = message ?? .object(["role": .string("assistant"), "content": response.map(JSONValue.string) ?? .null])
         self.usage = usage
         self.model = model
         self.costUSD = costUSD
@@ -76,6 +85,18 @@ public struct ChatResult: MeteredOutput, Hashable {
 
     /// The usage, for the batch summary.
     public var tokenUsage: TokenUsage? { usage }
+
+    /// Why the model declined to answer (the message's `refusal`), when it did.
+    public var refusal: String? {
+        if case .string(let text)? = message["refusal"] { return text }
+        return nil
+    }
+
+    /// The tools the model asked to call (the message's `tool_calls`), as the server sent them.
+    public var toolCalls: JSONValue? {
+        guard let calls = message["tool_calls"], calls != .null else { return nil }
+        return calls
+    }
 }
 
 /// Sends chat completions to an OpenAI-compatible server, one attempt per call: the reference
@@ -174,9 +195,15 @@ public struct ChatClient: BatchOperation {
 
     /// Sends one chat completion.
     ///
+    /// A `200` whose message has `content: null` is a success: a refusal or tool calls are an
+    /// answer (paid for), kept in ``ChatResult/refusal``, ``ChatResult/toolCalls`` and
+    /// ``ChatResult/message``, never asked again.
+    ///
     /// - Throws: An ``ItemError``. 401/400/404 are permanent; 429, 5xx, connection errors,
-    ///   timeouts and bodies that are not a complete chat completion are retryable, except a
-    ///   429 for `insufficient_quota`, which waiting cannot fix. Messages never contain the key.
+    ///   timeouts and bodies that are not complete JSON or have no `choices` (cut off, a proxy's
+    ///   page) are retryable, except a 429 for `insufficient_quota`, which waiting cannot fix.
+    ///   A complete JSON body of the wrong shape is a permanent `invalid_response`: asking
+    ///   again would pay for the same answer. Messages never contain the key.
     public func attempt(_ item: BatchItem<ChatPrompt>, attempt: Int) async throws -> ChatResult {
         try await send(item, timeout: nil)
     }
@@ -210,18 +237,7 @@ public struct ChatClient: BatchOperation {
         guard (200...299).contains(response.status) else {
             throw redactor.redact(Self.failure(for: response))
         }
-        guard let completion = try? JSONDecoder().decode(ChatCompletionResponse.self, from: Data(response.body.readableBytesView)),
-            let answer = completion.choices.first
-        else {
-            throw ItemError(
-                kind: .invalidResponse,
-                status: response.status,
-                message: redactor.redact(
-                    "not a complete chat completion (\(response.body.readableBytes) bytes): \(HTTPFailure.excerpt(of: response.body, limit: 80))"
-                ),
-                isRetryable: true
-            )
-        }
+        let (completion, message) = try decode(response, model: body.model)
         let usage = completion.usage.map {
             TokenUsage(prompt: $0.promptTokens, completion: $0.completionTokens, total: $0.totalTokens)
         } ?? TokenUsage()
@@ -229,21 +245,59 @@ public struct ChatClient: BatchOperation {
             ?? configuration.pricing.cost(of: usage, model: body.model)
         return ChatResult(
             prompt: item.input.text,
-            response: answer.message.content,
+            response: completion.choices[0].message.content,
             usage: usage,
             model: completion.model,
             costUSD: cost,
             rateLimit: RateLimitHeaders.snapshot(from: response.headers),
             completion: completion,
-            requestID: response.headers.first(name: "x-request-id")
+            requestID: response.headers.first(name: "x-request-id"),
+            message: message
         )
+    }
+
+    /// The completion in a 2xx body, and its first choice's message as sent.
+    ///
+    /// A body that is not complete JSON, or has no `choices`, was cut off or is not the API's
+    /// answer (a proxy's page): retryable. Complete JSON of the wrong shape, or no choice at
+    /// all, is the server's answer and would come again: permanent.
+    private func decode(_ response: HTTPResponseData, model: String) throws(ItemError) -> (ChatCompletionResponse, JSONValue) {
+        func failure(_ problem: String, retryable: Bool) -> ItemError {
+            ItemError(
+                kind: .invalidResponse,
+                status: response.status,
+                message: redactor.redact(
+                    "\(problem) (\(response.body.readableBytes) bytes): \(HTTPFailure.excerpt(of: response.body, limit: 80))"
+                ),
+                isRetryable: retryable
+            )
+        }
+        guard let json = try? JSONValue(parsing: response.body) else {
+            throw failure("not a complete chat completion", retryable: true)
+        }
+        guard case .array(let choices)? = json["choices"] else {
+            throw failure("not a chat completion: no \"choices\"", retryable: true)
+        }
+        let completion: ChatCompletionResponse
+        do throws(ChatShapeError) {
+            completion = try ChatCompletionResponse(json: json, requestedModel: model)
+        } catch {
+            throw failure("a chat completion of an unexpected shape: \(error.message)", retryable: false)
+        }
+        guard let first = choices.first, let message = first["message"] else {
+            throw failure("a chat completion without any choice", retryable: false)
+        }
+        return (completion, message)
     }
 
     /// The most tokens a request for `prompt` may use: its estimated prompt tokens plus its
     /// `max_tokens` (or ``TokenEstimate/defaultCompletionAllowance`` when it sets none).
     public func estimatedTokens(for prompt: ChatPrompt) -> Int {
         let request = request(for: prompt)
-        return TokenEstimate.prompt(request.messages) + (request.maxTokens ?? TokenEstimate.defaultCompletionAllowance)
+        // Saturating: `max_tokens` is any Int an input line gives; the server judges it.
+        let (sum, overflow) = TokenEstimate.prompt(request.messages)
+            .addingReportingOverflow(request.maxTokens ?? TokenEstimate.defaultCompletionAllowance)
+        return overflow ? Int.max : sum
     }
 
     /// The error for a non-2xx answer, with OpenAI's message when the body has one.

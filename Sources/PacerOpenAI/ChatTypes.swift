@@ -1,3 +1,5 @@
+import PacerHTTP
+
 /// One message of a chat conversation.
 public struct ChatMessage: Sendable, Hashable, Codable {
     /// `system`, `user` or `assistant`.
@@ -46,17 +48,51 @@ public struct ChatCompletionRequest: Sendable, Hashable, Codable {
 
 /// The body of a successful chat completion.
 public struct ChatCompletionResponse: Sendable, Hashable, Codable {
+    /// The message a choice carries: text, a refusal, tool calls, or a mix.
+    public struct Message: Sendable, Hashable, Codable {
+        /// Always `assistant`.
+        public var role: String
+        /// The text of the answer; `nil` when the model refused or only called tools.
+        public var content: String?
+        /// Why the model declined to answer, when it did.
+        public var refusal: String?
+        /// The tools the model asked to call, exactly as the server sent them.
+        public var toolCalls: JSONValue?
+
+        /// Creates a message.
+        public init(role: String = "assistant", content: String?, refusal: String? = nil, toolCalls: JSONValue? = nil) {
+            self.role = role
+            self.content = content
+            self.refusal = refusal
+            self.toolCalls = toolCalls
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case role, content, refusal
+            case toolCalls = "tool_calls"
+        }
+
+        /// Encodes `content` always (`null` when absent, as OpenAI does), the others when set.
+        public func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(role, forKey: .role)
+            try container.encode(content, forKey: .content)
+            try container.encodeIfPresent(refusal, forKey: .refusal)
+            try container.encodeIfPresent(toolCalls, forKey: .toolCalls)
+        }
+    }
+
     /// One generated answer.
     public struct Choice: Sendable, Hashable, Codable {
         /// The position of the choice.
         public var index: Int
         /// The generated message.
-        public var message: ChatMessage
+        public var message: Message
         /// Why generation stopped (`stop`, `length`, …).
         public var finishReason: String?
 
         /// Creates a choice.
-        public init(index: Int, message: ChatMessage, finishReason: String?) {
+        public init(index: Int, message: Message, finishReason: String?) {
             self.index = index
             self.message = message
             self.finishReason = finishReason

@@ -31,7 +31,9 @@ extension Simulator {
             )
         }
         let completion = Self.completion(for: chat)
-        let estimate = TokenEstimate.prompt(chat.messages) + (chat.maxTokens ?? TokenEstimate.defaultCompletionAllowance)
+        // Saturating: a client may ask for up to Int.max tokens.
+        let (sum, overflow) = TokenEstimate.prompt(chat.messages).addingReportingOverflow(chat.maxTokens ?? TokenEstimate.defaultCompletionAllowance)
+        let estimate = overflow ? Int.max : sum
         let charge = completion.usage?.totalTokens ?? 0
         return try await serve(item: "chat:\(prompt)", context: context, tokens: (estimate, charge), model: chat.model) {
             if chat.messages.isEmpty {

@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import NIOCore
 import PacerCore
+import PacerHTTP
 import PacerOpenAI
 import ServiceLifecycle
 
@@ -101,6 +102,9 @@ extension Simulator {
         if fault == .huge {
             answer.body = Self.padded(answer.body, toBytes: 3 << 20)
         }
+        if let fault, let message = Self.message(for: fault) {
+            answer.body = Self.replacingMessage(of: answer.body, with: message)
+        }
         if fault == .slow {
             // The client has likely timed out and gone: count it apart, and not its tokens.
             stats.recordOutcome("slow")
@@ -131,6 +135,43 @@ extension Simulator {
         let padding = String(repeating: "x", count: max(0, bytes - text.utf8.count))
         let separator = text.hasSuffix("{") ? "" : ","
         return ByteBuffer(string: text + separator + #""padding":""# + padding + #""}"#)
+    }
+
+    /// The `choices[0]` fields a refusal, tool-call or wrong-shape fault answers with, if
+    /// `fault` is one of those.
+    static func message(for fault: Fault) -> (message: JSONValue, finishReason: String)? {
+        switch fault {
+        case .refusal:
+            let refusal = JSONValue.object([
+                "role": .string("assistant"), "content": .null,
+                "refusal": .string("I'm sorry, but I can't help with that (simulated refusal)."),
+            ])
+            return (refusal, "stop")
+        case .toolCalls:
+            let call = JSONValue.object([
+                "id": .string("call_sim0001"),
+                "type": .string("function"),
+                "function": .object(["name": .string("lookup"), "arguments": .string(#"{"query":"pacing"}"#)]),
+            ])
+            return (.object(["role": .string("assistant"), "content": .null, "tool_calls": .array([call])]), "tool_calls")
+        case .wrongShape:
+            return (.string("simulated: a message that is a string, not an object"), "stop")
+        default:
+            return nil
+        }
+    }
+
+    /// A chat completion body with `choices[0]`'s message and finish reason replaced; any
+    /// other body (a post) unchanged.
+    static func replacingMessage(of body: ByteBuffer, with replacement: (message: JSONValue, finishReason: String)) -> ByteBuffer {
+        guard case .object(var completion)? = try? JSONValue(parsing: body),
+            case .array(var choices)? = completion["choices"], case .object(var choice)? = choices.first
+        else { return body }
+        choice["message"] = replacement.message
+        choice["finish_reason"] = .string(replacement.finishReason)
+        choices[0] = .object(choice)
+        completion["choices"] = .array(choices)
+        return ByteBuffer(string: JSONValue.object(completion).jsonText)
     }
 
     /// A response whose headers announce the whole body but which sends half of it and

@@ -28,11 +28,18 @@ public struct Fault: Sendable, Hashable, CustomStringConvertible {
     public static let wrongType = Fault("html")
     /// The normal answer padded to 3 MB (a valid, very large body).
     public static let huge = Fault("huge")
+    /// A chat answer that is a refusal: `content: null` and `refusal` (a complete answer).
+    public static let refusal = Fault("refusal")
+    /// A chat answer that calls a tool: `content: null`, `tool_calls` and
+    /// `finish_reason: "tool_calls"` (a complete answer).
+    public static let toolCalls = Fault("tool_calls")
+    /// HTTP 200 with complete JSON of the wrong shape: a chat answer whose `message` is a string.
+    public static let wrongShape = Fault("wrong_shape")
 
     /// Every fault, in a stable order.
     public static let all: [Fault] = [
         .serverError, .unavailable, .rateLimited, .rateLimitedBare, .drop, .slow, .stall, .truncate, .malformed, .wrongType,
-        .huge,
+        .huge, .refusal, .toolCalls, .wrongShape,
     ]
     /// The faults injected when none are named: all transient ones that do not stall a client.
     public static let defaults: [Fault] = [.serverError, .unavailable, .rateLimited, .drop, .truncate]

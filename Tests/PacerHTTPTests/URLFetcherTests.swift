@@ -27,7 +27,7 @@ import Testing
                     let output = try #require(result.output)
                     #expect(output.status == 200)
                     #expect(output.url == server.postURL(offset + 1))
-                    #expect(output.data["id"] == .number(Double(offset + 1)))
+                    #expect(output.data["id"] == .number(JSONNumber(offset + 1)))
                     #expect(result.attempts == 1)
                 }
             }

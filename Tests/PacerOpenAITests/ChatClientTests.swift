@@ -37,7 +37,7 @@ import Testing
                 for (prompt, result) in zip(prompts, results) {
                     let output = try #require(result.output)
                     #expect(output.prompt == prompt.text)
-                    #expect(!output.response.isEmpty)
+                    #expect(output.response?.isEmpty == false)
                     #expect(output.usage.total == output.usage.prompt + output.usage.completion)
                     #expect(output.usage.completion <= 50)
                     #expect(output.model == "gpt-4o-mini")
@@ -105,6 +105,50 @@ import Testing
                 // The tokens Pacer counted are exactly those the server delivered whole.
                 #expect(summary.tokens == server.stats.snapshot().tokens)
             }
+        }
+    }
+
+    @Test(arguments: [Fault.refusal, .toolCalls])
+    func aRefusalOrToolCallsAreAnAnswerWithTheWholeMessage(fault: Fault) async throws {
+        try await withSimulator(SimulatorConfiguration(faultRate: 1, faults: [fault], seed: 1)) { server in
+            try await HTTPTransport.withTransport { transport in
+                let (results, summary) = try await runner().collect([ChatPrompt("hi")], operation: client(server, transport, key: nil))
+                #expect(summary.succeeded == 1)
+                #expect(results[0].attempts == 1)
+                #expect(server.stats.snapshot().requests == 1)
+                let output = try #require(results[0].output)
+                #expect(output.response == nil)
+                #expect(output.message["content"] == .null)
+                #expect(output.completion?.choices.first?.message.content == nil)
+                if fault == .refusal {
+                    #expect(output.refusal?.contains("simulated refusal") == true)
+                    #expect(output.toolCalls == nil)
+                } else {
+                    #expect(output.refusal == nil)
+                    guard case .array(let calls)? = output.toolCalls else { Issue.record("no tool_calls: \(output.message)"); return }
+                    #expect(calls.first?["function"]?["name"] == .string("lookup"))
+                    #expect(output.completion?.choices.first?.finishReason == "tool_calls")
+                }
+            }
+        }
+    }
+
+    @Test(arguments: [
+        (#"{"choices":[{"message":{"content":null,"refusal":"no"}}]}"#, nil),
+        (#"{"choices":[{"message":{"content":"x","annotations":[]}}],"usage":null,"system_fingerprint":"fp"}"#, nil),
+        (#"{"choices":[{"message":{"content":5}}]}"#, "choices[0].message.content is a number, not a string or null"),
+        (#"{"choices":["x"]}"#, "choices[0] is a string, not an object"),
+        (#"{"choices":[{"message":{"content":"x"}}],"usage":{"prompt_tokens":1e300}}"#, "usage.prompt_tokens is 1e300, not a non-negative integer"),
+        (#"{"choices":[],"model":3}"#, "model is a number, not a string or null"),
+    ] as [(String, String?)])
+    func aCompletionIsReadLenientlyButNotOfTheWrongType(body: String, problem: String?) throws {
+        let json = try JSONValue(parsing: body)
+        do throws(ChatShapeError) {
+            let completion = try ChatCompletionResponse(json: json, requestedModel: "asked-for")
+            #expect(problem == nil)
+            #expect(completion.model == "asked-for")
+        } catch {
+            #expect(error.message == problem)
         }
     }
 

@@ -109,13 +109,15 @@ extension ItemParser where Input == ChatPrompt {
                 prompt.model = name
             }
             if let maxTokens = object["max_tokens"] {
-                guard case .number(let value) = maxTokens, value >= 1, value.rounded() == value else {
-                    throw LineProblem(message: "\"max_tokens\" must be a positive integer")
+                guard case .number(let number) = maxTokens, let value = number.int, value >= 1 else {
+                    throw LineProblem(message: "\"max_tokens\" must be a positive integer, not \(maxTokens.excerpt)")
                 }
-                prompt.maxTokens = Int(value)
+                prompt.maxTokens = value
             }
             if let temperature = object["temperature"] {
-                guard case .number(let value) = temperature else { throw LineProblem(message: "\"temperature\" must be a number") }
+                guard case .number(let number) = temperature, let value = number.double else {
+                    throw LineProblem(message: "\"temperature\" must be a number, not \(temperature.excerpt)")
+                }
                 prompt.temperature = value
             }
             return (try itemID(object), prompt)
@@ -154,18 +156,32 @@ extension ItemParser where Input == FetchRequest {
 }
 
 /// The `id` of a JSONL line: a string or an integer; `nil` when absent.
+///
+/// An integer written in digits is its own text, however long (`1512345678901234567` stays
+/// that id, and never collides with a neighbour the way two `Double`s above 2^53 would); one
+/// written with a fraction or exponent (`7.0`, `7e0`) is the integer's digits when an `Int`
+/// holds it exactly. Anything else (`1.5`, `1e19`) is an error, not a rounded id.
 private func itemID(_ object: [String: JSONValue]) throws -> String? {
     switch object["id"] ?? object["custom_id"] {
     case nil, .null?: return nil
     case .string(let id)?:
         guard !id.isEmpty else { throw LineProblem(message: "\"id\" is empty") }
         return id
-    case .number(let number)? where number.rounded() == number: return String(Int64(number))
+    case .number(let number)?:
+        if number.isIntegerLiteral { return number.text == "-0" ? "0" : number.text }
+        if let value = number.int { return String(value) }
+        throw LineProblem(message: "\"id\" \(number.text.prefix(40)) is not an integer Pacer can keep exactly; write the id in digits or as a string")
     default: throw LineProblem(message: "\"id\" must be a string or an integer")
     }
 }
 
 extension JSONValue {
+    /// The value's JSON text, cut to 40 characters, for messages.
+    var excerpt: String {
+        let text = jsonText
+        return text.count > 40 ? text.prefix(40) + "…" : text
+    }
+
     var kindName: String {
         switch self {
         case .null: "null"

@@ -13,8 +13,11 @@ enum OutputFormat: String, CaseIterable, Sendable {
 /// One line of OpenAI Batch API output:
 /// `{"id", "custom_id", "response": {"status_code", "request_id", "body"}, "error"}`.
 ///
-/// An HTTP error is a `response` with its status and OpenAI's error body (as the Batch API
-/// reports them); a failure without an HTTP answer (timeout, connection) is an `error`.
+/// A success is a `response` with status 200 and the completion, and `error: null`. Every
+/// failure has a non-null `error` (`code` is Pacer's `error.kind`), since a Batch API reader
+/// takes `error: null` with a 2xx status for a success; an HTTP error also keeps its
+/// `response` (its status and OpenAI's error body). A failure whose answer was a 2xx (a body
+/// that did not decode) has no `response`: that 2xx is not a result.
 struct BatchOutputLine: Encodable, OutputRecord {
     struct Response: Encodable {
         var statusCode: Int
@@ -72,17 +75,18 @@ struct BatchOutputLine: Encodable, OutputRecord {
                 id: "chatcmpl-\(result.id)",
                 created: 0,
                 model: output.model,
-                choices: [.init(index: 0, message: .assistant(output.response), finishReason: nil)],
+                choices: [
+                    .init(index: 0, message: .init(content: output.response, refusal: output.refusal, toolCalls: output.toolCalls), finishReason: nil)
+                ],
                 usage: .init(promptTokens: output.usage.prompt, completionTokens: output.usage.completion, totalTokens: output.usage.total)
             )
             response = Response(statusCode: 200, requestID: output.requestID, body: .completion(completion))
         case .failure(let failure):
-            if let status = failure.status {
+            if let status = failure.status, !(200...299).contains(status) {
                 let body = OpenAIErrorBody(error: .init(message: failure.message, type: failure.kind.rawValue, code: nil))
                 response = Response(statusCode: status, requestID: nil, body: .error(body))
-            } else {
-                error = Failure(code: failure.kind.rawValue, message: failure.message)
             }
+            error = Failure(code: failure.kind.rawValue, message: failure.message)
         }
     }
 

@@ -98,7 +98,18 @@ struct Journal: Sendable {
     private struct Entry: Decodable {
         struct BatchResponse: Decodable {
             var statusCode: Int?
-            enum CodingKeys: String, CodingKey { case statusCode = "status_code" }
+            /// Whether the body is an error: Pacer 777de37 and earlier wrote a 200 whose body did
+            /// not decode as `status_code: 200` with the error in the body and `error: null`.
+            var bodyIsError = false
+            enum CodingKeys: String, CodingKey { case statusCode = "status_code", body }
+            enum BodyKeys: CodingKey { case error }
+
+            init(from decoder: any Decoder) throws {
+                let container = try decoder.container(keyedBy: CodingKeys.self)
+                statusCode = try container.decodeIfPresent(Int.self, forKey: .statusCode)
+                let body = try? container.nestedContainer(keyedBy: BodyKeys.self, forKey: .body)
+                bodyIsError = (try? body?.decodeNil(forKey: .error)) == false
+            }
         }
 
         var id: String?
@@ -126,7 +137,7 @@ struct Journal: Sendable {
 
         var isSuccess: Bool {
             if let success { return success }
-            return !hasError && (response?.statusCode).map { (200...299).contains($0) } == true
+            return !hasError && response?.bodyIsError == false && (response?.statusCode).map { (200...299).contains($0) } == true
         }
     }
 }

@@ -24,7 +24,12 @@ struct OutputLine: OutputRecord {
     var success: Bool
     var prompt: String?
     var url: String?
-    var response: String?
+    /// A chat answer's text, or `null` when the model gave none (a refusal, tool calls).
+    var response: JSONValue?
+    /// Why the model declined, when it did.
+    var refusal: String?
+    /// The tools the model asked to call, as the server sent them.
+    var toolCalls: JSONValue?
     var status: Int?
     var data: JSONValue?
     var tokens: Tokens?
@@ -53,7 +58,8 @@ struct OutputLine: OutputRecord {
         fields.number("latency_ms", latencyMs)
         if let model { fields.string("model", model) }
         if let prompt { fields.string("prompt", prompt) }
-        if let response { fields.string("response", response) }
+        if let refusal { fields.string("refusal", refusal) }
+        if let response { fields.value("response", response) }
         if let status { fields.number("status", status) }
         fields.value("success", .bool(success))
         if let tokens {
@@ -63,6 +69,7 @@ struct OutputLine: OutputRecord {
             nested.number("total", tokens.total)
             fields.raw("tokens", nested.finish())
         }
+        if let toolCalls { fields.value("tool_calls", toolCalls) }
         if let url { fields.string("url", url) }
         output.append(contentsOf: fields.finish())
     }
@@ -93,12 +100,16 @@ struct OutputLine: OutputRecord {
         return line
     }
 
-    /// A chat item's line; a failure keeps the prompt so that it can be found again.
+    /// A chat item's line; a failure keeps the prompt so that it can be found again. A
+    /// success always has `response` (`null` when the model gave no text), and `refusal` and
+    /// `tool_calls` when the model refused or called tools.
     static func chat(_ result: ItemResult<ChatResult>, prompt: String) -> OutputLine {
         var line = OutputLine(result)
         line.prompt = prompt
         if let output = result.output {
-            line.response = output.response
+            line.response = output.response.map(JSONValue.string) ?? .null
+            line.refusal = output.refusal
+            line.toolCalls = output.toolCalls
             line.tokens = Tokens(prompt: output.usage.prompt, completion: output.usage.completion, total: output.usage.total)
             line.model = output.model
             line.costUSD = output.costUSD
