@@ -43,6 +43,8 @@ let package = Package(
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -90,7 +92,16 @@ let package = Package(
             name: "PacerCoreTests",
             dependencies: ["PacerCore", .product(name: "Clocks", package: "swift-clocks")]
         ),
-        .testTarget(name: "PacerHTTPTests", dependencies: ["PacerHTTP", "PacerTesting"]),
+        .testTarget(
+            name: "PacerHTTPTests",
+            dependencies: [
+                "PacerHTTP", "PacerTesting",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ]
+        ),
         .testTarget(name: "PacerOpenAITests", dependencies: ["PacerOpenAI", "PacerTesting"]),
         .testTarget(name: "PacerCLITests", dependencies: ["PacerCLI", "PacerHTTP", "PacerOpenAI", "PacerTesting"]),
     ]
