@@ -21,6 +21,10 @@ let package = Package(
         .package(url: "https://github.com/pointfreeco/swift-clocks.git", from: "1.1.1"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.4"),
     ],
     targets: [
         // Engine: bounded concurrency, retry, backoff, timeouts, summary. No networking, no printing.
@@ -39,6 +43,8 @@ let package = Package(
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -54,12 +60,23 @@ let package = Package(
             dependencies: [
                 "PacerOpenAI",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        // Test support: run a block against a simulator on a free loopback port.
-        .target(name: "PacerTesting", dependencies: ["PacerSimulator"]),
+        // Test support: run a block against a simulator on a free loopback port; self-signed certificates.
+        .target(
+            name: "PacerTesting",
+            dependencies: [
+                "PacerSimulator",
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+            ]
+        ),
         // The command line: commands, input/output formats, summary rendering.
         .target(
             name: "PacerCLI",
@@ -75,7 +92,16 @@ let package = Package(
             name: "PacerCoreTests",
             dependencies: ["PacerCore", .product(name: "Clocks", package: "swift-clocks")]
         ),
-        .testTarget(name: "PacerHTTPTests", dependencies: ["PacerHTTP", "PacerTesting"]),
+        .testTarget(
+            name: "PacerHTTPTests",
+            dependencies: [
+                "PacerHTTP", "PacerTesting",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ]
+        ),
         .testTarget(name: "PacerOpenAITests", dependencies: ["PacerOpenAI", "PacerTesting"]),
         .testTarget(name: "PacerCLITests", dependencies: ["PacerCLI", "PacerHTTP", "PacerOpenAI", "PacerTesting"]),
     ]

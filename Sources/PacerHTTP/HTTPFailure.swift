@@ -6,8 +6,9 @@ import PacerCore
 
 /// Classifies HTTP answers and transport errors into retryable or permanent ``ItemError``s.
 ///
-/// Retryable: connection errors, timeouts, 408, 409, 429, 5xx, truncated bodies.
-/// Permanent: every other 4xx. An `x-should-retry` header overrides the status rule.
+/// Retryable: transient connection errors, timeouts, 408, 409, 429, 5xx, truncated bodies.
+/// Permanent: every other 4xx, and transport errors that another attempt cannot fix (see
+/// ``error(classifying:)``). An `x-should-retry` header overrides the status rule.
 public enum HTTPFailure {
     /// Whether a status is worth retrying when the server gives no verdict.
     public static func isRetryable(status: Int) -> Bool {
@@ -41,42 +42,14 @@ public enum HTTPFailure {
     }
 
     /// The error for something thrown while sending a request or reading its answer.
+    ///
+    /// Only transient failures are retryable: a refused, reset or early-closed connection, a
+    /// connect, read or write timeout, a temporary DNS failure. Everything else — an untrusted
+    /// certificate, an invalid header, an unsupported scheme, too many redirects, an error this
+    /// classification does not know — is permanent, because sending it again cannot succeed.
+    /// A connect timeout is a ``ItemError/Kind-swift.struct/network`` error, so that it counts
+    /// as a connection failure.
     public static func error(classifying error: any Error) -> ItemError {
-        switch error {
-        case let error as ItemError:
-            return error
-        case is CancellationError:
-            return .cancelled
-        case let error as HTTPClientError:
-            return classify(error)
-        case is NIOTooManyBytesError, is ResponseAccumulator.ResponseTooBigError:
-            return ItemError(kind: .invalidResponse, message: "response body too large", isRetryable: false)
-        default:
-            // Connection refused, reset, DNS failures and the like: the network may recover.
-            return ItemError(kind: .network, message: String(describing: error), isRetryable: true)
-        }
-    }
-
-    private static func classify(_ error: HTTPClientError) -> ItemError {
-        switch error {
-        case .readTimeout, .writeTimeout, .connectTimeout, .deadlineExceeded, .tlsHandshakeTimeout,
-            .getConnectionFromPoolTimeout:
-            return ItemError(kind: .timeout, message: error.shortDescription, isRetryable: true)
-        case .remoteConnectionClosed, .uncleanShutdown, .bodyLengthMismatch:
-            return ItemError(
-                kind: .network,
-                message: "connection closed before the response was complete (\(error.shortDescription))",
-                isRetryable: true
-            )
-        case .cancelled:
-            return .cancelled
-        case .invalidURL, .emptyHost, .emptyScheme, .alreadyShutdown:
-            return ItemError(kind: .invalidInput, message: error.shortDescription, isRetryable: false)
-        default:
-            if String(describing: error).contains("unsupportedScheme") {
-                return ItemError(kind: .invalidInput, message: error.shortDescription, isRetryable: false)
-            }
-            return ItemError(kind: .network, message: error.shortDescription, isRetryable: true)
-        }
+        self.error(classifying: error, context: Context(url: nil))
     }
 }

@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import NIOCore
 import NIOHTTP1
+import NIOSSL
 import PacerCore
 
 /// A request to send: method, absolute URL, headers and an optional body.
@@ -44,47 +45,22 @@ public struct HTTPResponseData: Sendable {
 
 /// One HTTP client shared by a whole batch: one connection pool, sized to the concurrency.
 ///
-/// Create it with ``withTransport(configuration:_:)`` so that it is shut down when the
-/// batch ends, whatever happens.
+/// Either the transport makes its own client (``init(configuration:)``; shut it down with
+/// ``shutdown()``, or use ``withTransport(configuration:_:)`` so that it is shut down when the
+/// batch ends, whatever happens), or it borrows one the app already has
+/// (``init(client:configuration:)``: `HTTPClient.shared`, or a client with the app's TLS and
+/// proxy settings), which it never shuts down.
 public final class HTTPTransport: Sendable {
-    /// Pool and limit settings.
-    public struct Configuration: Sendable, Hashable {
-        /// The most connections kept open per host; match the batch's concurrency. Default 8.
-        public var maxConnectionsPerHost: Int
-        /// How long connecting may take. Default 10 s.
-        public var connectTimeout: Duration
-        /// A backstop deadline for one request; the engine's per-attempt timeout is normally
-        /// shorter. Default 10 minutes.
-        public var requestDeadline: Duration
-        /// The largest response body accepted, in bytes. Default 16 MiB.
-        public var maxBodyBytes: Int
-
-        /// Creates a configuration.
-        ///
-        /// - Parameters:
-        ///   - maxConnectionsPerHost: Connections kept per host (default 8). Must be at least 1.
-        ///   - connectTimeout: Connect timeout (default 10 s).
-        ///   - requestDeadline: Backstop deadline per request (default 10 min).
-        ///   - maxBodyBytes: Largest accepted body (default 16 MiB).
-        public init(
-            maxConnectionsPerHost: Int = 8,
-            connectTimeout: Duration = .seconds(10),
-            requestDeadline: Duration = .seconds(600),
-            maxBodyBytes: Int = 16 << 20
-        ) {
-            precondition(maxConnectionsPerHost >= 1, "maxConnectionsPerHost must be at least 1")
-            self.maxConnectionsPerHost = maxConnectionsPerHost
-            self.connectTimeout = connectTimeout
-            self.requestDeadline = requestDeadline
-            self.maxBodyBytes = maxBodyBytes
-        }
-    }
-
     /// The settings this transport was created with.
     public let configuration: Configuration
     private let client: HTTPClient
+    /// Whether ``shutdown()`` shuts the client down: only a client this transport made.
+    private let ownsClient: Bool
+    /// The connect timeout, when this transport set it (for messages).
+    private let knownConnectTimeout: Duration?
 
-    /// Creates a transport. Call ``shutdown()`` when done, or use ``withTransport(configuration:_:)``.
+    /// Creates a transport with a client of its own. Call ``shutdown()`` when done, or use
+    /// ``withTransport(configuration:_:)``.
     public init(configuration: Configuration = Configuration()) {
         self.configuration = configuration
         var clientConfiguration = HTTPClient.Configuration()
@@ -98,7 +74,32 @@ public final class HTTPTransport: Sendable {
         clientConfiguration.timeout = .init(connect: .nanoseconds(configuration.connectTimeout.nanoseconds))
         clientConfiguration.decompression = .enabled(limit: .ratio(50))
         clientConfiguration.httpVersion = .http1Only
+        var tls = TLSConfiguration.makeClientConfiguration()
+        configuration.trustRoots.apply(to: &tls)
+        clientConfiguration.tlsConfiguration = tls
         self.client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: clientConfiguration)
+        self.ownsClient = true
+        self.knownConnectTimeout = configuration.connectTimeout
+    }
+
+    /// Creates a transport over a client the caller owns; ``shutdown()`` leaves it running.
+    ///
+    /// The client's own settings decide pooling, timeouts, TLS and proxies; of `configuration`
+    /// only ``Configuration/requestDeadline``, ``Configuration/maxBodyBytes`` and
+    /// ``Configuration/untrustedCertificateAdvice`` apply.
+    ///
+    /// ```swift
+    /// let fetcher = URLFetcher(transport: HTTPTransport(client: .shared))
+    /// ```
+    ///
+    /// - Parameters:
+    ///   - client: The client to send with, e.g. `HTTPClient.shared`.
+    ///   - configuration: Deadline and body limit (default: the defaults).
+    public init(client: HTTPClient, configuration: Configuration = Configuration()) {
+        self.configuration = configuration
+        self.client = client
+        self.ownsClient = false
+        self.knownConnectTimeout = nil
     }
 
     /// Runs `body` with a new transport and shuts it down afterwards.
@@ -144,7 +145,7 @@ public final class HTTPTransport: Sendable {
                 deadline: .now() + .nanoseconds(limit.nanoseconds)
             )
         } catch {
-            throw HTTPFailure.error(classifying: error)
+            throw HTTPFailure.error(classifying: error, context: failureContext(request, limit: limit))
         }
         do {
             let response = try await withTaskCancellationHandler {
@@ -156,12 +157,26 @@ public final class HTTPTransport: Sendable {
         } catch let error as HTTPClientError where error == .deadlineExceeded && limit == timeout {
             throw ItemError.timedOut(after: limit)
         } catch {
-            throw HTTPFailure.error(classifying: error)
+            throw HTTPFailure.error(classifying: error, context: failureContext(request, limit: limit))
         }
     }
 
-    /// Closes every connection. Call once, after the last request.
+    /// What the error classification needs to know about a failed request (built only on failure).
+    private func failureContext(_ request: HTTPRequestSpec, limit: Duration) -> HTTPFailure.Context {
+        // A request whose deadline passes while it waits for a connection fails as a connect
+        // timeout too: the attempt's limit is the timeout that was hit when it is the shorter.
+        HTTPFailure.Context(
+            url: request.url,
+            connectTimeout: knownConnectTimeout.map { min($0, limit) },
+            headerNames: request.headers.map(\.name),
+            untrustedCertificateAdvice: configuration.untrustedCertificateAdvice
+        )
+    }
+
+    /// Closes every connection of a client this transport made; leaves a borrowed client
+    /// running. Call once, after the last request.
     public func shutdown() async throws {
+        guard ownsClient else { return }
         try await client.shutdown()
     }
 }

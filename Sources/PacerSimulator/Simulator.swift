@@ -1,4 +1,6 @@
 import Hummingbird
+import HummingbirdCore
+import HummingbirdTLS
 import Logging
 import NIOCore
 import PacerCore
@@ -52,10 +54,12 @@ public struct Simulator: Sendable {
         public let stats: SimulatorStats
         /// The host it listens on.
         public let host: String
+        /// `https` when it serves TLS (``SimulatorConfiguration/tls``), else `http`.
+        public let scheme: String
 
-        /// `http://HOST:PORT`.
-        public var rootURL: String { "http://\(host):\(port)" }
-        /// The OpenAI-style API root, `http://HOST:PORT/v1`.
+        /// `SCHEME://HOST:PORT`.
+        public var rootURL: String { "\(scheme)://\(host):\(port)" }
+        /// The OpenAI-style API root, `SCHEME://HOST:PORT/v1`.
         public var baseURL: String { rootURL + "/v1" }
         /// The URL of post `id`.
         public func postURL(_ id: Int) -> String { "\(rootURL)/posts/\(id)" }
@@ -64,11 +68,17 @@ public struct Simulator: Sendable {
     /// Builds the Hummingbird application.
     ///
     /// - Parameter onReady: Called with the bound port once the server listens.
-    public func makeApplication(onReady: @escaping @Sendable (Int) async -> Void = { _ in }) -> some ApplicationProtocol {
+    /// - Throws: When the TLS settings cannot be used.
+    public func makeApplication(onReady: @escaping @Sendable (Int) async -> Void = { _ in }) throws -> some ApplicationProtocol {
         let router = Router(context: SimulatorContext.self)
         addRoutes(to: router)
+        var server = HTTPServerBuilder.http1()
+        if let tls = configuration.tls {
+            server = try .tls(.http1(), tlsConfiguration: tls.serverConfiguration)
+        }
         return Application(
             router: router,
+            server: server,
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "pacer-simulator"),
             onServerRunning: { channel in await onReady(channel.localAddress?.port ?? 0) },
             logger: logger
@@ -83,7 +93,7 @@ public struct Simulator: Sendable {
     ) async throws -> T {
         let simulator = Simulator(configuration: configuration, logger: logger)
         let (ports, portContinuation) = AsyncStream.makeStream(of: Int.self)
-        let application = simulator.makeApplication { port in
+        let application = try simulator.makeApplication { port in
             portContinuation.yield(port)
             portContinuation.finish()
         }
@@ -101,7 +111,8 @@ public struct Simulator: Sendable {
             }
             let result: Result<T, any Error>
             do {
-                result = .success(try await body(Running(port: port, stats: simulator.stats, host: configuration.host)))
+                let running = Running(port: port, stats: simulator.stats, host: configuration.host, scheme: configuration.tls == nil ? "http" : "https")
+                result = .success(try await body(running))
             } catch {
                 result = .failure(error)
             }

@@ -84,6 +84,8 @@ public struct SimulatorConfiguration: Sendable, Hashable {
     public var limitWindow: LimitWindow
     /// Answer every chat request with 429 `insufficient_quota`. Default `false`.
     public var quotaExhausted: Bool
+    /// Serve HTTPS with this certificate instead of plain HTTP. Default `nil` (HTTP).
+    public var tls: SimulatorTLS?
 
     /// Creates a configuration; see each property for its default.
     public init(
@@ -100,7 +102,8 @@ public struct SimulatorConfiguration: Sendable, Hashable {
         requestsPerMinute: Int? = nil,
         tokensPerMinute: Int? = nil,
         limitWindow: LimitWindow = .quantized,
-        quotaExhausted: Bool = false
+        quotaExhausted: Bool = false,
+        tls: SimulatorTLS? = nil
     ) {
         precondition((0...1).contains(faultRate), "faultRate must be within 0...1")
         precondition(faultRate == 0 || !faults.isEmpty, "a fault rate needs at least one fault")
@@ -120,5 +123,6 @@ public struct SimulatorConfiguration: Sendable, Hashable {
         self.tokensPerMinute = tokensPerMinute
         self.limitWindow = limitWindow
         self.quotaExhausted = quotaExhausted
+        self.tls = tls
     }
 }

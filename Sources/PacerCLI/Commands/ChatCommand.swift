@@ -106,7 +106,8 @@ struct ChatCommand: AsyncParsableCommand {
             systemPrompt: system,
             pricing: try pricing()
         )
-        let status = try await HTTPTransport.withTransport(configuration: .init(maxConnectionsPerHost: run.concurrency)) { transport in
+        let transportConfiguration = try run.transportConfiguration(environment: environment)
+        let status = try await HTTPTransport.withTransport(configuration: transportConfiguration) { transport in
             try await BatchJob(
                 options: run,
                 // Chat APIs are rate limited: learn the limits from one request before sending a wave.

@@ -63,6 +63,12 @@ struct RunOptions: ParsableArguments {
     @Option(name: .customLong("summary-json"), help: "Write the summary as JSON to this file.")
     var summaryJSON: String?
 
+    @Option(
+        name: .customLong("ca-cert"),
+        help: "Trust the CA certificates in this PEM file for HTTPS, besides the system's (or those SSL_CERT_FILE/SSL_CERT_DIR name)."
+    )
+    var caCert: String?
+
     @Option(help: "After Ctrl-C (or SIGTERM), seconds to let requests in flight finish before cancelling them.")
     var grace: Double = 10
 

@@ -9,7 +9,8 @@ struct SimulateCommand: AsyncParsableCommand {
         abstract: "Run an OpenAI-compatible simulator server on 127.0.0.1 until Ctrl-C.",
         discussion: """
             Serves POST /v1/chat/completions, GET /v1/models, GET /posts/{id} and GET /stats. \
-            Point pacer at it with --base-url http://127.0.0.1:PORT/v1.
+            Point pacer at it with --base-url http://127.0.0.1:PORT/v1 (https with --tls-cert and \
+            --tls-key; then pass the certificate to pacer with --ca-cert).
             """
     )
 
@@ -52,6 +53,12 @@ struct SimulateCommand: AsyncParsableCommand {
     @Flag(help: "Require 'Authorization: Bearer $OPENAI_API_KEY' on chat requests.")
     var requireKey = false
 
+    @Option(help: "Serve HTTPS with this PEM certificate (chain); needs --tls-key.")
+    var tlsCert: String?
+
+    @Option(help: "The PEM private key of --tls-cert.")
+    var tlsKey: String?
+
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be within 0...65535") }
         guard (0...1).contains(failRate) else { throw ValidationError("--fail-rate must be within 0...1, got \(failRate)") }
@@ -63,6 +70,18 @@ struct SimulateCommand: AsyncParsableCommand {
         if let tpm, tpm < 1 { throw ValidationError("--tpm must be at least 1") }
         if requireKey, Environment.current["OPENAI_API_KEY"]?.isEmpty ?? true {
             throw ValidationError("--require-key needs OPENAI_API_KEY to be set")
+        }
+        _ = try tls()
+    }
+
+    /// The TLS settings from `--tls-cert` and `--tls-key`, or `nil` for plain HTTP.
+    func tls() throws(ValidationError) -> SimulatorTLS? {
+        guard tlsCert != nil || tlsKey != nil else { return nil }
+        guard let tlsCert, let tlsKey else { throw ValidationError("--tls-cert and --tls-key go together") }
+        do {
+            return try SimulatorTLS(certificateFile: tlsCert, privateKeyFile: tlsKey)
+        } catch {
+            throw ValidationError("--tls-cert/--tls-key: \(error)")
         }
     }
 
@@ -89,11 +108,13 @@ struct SimulateCommand: AsyncParsableCommand {
             requestsPerMinute: rpm,
             tokensPerMinute: tpm,
             limitWindow: limitWindow,
-            quotaExhausted: quotaExhausted
+            quotaExhausted: quotaExhausted,
+            tls: try tls()
         )
         let host = self.host
+        let scheme = configuration.tls == nil ? "http" : "https"
         try await Simulator(configuration: configuration).run { port in
-            Console.error("pacer simulator listening on http://\(host):\(port)  (use --base-url http://\(host):\(port)/v1)")
+            Console.error("pacer simulator listening on \(scheme)://\(host):\(port)  (use --base-url \(scheme)://\(host):\(port)/v1)")
             let limits = [configuration.requestsPerMinute.map { "\($0) RPM" }, configuration.tokensPerMinute.map { "\($0) TPM" }]
                 .compactMap { $0 }.joined(separator: ", ")
             Console.error(
