@@ -111,3 +111,30 @@ import Testing
         #expect(summary.resumeAfterSeconds != nil)
     }
 }
+
+@Suite struct BatchProgressTests {
+    /// The live counters end equal to the summary's exact counts, retries included.
+    @Test func theCountersEndAtTheSummarysCounts() async throws {
+        let clock = TrackedClock()
+        let overloaded = ItemError(kind: .httpStatus, status: 503, message: "overloaded", isRetryable: true)
+        let operation = ScriptedOperation(clock: clock) { index, attempt in
+            switch index % 3 {
+            case 0: return .succeed(after: .milliseconds(10))
+            case 1: return attempt < 2 ? .fail(overloaded, after: .zero) : .succeed(after: .zero)
+            default: return .fail(ItemError(kind: .httpStatus, status: 400, message: "bad", isRetryable: false), after: .zero)
+            }
+        }
+        let runner = BatchRunner(
+            configuration: BatchConfiguration(maxConcurrent: 3, retry: RetryPolicy(backoff: Backoff(jitter: .none)), pacing: nil, retryBudget: nil),
+            clock: clock
+        )
+        let progress = BatchProgress()
+        let items = AsyncArray((0..<9).map { BatchItem(index: $0, id: String($0 + 1), input: $0) })
+        let summary = try await drive(clock) { try await runner.run(items, operation: operation, progress: progress) { _, _ in } }
+        let counts = progress.snapshot
+        #expect(counts.succeeded == summary.succeeded && counts.failed == summary.failed && counts.inFlight == 0)
+        #expect(counts.retries == summary.retries && counts.retries == 3)
+        #expect(counts.tokens == summary.tokens.total)
+        #expect(counts.costUSD == summary.costUSD)
+    }
+}

@@ -69,13 +69,12 @@ struct BatchJob<Operation: BatchOperation>: Sendable {
         let control = BatchControl()
         let interrupted = Tally()
         let grace = options.grace
-        let (events, eventSink) = AsyncStream.makeStream(of: BatchEvent.self)
+        let counters = BatchProgress()
         let progress = options.quiet ? nil : ProgressReporter(total: total, showTokens: showTokens)
         var summary = try await withThrowingTaskGroup(of: TaskEnd.self) { group in
             group.addTask {
-                defer { eventSink.finish() }
                 do {
-                    let summary = try await runner.run(source, operation: operation, events: progress == nil ? nil : eventSink, control: control) {
+                    let summary = try await runner.run(source, operation: operation, control: control, progress: counters) {
                         item,
                         result in
                         // An item stopped before it was done is not written: a rerun does it.
@@ -93,7 +92,7 @@ struct BatchJob<Operation: BatchOperation>: Sendable {
             }
             if let progress {
                 group.addTask {
-                    await progress.run(events)
+                    await progress.run(counters)
                     return .progressEnded
                 }
             }
@@ -132,8 +131,7 @@ struct BatchJob<Operation: BatchOperation>: Sendable {
                 switch ended {
                 case .summary(let summary):
                     result = summary
-                    // The batch is over: stop watching for signals (the progress task ends
-                    // with the event stream).
+                    // The batch is over: stop watching for signals and drawing progress.
                     firstSignalContinuation.finish()
                     group.cancelAll()
                 case .cancelNow:
