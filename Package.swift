@@ -1,4 +1,4 @@
-// swift-tools-version: 6.0
+// swift-tools-version: 6.1
 import PackageDescription
 
 let package = Package(
@@ -25,6 +25,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
         .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
         .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.4"),
+        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
+        .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.35.2"),
     ],
     targets: [
         // Engine: bounded concurrency, retry, backoff, timeouts, summary. No networking, no printing.
@@ -43,6 +45,7 @@ let package = Package(
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOHTTPCompression", package: "swift-nio-extras"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
@@ -51,14 +54,21 @@ let package = Package(
         // OpenAI chat-completion types, ChatClient, pricing.
         .target(
             name: "PacerOpenAI",
-            dependencies: ["PacerCore", "PacerHTTP", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "PacerCore", "PacerHTTP",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
             resources: [.copy("Resources/prices.json")]
         ),
         // A real Hummingbird server that behaves like an OpenAI-compatible API and a JSON API.
         .target(
             name: "PacerSimulator",
             dependencies: [
-                "PacerOpenAI",
+                "PacerCore", "PacerHTTP", "PacerOpenAI",
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
@@ -72,6 +82,7 @@ let package = Package(
             name: "PacerTesting",
             dependencies: [
                 "PacerSimulator",
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "SwiftASN1", package: "swift-asn1"),
@@ -95,14 +106,33 @@ let package = Package(
         .testTarget(
             name: "PacerHTTPTests",
             dependencies: [
-                "PacerHTTP", "PacerTesting",
+                "PacerCore", "PacerHTTP", "PacerTesting",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ]
         ),
-        .testTarget(name: "PacerOpenAITests", dependencies: ["PacerOpenAI", "PacerTesting"]),
-        .testTarget(name: "PacerCLITests", dependencies: ["PacerCLI", "PacerHTTP", "PacerOpenAI", "PacerTesting"]),
+        .testTarget(
+            name: "PacerOpenAITests",
+            dependencies: [
+                "PacerCore", "PacerHTTP", "PacerOpenAI", "PacerTesting",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
+        .testTarget(
+            name: "PacerCLITests",
+            dependencies: ["PacerCLI", "PacerCore", "PacerHTTP", "PacerOpenAI", "PacerSimulator", "PacerTesting"]
+        ),
     ]
 )
+
+// Every target: `any` spelled out for existentials, and each file imports what it uses.
+for target in package.targets {
+    target.swiftSettings = (target.swiftSettings ?? []) + [
+        .enableUpcomingFeature("ExistentialAny"),
+        .enableUpcomingFeature("MemberImportVisibility"),
+    ]
+}

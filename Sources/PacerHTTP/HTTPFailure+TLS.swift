@@ -1,5 +1,6 @@
 import NIOSSL
 import PacerCore
+import Foundation
 
 extension HTTPFailure {
     /// A TLS failure: an untrusted certificate or a failed handshake is permanent (the same

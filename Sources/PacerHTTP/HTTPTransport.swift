@@ -5,6 +5,7 @@ import NIOCore
 import NIOHTTP1
 import NIOSSL
 import PacerCore
+import NIOHTTPCompression
 
 /// A request to send: method, absolute URL, headers and an optional body.
 public struct HTTPRequestSpec: Sendable {

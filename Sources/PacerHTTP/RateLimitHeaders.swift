@@ -1,3 +1,4 @@
+import Foundation
 import NIOHTTP1
 import PacerCore
 
@@ -62,8 +63,3 @@ public enum RateLimitHeaders {
     }
 }
 
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif

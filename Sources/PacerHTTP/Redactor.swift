@@ -1,3 +1,4 @@
+import Foundation
 import PacerCore
 
 /// Removes secrets (API keys) from text before it reaches a message, a log line or a file.
@@ -23,8 +24,3 @@ public struct Redactor: Sendable, Hashable {
     }
 }
 
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif

@@ -1,5 +1,6 @@
 import Foundation
 import NIOHTTP1
+import PacerCore
 
 /// What a response's headers say about retrying: `retry-after-ms`, `retry-after` and
 /// `x-should-retry`, as OpenAI's official clients read them.

@@ -1,6 +1,7 @@
 import PacerCore
 import Synchronization
 import Testing
+import Clocks
 
 /// The engine through an outage, a graceful stop, and a quota shared by two batches, on the
 /// tracked test clock.

@@ -6,6 +6,8 @@ import PacerHTTP
 import PacerTesting
 import Synchronization
 import Testing
+import NIOCore
+import NIOHTTP1
 
 @Suite struct ChatClientTests {
     static let key = "sk-test-pacer-0123456789abcdef"
