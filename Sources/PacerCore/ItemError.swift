@@ -102,14 +102,14 @@ public struct ItemError: Error, Sendable, Hashable, CustomStringConvertible {
 
 extension Duration {
     /// The duration in seconds as a `Double`.
-    public var pacerSeconds: Double {
+    package var pacerSeconds: Double {
         let (seconds, attoseconds) = components
         return Double(seconds) + Double(attoseconds) / 1e18
     }
 
     /// Creates a duration from a number of seconds, to the nearest nanosecond, clamping
     /// negatives to zero.
-    public static func pacerSeconds(_ value: Double) -> Duration {
+    package static func pacerSeconds(_ value: Double) -> Duration {
         guard value.isFinite, value > 0 else { return .zero }
         return .nanoseconds(Int64((min(value, 9e9) * 1e9).rounded()))
     }

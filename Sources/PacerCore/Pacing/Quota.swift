@@ -13,7 +13,7 @@ import Synchronization
 /// let runner = BatchRunner(configuration: .init(maxConcurrent: 16), quota: quota)
 /// ```
 ///
-/// A thin async shell over ``AdmissionState`` and ``RetryBudget``: it decides under a lock and
+/// A thin async shell over `AdmissionState` (its pure core) and ``RetryBudget``: it decides under a lock and
 /// sleeps outside it, on the injected clock. Requests sent outside a batch may take part:
 /// ``acquire(tokens:before:unlessStopped:)`` before sending, ``release(_:outcome:)`` after.
 public final class Quota<C: Clock>: Sendable where C.Duration == Duration {

@@ -4,7 +4,7 @@
 /// `cost` units is admitted as soon as it fits; ``reserve(_:now:)`` returns when that is and
 /// books it, so concurrent callers are served in order without retrying (no thundering herd).
 /// A cost above the capacity is admitted when the bucket is empty and runs it into debt.
-public struct TokenBucket: Sendable, Hashable {
+package struct TokenBucket: Sendable, Hashable {
     /// Units replenished per second.
     public private(set) var rate: Double
     /// The most units that can be used at once (the burst).
