@@ -49,4 +49,14 @@ import Testing
         #expect(policy.decide(after: error, retriesSoFar: 2, previousDelay: nil, unit: 0.5) == .giveUp)
         #expect(policy.decide(after: permanent, retriesSoFar: 0, previousDelay: nil, unit: 0.5) == .giveUp)
     }
+
+    /// `retry-after: 0` is no licence to hammer the server: the usual back-off applies.
+    @Test(arguments: [0, 1, 3])
+    func aRetryAfterOfZeroBacksOffAsUsual(retriesSoFar: Int) {
+        let policy = RetryPolicy(maxRetries: 5, backoff: Backoff(base: .seconds(1), jitter: .none))
+        var error = retryable
+        error.retryAfter = .zero
+        let expected = Duration.seconds(1 << retriesSoFar)
+        #expect(policy.decide(after: error, retriesSoFar: retriesSoFar, previousDelay: nil, unit: 0.5) == .retry(after: expected))
+    }
 }

@@ -2,6 +2,12 @@ import Foundation
 import PacerCore
 import PacerHTTP
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// The cost sections of `pacer bench`: the client's CPU per item and its peak memory, with the
 /// simulator in a process of its own so that only the client is measured.
 extension BenchCommand {
@@ -79,9 +85,19 @@ extension BenchCommand {
         }
     }
 
+    /// How a `pacer fetch` run of the benchmark gets its items.
+    enum CLIInput {
+        /// A file, read whole before the first request.
+        case file
+        /// Stdin (the same file, piped): ids checked for duplicates as they come.
+        case stdin
+        /// A file, with an output already holding all but the last `left` items: a resume.
+        case resume(left: Int)
+    }
+
     /// `pacer fetch FILE -o OUT` as a process of its own over `count` URLs streamed from a
-    /// file; CPU and peak RSS from `wait4`.
-    func cliRun(section: String, count: Int, concurrency: Int) async throws -> CostResult {
+    /// file (or stdin, or resuming an output); CPU from `wait4`, peak RSS from `VmHWM`.
+    func cliRun(section: String, count: Int, concurrency: Int, input source: CLIInput = .file) async throws -> CostResult {
         try await SimulatorProcess.withRunning { simulator in
             let folder = FileManager.default.temporaryDirectory.appendingPathComponent("pacer-bench-\(getpid())-\(count)")
             try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
@@ -89,10 +105,20 @@ extension BenchCommand {
             let input = folder.appendingPathComponent("in.jsonl")
             let output = folder.appendingPathComponent("out.jsonl")
             try writeFetchInput(to: input, count: count, rootURL: simulator.rootURL)
+            var sent = count
+            if case .resume(let left) = source {
+                try writeFetchOutput(to: output, count: count - left, rootURL: simulator.rootURL)
+                sent = left
+            }
+            let stdin = open(input.path, O_RDONLY | O_CLOEXEC)
+            defer { close(stdin) }
+            var isStdin = false
+            if case .stdin = source { isStdin = true }
             let start = ContinuousClock.now
             let client = try ChildProcess.spawn(
                 ChildProcess.pacerExecutable,
-                ["fetch", input.path, "-o", output.path, "--concurrency", String(concurrency), "--quiet"]
+                ["fetch", isStdin ? "-" : input.path, "-o", output.path, "--concurrency", String(concurrency), "--quiet"],
+                stdin: isStdin ? stdin : nil
             )
             let ending = await client.wait()
             let wall = start.duration(to: .now).pacerSeconds
@@ -104,7 +130,7 @@ extension BenchCommand {
                 items: count,
                 concurrency: concurrency,
                 wallSeconds: wall,
-                itemsPerSecond: Double(count) / wall,
+                itemsPerSecond: Double(sent) / wall,
                 cpuMicrosecondsPerItem: ending.cpuSeconds / Double(count) * 1e6,
                 peakRSSBytes: ending.peakRSSBytes,
                 failed: try await countFailures(in: output, expected: count)
@@ -127,14 +153,35 @@ extension BenchCommand {
         }
     }
 
-    /// The number of failure lines in an output file, read line by line (so that the
-    /// benchmark itself stays small); throws if it does not hold `expected` lines.
+    /// Writes the output `pacer fetch` would have written for items 1…count (one line each,
+    /// with the post as `data`), a megabyte at a time: the journal a resume reads.
+    private func writeFetchOutput(to url: URL, count: Int, rootURL: String) throws {
+        _ = FileManager.default.createFile(atPath: url.path, contents: nil)
+        let handle = try FileHandle(forWritingTo: url)
+        defer { try? handle.close() }
+        guard count > 0 else { return }
+        let body = String(repeating: "lorem ipsum dolor sit amet ", count: 6)
+        var chunk = ""
+        for id in 1...count {
+            let post = id % 1000 + 1
+            chunk += #"{"attempts":1,"data":{"body":"\#(body)","id":\#(post),"title":"post \#(post)","userId":\#(post % 10 + 1)},"#
+                + #""id":"\#(id)","index":\#(id - 1),"latency_ms":1.2,"status":200,"success":true,"url":"\#(rootURL)/posts/\#(post)"}"# + "\n"
+            if chunk.utf8.count > 1 << 20 || id == count {
+                try handle.write(contentsOf: Data(chunk.utf8))
+                chunk = ""
+            }
+        }
+    }
+
+    /// The number of failure lines in an output file, read as the journal reads it (so that
+    /// the benchmark itself stays small); throws if it does not hold `expected` lines.
     private func countFailures(in url: URL, expected: Int) async throws -> Int {
         var lines = 0
         var failures = 0
-        for try await line in Lines(reader: try FileReader(path: url.path)) {
+        try await Journal.scan(path: url.path) { _, line in
+            guard case .entry(_, let succeeded) = line else { return }
             lines += 1
-            if line.text.contains("\"success\":false") { failures += 1 }
+            if !succeeded { failures += 1 }
         }
         guard lines == expected else { throw BenchError("the output holds \(lines) lines for \(expected) items") }
         return failures
@@ -150,16 +197,31 @@ extension BenchCommand {
     }
 
     func runMemory() async throws {
+        let runs: [(section: String, counts: [Int], input: CLIInput)] = [
+            ("pacer fetch", [10_000, 100_000, 1_000_000], .file),
+            ("pacer fetch, stdin", [10_000, 1_000_000], .stdin),
+            ("resume, 1,000 left", [10_000, 1_000_000], .resume(left: 1000)),
+        ]
         var results: [CostResult] = []
-        for count in [10_000, 100_000, 1_000_000] {
-            results.append(try await median(by: { Double($0.peakRSSBytes ?? 0) }) {
-                try await cliRun(section: "pacer fetch", count: count, concurrency: 100)
-            })
+        var ratios: [String] = []
+        for run in runs {
+            var rows: [CostResult] = []
+            for count in run.counts {
+                rows.append(try await median(by: { Double($0.peakRSSBytes ?? 0) }) {
+                    try await cliRun(section: run.section, count: count, concurrency: 100, input: run.input)
+                })
+            }
+            results += rows
+            if let first = rows.first?.peakRSSBytes, let last = rows.last?.peakRSSBytes, first > 0 {
+                ratios.append("\(run.section): peak RSS at 10^6 items is \(SummaryText.format(Double(last) / Double(first), digits: 2))× that at 10^4.")
+            }
         }
-        try printCost(results, title: "Memory: pacer fetch of N URLs streamed from a file, concurrency 100, simulator in its own process.")
-        if let first = results.first?.peakRSSBytes, let last = results.last?.peakRSSBytes, first > 0, !json {
-            print("peak RSS at 10^6 items is \(SummaryText.format(Double(last) / Double(first), digits: 2))× that at 10^4.\n")
-        }
+        try printCost(
+            results,
+            title: "Memory: pacer fetch of N URLs streamed from a file (or piped to stdin, or resuming an output that holds all but\n"
+                + "1,000 of them), concurrency 100, simulator in its own process. items/s counts the items sent."
+        )
+        if !json { print(ratios.joined(separator: "\n") + "\n") }
     }
 
     private func printCost(_ results: [CostResult], title: String) throws {

@@ -33,9 +33,15 @@ struct ChildProcess: Sendable {
         return Bundle.main.executablePath ?? CommandLine.arguments[0]
     }
 
-    /// Starts `executable arguments…` with stdin from /dev/null and stdout/stderr sent to the
-    /// given descriptors (or /dev/null).
-    static func spawn(_ executable: String, _ arguments: [String], stdout: Int32? = nil, stderr: Int32? = nil) throws -> ChildProcess {
+    /// Starts `executable arguments…` with stdin, stdout and stderr from and to the given
+    /// descriptors (or /dev/null).
+    static func spawn(
+        _ executable: String,
+        _ arguments: [String],
+        stdin: Int32? = nil,
+        stdout: Int32? = nil,
+        stderr: Int32? = nil
+    ) throws -> ChildProcess {
         #if os(Linux)
         var actions = posix_spawn_file_actions_t()
         #else
@@ -43,7 +49,11 @@ struct ChildProcess: Sendable {
         #endif
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        if let stdin {
+            posix_spawn_file_actions_adddup2(&actions, stdin, 0)
+        } else {
+            posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        }
         for (source, target) in [(stdout, Int32(1)), (stderr, Int32(2))] {
             if let source {
                 posix_spawn_file_actions_adddup2(&actions, source, target)

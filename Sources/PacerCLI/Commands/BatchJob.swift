@@ -34,13 +34,12 @@ struct BatchJob<Operation: BatchOperation>: Sendable {
         let logger = Console.logger(quiet: options.quiet, verbose: options.verbose)
         let output = options.output.flatMap { $0 == "-" ? nil : $0 }
         var journal = Journal()
-        if let output { journal = try await Journal.open(path: output, resume: options.resume) }
+        if let output { journal = try await Journal.open(path: output, resume: options.resume, retryFailed: options.retryFailed) }
         if journal.repairedBytes > 0 {
             Console.error("note: cut a torn last line (\(journal.repairedBytes) bytes) off \(output ?? ""), left by an interrupted run")
         }
-        let retryFailed = options.retryFailed
         let done = journal
-        let skip: @Sendable (String) -> Bool = { id in done.isDone(id, retryFailed: retryFailed) }
+        let skip: @Sendable (String) -> Bool = { id in done.isDone(id) }
         var total: Int?
         if options.input != "-" {
             // Check the whole file before spending anything on it (or creating the output);
@@ -143,6 +142,7 @@ struct BatchJob<Operation: BatchOperation>: Sendable {
             guard let result else { throw CancellationError() }
             return result
         }
+        if let output { await compact(output, journal: journal, written: writer.linesWritten) }
         summary.skipped = source.skipped.count
         summary.failed += invalid.count
         summary.total += invalid.count
@@ -156,6 +156,19 @@ struct BatchJob<Operation: BatchOperation>: Sendable {
         if interrupted.count > 0 { return ExitCode(130) }
         if summary.inputFailed { return ExitCode(2) }
         return summary.allSucceeded ? .success : ExitCode(1)
+    }
+
+    /// After a `--retry-failed` run that redid failures, rewrites the output with one line per
+    /// id (see ``JournalCompaction``). A failure here loses nothing: the file stays a valid
+    /// journal, whose readers take the same line for each id.
+    private func compact(_ output: String, journal: Journal, written: Int) async {
+        guard options.retryFailed, journal.failures > 0, written > 0 else { return }
+        do {
+            let dropped = try await JournalCompaction.compact(path: output, lines: journal.entries + written)
+            if dropped > 0, options.verbose { Console.error("note: \(output): dropped \(dropped) failure lines that a retry superseded") }
+        } catch {
+            Console.error("warning: \(error)")
+        }
     }
 
     private func report(_ summary: BatchSummary) {

@@ -11,28 +11,41 @@ import Darwin
 /// The output file read as the journal of earlier runs: which ids are done.
 ///
 /// Pacer writes each line whole with one `write(2)`, so a crash can leave at most one torn
-/// line, at the end; ``open(path:resume:)`` cuts it off before anything is appended. For an id
-/// written more than once (a failure, then a success with `--retry-failed`), the newest line
-/// wins.
+/// line, at the end; ``open(path:resume:retryFailed:)`` cuts it off before anything is
+/// appended.
+///
+/// **One line per id.** An id's line is its success line if it has one (a success is final:
+/// no run writes that id again), otherwise its newest line. A run with `--retry-failed`
+/// appends a new line for each failure it redoes and then rewrites the file with only each
+/// id's line (``JournalCompaction``); until then, and in files compacted by no one, every
+/// reader applies the same rule.
+///
+/// The journal reads lines of any length (an answer can be 16 MiB) byte by byte and keeps
+/// only a fingerprint of each done id (``IDFingerprints``): 8 bytes an id, not the line.
 struct Journal: Sendable {
-    /// Ids whose newest line is a success.
-    private(set) var succeeded: Set<String> = []
-    /// Ids whose newest line is a failure.
-    private(set) var failed: Set<String> = []
+    /// The ids this run skips.
+    private var done = IDFingerprints()
     /// Bytes cut off the end (a torn last line), if any.
     private(set) var repairedBytes = 0
+    /// Lines that are an item's outcome.
+    private(set) var entries = 0
+    /// Of those, failures.
+    private(set) var failures = 0
 
-    /// Whether an item with `id` was done by an earlier run and is skipped now.
-    func isDone(_ id: String, retryFailed: Bool) -> Bool {
-        succeeded.contains(id) || (!retryFailed && failed.contains(id))
-    }
+    /// The bytes held for the done ids (see ``IDFingerprints/storageBytes``).
+    var storageBytes: Int { done.storageBytes }
+
+    /// Whether the item with `id` was done by an earlier run and is skipped now.
+    func isDone(_ id: String) -> Bool { done.contains(id) }
 
     /// Reads the journal at `path`, repairing a torn last line.
     ///
-    /// - Parameter resume: When `false`, an existing non-empty file is an error instead.
+    /// - Parameters:
+    ///   - resume: When `false`, an existing non-empty file is an error instead.
+    ///   - retryFailed: Whether an id whose line is a failure is done again (so not skipped).
     /// - Throws: ``InputError`` when the file cannot be read, is not Pacer output, or (without
     ///   `resume`) is not empty.
-    static func open(path: String, resume: Bool) async throws -> Journal {
+    static func open(path: String, resume: Bool, retryFailed: Bool = false) async throws -> Journal {
         var journal = Journal()
         var info = stat()
         guard stat(path, &info) == 0, info.st_size > 0 else { return journal }
@@ -43,25 +56,44 @@ struct Journal: Sendable {
             )
         }
         journal.repairedBytes = try repairTornLine(path: path, size: Int(info.st_size))
-        var lines = Lines(reader: try FileReader(path: path)).makeAsyncIterator()
-        while let line = try await lines.next() {
-            guard !line.text.isEmpty else { continue }
-            guard let entry = try? JSONDecoder().decode(Entry.self, from: Data(line.text.utf8)), let id = entry.itemID else {
-                throw InputError(
-                    file: path,
-                    line: line.number,
-                    message: "is not a line of Pacer output; is --output the right file? (it is read to skip finished items)"
-                )
+        try await scan(path: path) { line, entry in
+            guard case .entry(let id, let succeeded) = entry else {
+                guard entry == .blank else {
+                    throw InputError(
+                        file: path,
+                        line: line,
+                        message: "is not a line of Pacer output; is --output the right file? (it is read to skip finished items)"
+                    )
+                }
+                return
             }
-            if entry.isSuccess {
-                journal.succeeded.insert(id)
-                journal.failed.remove(id)
-            } else {
-                journal.failed.insert(id)
-                journal.succeeded.remove(id)
-            }
+            journal.entries += 1
+            if !succeeded { journal.failures += 1 }
+            if succeeded || !retryFailed { journal.done.insert(id) }
         }
         return journal
+    }
+
+    /// Reads the file at `path` through, calling `body` with each line's 1-based number and
+    /// what it says. A last line without a newline counts as a line.
+    static func scan(path: String, _ body: (Int, JournalScanner.Line) throws -> Void) async throws {
+        let reader = try FileReader(path: path)
+        var scanner = JournalScanner()
+        var number = 0
+        while true {
+            let chunk = try await reader.read(upTo: 256 * 1024)
+            if chunk.isEmpty { break }
+            try chunk.withUnsafeBytes { bytes in
+                try scanner.scan(bytes) { line in
+                    number += 1
+                    try body(number, line)
+                }
+            }
+        }
+        try scanner.finish { line in
+            number += 1
+            try body(number, line)
+        }
     }
 
     /// Cuts a last line that has no newline (a write torn by a crash); returns the bytes cut.
@@ -91,54 +123,6 @@ struct Journal: Sendable {
             throw InputError(file: path, message: "cannot cut the torn last line: \(String(cString: strerror(errno)))")
         }
         return size - keep
-    }
-
-    /// The fields of an output line that say which item it is and how it ended, in Pacer's
-    /// format or OpenAI's Batch API output format.
-    private struct Entry: Decodable {
-        struct BatchResponse: Decodable {
-            var statusCode: Int?
-            /// Whether the body is an error: Pacer 777de37 and earlier wrote a 200 whose body did
-            /// not decode as `status_code: 200` with the error in the body and `error: null`.
-            var bodyIsError = false
-            enum CodingKeys: String, CodingKey { case statusCode = "status_code", body }
-            enum BodyKeys: CodingKey { case error }
-
-            init(from decoder: any Decoder) throws {
-                let container = try decoder.container(keyedBy: CodingKeys.self)
-                statusCode = try container.decodeIfPresent(Int.self, forKey: .statusCode)
-                let body = try? container.nestedContainer(keyedBy: BodyKeys.self, forKey: .body)
-                bodyIsError = (try? body?.decodeNil(forKey: .error)) == false
-            }
-        }
-
-        var id: String?
-        var customID: String?
-        var success: Bool?
-        var response: BatchResponse?
-        var hasError: Bool
-
-        enum CodingKeys: String, CodingKey {
-            case id, success, response, error
-            case customID = "custom_id"
-        }
-
-        init(from decoder: any Decoder) throws {
-            let container = try decoder.container(keyedBy: CodingKeys.self)
-            id = try container.decodeIfPresent(String.self, forKey: .id)
-            customID = try container.decodeIfPresent(String.self, forKey: .customID)
-            success = try container.decodeIfPresent(Bool.self, forKey: .success)
-            // In Pacer's chat lines `response` is the answer's text; in Batch API lines, an object.
-            response = try? container.decodeIfPresent(BatchResponse.self, forKey: .response)
-            hasError = (try? container.decodeNil(forKey: .error)) == false
-        }
-
-        var itemID: String? { customID ?? id }
-
-        var isSuccess: Bool {
-            if let success { return success }
-            return !hasError && response?.bodyIsError == false && (response?.statusCode).map { (200...299).contains($0) } == true
-        }
     }
 }
 

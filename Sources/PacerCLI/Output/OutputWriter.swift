@@ -30,6 +30,10 @@ final class OutputWriter: Sendable {
     private let descriptor: Int32
     private let ownsDescriptor: Bool
     private let encoder: Mutex<JSONEncoder>
+    private let lineCount = Atomic<Int>(0)
+
+    /// The lines written so far.
+    var linesWritten: Int { lineCount.load(ordering: .relaxed) }
 
     /// Opens `path` for appending (created if missing); `nil` or `-` is stdout.
     ///
@@ -74,6 +78,7 @@ final class OutputWriter: Sendable {
                 offset += written
             }
         }
+        lineCount.add(1, ordering: .relaxed)
     }
 }
 
