@@ -98,7 +98,20 @@ let package = Package(
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ]
         ),
-        .executableTarget(name: "pacer", dependencies: ["PacerCLI"]),
+        // `pacer bench`: pacing accuracy, throughput, client overhead and memory, against the simulator.
+        .target(
+            name: "PacerBench",
+            dependencies: [
+                "PacerCLI", "PacerCore", "PacerHTTP", "PacerOpenAI", "PacerSimulator",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
+        .executableTarget(
+            name: "pacer",
+            dependencies: ["PacerCLI", "PacerBench", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
         .testTarget(
             name: "PacerCoreTests",
             dependencies: ["PacerCore", .product(name: "Clocks", package: "swift-clocks")]

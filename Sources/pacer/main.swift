@@ -1,3 +1,5 @@
+import ArgumentParser
+import PacerBench
 import PacerCLI
 
 #if canImport(Glibc)
@@ -8,5 +10,14 @@ import Musl
 import Darwin
 #endif
 
-let status = await PacerCommand.main(arguments: Array(CommandLine.arguments.dropFirst()))
+/// `pacer`: the batch commands of PacerCLI, and `bench` from PacerBench.
+struct Pacer: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "pacer",
+        abstract: PacerCommand.abstract,
+        subcommands: PacerCommand.subcommands + [BenchCommand.self]
+    )
+}
+
+let status = await PacerCommand.main(arguments: Array(CommandLine.arguments.dropFirst()), root: Pacer.self)
 exit(status)

@@ -2,9 +2,9 @@ import Foundation
 import Logging
 
 /// Where the CLI talks to a person: stderr. Results go to stdout or the output file only.
-enum Console {
+package enum Console {
     /// Writes one line to stderr.
-    static func error(_ line: String) {
+    package static func error(_ line: String) {
         FileHandle.standardError.write(Data((line + "\n").utf8))
     }
 

@@ -6,21 +6,21 @@ import PacerSimulator
 /// The reference solutions' "Performance Benchmarks": the same inputs run sequentially (the
 /// same engine at concurrency 1, measured, not assumed) and concurrently, against the
 /// in-process simulator. Shared by `pacer demo` and `pacer bench`.
-struct SpeedupComparison: Sendable {
-    var job: String
-    var items: Int
-    var concurrency: Int
-    var sequential: BatchSummary
-    var concurrent: BatchSummary
+package struct SpeedupComparison: Sendable {
+    package var job: String
+    package var items: Int
+    package var concurrency: Int
+    package var sequential: BatchSummary
+    package var concurrent: BatchSummary
 
     /// Waves of `concurrency` items the concurrent run needs.
-    var waves: Int { (items + concurrency - 1) / concurrency }
+    package var waves: Int { (items + concurrency - 1) / concurrency }
     /// The best possible speedup: items over waves.
-    var idealSpeedup: Double { Double(items) / Double(waves) }
+    package var idealSpeedup: Double { Double(items) / Double(waves) }
     /// Sequential wall time over concurrent wall time.
-    var speedup: Double { concurrent.wallSeconds > 0 ? sequential.wallSeconds / concurrent.wallSeconds : 0 }
+    package var speedup: Double { concurrent.wallSeconds > 0 ? sequential.wallSeconds / concurrent.wallSeconds : 0 }
     /// Both runs ended with every item successful.
-    var allSucceeded: Bool { sequential.allSucceeded && concurrent.allSucceeded }
+    package var allSucceeded: Bool { sequential.allSucceeded && concurrent.allSucceeded }
 
     /// Runs `inputs` at concurrency 1, then at `concurrency`, over one transport.
     static func measure<Operation: BatchOperation>(
@@ -40,7 +40,7 @@ struct SpeedupComparison: Sendable {
     }
 
     /// Exercise 01: 10 chat prompts, at most 3 at a time.
-    static func chat(server: Simulator.Running) async throws -> SpeedupComparison {
+    package static func chat(server: Simulator.Running) async throws -> SpeedupComparison {
         try await measure(
             job: "chat",
             inputs: (1...10).map { ChatPrompt("Prompt \($0): explain async programming in one sentence.") },
@@ -51,7 +51,7 @@ struct SpeedupComparison: Sendable {
     }
 
     /// Exercise 02: 20 URLs, at most 5 at a time.
-    static func fetch(server: Simulator.Running) async throws -> SpeedupComparison {
+    package static func fetch(server: Simulator.Running) async throws -> SpeedupComparison {
         try await measure(job: "fetch", inputs: (1...20).map { FetchRequest(url: server.postURL($0)) }, concurrency: 5) { transport in
             URLFetcher(transport: transport)
         }

@@ -22,7 +22,7 @@ import Darwin
 ///
 /// The journal reads lines of any length (an answer can be 16 MiB) byte by byte and keeps
 /// only a fingerprint of each done id (``IDFingerprints``): 8 bytes an id, not the line.
-struct Journal: Sendable {
+package struct Journal: Sendable {
     /// The ids this run skips.
     private var done = IDFingerprints()
     /// Bytes cut off the end (a torn last line), if any.
@@ -76,7 +76,7 @@ struct Journal: Sendable {
 
     /// Reads the file at `path` through, calling `body` with each line's 1-based number and
     /// what it says. A last line without a newline counts as a line.
-    static func scan(path: String, _ body: (Int, JournalScanner.Line) throws -> Void) async throws {
+    package static func scan(path: String, _ body: (Int, JournalScanner.Line) throws -> Void) async throws {
         let reader = try FileReader(path: path)
         var scanner = JournalScanner()
         var number = 0

@@ -6,9 +6,9 @@
 /// syntax as the bytes go by and keeps the top-level `id` / `custom_id`, `success` and
 /// `error`, and `response.status_code` (OpenAI's Batch API output format). Its memory is the
 /// id and the nesting depth, whatever the line's length; chunk boundaries may fall anywhere.
-struct JournalScanner {
+package struct JournalScanner {
     /// What one line said.
-    enum Line: Equatable {
+    package enum Line: Equatable {
         /// Only whitespace.
         case blank
         /// A JSON object with an id: the item, and whether its line is a success.

@@ -3,7 +3,7 @@ import PacerCore
 
 /// The human summary printed to stderr at the end of a batch, in the reference solutions'
 /// terms (completed, time, items/s, tokens, est. cost) plus retries, latency and concurrency.
-enum SummaryText {
+package enum SummaryText {
     static func lines(_ summary: BatchSummary, unit: String, concurrency: Int, showTokens: Bool) -> [String] {
         var lines = [
             "Completed: \(summary.succeeded)/\(summary.total) successful" + (summary.failed > 0 ? ", \(summary.failed) failed" : "")
@@ -37,7 +37,7 @@ enum SummaryText {
         value >= 10_000 ? "\(format(value / 1000, digits: 1))s" : "\(Int(value.rounded()))ms"
     }
 
-    static func format(_ value: Double, digits: Int) -> String {
+    package static func format(_ value: Double, digits: Int) -> String {
         String(format: "%.\(digits)f", value)
     }
 }

@@ -1,3 +1,4 @@
+import PacerCLI
 import Foundation
 
 #if canImport(Glibc)

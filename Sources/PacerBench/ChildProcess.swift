@@ -1,3 +1,4 @@
+import PacerCLI
 import Foundation
 import Synchronization
 

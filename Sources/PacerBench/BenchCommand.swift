@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import PacerCLI
 import PacerCore
 import PacerHTTP
 import PacerOpenAI
@@ -9,8 +10,9 @@ import PacerSimulator
 ///
 /// Run it in release mode (`swift run -c release pacer bench`); numbers from a debug build
 /// measure the debug build.
-struct BenchCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
+public struct BenchCommand: AsyncParsableCommand {
+    /// The command's name, abstract and the sections it measures.
+    public static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure speedup, efficiency, overhead, memory and pacing against the simulator (run with -c release).",
         discussion: """
@@ -46,7 +48,7 @@ struct BenchCommand: AsyncParsableCommand {
     @Flag(help: "Print the results as JSON lines instead of a table.")
     var json = false
 
-    func validate() throws {
+    public func validate() throws {
         guard seconds >= 5 else { throw ValidationError("--seconds must be at least 5") }
         guard repetitions >= 1 else { throw ValidationError("--repeat must be at least 1") }
         guard latencyMs >= 0 else { throw ValidationError("--latency-ms must not be negative") }
@@ -66,7 +68,11 @@ struct BenchCommand: AsyncParsableCommand {
         var rateLimited: Int
     }
 
-    func run() async throws {
+    /// Creates the command (used by swift-argument-parser).
+    public init() {}
+
+    /// Runs the sections asked for and prints their tables.
+    public func run() async throws {
         #if DEBUG
         Console.error("note: this is a debug build; use `swift run -c release pacer bench` for figures worth quoting")
         #endif
