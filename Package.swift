@@ -110,7 +110,9 @@ let package = Package(
         ),
         .executableTarget(
             name: "pacer",
-            dependencies: ["PacerCLI", "PacerBench", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: [
+                "PacerCLI", "PacerBench", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
         ),
         .testTarget(
             name: "PacerCoreTests",
@@ -144,8 +146,9 @@ let package = Package(
 
 // Every target: `any` spelled out for existentials, and each file imports what it uses.
 for target in package.targets {
-    target.swiftSettings = (target.swiftSettings ?? []) + [
-        .enableUpcomingFeature("ExistentialAny"),
-        .enableUpcomingFeature("MemberImportVisibility"),
-    ]
+    target.swiftSettings =
+        (target.swiftSettings ?? []) + [
+            .enableUpcomingFeature("ExistentialAny"),
+            .enableUpcomingFeature("MemberImportVisibility"),
+        ]
 }

@@ -1,5 +1,5 @@
-import PacerCLI
 import Foundation
+import PacerCLI
 import PacerCore
 import PacerHTTP
 
@@ -28,11 +28,20 @@ extension BenchCommand {
     /// `count` fetches at 0 latency; CPU from `getrusage` of this process.
     func engineOverheadRun(count: Int, concurrency: Int) async throws -> CostResult {
         try await SimulatorProcess.withRunning { simulator in
-            try await HTTPTransport.withTransport(configuration: .init(maxConnectionsPerHost: concurrency)) { transport in
-                let runner = BatchRunner(configuration: BatchConfiguration(maxConcurrent: concurrency, attemptTimeout: .seconds(30)))
-                let items = AsyncArray((1...count).map {
-                    BatchItem(index: $0 - 1, id: String($0), input: FetchRequest(url: "\(simulator.rootURL)/posts/\($0 % 1000 + 1)"))
-                })
+            try await HTTPTransport.withTransport(configuration: .init(maxConnectionsPerHost: concurrency)) {
+                transport in
+                let runner = BatchRunner(
+                    configuration: BatchConfiguration(maxConcurrent: concurrency, attemptTimeout: .seconds(30))
+                )
+                let items = AsyncArray(
+                    (1...count).map {
+                        BatchItem(
+                            index: $0 - 1,
+                            id: String($0),
+                            input: FetchRequest(url: "\(simulator.rootURL)/posts/\($0 % 1000 + 1)")
+                        )
+                    }
+                )
                 let cpuBefore = processCPUSeconds()
                 let summary = try await runner.run(items, operation: URLFetcher(transport: transport)) { _, _ in }
                 let cpu = processCPUSeconds() - cpuBefore
@@ -54,7 +63,8 @@ extension BenchCommand {
     /// collected, not decoded) by `concurrency` plain tasks, without the engine.
     func transportOverheadRun(count: Int, concurrency: Int) async throws -> CostResult {
         try await SimulatorProcess.withRunning { simulator in
-            try await HTTPTransport.withTransport(configuration: .init(maxConnectionsPerHost: concurrency)) { transport in
+            try await HTTPTransport.withTransport(configuration: .init(maxConnectionsPerHost: concurrency)) {
+                transport in
                 let start = ContinuousClock.now
                 let cpuBefore = processCPUSeconds()
                 let failed = try await withThrowingTaskGroup(of: Int.self) { group in
@@ -62,7 +72,9 @@ extension BenchCommand {
                         group.addTask {
                             var failed = 0
                             for id in stride(from: worker + 1, through: count, by: concurrency) {
-                                let response = try await transport.send(HTTPRequestSpec(url: "\(simulator.rootURL)/posts/\(id % 1000 + 1)"))
+                                let response = try await transport.send(
+                                    HTTPRequestSpec(url: "\(simulator.rootURL)/posts/\(id % 1000 + 1)")
+                                )
                                 if response.status != 200 { failed += 1 }
                             }
                             return failed
@@ -98,9 +110,16 @@ extension BenchCommand {
 
     /// `pacer fetch FILE -o OUT` as a process of its own over `count` URLs streamed from a
     /// file (or stdin, or resuming an output); CPU from `wait4`, peak RSS from `VmHWM`.
-    func cliRun(section: String, count: Int, concurrency: Int, input source: CLIInput = .file) async throws -> CostResult {
+    func cliRun(
+        section: String,
+        count: Int,
+        concurrency: Int,
+        input source: CLIInput = .file
+    ) async throws -> CostResult {
         try await SimulatorProcess.withRunning { simulator in
-            let folder = FileManager.default.temporaryDirectory.appendingPathComponent("pacer-bench-\(getpid())-\(count)")
+            let folder = FileManager.default.temporaryDirectory.appendingPathComponent(
+                "pacer-bench-\(getpid())-\(count)"
+            )
             try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
             defer { try? FileManager.default.removeItem(at: folder) }
             let input = folder.appendingPathComponent("in.jsonl")
@@ -118,7 +137,10 @@ extension BenchCommand {
             let start = ContinuousClock.now
             let client = try ChildProcess.spawn(
                 ChildProcess.pacerExecutable,
-                ["fetch", isStdin ? "-" : input.path, "-o", output.path, "--concurrency", String(concurrency), "--quiet"],
+                [
+                    "fetch", isStdin ? "-" : input.path, "-o", output.path, "--concurrency", String(concurrency),
+                    "--quiet",
+                ],
                 stdin: isStdin ? stdin : nil
             )
             let ending = await client.wait()
@@ -165,8 +187,10 @@ extension BenchCommand {
         var chunk = ""
         for id in 1...count {
             let post = id % 1000 + 1
-            chunk += #"{"attempts":1,"data":{"body":"\#(body)","id":\#(post),"title":"post \#(post)","userId":\#(post % 10 + 1)},"#
-                + #""id":"\#(id)","index":\#(id - 1),"latency_ms":1.2,"status":200,"success":true,"url":"\#(rootURL)/posts/\#(post)"}"# + "\n"
+            chunk +=
+                #"{"attempts":1,"data":{"body":"\#(body)","id":\#(post),"title":"post \#(post)","userId":\#(post % 10 + 1)},"#
+                + #""id":"\#(id)","index":\#(id - 1),"latency_ms":1.2,"status":200,"success":true,"url":"\#(rootURL)/posts/\#(post)"}"#
+                + "\n"
             if chunk.utf8.count > 1 << 20 || id == count {
                 try handle.write(contentsOf: Data(chunk.utf8))
                 chunk = ""
@@ -190,11 +214,20 @@ extension BenchCommand {
 
     func runOverhead() async throws {
         let results = [
-            try await median(by: \.cpuMicrosecondsPerItem) { try await transportOverheadRun(count: 50_000, concurrency: 100) },
-            try await median(by: \.cpuMicrosecondsPerItem) { try await engineOverheadRun(count: 50_000, concurrency: 100) },
-            try await median(by: \.cpuMicrosecondsPerItem) { try await cliRun(section: "pacer fetch", count: 50_000, concurrency: 100) },
+            try await median(by: \.cpuMicrosecondsPerItem) {
+                try await transportOverheadRun(count: 50_000, concurrency: 100)
+            },
+            try await median(by: \.cpuMicrosecondsPerItem) {
+                try await engineOverheadRun(count: 50_000, concurrency: 100)
+            },
+            try await median(by: \.cpuMicrosecondsPerItem) {
+                try await cliRun(section: "pacer fetch", count: 50_000, concurrency: 100)
+            },
         ]
-        try printCost(results, title: "Overhead: 50,000 fetches at 0 latency, concurrency 100, simulator in its own process.")
+        try printCost(
+            results,
+            title: "Overhead: 50,000 fetches at 0 latency, concurrency 100, simulator in its own process."
+        )
     }
 
     func runMemory() async throws {
@@ -208,28 +241,38 @@ extension BenchCommand {
         for run in runs {
             var rows: [CostResult] = []
             for count in run.counts {
-                rows.append(try await median(by: { Double($0.peakRSSBytes ?? 0) }) {
-                    try await cliRun(section: run.section, count: count, concurrency: 100, input: run.input)
-                })
+                rows.append(
+                    try await median(by: { Double($0.peakRSSBytes ?? 0) }) {
+                        try await cliRun(section: run.section, count: count, concurrency: 100, input: run.input)
+                    }
+                )
             }
             results += rows
             if let first = rows.first?.peakRSSBytes, let last = rows.last?.peakRSSBytes, first > 0 {
-                ratios.append("\(run.section): peak RSS at 10^6 items is \(SummaryText.format(Double(last) / Double(first), digits: 2))× that at 10^4.")
+                ratios.append(
+                    "\(run.section): peak RSS at 10^6 items is \(SummaryText.format(Double(last) / Double(first), digits: 2))× that at 10^4."
+                )
             }
         }
         try printCost(
             results,
-            title: "Memory: pacer fetch of N URLs streamed from a file (or piped to stdin, or resuming an output that holds all but\n"
+            title:
+                "Memory: pacer fetch of N URLs streamed from a file (or piped to stdin, or resuming an output that holds all but\n"
                 + "1,000 of them), concurrency 100, simulator in its own process. items/s counts the items sent."
         )
         if !json { print(ratios.joined(separator: "\n") + "\n") }
     }
 
     private func printCost(_ results: [CostResult], title: String) throws {
-        try printResults(results, title: title, header: ["run", "items", "wall s", "items/s", "CPU µs/item", "peak RSS", "failed"]) { result in
+        try printResults(
+            results,
+            title: title,
+            header: ["run", "items", "wall s", "items/s", "CPU µs/item", "peak RSS", "failed"]
+        ) { result in
             [
                 result.section, String(result.items), SummaryText.format(result.wallSeconds, digits: 2),
-                SummaryText.format(result.itemsPerSecond, digits: 0), SummaryText.format(result.cpuMicrosecondsPerItem, digits: 1),
+                SummaryText.format(result.itemsPerSecond, digits: 0),
+                SummaryText.format(result.cpuMicrosecondsPerItem, digits: 1),
                 result.peakRSSBytes.map { SummaryText.format(Double($0) / 1_048_576, digits: 1) + " MiB" } ?? "n/a",
                 String(result.failed),
             ]

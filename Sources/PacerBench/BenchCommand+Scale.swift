@@ -1,5 +1,5 @@
-import PacerCLI
 import Foundation
+import PacerCLI
 import PacerCore
 import PacerHTTP
 import PacerOpenAI
@@ -23,7 +23,13 @@ extension BenchCommand {
     /// `count` fetches at `concurrency` against a simulator with `latency` and `faultRate`;
     /// `lost` counts items that ended without a result (it must be 0), `failed` those whose
     /// result is a failure.
-    func fetchRun(section: String, count: Int, concurrency: Int, latencyMs: Int, faultRate: Double = 0) async throws -> ScaleResult {
+    func fetchRun(
+        section: String,
+        count: Int,
+        concurrency: Int,
+        latencyMs: Int,
+        faultRate: Double = 0
+    ) async throws -> ScaleResult {
         let configuration = SimulatorConfiguration(
             latency: .milliseconds(latencyMs),
             faultRate: faultRate,
@@ -32,7 +38,8 @@ extension BenchCommand {
             postCount: count
         )
         return try await Simulator.withRunning(configuration) { server in
-            try await HTTPTransport.withTransport(configuration: .init(maxConnectionsPerHost: concurrency)) { transport in
+            try await HTTPTransport.withTransport(configuration: .init(maxConnectionsPerHost: concurrency)) {
+                transport in
                 let runner = BatchRunner(
                     configuration: BatchConfiguration(
                         maxConcurrent: concurrency,
@@ -44,7 +51,11 @@ extension BenchCommand {
                         retryBudget: nil
                     )
                 )
-                let items = AsyncArray((1...count).map { BatchItem(index: $0 - 1, id: String($0), input: FetchRequest(url: server.postURL($0))) })
+                let items = AsyncArray(
+                    (1...count).map {
+                        BatchItem(index: $0 - 1, id: String($0), input: FetchRequest(url: server.postURL($0)))
+                    }
+                )
                 var delivered = 0
                 let summary = try await runner.run(items, operation: URLFetcher(transport: transport)) { _, _ in
                     delivered += 1
@@ -80,26 +91,39 @@ extension BenchCommand {
     func runReference() async throws {
         var results: [ReferenceResult] = []
         for job in ["chat", "fetch"] {
-            results.append(try await median(by: \.speedup) {
-                try await Simulator.withRunning(SimulatorConfiguration(latency: .milliseconds(500))) { server in
-                    let comparison = job == "chat" ? try await SpeedupComparison.chat(server: server) : try await SpeedupComparison.fetch(server: server)
-                    return ReferenceResult(
-                        job: job, items: comparison.items, concurrency: comparison.concurrency, latencyMs: 500,
-                        sequentialSeconds: comparison.sequential.wallSeconds, concurrentSeconds: comparison.concurrent.wallSeconds,
-                        speedup: comparison.speedup, idealSpeedup: comparison.idealSpeedup
-                    )
+            results.append(
+                try await median(by: \.speedup) {
+                    try await Simulator.withRunning(SimulatorConfiguration(latency: .milliseconds(500))) { server in
+                        let comparison =
+                            job == "chat"
+                            ? try await SpeedupComparison.chat(server: server)
+                            : try await SpeedupComparison.fetch(server: server)
+                        return ReferenceResult(
+                            job: job,
+                            items: comparison.items,
+                            concurrency: comparison.concurrency,
+                            latencyMs: 500,
+                            sequentialSeconds: comparison.sequential.wallSeconds,
+                            concurrentSeconds: comparison.concurrent.wallSeconds,
+                            speedup: comparison.speedup,
+                            idealSpeedup: comparison.idealSpeedup
+                        )
+                    }
                 }
-            })
+            )
         }
         try printResults(
             results,
-            title: "Reference: the reference solutions' benchmarks against the in-process simulator (500 ms per request);\n"
+            title:
+                "Reference: the reference solutions' benchmarks against the in-process simulator (500 ms per request);\n"
                 + "sequential is the same engine at concurrency 1.",
             header: ["job", "items", "concurrency", "sequential s", "concurrent s", "speedup", "ideal"]
         ) { result in
             [
-                result.job, String(result.items), String(result.concurrency), SummaryText.format(result.sequentialSeconds, digits: 2),
-                SummaryText.format(result.concurrentSeconds, digits: 2), SummaryText.format(result.speedup, digits: 2) + "×",
+                result.job, String(result.items), String(result.concurrency),
+                SummaryText.format(result.sequentialSeconds, digits: 2),
+                SummaryText.format(result.concurrentSeconds, digits: 2),
+                SummaryText.format(result.speedup, digits: 2) + "×",
                 SummaryText.format(result.idealSpeedup, digits: 2) + "×",
             ]
         }
@@ -117,20 +141,31 @@ extension BenchCommand {
             try await fetchRun(section: "scale: 10,000 URLs", count: 10_000, concurrency: 200, latencyMs: 50)
         }
         let faulty = try await median(by: \.wallSeconds) {
-            try await fetchRun(section: "resilience: 10,000 URLs, 20% faults", count: 10_000, concurrency: 200, latencyMs: 50, faultRate: 0.2)
+            try await fetchRun(
+                section: "resilience: 10,000 URLs, 20% faults",
+                count: 10_000,
+                concurrency: 200,
+                latencyMs: 50,
+                faultRate: 0.2
+            )
         }
         try printResults(
             [clean, faulty],
-            title: "Throughput: fetch against the in-process simulator, no pacing; ideal = ceil(items / concurrency) × latency.",
+            title:
+                "Throughput: fetch against the in-process simulator, no pacing; ideal = ceil(items / concurrency) × latency.",
             header: ["run", "concurrency", "latency", "wall s", "ideal s", "wall/ideal", "retries", "failed", "lost"]
         ) { result in
             [
-                result.section, String(result.concurrency), "\(result.latencyMs) ms", SummaryText.format(result.wallSeconds, digits: 2),
-                SummaryText.format(result.idealSeconds, digits: 2), SummaryText.format(result.wallSeconds / result.idealSeconds, digits: 3),
+                result.section, String(result.concurrency), "\(result.latencyMs) ms",
+                SummaryText.format(result.wallSeconds, digits: 2),
+                SummaryText.format(result.idealSeconds, digits: 2),
+                SummaryText.format(result.wallSeconds / result.idealSeconds, digits: 3),
                 String(result.retries), String(result.failed), String(result.lost),
             ]
         }
         if json { return }
-        print("resilience cost: the 20%-fault run took \(SummaryText.format(faulty.wallSeconds / clean.wallSeconds, digits: 2))× the fault-free one.\n")
+        print(
+            "resilience cost: the 20%-fault run took \(SummaryText.format(faulty.wallSeconds / clean.wallSeconds, digits: 2))× the fault-free one.\n"
+        )
     }
 }

@@ -14,7 +14,8 @@ public struct BenchCommand: AsyncParsableCommand {
     /// The command's name, abstract and the sections it measures.
     public static let configuration = CommandConfiguration(
         commandName: "bench",
-        abstract: "Measure speedup, efficiency, overhead, memory and pacing against the simulator (run with -c release).",
+        abstract:
+            "Measure speedup, efficiency, overhead, memory and pacing against the simulator (run with -c release).",
         discussion: """
             reference: chat 10 prompts × 3 concurrent and fetch 20 URLs × 5 concurrent at 500 ms, \
             sequential against concurrent (the reference solutions' benchmarks). \
@@ -54,7 +55,9 @@ public struct BenchCommand: AsyncParsableCommand {
         guard latencyMs >= 0 else { throw ValidationError("--latency-ms must not be negative") }
         let unknown = Set(sections.split(separator: ",").map(String.init)).subtracting(Self.allSections)
         guard unknown.isEmpty else {
-            throw ValidationError("unknown section(s) \(unknown.sorted()); choose from \(Self.allSections.joined(separator: ", "))")
+            throw ValidationError(
+                "unknown section(s) \(unknown.sorted()); choose from \(Self.allSections.joined(separator: ", "))"
+            )
         }
     }
 
@@ -86,7 +89,9 @@ public struct BenchCommand: AsyncParsableCommand {
 
     func runPacing() async throws {
         if !json {
-            print("Pacing accuracy: chat requests for \(Int(seconds)) s against a simulator enforcing the limit (quantized),")
+            print(
+                "Pacing accuracy: chat requests for \(Int(seconds)) s against a simulator enforcing the limit (quantized),"
+            )
             print("\(latencyMs) ms latency, concurrency 50; steady state: the attempts from 2 s after the first on.")
             print("median of \(repetitions) run(s)\n")
             print(row(["limit RPM", "limit from", "requests", "wall s", "steady RPM", "achieved/limit", "429s"]))
@@ -98,11 +103,15 @@ public struct BenchCommand: AsyncParsableCommand {
                 if json {
                     print(String(decoding: try JSONEncoder().encode(median), as: UTF8.self))
                 } else {
-                    print(row([
-                        String(limit), median.mode, String(median.requests), SummaryText.format(median.wallSeconds, digits: 1),
-                        SummaryText.format(median.steadyPerMinute, digits: 0), SummaryText.format(median.ratio, digits: 3),
-                        String(median.rateLimited),
-                    ]))
+                    print(
+                        row([
+                            String(limit), median.mode, String(median.requests),
+                            SummaryText.format(median.wallSeconds, digits: 1),
+                            SummaryText.format(median.steadyPerMinute, digits: 0),
+                            SummaryText.format(median.ratio, digits: 3),
+                            String(median.rateLimited),
+                        ])
+                    )
                 }
             }
         }
@@ -111,7 +120,12 @@ public struct BenchCommand: AsyncParsableCommand {
     func row(_ cells: [String]) -> String { "| " + cells.joined(separator: " | ") + " |" }
 
     /// Prints `results` as JSON lines (`--json`), or as a Markdown table under `title`.
-    func printResults<Result: Encodable>(_ results: [Result], title: String, header: [String], cells: (Result) -> [String]) throws {
+    func printResults<Result: Encodable>(
+        _ results: [Result],
+        title: String,
+        header: [String],
+        cells: (Result) -> [String]
+    ) throws {
         if json {
             for result in results { print(String(decoding: try JSONEncoder().encode(result), as: UTF8.self)) }
             return
@@ -126,11 +140,18 @@ public struct BenchCommand: AsyncParsableCommand {
 
     /// One run: enough requests for `seconds` at the limit (plus the burst).
     private func pacingRun(limit: Int, learned: Bool) async throws -> PacingResult {
-        let simulator = SimulatorConfiguration(latency: .milliseconds(latencyMs), requestsPerMinute: limit, limitWindow: .quantized)
+        let simulator = SimulatorConfiguration(
+            latency: .milliseconds(latencyMs),
+            requestsPerMinute: limit,
+            limitWindow: .quantized
+        )
         return try await Simulator.withRunning(simulator) { server in
             try await HTTPTransport.withTransport(configuration: .init(maxConnectionsPerHost: 50)) { transport in
                 let count = Int(Double(limit) / 60 * seconds)
-                let client = ChatClient(configuration: .init(baseURL: server.baseURL, maxTokens: 16), transport: transport)
+                let client = ChatClient(
+                    configuration: .init(baseURL: server.baseURL, maxTokens: 16),
+                    transport: transport
+                )
                 let runner = BatchRunner(
                     configuration: BatchConfiguration(
                         maxConcurrent: 50,
@@ -139,7 +160,10 @@ public struct BenchCommand: AsyncParsableCommand {
                     )
                 )
                 let timed = TimedOperation(base: client)
-                let summary = try await runner.collect((1...count).map { ChatPrompt("bench prompt \($0)") }, operation: timed).summary
+                let summary = try await runner.collect(
+                    (1...count).map { ChatPrompt("bench prompt \($0)") },
+                    operation: timed
+                ).summary
                 // Steady state: attempts from 2 s after the first one on; the rate is the number of
                 // intervals between them over their span, so a 60 RPM run is not rounded to whole seconds.
                 let starts = timed.starts
@@ -159,4 +183,3 @@ public struct BenchCommand: AsyncParsableCommand {
         }
     }
 }
-

@@ -1,5 +1,5 @@
-import PacerCLI
 import Foundation
+import PacerCLI
 import Synchronization
 
 #if canImport(Glibc)
@@ -63,7 +63,7 @@ struct ChildProcess: Sendable {
             }
         }
         let argv = ([executable] + arguments).map { strdup($0) } + [nil]
-        defer { argv.forEach { free($0) } }
+        defer { for argument in argv { free(argument) } }
         var pid: pid_t = 0
         let result = posix_spawn(&pid, executable, &actions, nil, argv, environ)
         guard result == 0 else {
@@ -101,7 +101,8 @@ struct ChildProcess: Sendable {
                 finished.store(true, ordering: .releasing)
                 let signalled = status & 0x7f
                 let code = signalled == 0 ? (status >> 8) & 0xff : 128 + signalled
-                let cpu = Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6
+                let cpu =
+                    Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6
                     + Double(usage.ru_stime.tv_sec) + Double(usage.ru_stime.tv_usec) / 1e6
                 #if os(Linux)
                 let peak = sampledPeak.load(ordering: .acquiring)

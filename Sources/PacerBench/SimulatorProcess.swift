@@ -1,5 +1,5 @@
-import PacerCLI
 import Foundation
+import PacerCLI
 
 #if canImport(Glibc)
 import Glibc
@@ -19,7 +19,10 @@ struct SimulatorProcess {
     var rootURL: String { "http://127.0.0.1:\(port)" }
 
     /// Starts `pacer simulate --port 0 arguments…`, runs `body` with it, and stops it with SIGTERM.
-    static func withRunning<T>(_ arguments: [String] = [], _ body: (SimulatorProcess) async throws -> T) async throws -> T {
+    static func withRunning<T>(
+        _ arguments: [String] = [],
+        _ body: (SimulatorProcess) async throws -> T
+    ) async throws -> T {
         let log = FileManager.default.temporaryDirectory.appendingPathComponent("pacer-bench-simulator-\(getpid()).log")
         _ = FileManager.default.createFile(atPath: log.path, contents: nil)
         defer { try? FileManager.default.removeItem(at: log) }

@@ -84,7 +84,11 @@ public struct TokenUsage: Sendable, Hashable, Codable {
 
     /// Adds two usages field by field.
     public static func + (lhs: TokenUsage, rhs: TokenUsage) -> TokenUsage {
-        TokenUsage(prompt: lhs.prompt + rhs.prompt, completion: lhs.completion + rhs.completion, total: lhs.total + rhs.total)
+        TokenUsage(
+            prompt: lhs.prompt + rhs.prompt,
+            completion: lhs.completion + rhs.completion,
+            total: lhs.total + rhs.total
+        )
     }
 }
 

@@ -59,12 +59,21 @@ extension BatchRunner {
                         }
                     }
                     output = result
-                    action = lifecycle.succeeded(usedTokens: result.tokenUsage?.total, rateLimit: result.rateLimit, now: now)
+                    action = lifecycle.succeeded(
+                        usedTokens: result.tokenUsage?.total,
+                        rateLimit: result.rateLimit,
+                        now: now
+                    )
                 } catch {
                     // A timeout that fired because the whole batch is being cancelled is a cancellation.
                     let failure = Task.isCancelled ? ItemError.cancelled : ItemError(classifying: error)
                     lastFailure = (number, failure)
-                    action = lifecycle.failed(failure, stopping: control?.isStopping == true, unit: random.nextUnit(), now: now)
+                    action = lifecycle.failed(
+                        failure,
+                        stopping: control?.isStopping == true,
+                        unit: random.nextUnit(),
+                        now: now
+                    )
                 }
 
             case .backOff(let delay):
@@ -77,7 +86,9 @@ extension BatchRunner {
                         "attempt failed, retrying",
                         metadata: ["pacer.attempt": "\(attempt)", "pacer.error": "\(error)", "pacer.delay": "\(delay)"]
                     )
-                    events?.yield(.attemptFailed(index: item.index, id: item.id, attempt: attempt, error: error, retryIn: delay))
+                    events?.yield(
+                        .attemptFailed(index: item.index, id: item.id, attempt: attempt, error: error, retryIn: delay)
+                    )
                     observers.progress?.retried()
                     lastFailure = nil
                 }
@@ -91,7 +102,15 @@ extension BatchRunner {
             case .finish(let ending):
                 if let (attempt, error) = lastFailure {
                     logger.debug("item failed", metadata: ["pacer.attempt": "\(attempt)", "pacer.error": "\(error)"])
-                    events?.yield(.attemptFailed(index: item.index, id: item.id, attempt: attempt, error: ending.error ?? error, retryIn: nil))
+                    events?.yield(
+                        .attemptFailed(
+                            index: item.index,
+                            id: item.id,
+                            attempt: attempt,
+                            error: ending.error ?? error,
+                            retryIn: nil
+                        )
+                    )
                 }
                 let outcome: Result<Operation.Output, ItemError>
                 if let error = ending.error {

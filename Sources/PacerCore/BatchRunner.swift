@@ -79,11 +79,13 @@ public struct BatchRunner<C: Clock>: Sendable where C.Duration == Duration {
         onResult: (BatchItem<Operation.Input>, ItemResult<Operation.Output>) async throws -> Void
     ) async throws -> BatchSummary where Items.Element == BatchItem<Operation.Input> {
         let start = clock.now
-        let quota = self.quota ?? Quota(
-            limits: configuration.pacing ?? RateLimits(learnFromServer: false),
-            retryBudget: configuration.retryBudget,
-            clock: clock
-        )
+        let quota =
+            self.quota
+            ?? Quota(
+                limits: configuration.pacing ?? RateLimits(learnFromServer: false),
+                retryBudget: configuration.retryBudget,
+                clock: clock
+            )
         let pausedBefore = quota.pausedSeconds
         var summary = SummaryBuilder()
         let handoff = ResultHandoff<Finished<Operation.Input, Operation.Output>>(slots: configuration.maxConcurrent)
@@ -101,10 +103,11 @@ public struct BatchRunner<C: Clock>: Sendable where C.Duration == Duration {
         while let finished = await handoff.receive() {
             summary.record(finished.result, busy: finished.busy)
             let result = finished.result
-            let outcome: BatchEvent.Outcome = switch result.outcome {
-            case .success: .succeeded
-            case .failure(let error): error.kind == .cancelled ? .cancelled : .failed
-            }
+            let outcome: BatchEvent.Outcome =
+                switch result.outcome {
+                case .success: .succeeded
+                case .failure(let error): error.kind == .cancelled ? .cancelled : .failed
+                }
             progress?.finished(outcome, tokens: result.output?.tokenUsage, costUSD: result.output?.costUSD)
             events?.yield(
                 .finished(
@@ -163,7 +166,14 @@ public struct BatchRunner<C: Clock>: Sendable where C.Duration == Duration {
                 guard let item = next else { break }
                 group.addTask {
                     handoff.send(
-                        await self.process(item, operation: operation, quota: quota, origin: origin, control: control, observers: observers)
+                        await self.process(
+                            item,
+                            operation: operation,
+                            quota: quota,
+                            origin: origin,
+                            control: control,
+                            observers: observers
+                        )
                     )
                 }
             }
@@ -183,19 +193,30 @@ public struct BatchRunner<C: Clock>: Sendable where C.Duration == Duration {
         control: BatchControl? = nil
     ) async throws -> (results: [ItemResult<Operation.Output>], summary: BatchSummary) {
         var slots = [ItemResult<Operation.Output>?](repeating: nil, count: inputs.count)
-        let items = inputs.enumerated().map { BatchItem(index: $0.offset, id: String($0.offset + 1), input: $0.element) }
-        let summary = try await run(AsyncArray(items), operation: operation, events: events, control: control) { _, result in
+        let items = inputs.enumerated().map {
+            BatchItem(index: $0.offset, id: String($0.offset + 1), input: $0.element)
+        }
+        let summary = try await run(AsyncArray(items), operation: operation, events: events, control: control) {
+            _,
+            result in
             slots[result.index] = result
         }
         let results = slots.enumerated().map { index, result in
-            result ?? ItemResult(
-                index: index,
-                id: String(index + 1),
-                outcome: .failure(ItemError(kind: .cancelled, message: "not run: the batch stopped before this item", isRetryable: false)),
-                attempts: 0,
-                attemptErrors: [],
-                latency: .zero
-            )
+            result
+                ?? ItemResult(
+                    index: index,
+                    id: String(index + 1),
+                    outcome: .failure(
+                        ItemError(
+                            kind: .cancelled,
+                            message: "not run: the batch stopped before this item",
+                            isRetryable: false
+                        )
+                    ),
+                    attempts: 0,
+                    attemptErrors: [],
+                    latency: .zero
+                )
         }
         return (results, summary)
     }

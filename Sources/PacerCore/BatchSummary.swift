@@ -85,7 +85,10 @@ public struct SummaryBuilder: Sendable {
     private var cost: Double?
     private var unknownCost = 0
     // Microseconds, 3 significant digits, up to one day.
-    private var histogram = Histogram<UInt64>(highestTrackableValue: 86_400_000_000, numberOfSignificantValueDigits: .three)
+    private var histogram = Histogram<UInt64>(
+        highestTrackableValue: 86_400_000_000,
+        numberOfSignificantValueDigits: .three
+    )
 
     /// Creates an empty builder.
     public init() {}

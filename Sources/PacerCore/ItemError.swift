@@ -71,7 +71,11 @@ public struct ItemError: Error, Sendable, Hashable, CustomStringConvertible {
     /// The error recorded when an attempt exceeds its timeout. Retryable.
     public static func timedOut(after timeout: Duration) -> ItemError {
         // To the millisecond: a timeout cut short by an item's deadline is not a round number.
-        ItemError(kind: .timeout, message: "no response within \((timeout.pacerSeconds * 1000).rounded() / 1000)s", isRetryable: true)
+        ItemError(
+            kind: .timeout,
+            message: "no response within \((timeout.pacerSeconds * 1000).rounded() / 1000)s",
+            isRetryable: true
+        )
     }
 
     /// The error recorded when an item is cancelled. Not retryable.

@@ -148,23 +148,35 @@ struct ItemLifecycle: Sendable {
 
     /// The attempt succeeded; the server counted `usedTokens` and said `rateLimit`.
     mutating func succeeded(usedTokens: Int?, rateLimit: RateLimitSnapshot?, now: Duration) -> Action {
-        guard case .attempting(_, let reservation, let startedAt) = state else { preconditionFailure("succeeded: \(state)") }
+        guard case .attempting(_, let reservation, let startedAt) = state else {
+            preconditionFailure("succeeded: \(state)")
+        }
         busy += now - startedAt
-        let release = Release(reservation: reservation, outcome: .answered(usedTokens: usedTokens ?? 0, rateLimit: rateLimit))
+        let release = Release(
+            reservation: reservation,
+            outcome: .answered(usedTokens: usedTokens ?? 0, rateLimit: rateLimit)
+        )
         return finish(nil, now: now, release: release)
     }
 
     /// The attempt failed with `error`; `stopping` when the batch was told to stop meanwhile;
     /// `unit` is a uniform random value in `0..<1` for jitter.
     mutating func failed(_ error: ItemError, stopping: Bool, unit: Double, now: Duration) -> Action {
-        guard case .attempting(let attempt, let reservation, let startedAt) = state else { preconditionFailure("failed: \(state)") }
+        guard case .attempting(let attempt, let reservation, let startedAt) = state else {
+            preconditionFailure("failed: \(state)")
+        }
         busy += now - startedAt
         let release = Release(reservation: reservation, outcome: QuotaOutcome(failure: error))
         var failure = error
         errors.append(failure)
         if failure.kind == .cancelled { return finish(failure, now: now, release: release) }
 
-        var decision = configuration.retry.decide(after: failure, retriesSoFar: attempt - 1, previousDelay: previousDelay, unit: unit)
+        var decision = configuration.retry.decide(
+            after: failure,
+            retriesSoFar: attempt - 1,
+            previousDelay: previousDelay,
+            unit: unit
+        )
         if case .retry(let delay) = decision, let deadline, now + delay >= deadline {
             // The retry could not start before the item's deadline.
             failure = deadlineReached()
@@ -179,7 +191,11 @@ struct ItemLifecycle: Sendable {
             // The server is saturated: hold every worker, not just this one.
             pause = delay
             if delay > configuration.maxWait {
-                var action = finish(notDone("not sent again: \(RateLimitStop(wait: delay))"), now: now, release: release)
+                var action = finish(
+                    notDone("not sent again: \(RateLimitStop(wait: delay))"),
+                    now: now,
+                    release: release
+                )
                 action.pause = delay
                 return action
             }

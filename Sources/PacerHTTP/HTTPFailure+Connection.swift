@@ -34,9 +34,17 @@ extension HTTPFailure {
     /// `getaddrinfo` failed: retryable only when the resolver says the failure is temporary.
     static func dnsFailure(code: Int, reason: String, _ context: Context) -> ItemError {
         if code == Int(EAI_AGAIN) {
-            return ItemError(kind: .network, message: "DNS lookup of \(context.host) failed for now (\(reason))", isRetryable: true)
+            return ItemError(
+                kind: .network,
+                message: "DNS lookup of \(context.host) failed for now (\(reason))",
+                isRetryable: true
+            )
         }
-        return ItemError(kind: .network, message: "cannot resolve \(context.host) (\(reason)); check the URL's host", isRetryable: false)
+        return ItemError(
+            kind: .network,
+            message: "cannot resolve \(context.host) (\(reason)); check the URL's host",
+            isRetryable: false
+        )
     }
 
     static func connectionFailure(errno code: CInt, _ context: Context) -> ItemError {

@@ -1,6 +1,6 @@
+import Foundation
 import NIOSSL
 import PacerCore
-import Foundation
 
 extension HTTPFailure {
     /// A TLS failure: an untrusted certificate or a failed handshake is permanent (the same
@@ -24,7 +24,11 @@ extension HTTPFailure {
         case .handshakeFailed(.syscallError), .uncleanShutdown:
             return closedEarly(context, detail: "TLS connection closed")
         default:
-            return ItemError(kind: .network, message: "TLS with \(context.address) failed (\(error))", isRetryable: false)
+            return ItemError(
+                kind: .network,
+                message: "TLS with \(context.address) failed (\(error))",
+                isRetryable: false
+            )
         }
     }
 
@@ -32,7 +36,8 @@ extension HTTPFailure {
         if error == .failedToValidateHostname || error == .serverHostnameImpossibleToMatch {
             return ItemError(
                 kind: .network,
-                message: "certificate of \(context.address) is not for \(context.host): use the host name it was issued for",
+                message:
+                    "certificate of \(context.address) is not for \(context.host): use the host name it was issued for",
                 isRetryable: false
             )
         }

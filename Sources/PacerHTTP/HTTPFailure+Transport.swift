@@ -65,13 +65,18 @@ extension HTTPFailure {
         case let error as HTTPParserError:
             return ItemError(
                 kind: .invalidResponse,
-                message: "the answer from \(context.address) is not HTTP/1.1 (\(error)); check the URL's scheme and port",
+                message:
+                    "the answer from \(context.address) is not HTTP/1.1 (\(error)); check the URL's scheme and port",
                 isRetryable: false
             )
         default:
             // Unknown means permanent: retrying what cannot succeed costs five attempts per item
             // and opens the circuit breaker for everyone.
-            return ItemError(kind: .network, message: "request to \(context.address) failed: \(error)", isRetryable: false)
+            return ItemError(
+                kind: .network,
+                message: "request to \(context.address) failed: \(error)",
+                isRetryable: false
+            )
         }
     }
 
@@ -92,7 +97,11 @@ extension HTTPFailure {
         case .cancelled:
             return .cancelled
         case .invalidURL, .emptyHost, .emptyScheme, .missingSocketPath:
-            return ItemError(kind: .invalidInput, message: "not a usable URL (\(error.shortDescription.lowercased()))", isRetryable: false)
+            return ItemError(
+                kind: .invalidInput,
+                message: "not a usable URL (\(error.shortDescription.lowercased()))",
+                isRetryable: false
+            )
         case .redirectLimitReached, .redirectCycleDetected:
             return ItemError(
                 kind: .invalidResponse,
@@ -100,7 +109,12 @@ extension HTTPFailure {
                 isRetryable: false
             )
         case .proxyAuthenticationRequired:
-            return ItemError(kind: .httpStatus, status: 407, message: "the proxy requires authentication", isRetryable: false)
+            return ItemError(
+                kind: .httpStatus,
+                status: 407,
+                message: "the proxy requires authentication",
+                isRetryable: false
+            )
         default:
             return classifyOther(error, context)
         }
@@ -120,11 +134,23 @@ extension HTTPFailure {
             )
         case HTTPClientError.invalidHeaderFieldValues([]).shortDescription:
             // The values are not quoted: a header value may be a secret.
-            return ItemError(kind: .invalidInput, message: "a header value holds a line break or control character", isRetryable: false)
+            return ItemError(
+                kind: .invalidInput,
+                message: "a header value holds a line break or control character",
+                isRetryable: false
+            )
         case HTTPClientError.unsupportedScheme("").shortDescription:
-            return ItemError(kind: .invalidInput, message: "unsupported URL scheme; use http or https", isRetryable: false)
+            return ItemError(
+                kind: .invalidInput,
+                message: "unsupported URL scheme; use http or https",
+                isRetryable: false
+            )
         default:
-            return ItemError(kind: .network, message: "request to \(context.address) failed: \(error.shortDescription)", isRetryable: false)
+            return ItemError(
+                kind: .network,
+                message: "request to \(context.address) failed: \(error.shortDescription)",
+                isRetryable: false
+            )
         }
     }
 
@@ -135,7 +161,11 @@ extension HTTPFailure {
         case .ioOnClosedChannel, .alreadyClosed, .eof, .outputClosed, .inputClosed:
             return closedEarly(context, detail: "\(error)")
         default:
-            return ItemError(kind: .network, message: "request to \(context.address) failed: \(error)", isRetryable: false)
+            return ItemError(
+                kind: .network,
+                message: "request to \(context.address) failed: \(error)",
+                isRetryable: false
+            )
         }
     }
 

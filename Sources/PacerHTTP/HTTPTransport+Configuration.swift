@@ -36,7 +36,8 @@ extension HTTPTransport {
             requestDeadline: Duration = .seconds(600),
             maxBodyBytes: Int = 16 << 20,
             trustRoots: TrustRoots = .system,
-            untrustedCertificateAdvice: String = "add the CA that signed it to the transport's trust roots, or name it in SSL_CERT_FILE"
+            untrustedCertificateAdvice: String =
+                "add the CA that signed it to the transport's trust roots, or name it in SSL_CERT_FILE"
         ) {
             precondition(maxConnectionsPerHost >= 1, "maxConnectionsPerHost must be at least 1")
             self.maxConnectionsPerHost = maxConnectionsPerHost

@@ -3,9 +3,9 @@ import Foundation
 import Logging
 import NIOCore
 import NIOHTTP1
+import NIOHTTPCompression
 import NIOSSL
 import PacerCore
-import NIOHTTPCompression
 
 /// A request to send: method, absolute URL, headers and an optional body.
 public struct HTTPRequestSpec: Sendable {
@@ -154,7 +154,11 @@ public final class HTTPTransport: Sendable {
             } onCancel: {
                 task.cancel()
             }
-            return HTTPResponseData(status: Int(response.status.code), headers: response.headers, body: response.body ?? ByteBuffer())
+            return HTTPResponseData(
+                status: Int(response.status.code),
+                headers: response.headers,
+                body: response.body ?? ByteBuffer()
+            )
         } catch let error as HTTPClientError where error == .deadlineExceeded && limit == timeout {
             throw ItemError.timedOut(after: limit)
         } catch {

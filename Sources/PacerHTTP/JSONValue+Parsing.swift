@@ -34,20 +34,26 @@ extension JSONValue {
 
     /// Parses one JSON value from `data`.
     public init(parsing data: Data) throws(JSONParseError) {
-        let result = data.withUnsafeBytes { bytes in Result { () throws(JSONParseError) in try JSONValue(parsing: bytes) } }
+        let result = data.withUnsafeBytes { bytes in
+            Result { () throws(JSONParseError) in try JSONValue(parsing: bytes) }
+        }
         self = try result.get()
     }
 
     /// Parses one JSON value from `text`.
     public init(parsing text: String) throws(JSONParseError) {
         var text = text
-        let result = text.withUTF8 { bytes in Result { () throws(JSONParseError) in try JSONValue(parsing: UnsafeRawBufferPointer(bytes)) } }
+        let result = text.withUTF8 { bytes in
+            Result { () throws(JSONParseError) in try JSONValue(parsing: UnsafeRawBufferPointer(bytes)) }
+        }
         self = try result.get()
     }
 
     /// Parses one JSON value from the readable bytes of `buffer`.
     public init(parsing buffer: ByteBuffer) throws(JSONParseError) {
-        let result = buffer.withUnsafeReadableBytes { bytes in Result { () throws(JSONParseError) in try JSONValue(parsing: bytes) } }
+        let result = buffer.withUnsafeReadableBytes { bytes in
+            Result { () throws(JSONParseError) in try JSONValue(parsing: bytes) }
+        }
         self = try result.get()
     }
 }
@@ -233,12 +239,16 @@ struct JSONParser {
         case UInt8(ascii: "u"):
             var scalar = UInt32(try parseHex4())
             if (0xD800...0xDBFF).contains(scalar) {
-                guard bytes.count - position >= 2, bytes[position] == UInt8(ascii: "\\"), bytes[position + 1] == UInt8(ascii: "u") else {
+                guard bytes.count - position >= 2, bytes[position] == UInt8(ascii: "\\"),
+                    bytes[position + 1] == UInt8(ascii: "u")
+                else {
                     throw failure("a high surrogate without its low surrogate")
                 }
                 position += 2
                 let low = UInt32(try parseHex4())
-                guard (0xDC00...0xDFFF).contains(low) else { throw failure("a high surrogate without its low surrogate") }
+                guard (0xDC00...0xDFFF).contains(low) else {
+                    throw failure("a high surrogate without its low surrogate")
+                }
                 scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
             } else if (0xDC00...0xDFFF).contains(scalar) {
                 throw failure("a low surrogate without its high surrogate")
@@ -290,7 +300,9 @@ struct JSONParser {
             guard skipDigits() > 0 else { throw failure("expected a digit in the exponent") }
         }
         // ASCII by construction; a short text (most numbers) is stored inline, without allocating.
-        return JSONNumber(validText: String(decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<position]), as: UTF8.self))
+        return JSONNumber(
+            validText: String(decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<position]), as: UTF8.self)
+        )
     }
 
     private mutating func skipDigits() -> Int {

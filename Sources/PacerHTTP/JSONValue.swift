@@ -57,7 +57,10 @@ public enum JSONValue: Sendable, Hashable, Codable {
             } else {
                 throw EncodingError.invalidValue(
                     number.text,
-                    EncodingError.Context(codingPath: encoder.codingPath, debugDescription: "\(number.text.prefix(40)) is beyond Double's range")
+                    EncodingError.Context(
+                        codingPath: encoder.codingPath,
+                        debugDescription: "\(number.text.prefix(40)) is beyond Double's range"
+                    )
                 )
             }
         case .string(let value): try container.encode(value)

@@ -11,7 +11,9 @@ public enum RateLimitHeaders {
     /// The snapshot the headers describe; empty when they say nothing.
     public static func snapshot(from headers: HTTPHeaders) -> RateLimitSnapshot {
         func count(_ name: String) -> Int? {
-            headers.first(name: name).flatMap { Int($0.trimmingCharacters(in: .whitespaces)) }.flatMap { $0 >= 0 ? $0 : nil }
+            headers.first(name: name).flatMap { Int($0.trimmingCharacters(in: .whitespaces)) }.flatMap {
+                $0 >= 0 ? $0 : nil
+            }
         }
         func reset(_ name: String) -> Duration? {
             headers.first(name: name).flatMap(parseDuration)
@@ -39,14 +41,19 @@ public enum RateLimitHeaders {
         var index = 0
         while index < text.count {
             let numberStart = index
-            while index < text.count, text[index] == UInt8(ascii: ".") || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(text[index]) {
+            while index < text.count,
+                text[index] == UInt8(ascii: ".") || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(text[index])
+            {
                 index += 1
             }
-            guard index > numberStart, let value = Double(String(decoding: text[numberStart..<index], as: UTF8.self)) else {
+            guard index > numberStart, let value = Double(String(decoding: text[numberStart..<index], as: UTF8.self))
+            else {
                 return nil
             }
             let unitStart = index
-            while index < text.count, (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(text[index]) || text[index] >= 0x80 {
+            while index < text.count,
+                (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(text[index]) || text[index] >= 0x80
+            {
                 index += 1
             }
             switch String(decoding: text[unitStart..<index], as: UTF8.self) {
@@ -62,4 +69,3 @@ public enum RateLimitHeaders {
         return seconds.isFinite ? .pacerSeconds(seconds) : nil
     }
 }
-

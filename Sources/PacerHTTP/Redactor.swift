@@ -23,4 +23,3 @@ public struct Redactor: Sendable, Hashable {
         return error
     }
 }
-

@@ -48,7 +48,8 @@ public struct TrustRoots: Sendable, Hashable {
         if let file { fileCertificates = try loadPEM(file, variable: "SSL_CERT_FILE") }
         if let directory {
             var isDirectory: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
+            guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue
+            else {
                 throw TrustRootsError(path: directory, variable: "SSL_CERT_DIR", message: "no such folder")
             }
             return TrustRoots(base: .directory(directory, file: fileCertificates ?? []))
@@ -97,7 +98,11 @@ public struct TrustRoots: Sendable, Hashable {
         return try parsePEM(Array(data), path: path, variable: variable)
     }
 
-    private static func parsePEM(_ bytes: [UInt8], path: String, variable: String?) throws(TrustRootsError) -> [NIOSSLCertificate] {
+    private static func parsePEM(
+        _ bytes: [UInt8],
+        path: String,
+        variable: String?
+    ) throws(TrustRootsError) -> [NIOSSLCertificate] {
         let certificates = try? NIOSSLCertificate.fromPEMBytes(bytes)
         guard let certificates, !certificates.isEmpty else {
             throw TrustRootsError(

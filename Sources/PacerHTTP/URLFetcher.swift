@@ -90,7 +90,10 @@ public struct URLFetcher: BatchOperation {
         for (name, value) in headers.merging(input.headers, uniquingKeysWith: { $1 }) {
             requestHeaders.replaceOrAdd(name: name, value: value)
         }
-        let response = try await transport.send(HTTPRequestSpec(method: .GET, url: url, headers: requestHeaders), timeout: timeout)
+        let response = try await transport.send(
+            HTTPRequestSpec(method: .GET, url: url, headers: requestHeaders),
+            timeout: timeout
+        )
         guard (200...299).contains(response.status) else {
             throw HTTPFailure.error(
                 status: response.status,
@@ -100,12 +103,18 @@ public struct URLFetcher: BatchOperation {
         }
         do {
             let data = try JSONValue(parsing: response.body)
-            return FetchResult(url: url, status: response.status, data: data, rateLimit: RateLimitHeaders.snapshot(from: response.headers))
+            return FetchResult(
+                url: url,
+                status: response.status,
+                data: data,
+                rateLimit: RateLimitHeaders.snapshot(from: response.headers)
+            )
         } catch {
             throw ItemError(
                 kind: .invalidResponse,
                 status: response.status,
-                message: "body is not valid JSON (\(response.body.readableBytes) bytes): \(HTTPFailure.excerpt(of: response.body, limit: 80))",
+                message:
+                    "body is not valid JSON (\(response.body.readableBytes) bytes): \(HTTPFailure.excerpt(of: response.body, limit: 80))",
                 isRetryable: true,
                 rateLimit: RateLimitHeaders.snapshot(from: response.headers)
             )

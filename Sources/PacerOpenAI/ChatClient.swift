@@ -74,7 +74,8 @@ public struct ChatResult: MeteredOutput, Hashable {
     ) {
         self.prompt = prompt
         self.response = response
-        self.message = message ?? .object(["role": .string("assistant"), "content": response.map(JSONValue.string) ?? .null])
+        self.message =
+            message ?? .object(["role": .string("assistant"), "content": response.map(JSONValue.string) ?? .null])
         self.usage = usage
         self.model = model
         self.costUSD = costUSD
@@ -228,7 +229,12 @@ public struct ChatClient: BatchOperation {
         let response: HTTPResponseData
         do {
             response = try await transport.send(
-                HTTPRequestSpec(method: .POST, url: configuration.completionsURL, headers: headers, body: ByteBuffer(bytes: encoded)),
+                HTTPRequestSpec(
+                    method: .POST,
+                    url: configuration.completionsURL,
+                    headers: headers,
+                    body: ByteBuffer(bytes: encoded)
+                ),
                 timeout: timeout
             )
         } catch let error as ItemError {
@@ -238,10 +244,12 @@ public struct ChatClient: BatchOperation {
             throw redactor.redact(Self.failure(for: response))
         }
         let (completion, message) = try decode(response, model: body.model)
-        let usage = completion.usage.map {
-            TokenUsage(prompt: $0.promptTokens, completion: $0.completionTokens, total: $0.totalTokens)
-        } ?? TokenUsage()
-        let cost = configuration.pricing.cost(of: usage, model: completion.model)
+        let usage =
+            completion.usage.map {
+                TokenUsage(prompt: $0.promptTokens, completion: $0.completionTokens, total: $0.totalTokens)
+            } ?? TokenUsage()
+        let cost =
+            configuration.pricing.cost(of: usage, model: completion.model)
             ?? configuration.pricing.cost(of: usage, model: body.model)
         return ChatResult(
             prompt: item.input.text,
@@ -261,7 +269,10 @@ public struct ChatClient: BatchOperation {
     /// A body that is not complete JSON, or has no `choices`, was cut off or is not the API's
     /// answer (a proxy's page): retryable. Complete JSON of the wrong shape, or no choice at
     /// all, is the server's answer and would come again: permanent.
-    private func decode(_ response: HTTPResponseData, model: String) throws(ItemError) -> (ChatCompletionResponse, JSONValue) {
+    private func decode(
+        _ response: HTTPResponseData,
+        model: String
+    ) throws(ItemError) -> (ChatCompletionResponse, JSONValue) {
         func failure(_ problem: String, retryable: Bool) -> ItemError {
             ItemError(
                 kind: .invalidResponse,
@@ -303,7 +314,8 @@ public struct ChatClient: BatchOperation {
     /// The error for a non-2xx answer, with OpenAI's message when the body has one.
     static func failure(for response: HTTPResponseData) -> ItemError {
         let detail = try? JSONDecoder().decode(OpenAIErrorBody.self, from: Data(response.body.readableBytesView)).error
-        let message = detail.map { "\($0.message)" + ($0.code.map { " [\($0)]" } ?? "") }
+        let message =
+            detail.map { "\($0.message)" + ($0.code.map { " [\($0)]" } ?? "") }
             ?? HTTPFailure.excerpt(of: response.body)
         var error = HTTPFailure.error(status: response.status, headers: response.headers, message: message)
         if response.status == 429, detail?.code == "insufficient_quota" || detail?.type == "insufficient_quota" {

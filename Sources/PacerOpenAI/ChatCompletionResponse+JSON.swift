@@ -19,23 +19,33 @@ extension ChatCompletionResponse {
     ///   - requestedModel: The model the request named, for a body that names none.
     /// - Throws: ``ChatShapeError`` naming the first field of the wrong type.
     init(json: JSONValue, requestedModel: String) throws(ChatShapeError) {
-        guard case .object(let root) = json else { throw ChatShapeError(message: "the body is \(json.typeName), not an object") }
-        guard case .array(let choices)? = root["choices"] else { throw ChatShapeError(message: "\"choices\" is not an array") }
+        guard case .object(let root) = json else {
+            throw ChatShapeError(message: "the body is \(json.typeName), not an object")
+        }
+        guard case .array(let choices)? = root["choices"] else {
+            throw ChatShapeError(message: "\"choices\" is not an array")
+        }
         self.init(
             id: try Self.string(root["id"], at: "id") ?? "",
             object: try Self.string(root["object"], at: "object") ?? "chat.completion",
             created: try Self.integer(root["created"], at: "created") ?? 0,
             model: try Self.string(root["model"], at: "model") ?? requestedModel,
-            choices: try choices.enumerated().map { (offset, choice) throws(ChatShapeError) in try Self.choice(choice, offset: offset) },
+            choices: try choices.enumerated().map { (offset, choice) throws(ChatShapeError) in
+                try Self.choice(choice, offset: offset)
+            },
             usage: try Self.usage(root["usage"])
         )
     }
 
     private static func choice(_ json: JSONValue, offset: Int) throws(ChatShapeError) -> Choice {
         let path = "choices[\(offset)]"
-        guard case .object(let choice) = json else { throw ChatShapeError(message: "\(path) is \(json.typeName), not an object") }
+        guard case .object(let choice) = json else {
+            throw ChatShapeError(message: "\(path) is \(json.typeName), not an object")
+        }
         guard case .object(let message)? = choice["message"] else {
-            throw ChatShapeError(message: "\(path).message is \(choice["message"]?.typeName ?? "missing"), not an object")
+            throw ChatShapeError(
+                message: "\(path).message is \(choice["message"]?.typeName ?? "missing"), not an object"
+            )
         }
         let toolCalls = message["tool_calls"].flatMap { $0 == .null ? nil : $0 }
         return Choice(
@@ -52,10 +62,14 @@ extension ChatCompletionResponse {
 
     private static func usage(_ json: JSONValue?) throws(ChatShapeError) -> Usage? {
         guard let json, json != .null else { return nil }
-        guard case .object(let usage) = json else { throw ChatShapeError(message: "usage is \(json.typeName), not an object") }
+        guard case .object(let usage) = json else {
+            throw ChatShapeError(message: "usage is \(json.typeName), not an object")
+        }
         let prompt = try integer(usage["prompt_tokens"], at: "usage.prompt_tokens") ?? 0
         let completion = try integer(usage["completion_tokens"], at: "usage.completion_tokens") ?? 0
-        let total = try integer(usage["total_tokens"], at: "usage.total_tokens") ?? prompt.addingReportingOverflow(completion).partialValue
+        let total =
+            try integer(usage["total_tokens"], at: "usage.total_tokens")
+            ?? prompt.addingReportingOverflow(completion).partialValue
         return Usage(promptTokens: prompt, completionTokens: completion, totalTokens: total)
     }
 

@@ -141,7 +141,14 @@ public struct ChatCompletionResponse: Sendable, Hashable, Codable {
     public var usage: Usage?
 
     /// Creates a response.
-    public init(id: String, object: String = "chat.completion", created: Int, model: String, choices: [Choice], usage: Usage?) {
+    public init(
+        id: String,
+        object: String = "chat.completion",
+        created: Int,
+        model: String,
+        choices: [Choice],
+        usage: Usage?
+    ) {
         self.id = id
         self.object = object
         self.created = created

@@ -12,7 +12,8 @@ extension Simulator {
             stats.recordRequest(item: "chat:unauthorized")
             return denied
         }
-        guard let chat = try? JSONDecoder().decode(ChatCompletionRequest.self, from: Data(body.readableBytesView)) else {
+        guard let chat = try? JSONDecoder().decode(ChatCompletionRequest.self, from: Data(body.readableBytesView))
+        else {
             stats.recordRequest(item: "chat:invalid")
             return failure(
                 .badRequest,
@@ -32,21 +33,35 @@ extension Simulator {
         }
         let completion = Self.completion(for: chat)
         // Saturating: a client may ask for up to Int.max tokens.
-        let (sum, overflow) = TokenEstimate.prompt(chat.messages).addingReportingOverflow(chat.maxTokens ?? TokenEstimate.defaultCompletionAllowance)
+        let (sum, overflow) = TokenEstimate.prompt(chat.messages).addingReportingOverflow(
+            chat.maxTokens ?? TokenEstimate.defaultCompletionAllowance
+        )
         let estimate = overflow ? Int.max : sum
         let charge = completion.usage?.totalTokens ?? 0
-        return try await serve(item: "chat:\(prompt)", context: context, tokens: (estimate, charge), model: chat.model) {
+        return try await serve(item: "chat:\(prompt)", context: context, tokens: (estimate, charge), model: chat.model)
+        {
             if chat.messages.isEmpty {
                 return Answer(
-                    OpenAIErrorBody(error: .init(message: "[] is too short - 'messages'", type: "invalid_request_error", param: "messages", code: nil)),
+                    OpenAIErrorBody(
+                        error: .init(
+                            message: "[] is too short - 'messages'",
+                            type: "invalid_request_error",
+                            param: "messages",
+                            code: nil
+                        )
+                    ),
                     status: .badRequest
                 )
             }
             if chat.model.hasPrefix("unknown-") {
                 return Answer(
                     OpenAIErrorBody(
-                        error: .init(message: "The model `\(chat.model)` does not exist or you do not have access to it.",
-                                     type: "invalid_request_error", param: nil, code: "model_not_found")
+                        error: .init(
+                            message: "The model `\(chat.model)` does not exist or you do not have access to it.",
+                            type: "invalid_request_error",
+                            param: nil,
+                            code: "model_not_found"
+                        )
                     ),
                     status: .notFound
                 )
@@ -54,8 +69,12 @@ extension Simulator {
             if let temperature = chat.temperature, !(0...2).contains(temperature) {
                 return Answer(
                     OpenAIErrorBody(
-                        error: .init(message: "\(temperature) is greater than the maximum of 2 - 'temperature'",
-                                     type: "invalid_request_error", param: "temperature", code: nil)
+                        error: .init(
+                            message: "\(temperature) is greater than the maximum of 2 - 'temperature'",
+                            type: "invalid_request_error",
+                            param: "temperature",
+                            code: nil
+                        )
                     ),
                     status: .badRequest
                 )
@@ -63,13 +82,20 @@ extension Simulator {
             if let maxTokens = chat.maxTokens, maxTokens < 1 {
                 return Answer(
                     OpenAIErrorBody(
-                        error: .init(message: "Invalid 'max_tokens': integer below minimum value. Expected a value >= 1, but got \(maxTokens) instead.",
-                                     type: "invalid_request_error", param: "max_tokens", code: "integer_below_min_value")
+                        error: .init(
+                            message:
+                                "Invalid 'max_tokens': integer below minimum value. Expected a value >= 1, but got \(maxTokens) instead.",
+                            type: "invalid_request_error",
+                            param: "max_tokens",
+                            code: "integer_below_min_value"
+                        )
                     ),
                     status: .badRequest
                 )
             }
-            let usage = completion.usage.map { TokenUsage(prompt: $0.promptTokens, completion: $0.completionTokens, total: $0.totalTokens) }
+            let usage = completion.usage.map {
+                TokenUsage(prompt: $0.promptTokens, completion: $0.completionTokens, total: $0.totalTokens)
+            }
             return Answer(completion, tokens: usage)
         }
     }
@@ -81,7 +107,14 @@ extension Simulator {
             guard let id = Int(rawID), (1...configuration.postCount).contains(id) else {
                 return Answer([String: String](), status: .notFound)
             }
-            return Answer(Post(userId: (id - 1) / 10 + 1, id: id, title: "Simulated post \(id)", body: Self.words(count: 12, seed: UInt64(id))))
+            return Answer(
+                Post(
+                    userId: (id - 1) / 10 + 1,
+                    id: id,
+                    title: "Simulated post \(id)",
+                    body: Self.words(count: 12, seed: UInt64(id))
+                )
+            )
         }
     }
 
@@ -104,8 +137,18 @@ extension Simulator {
             id: "chatcmpl-sim\(String(seed, radix: 16))",
             created: 1_700_000_000,
             model: request.model,
-            choices: [.init(index: 0, message: .init(role: "assistant", content: content), finishReason: completionTokens == limit ? "length" : "stop")],
-            usage: .init(promptTokens: promptTokens, completionTokens: completionTokens, totalTokens: promptTokens + completionTokens)
+            choices: [
+                .init(
+                    index: 0,
+                    message: .init(role: "assistant", content: content),
+                    finishReason: completionTokens == limit ? "length" : "stop"
+                )
+            ],
+            usage: .init(
+                promptTokens: promptTokens,
+                completionTokens: completionTokens,
+                totalTokens: promptTokens + completionTokens
+            )
         )
     }
 
@@ -117,7 +160,9 @@ extension Simulator {
     /// `count` words chosen deterministically from `seed`.
     static func words(count: Int, seed: UInt64) -> String {
         var generator = SplitMix64(seed: seed)
-        return (0..<count).map { _ in vocabulary[Int(generator.next() % UInt64(vocabulary.count))] }.joined(separator: " ")
+        return (0..<count).map { _ in vocabulary[Int(generator.next() % UInt64(vocabulary.count))] }.joined(
+            separator: " "
+        )
     }
 
     /// FNV-1a: a hash that is the same in every process (Swift's `Hasher` is not).

@@ -33,7 +33,12 @@ extension Simulator {
         if verdict.allowed {
             response = try await respond(context: context, answer: answer)
         } else {
-            response = failure(.tooManyRequests, message: verdict.message ?? "Rate limit reached.", type: "requests", code: "rate_limit_exceeded")
+            response = failure(
+                .tooManyRequests,
+                message: verdict.message ?? "Rate limit reached.",
+                type: "requests",
+                code: "rate_limit_exceeded"
+            )
             if let wait = verdict.retryAfter {
                 response.headers[HTTPField.Name("retry-after")!] = String(Int(wait.rounded(.up)))
                 response.headers[HTTPField.Name("retry-after-ms")!] = String(Int((wait * 1000).rounded(.up)))
@@ -53,13 +58,22 @@ extension Simulator {
         }
         switch fault {
         case .serverError?:
-            return failure(.internalServerError, message: "The server had an error while processing your request. Sorry about that!", type: "server_error")
+            return failure(
+                .internalServerError,
+                message: "The server had an error while processing your request. Sorry about that!",
+                type: "server_error"
+            )
         case .unavailable?:
-            return failure(.serviceUnavailable, message: "The engine is currently overloaded, please try again later.", type: "server_error")
+            return failure(
+                .serviceUnavailable,
+                message: "The engine is currently overloaded, please try again later.",
+                type: "server_error"
+            )
         case .rateLimited?:
             var response = failure(
                 .tooManyRequests,
-                message: "Rate limit reached (simulated). Please try again in \(configuration.retryAfter.pacerSeconds)s.",
+                message:
+                    "Rate limit reached (simulated). Please try again in \(configuration.retryAfter.pacerSeconds)s.",
                 type: "requests",
                 code: "rate_limit_exceeded"
             )
@@ -81,7 +95,12 @@ extension Simulator {
                 body: .init(byteBuffer: ByteBuffer(string: #"{"id": "broken", "choices": [ {"messa"#))
             )
         case .rateLimitedBare?:
-            return failure(.tooManyRequests, message: "Rate limit reached (simulated, no Retry-After).", type: "requests", code: "rate_limit_exceeded")
+            return failure(
+                .tooManyRequests,
+                message: "Rate limit reached (simulated, no Retry-After).",
+                type: "requests",
+                code: "rate_limit_exceeded"
+            )
         case .wrongType?:
             stats.recordOutcome("html")
             return Response(
@@ -108,10 +127,18 @@ extension Simulator {
         if fault == .slow {
             // The client has likely timed out and gone: count it apart, and not its tokens.
             stats.recordOutcome("slow")
-            return Response(status: answer.status, headers: [.contentType: "application/json"], body: .init(byteBuffer: answer.body))
+            return Response(
+                status: answer.status,
+                headers: [.contentType: "application/json"],
+                body: .init(byteBuffer: answer.body)
+            )
         }
         stats.recordOutcome(String(answer.status.code), tokens: answer.status == .ok ? answer.tokens : nil)
-        return Response(status: answer.status, headers: [.contentType: "application/json"], body: .init(byteBuffer: answer.body))
+        return Response(
+            status: answer.status,
+            headers: [.contentType: "application/json"],
+            body: .init(byteBuffer: answer.body)
+        )
     }
 
     /// Sleeps like a slow server, but wakes when the server shuts down gracefully, so that
@@ -153,7 +180,9 @@ extension Simulator {
                 "type": .string("function"),
                 "function": .object(["name": .string("lookup"), "arguments": .string(#"{"query":"pacing"}"#)]),
             ])
-            return (.object(["role": .string("assistant"), "content": .null, "tool_calls": .array([call])]), "tool_calls")
+            return (
+                .object(["role": .string("assistant"), "content": .null, "tool_calls": .array([call])]), "tool_calls"
+            )
         case .wrongShape:
             return (.string("simulated: a message that is a string, not an object"), "stop")
         default:
@@ -163,7 +192,10 @@ extension Simulator {
 
     /// A chat completion body with `choices[0]`'s message and finish reason replaced; any
     /// other body (a post) unchanged.
-    static func replacingMessage(of body: ByteBuffer, with replacement: (message: JSONValue, finishReason: String)) -> ByteBuffer {
+    static func replacingMessage(
+        of body: ByteBuffer,
+        with replacement: (message: JSONValue, finishReason: String)
+    ) -> ByteBuffer {
         guard case .object(var completion)? = try? JSONValue(parsing: body),
             case .array(var choices)? = completion["choices"], case .object(var choice)? = choices.first
         else { return body }
@@ -183,7 +215,9 @@ extension Simulator {
             status: answer.status,
             headers: [.contentType: "application/json"],
             body: ResponseBody(contentLength: body.readableBytes) { writer in
-                try await writer.write(body.getSlice(at: body.readerIndex, length: body.readableBytes / 2) ?? ByteBuffer())
+                try await writer.write(
+                    body.getSlice(at: body.readerIndex, length: body.readableBytes / 2) ?? ByteBuffer()
+                )
                 throw SimulatorError(message: "response truncated (simulated)")
             }
         )
@@ -202,7 +236,9 @@ extension Simulator {
             body: ResponseBody(contentLength: body.readableBytes) { writer in
                 try await writer.write(body.getSlice(at: body.readerIndex, length: half) ?? ByteBuffer())
                 try await Self.sleep(for: delay)
-                try await writer.write(body.getSlice(at: body.readerIndex + half, length: body.readableBytes - half) ?? ByteBuffer())
+                try await writer.write(
+                    body.getSlice(at: body.readerIndex + half, length: body.readableBytes - half) ?? ByteBuffer()
+                )
                 try await writer.finish(nil)
             }
         )
@@ -242,15 +278,23 @@ extension Simulator {
         guard let key = configuration.apiKey else { return nil }
         let given = request.headers[.authorization]
         guard given != "Bearer \(key)" else { return nil }
-        let message = given == nil
+        let message =
+            given == nil
             ? "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY)."
             // OpenAI masks the middle of the key it echoes; the simulator echoes all of it, as a
             // careless compatible server might, so that Pacer's redaction is tested end to end.
             : "Incorrect API key provided: \(given?.replacingOccurrences(of: "Bearer ", with: "") ?? ""). You can find your API key at https://platform.openai.com/account/api-keys."
-        return failure(.unauthorized, message: message, type: "invalid_request_error", code: given == nil ? nil : "invalid_api_key")
+        return failure(
+            .unauthorized,
+            message: message,
+            type: "invalid_request_error",
+            code: given == nil ? nil : "invalid_api_key"
+        )
     }
 
-    static let models = ModelList(data: ["gpt-4o-mini", "gpt-4o", "gpt-4.1", "gpt-4.1-mini", "gpt-3.5-turbo"].map {
-        ModelList.Model(id: $0, created: 1_700_000_000, ownedBy: "pacer-simulator")
-    })
+    static let models = ModelList(
+        data: ["gpt-4o-mini", "gpt-4o", "gpt-4.1", "gpt-4.1-mini", "gpt-3.5-turbo"].map {
+            ModelList.Model(id: $0, created: 1_700_000_000, ownedBy: "pacer-simulator")
+        }
+    )
 }

@@ -69,7 +69,9 @@ public struct Simulator: Sendable {
     ///
     /// - Parameter onReady: Called with the bound port once the server listens.
     /// - Throws: When the TLS settings cannot be used.
-    public func makeApplication(onReady: @escaping @Sendable (Int) async -> Void = { _ in }) throws -> some ApplicationProtocol {
+    public func makeApplication(
+        onReady: @escaping @Sendable (Int) async -> Void = { _ in }
+    ) throws -> some ApplicationProtocol {
         let router = Router(context: SimulatorContext.self)
         addRoutes(to: router)
         var server = HTTPServerBuilder.http1()
@@ -79,7 +81,10 @@ public struct Simulator: Sendable {
         return Application(
             router: router,
             server: server,
-            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "pacer-simulator"),
+            configuration: .init(
+                address: .hostname(configuration.host, port: configuration.port),
+                serverName: "pacer-simulator"
+            ),
             onServerRunning: { channel in await onReady(channel.localAddress?.port ?? 0) },
             logger: logger
         )
@@ -107,11 +112,18 @@ public struct Simulator: Sendable {
             guard let port = await iterator.next() else {
                 // The server stopped before it listened: surface its error.
                 try await group.next()
-                throw SimulatorError(message: "the simulator could not start on \(configuration.host):\(configuration.port)")
+                throw SimulatorError(
+                    message: "the simulator could not start on \(configuration.host):\(configuration.port)"
+                )
             }
             let result: Result<T, any Error>
             do {
-                let running = Running(port: port, stats: simulator.stats, host: configuration.host, scheme: configuration.tls == nil ? "http" : "https")
+                let running = Running(
+                    port: port,
+                    stats: simulator.stats,
+                    host: configuration.host,
+                    scheme: configuration.tls == nil ? "http" : "https"
+                )
                 result = .success(try await body(running))
             } catch {
                 result = .failure(error)

@@ -38,7 +38,8 @@ public struct Fault: Sendable, Hashable, CustomStringConvertible {
 
     /// Every fault, in a stable order.
     public static let all: [Fault] = [
-        .serverError, .unavailable, .rateLimited, .rateLimitedBare, .drop, .slow, .stall, .truncate, .malformed, .wrongType,
+        .serverError, .unavailable, .rateLimited, .rateLimitedBare, .drop, .slow, .stall, .truncate, .malformed,
+        .wrongType,
         .huge, .refusal, .toolCalls, .wrongShape,
     ]
     /// The faults injected when none are named: all transient ones that do not stall a client.

@@ -104,7 +104,8 @@ final class SimulatorLimiter: Sendable {
             var verdict = Verdict(allowed: true, headers: [])
             if let tokens = meters.tokens, Double(estimate) > tokens.limit {
                 verdict.allowed = false
-                verdict.message = "Request too large for \(model) in organization org-pacer-simulator on tokens per min (TPM): "
+                verdict.message =
+                    "Request too large for \(model) in organization org-pacer-simulator on tokens per min (TPM): "
                     + "Limit \(Int(tokens.limit)), Requested \(estimate). The input or output tokens must be reduced in order to run successfully."
             } else {
                 let requestWait = meters.requests?.wait(for: 1, now: now) ?? 0
@@ -112,9 +113,12 @@ final class SimulatorLimiter: Sendable {
                 if requestWait > 0 || tokenWait > 0 {
                     verdict.allowed = false
                     verdict.retryAfter = max(requestWait, tokenWait)
-                    let (kind, meter, requested) = requestWait >= tokenWait
-                        ? ("requests per min (RPM)", meters.requests!, 1) : ("tokens per min (TPM)", meters.tokens!, estimate)
-                    verdict.message = "Rate limit reached for \(model) in organization org-pacer-simulator on \(kind): "
+                    let (kind, meter, requested) =
+                        requestWait >= tokenWait
+                        ? ("requests per min (RPM)", meters.requests!, 1)
+                        : ("tokens per min (TPM)", meters.tokens!, estimate)
+                    verdict.message =
+                        "Rate limit reached for \(model) in organization org-pacer-simulator on \(kind): "
                         + "Limit \(Int(meter.limit)), Used \(Int(meter.capacity - max(0, meter.available))), Requested \(requested). "
                         + "Please try again in \(Self.format(verdict.retryAfter ?? 0))."
                 } else {

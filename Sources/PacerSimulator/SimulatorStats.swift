@@ -38,7 +38,9 @@ public struct SimulatorStatsSnapshot: Sendable, Hashable, Codable {
 
 /// Thread-safe counters behind `GET /stats`.
 public final class SimulatorStats: Sendable {
-    private let state = Mutex(SimulatorStatsSnapshot(requests: 0, byStatus: [:], byItem: [:], tokens: TokenUsage(), perSecond: []))
+    private let state = Mutex(
+        SimulatorStatsSnapshot(requests: 0, byStatus: [:], byItem: [:], tokens: TokenUsage(), perSecond: [])
+    )
     private let triggers = Mutex<[(count: Int, action: @Sendable () -> Void)]>([])
     private let started = ContinuousClock.now
 

@@ -23,7 +23,11 @@ public struct SimulatorTLS: Sendable, Hashable {
     ///   - privateKeyPEM: The certificate's private key (PKCS#8, SEC1 or PKCS#1).
     /// - Throws: ``SimulatorError`` when either holds no usable PEM.
     public init(certificatePEM: String, privateKeyPEM: String) throws {
-        try self.init(certificate: Array(certificatePEM.utf8), key: Array(privateKeyPEM.utf8), names: ("certificate", "private key"))
+        try self.init(
+            certificate: Array(certificatePEM.utf8),
+            key: Array(privateKeyPEM.utf8),
+            names: ("certificate", "private key")
+        )
     }
 
     /// Creates the TLS settings from PEM files (as `pacer simulate --tls-cert --tls-key` does).
@@ -36,7 +40,11 @@ public struct SimulatorTLS: Sendable, Hashable {
             }
             return Array(data)
         }
-        try self.init(certificate: try read(certificateFile), key: try read(privateKeyFile), names: (certificateFile, privateKeyFile))
+        try self.init(
+            certificate: try read(certificateFile),
+            key: try read(privateKeyFile),
+            names: (certificateFile, privateKeyFile)
+        )
     }
 
     private init(certificate: [UInt8], key: [UInt8], names: (certificate: String, key: String)) throws {
@@ -52,6 +60,9 @@ public struct SimulatorTLS: Sendable, Hashable {
 
     /// The server side TLS configuration.
     var serverConfiguration: TLSConfiguration {
-        TLSConfiguration.makeServerConfiguration(certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key))
+        TLSConfiguration.makeServerConfiguration(
+            certificateChain: chain.map { .certificate($0) },
+            privateKey: .privateKey(key)
+        )
     }
 }

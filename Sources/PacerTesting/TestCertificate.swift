@@ -53,7 +53,10 @@ public struct TestCertificate: Sendable, Hashable {
             extensions: extensions,
             issuerPrivateKey: Certificate.PrivateKey(key)
         )
-        return TestCertificate(certificatePEM: try certificate.serializeAsPEM().pemString, privateKeyPEM: key.pemRepresentation)
+        return TestCertificate(
+            certificatePEM: try certificate.serializeAsPEM().pemString,
+            privateKeyPEM: key.pemRepresentation
+        )
     }
 
     /// The simulator's TLS settings for this certificate.

@@ -42,11 +42,17 @@ import Testing
 
     @Test func aFalseSuccessWrittenByAnEarlierPacerIsReadAsTheFailureItWas() async throws {
         // 777de37's line for a 200 whose body did not decode.
-        let legacy = #"{"custom_id":"1","error":null,"id":"batch_req_1","response":{"body":{"error":{"code":null,"message":"not a complete chat completion (40 bytes)","param":null,"type":"invalid_response"}},"request_id":null,"status_code":200}}"#
+        let legacy =
+            #"{"custom_id":"1","error":null,"id":"batch_req_1","response":{"body":{"error":{"code":null,"message":"not a complete chat completion (40 bytes)","param":null,"type":"invalid_response"}},"request_id":null,"status_code":200}}"#
         let output = try write("out.jsonl", legacy + "\n")
         let input = try write("in.txt", "only prompt\n")
         try await withSimulator { server in
-            #expect(await pacer(["chat", input, "--base-url", server.baseURL, "-o", output, "-q", "--output-format", "batch", "--retry-failed"]) == 0)
+            #expect(
+                await pacer([
+                    "chat", input, "--base-url", server.baseURL, "-o", output, "-q", "--output-format", "batch",
+                    "--retry-failed",
+                ]) == 0
+            )
             #expect(server.stats.snapshot().requests == 1)
         }
     }

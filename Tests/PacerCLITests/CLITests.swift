@@ -14,7 +14,9 @@ import Testing
         let input = try write("prompts.txt", "What is Python?\nWhat is async?\n\r\n   \nWhat is AI?\r\n")
         let output = directory.appendingPathComponent("out.jsonl").path
         try await withSimulator { server in
-            let status = await pacer(["chat", input, "--base-url", server.baseURL, "--output", output, "--concurrency", "3", "--quiet"])
+            let status = await pacer([
+                "chat", input, "--base-url", server.baseURL, "--output", output, "--concurrency", "3", "--quiet",
+            ])
             #expect(status == 0)
         }
         let results = try lines(output)
@@ -30,7 +32,9 @@ import Testing
             let tokens = try #require(line["tokens"] as? [String: Int])
             #expect(tokens["total"] == tokens["prompt"]! + tokens["completion"]!)
         }
-        #expect(Set(results.compactMap { $0["prompt"] as? String }) == ["What is Python?", "What is async?", "What is AI?"])
+        #expect(
+            Set(results.compactMap { $0["prompt"] as? String }) == ["What is Python?", "What is async?", "What is AI?"]
+        )
     }
 
     @Test func chatOverJSONLKeepsTheGivenIdsAndPerLineSettings() async throws {
@@ -57,7 +61,10 @@ import Testing
     @Test func fetchWritesFailuresAndExitsOneWhenSomeItemsFail() async throws {
         let output = directory.appendingPathComponent("out.jsonl").path
         try await withSimulator { server in
-            let input = try write("urls.txt", (1...5).map { server.postURL($0) }.joined(separator: "\n") + "\n" + server.postURL(4040) + "\n")
+            let input = try write(
+                "urls.txt",
+                (1...5).map { server.postURL($0) }.joined(separator: "\n") + "\n" + server.postURL(4040) + "\n"
+            )
             #expect(await pacer(["fetch", input, "--output", output, "--quiet", "--backoff-base", "0.01"]) == 1)
         }
         let results = try lines(output)
@@ -75,7 +82,10 @@ import Testing
 
     @Test(arguments: [
         ("bad.jsonl", "{\"prompt\": \"ok\"}\n{\"prompt\": \"ok\"}\n{\"prompt\": oops}\n", "bad.jsonl:3: invalid JSON"),
-        ("noprompt.jsonl", "{\"prompt\": \"ok\"}\n{\"text\": \"hi\"}\n", "noprompt.jsonl:2: expected a JSON object with \"prompt\" (a string) or \"messages\" (an array)"),
+        (
+            "noprompt.jsonl", "{\"prompt\": \"ok\"}\n{\"text\": \"hi\"}\n",
+            "noprompt.jsonl:2: expected a JSON object with \"prompt\" (a string) or \"messages\" (an array)"
+        ),
         ("array.jsonl", "{\"prompt\": \"ok\"}\n[1, 2]\n", "array.jsonl:2: expected a JSON object, found an array"),
         ("empty.txt", "\n  \n", "empty.txt: contains no items (empty or blank lines only)"),
     ])
@@ -97,7 +107,9 @@ import Testing
         let input = try write("mixed.jsonl", "{\"prompt\": \"one\"}\n{\"prompt\": oops}\n{\"prompt\": \"three\"}\n")
         let output = directory.appendingPathComponent("out.jsonl").path
         try await withSimulator { server in
-            #expect(await pacer(["chat", input, "--base-url", server.baseURL, "-o", output, "-q", "--skip-invalid"]) == 1)
+            #expect(
+                await pacer(["chat", input, "--base-url", server.baseURL, "-o", output, "-q", "--skip-invalid"]) == 1
+            )
             #expect(server.stats.snapshot().requests == 2)
         }
         let results = try lines(output)
@@ -174,7 +186,9 @@ import Testing
         let output = directory.appendingPathComponent("out.jsonl").path
         let configuration = SimulatorConfiguration(faultRate: 1, faults: [.rateLimited], retryAfter: .seconds(3600))
         try await withSimulator(configuration) { server in
-            #expect(await pacer(["chat", input, "--base-url", server.baseURL, "-o", output, "-q", "--max-wait", "120"]) == 1)
+            #expect(
+                await pacer(["chat", input, "--base-url", server.baseURL, "-o", output, "-q", "--max-wait", "120"]) == 1
+            )
             // Chat sends one request alone first; its answer said "an hour": nothing else was sent.
             #expect(server.stats.snapshot().requests == 1)
         }
@@ -184,7 +198,9 @@ import Testing
 
     @Test func aMissingKeyForARemoteServerIsAnErrorBeforeAnyRequest() async throws {
         let input = try write("p.txt", "hello\n")
-        #expect(await pacer(["chat", input, "--base-url", "https://api.example.invalid/v1", "-q"], environment: [:]) == 2)
+        #expect(
+            await pacer(["chat", input, "--base-url", "https://api.example.invalid/v1", "-q"], environment: [:]) == 2
+        )
     }
 
     @Test func theKeyNeverAppearsInTheOutputEvenOn401() async throws {
@@ -192,7 +208,10 @@ import Testing
         let input = try write("p.txt", "hello\nworld\n")
         let output = directory.appendingPathComponent("out.jsonl").path
         try await withSimulator(SimulatorConfiguration(apiKey: "sk-the-right-key")) { server in
-            let status = await pacer(["chat", input, "--base-url", server.baseURL, "-o", output, "-q"], environment: ["OPENAI_API_KEY": key])
+            let status = await pacer(
+                ["chat", input, "--base-url", server.baseURL, "-o", output, "-q"],
+                environment: ["OPENAI_API_KEY": key]
+            )
             #expect(status == 1)
         }
         let text = try String(contentsOfFile: output, encoding: .utf8)

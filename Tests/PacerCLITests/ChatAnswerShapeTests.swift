@@ -16,10 +16,14 @@ import Testing
 
     /// Runs two prompts against a simulator that answers every request with `fault`; returns
     /// pacer's exit status, the output lines and the requests the server received.
-    func run(_ fault: Fault, format: String = "pacer") async throws -> (status: Int32, lines: [[String: Any]], requests: Int) {
+    func run(
+        _ fault: Fault,
+        format: String = "pacer"
+    ) async throws -> (status: Int32, lines: [[String: Any]], requests: Int) {
         let input = try write("in.txt", "first prompt\nsecond prompt\n")
         let output = path("out.jsonl")
-        let (status, requests) = try await withSimulator(SimulatorConfiguration(faultRate: 1, faults: [fault], seed: 1)) { server in
+        let (status, requests) = try await withSimulator(SimulatorConfiguration(faultRate: 1, faults: [fault], seed: 1))
+        { server in
             let status = await pacer([
                 "chat", input, "--base-url", server.baseURL, "-o", output, "-q", "--output-format", format,
                 "--max-retries", "3", "--backoff-base", "0.01", "--backoff-cap", "0.05",

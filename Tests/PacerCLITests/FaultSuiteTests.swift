@@ -16,14 +16,18 @@ import Testing
 
     /// Fast retries, no retry budget (half the requests fail on purpose), short timeouts.
     static let quickRetries = [
-        "--max-retries", "12", "--backoff-base", "0.005", "--backoff-cap", "0.05", "--retry-budget", "off", "--timeout", "1", "-q",
+        "--max-retries", "12", "--backoff-base", "0.005", "--backoff-cap", "0.05", "--retry-budget", "off", "--timeout",
+        "1", "-q",
     ]
 
     /// Runs fetch over `count` posts and checks the one-line-per-item and attempts invariants.
     func fetchAll(_ configuration: SimulatorConfiguration, count: Int = 24) async throws -> [[String: Any]] {
         let output = path("out-\(UUID().uuidString).jsonl")
         try await withSimulator(configuration) { server in
-            let input = try write("urls-\(UUID().uuidString).txt", (1...count).map { server.postURL($0) }.joined(separator: "\n"))
+            let input = try write(
+                "urls-\(UUID().uuidString).txt",
+                (1...count).map { server.postURL($0) }.joined(separator: "\n")
+            )
             let status = await pacer(["fetch", input, "-o", output, "--concurrency", "8"] + Self.quickRetries)
             let written = try lines(output)
             #expect(status == (written.allSatisfy { $0["success"] as? Bool == true } ? 0 : 1))
@@ -50,7 +54,10 @@ import Testing
             slowDelay: .seconds(3)
         )
         let written = try await fetchAll(configuration)
-        #expect(written.allSatisfy { $0["success"] as? Bool == true }, "\(written.filter { $0["success"] as? Bool != true })")
+        #expect(
+            written.allSatisfy { $0["success"] as? Bool == true },
+            "\(written.filter { $0["success"] as? Bool != true })"
+        )
     }
 
     @Test func aMixOfEveryFaultAt30PercentLosesAndDuplicatesNothing() async throws {
@@ -90,12 +97,18 @@ import Testing
         // 401: every item fails once, classified, with one line each.
         let unauthorized = path("401.jsonl")
         try await withSimulator(SimulatorConfiguration(apiKey: "sk-required-key-000")) { server in
-            #expect(await pacer(["chat", input, "--base-url", server.baseURL, "-o", unauthorized] + Self.quickRetries) == 1)
+            #expect(
+                await pacer(["chat", input, "--base-url", server.baseURL, "-o", unauthorized] + Self.quickRetries) == 1
+            )
             #expect(server.stats.snapshot().byStatus["401"] == 3)
         }
         let refused = try lines(unauthorized)
         #expect(refused.count == 3)
-        #expect(refused.allSatisfy { ($0["error"] as? [String: Any])?["status"] as? Int == 401 && $0["attempts"] as? Int == 1 })
+        #expect(
+            refused.allSatisfy {
+                ($0["error"] as? [String: Any])?["status"] as? Int == 401 && $0["attempts"] as? Int == 1
+            }
+        )
     }
 
     /// `--deadline` bounds an item across its attempts: with answers that stall past it, each
@@ -104,9 +117,12 @@ import Testing
     @Test func theItemDeadlineEndsItemsWhoseAnswersNeverCome() async throws {
         let output = path("deadline.jsonl")
         let started = ContinuousClock.now
-        try await withSimulator(SimulatorConfiguration(faultRate: 1, faults: [.slow], slowDelay: .seconds(5))) { server in
+        try await withSimulator(SimulatorConfiguration(faultRate: 1, faults: [.slow], slowDelay: .seconds(5))) {
+            server in
             let input = try write("urls.txt", (1...3).map { server.postURL($0) }.joined(separator: "\n"))
-            let status = await pacer(["fetch", input, "-o", output, "--timeout", "10", "--max-retries", "5", "--deadline", "0.5", "-q"])
+            let status = await pacer([
+                "fetch", input, "-o", output, "--timeout", "10", "--max-retries", "5", "--deadline", "0.5", "-q",
+            ])
             #expect(status == 1)
         }
         #expect(started.duration(to: .now) < .seconds(4))

@@ -39,7 +39,9 @@ import Testing
         let input = try write("batch.jsonl", Self.batchInput)
         let output = directory.appendingPathComponent("results.jsonl").path
         try await withSimulator { server in
-            let arguments = ["chat", input, "--base-url", server.baseURL, "-o", output, "--output-format", "batch", "-q"]
+            let arguments = [
+                "chat", input, "--base-url", server.baseURL, "-o", output, "--output-format", "batch", "-q",
+            ]
             #expect(await pacer(arguments) == 0)
             // Read back by the same code: a rerun finds every custom_id done and sends nothing.
             #expect(await pacer(arguments) == 0)
@@ -59,7 +61,11 @@ import Testing
         // An HTTP error is a response with its status and OpenAI's error body, as in Batch API output.
         let refusedOutput = directory.appendingPathComponent("refused.jsonl").path
         try await withSimulator(SimulatorConfiguration(apiKey: "sk-needed-key-123")) { server in
-            #expect(await pacer(["chat", input, "--base-url", server.baseURL, "-o", refusedOutput, "--output-format", "batch", "-q"]) == 1)
+            #expect(
+                await pacer([
+                    "chat", input, "--base-url", server.baseURL, "-o", refusedOutput, "--output-format", "batch", "-q",
+                ]) == 1
+            )
         }
         let refused = try String(contentsOfFile: refusedOutput, encoding: .utf8).split(separator: "\n").map {
             try JSONDecoder().decode(BatchLine.self, from: Data($0.utf8))
@@ -74,7 +80,8 @@ import Testing
     @Test func anUnsupportedBatchURLIsAnInputErrorNamingTheLine() async throws {
         let input = try write(
             "batch.jsonl",
-            #"{"custom_id": "a", "method": "POST", "url": "/v1/embeddings", "body": {"input": "x", "model": "text-embedding-3-small"}}"# + "\n"
+            #"{"custom_id": "a", "method": "POST", "url": "/v1/embeddings", "body": {"input": "x", "model": "text-embedding-3-small"}}"#
+                + "\n"
         )
         let error = await #expect(throws: InputError.self) {
             _ = try await ItemSource(path: input, format: .auto, parser: .chat).count()
@@ -86,13 +93,20 @@ import Testing
 
     @Test func pricesComeFromAFileOrFlagsAndAnUnknownModelStaysUnknown() async throws {
         let input = try write("p.txt", "hello\n")
-        let prices = try write("prices.json", #"{"my-llama": {"input_per_million": 1000000, "output_per_million": 2000000}}"#)
+        let prices = try write(
+            "prices.json",
+            #"{"my-llama": {"input_per_million": 1000000, "output_per_million": 2000000}}"#
+        )
         func cost(_ arguments: [String]) async throws -> Double? {
             let output = directory.appendingPathComponent("out-\(UUID().uuidString).jsonl").path
             try await withSimulator { server in
-                #expect(await pacer(["chat", input, "--base-url", server.baseURL, "-o", output, "-q"] + arguments) == 0)
+                #expect(
+                    await pacer(["chat", input, "--base-url", server.baseURL, "-o", output, "-q"] + arguments) == 0
+                )
             }
-            let line = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: output))) as? [String: Any])
+            let line = try #require(
+                try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: output))) as? [String: Any]
+            )
             let tokens = try #require(line["tokens"] as? [String: Int])
             let expected = Double(tokens["prompt"]! * 1 + tokens["completion"]! * 2)
             if let cost = line["cost_usd"] as? Double { #expect(abs(cost - expected) < 1e-9) }
@@ -111,9 +125,15 @@ import Testing
         let input = try write("p.txt", "hello\n")
         let output = directory.appendingPathComponent("out.jsonl").path
         try await withSimulator(SimulatorConfiguration(apiKey: "sk-from-a-file-1234567890")) { server in
-            #expect(await pacer(["chat", input, "--base-url", server.baseURL, "--api-key-file", keyFile, "-o", output, "-q"]) == 0)
+            #expect(
+                await pacer([
+                    "chat", input, "--base-url", server.baseURL, "--api-key-file", keyFile, "-o", output, "-q",
+                ]) == 0
+            )
         }
-        #expect(await pacer(["chat", input, "--api-key-file", directory.appendingPathComponent("missing").path, "-q"]) == 2)
+        #expect(
+            await pacer(["chat", input, "--api-key-file", directory.appendingPathComponent("missing").path, "-q"]) == 2
+        )
         let empty = try write("empty-key.txt", "\n")
         #expect(await pacer(["chat", input, "--api-key-file", empty, "-q"]) == 2)
     }
@@ -125,7 +145,10 @@ import Testing
         let stderr = directory.appendingPathComponent("stderr.txt")
         try await withSimulator(SimulatorConfiguration(apiKey: "sk-the-right-one")) { server in
             let run = try PacerProcess(
-                ["chat", input, "--base-url", server.baseURL, "--verbose", "--summary-json", directory.appendingPathComponent("s.json").path],
+                [
+                    "chat", input, "--base-url", server.baseURL, "--verbose", "--summary-json",
+                    directory.appendingPathComponent("s.json").path,
+                ],
                 environment: ["OPENAI_API_KEY": key],
                 stderrFile: stderr,
                 stdoutFile: stdout

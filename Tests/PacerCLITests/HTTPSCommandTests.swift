@@ -2,11 +2,11 @@ import Foundation
 import PacerTesting
 import Testing
 
+@testable import PacerCLI
+
 #if canImport(Glibc)
 import Glibc
 #endif
-
-@testable import PacerCLI
 
 /// Issue 9, defects 12 and 6 at the command line: HTTPS to a server with a private CA, and
 /// mistakes that no retry can fix caught before the batch starts. These run the built binary.
@@ -23,7 +23,11 @@ import Glibc
     }
 
     /// Runs `pacer` as a process; returns its status, its stderr and its output lines.
-    func run(_ arguments: [String], environment: [String: String] = [:], output: String) async throws -> (Int32, String, [[String: Any]]) {
+    func run(
+        _ arguments: [String],
+        environment: [String: String] = [:],
+        output: String
+    ) async throws -> (Int32, String, [[String: Any]]) {
         let process = try PacerProcess(
             arguments + ["-o", output],
             environment: cleanEnvironment.merging(environment) { $1 },
@@ -39,9 +43,14 @@ import Glibc
         try await withSimulator(SimulatorConfiguration(tls: certificate.simulatorTLS())) { server in
             let input = try write("urls.txt", (1...3).map { server.postURL($0) }.joined(separator: "\n") + "\n")
 
-            let (trusted, trustedErrors, good) = try await run(["fetch", input, "--ca-cert", ca, "-q"], output: path("good.jsonl"))
+            let (trusted, trustedErrors, good) = try await run(
+                ["fetch", input, "--ca-cert", ca, "-q"],
+                output: path("good.jsonl")
+            )
             #expect(trusted == 0, "\(trustedErrors)")
-            #expect(good.count == 3 && good.allSatisfy { $0["success"] as? Bool == true && $0["attempts"] as? Int == 1 })
+            #expect(
+                good.count == 3 && good.allSatisfy { $0["success"] as? Bool == true && $0["attempts"] as? Int == 1 }
+            )
 
             let requestsSoFar = server.stats.snapshot().requests
             let (untrusted, stderr, bad) = try await run(["fetch", input, "-q"], output: path("bad.jsonl"))
@@ -52,7 +61,10 @@ import Glibc
                 #expect(line["success"] as? Bool == false)
                 #expect(line["attempts"] as? Int == 1, "retried a certificate that cannot become trusted")
                 #expect(error["kind"] as? String == "network")
-                #expect(error["message"] as? String == "certificate for 127.0.0.1 not trusted: pass --ca-cert FILE (the CA that signed it), or name it in SSL_CERT_FILE")
+                #expect(
+                    error["message"] as? String
+                        == "certificate for 127.0.0.1 not trusted: pass --ca-cert FILE (the CA that signed it), or name it in SSL_CERT_FILE"
+                )
             }
             #expect(!stderr.contains(".cc:"), "BoringSSL's internals leaked: \(stderr)")
             #expect(server.stats.snapshot().requests == requestsSoFar)
@@ -63,7 +75,10 @@ import Glibc
         let ca = try write("ca.pem", certificate.certificatePEM)
         let input = try write("prompts.txt", "one\ntwo\n")
         try await withSimulator(SimulatorConfiguration(tls: certificate.simulatorTLS())) { server in
-            let (status, stderr, written) = try await run(["chat", input, "--base-url", server.baseURL, "--ca-cert", ca, "-q"], output: path("out.jsonl"))
+            let (status, stderr, written) = try await run(
+                ["chat", input, "--base-url", server.baseURL, "--ca-cert", ca, "-q"],
+                output: path("out.jsonl")
+            )
             #expect(status == 0, "\(stderr)")
             #expect(written.count == 2 && written.allSatisfy { $0["success"] as? Bool == true })
         }
@@ -73,7 +88,11 @@ import Glibc
         let bundle = try write("bundle.pem", certificate.certificatePEM)
         try await withSimulator(SimulatorConfiguration(tls: certificate.simulatorTLS())) { server in
             let input = try write("urls.txt", server.postURL(1) + "\n")
-            let (status, stderr, written) = try await run(["fetch", input, "-q"], environment: ["SSL_CERT_FILE": bundle], output: path("out.jsonl"))
+            let (status, stderr, written) = try await run(
+                ["fetch", input, "-q"],
+                environment: ["SSL_CERT_FILE": bundle],
+                output: path("out.jsonl")
+            )
             #expect(status == 0, "\(stderr)")
             #expect(written.first?["success"] as? Bool == true)
         }
@@ -82,11 +101,18 @@ import Glibc
     @Test func aMissingCACertFileIsABadUsageNamingIt() async throws {
         let input = try write("urls.txt", "https://127.0.0.1:9/posts/1\n")
         let missing = path("no-such-ca.pem")
-        let (status, stderr, written) = try await run(["fetch", input, "--ca-cert", missing, "-q"], output: path("out.jsonl"))
+        let (status, stderr, written) = try await run(
+            ["fetch", input, "--ca-cert", missing, "-q"],
+            output: path("out.jsonl")
+        )
         #expect(status == 2)
         #expect(stderr.contains("--ca-cert") && stderr.contains(missing), "\(stderr)")
         #expect(written.isEmpty)
-        let (envStatus, envStderr, _) = try await run(["fetch", input, "-q"], environment: ["SSL_CERT_FILE": missing], output: path("out2.jsonl"))
+        let (envStatus, envStderr, _) = try await run(
+            ["fetch", input, "-q"],
+            environment: ["SSL_CERT_FILE": missing],
+            output: path("out2.jsonl")
+        )
         #expect(envStatus == 2)
         #expect(envStderr.contains("SSL_CERT_FILE"), "\(envStderr)")
     }
@@ -95,7 +121,10 @@ import Glibc
     @Test func anInvalidHeaderNameIsABadUsageNamingTheFlagButNotTheValue() async throws {
         let input = try write("urls.txt", "http://127.0.0.1:9/posts/1\n")
         let secret = "sk-header-secret-0123456789"
-        let (status, stderr, written) = try await run(["fetch", input, "--header", "X Api: \(secret)"], output: path("out.jsonl"))
+        let (status, stderr, written) = try await run(
+            ["fetch", input, "--header", "X Api: \(secret)"],
+            output: path("out.jsonl")
+        )
         #expect(status == 2)
         #expect(stderr.contains("--header") && stderr.contains("X Api"), "\(stderr)")
         #expect(!stderr.contains(secret))
@@ -120,14 +149,20 @@ import Glibc
         let key = try write("key.pem", certificate.privateKeyPEM)
         let port = try await withSimulator { $0.port }
         let bannerFile = directory.appendingPathComponent("simulate.txt")
-        let simulator = try PacerProcess(["simulate", "--port", "\(port)", "--tls-cert", ca, "--tls-key", key], stderrFile: bannerFile)
+        let simulator = try PacerProcess(
+            ["simulate", "--port", "\(port)", "--tls-cert", ca, "--tls-key", key],
+            stderrFile: bannerFile
+        )
         try simulator.process.run()
         defer {
             send(SIGINT, to: simulator.pid)
             simulator.process.waitUntilExit()
         }
         let input = try write("urls.txt", "https://127.0.0.1:\(port)/posts/1\n")
-        let fetch = ["fetch", input, "--ca-cert", ca, "-q", "--max-retries", "60", "--backoff-base", "0.05", "--backoff-cap", "0.2", "--retry-budget", "off"]
+        let fetch = [
+            "fetch", input, "--ca-cert", ca, "-q", "--max-retries", "60", "--backoff-base", "0.05", "--backoff-cap",
+            "0.2", "--retry-budget", "off",
+        ]
         let (status, stderr, written) = try await run(fetch, output: path("out.jsonl"))
         let banner = try String(contentsOf: bannerFile, encoding: .utf8)
         #expect(status == 0, "\(stderr)")

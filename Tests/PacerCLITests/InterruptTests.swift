@@ -1,7 +1,7 @@
 import Foundation
 import PacerSimulator
-import Synchronization
 import PacerTesting
+import Synchronization
 import Testing
 
 #if canImport(Glibc)
@@ -24,7 +24,10 @@ import Glibc
         let output = path("out.jsonl")
         try await withSimulator(SimulatorConfiguration(latency: .milliseconds(20))) { server in
             let arguments = ["chat", input, "--base-url", server.baseURL, "-o", output, "--concurrency", "8", "-q"]
-            let run = try PacerProcess(arguments + ["--rpm", "30"], stderrFile: directory.appendingPathComponent("stderr.txt"))
+            let run = try PacerProcess(
+                arguments + ["--rpm", "30"],
+                stderrFile: directory.appendingPathComponent("stderr.txt")
+            )
             let signalled = SignalTime()
             server.stats.when(requests: 2) {
                 signalled.mark()

@@ -13,19 +13,34 @@ import Testing
     /// Lines and what the journal reads in them.
     static let table: [(String, JournalScanner.Line)] = [
         (#"{"id":"1","index":0,"success":true}"#, .entry(id: "1", succeeded: true)),
-        (#"{"error":{"kind":"timeout","status":null},"id":"2","index":1,"success":false}"#, .entry(id: "2", succeeded: false)),
+        (
+            #"{"error":{"kind":"timeout","status":null},"id":"2","index":1,"success":false}"#,
+            .entry(id: "2", succeeded: false)
+        ),
         (
             #"{"id":"batch_req_1","custom_id":"a","response":{"status_code":200,"body":{"x":[1,2,{"status_code":500}],"e":[]}},"error":null}"#,
             .entry(id: "a", succeeded: true)
         ),
-        (#"{"id":"batch_req_2","custom_id":"b","response":{"status_code":429,"body":{}},"error":null}"#, .entry(id: "b", succeeded: false)),
+        (
+            #"{"id":"batch_req_2","custom_id":"b","response":{"status_code":429,"body":{}},"error":null}"#,
+            .entry(id: "b", succeeded: false)
+        ),
         (#"{"custom_id":"c","response":null,"error":{"code":"x","message":"y"}}"#, .entry(id: "c", succeeded: false)),
-        (#"{"custom_id":"d","response":{"status_code":200},"error":{"code":"invalid_response"}}"#, .entry(id: "d", succeeded: false)),
+        (
+            #"{"custom_id":"d","response":{"status_code":200},"error":{"code":"invalid_response"}}"#,
+            .entry(id: "d", succeeded: false)
+        ),
         (#"{"custom_id":"d2","response":{"status_code":200}}"#, .entry(id: "d2", succeeded: true)),
         (#"{"id":"a\"b\\c\/\u00e9\ud83d\ude00\n","success":true}"#, .entry(id: "a\"b\\c/é😀\n", succeeded: true)),
-        (#"{"id":"e","response":"{\"status_code\":200, \"id\": \"z\"} ] [","success":true}"#, .entry(id: "e", succeeded: true)),
+        (
+            #"{"id":"e","response":"{\"status_code\":200, \"id\": \"z\"} ] [","success":true}"#,
+            .entry(id: "e", succeeded: true)
+        ),
         ("  { \"id\" : \"f\" ,\t\"success\" : false }  \r", .entry(id: "f", succeeded: false)),
-        (#"{"id":"g","latency_ms":1.5e3,"tokens":{"total":-0,"x":[true,false,null]},"success":true}"#, .entry(id: "g", succeeded: true)),
+        (
+            #"{"id":"g","latency_ms":1.5e3,"tokens":{"total":-0,"x":[true,false,null]},"success":true}"#,
+            .entry(id: "g", succeeded: true)
+        ),
         (#"{"id":"é","success":true,"data":{"id":"other","success":false}}"#, .entry(id: "é", succeeded: true)),
         ("   ", .blank),
         ("", .blank),
@@ -82,7 +97,9 @@ import Testing
     }
 
     @Test func aTornLastLineIsCutBeforeAppending() async throws {
-        let whole = #"{"id":"1","index":0,"success":true}"# + "\n" + #"{"id":"2","index":1,"success":false,"error":{"kind":"timeout"}}"# + "\n"
+        let whole =
+            #"{"id":"1","index":0,"success":true}"# + "\n"
+            + #"{"id":"2","index":1,"success":false,"error":{"kind":"timeout"}}"# + "\n"
         let output = try write("out.jsonl", whole + #"{"id":"3","index":2,"succ"#)
         let journal = try await Journal.open(path: output, resume: true)
         #expect(journal.repairedBytes == #"{"id":"3","index":2,"succ"#.utf8.count)
@@ -109,7 +126,8 @@ import Testing
     @Test func compactionKeepsEachIdsLineAndCopiesTheRestByteForByte() async throws {
         let big = #"{"data":""# + String(repeating: "y", count: 3_000_000) + #"","id":"d","success":true}"#
         let lines = [
-            #"{"id":"a","success":false,"attempts":1}"#, #"{"id":"b","success":true}"#, #"{"id":"a","success":false,"attempts":2}"#,
+            #"{"id":"a","success":false,"attempts":1}"#, #"{"id":"b","success":true}"#,
+            #"{"id":"a","success":false,"attempts":2}"#,
             #"{"id":"c","success":false,"attempts":1}"#, big, #"{"id":"a","success":true,"attempts":3}"#,
             #"{"id":"c","success":false,"attempts":2}"#, #"{"id":"e","success":true}"#, #"{"id":"e","success":false}"#,
         ]
@@ -143,7 +161,10 @@ import Testing
         for index in 0..<count { text += #"{"id":"a-rather-long-item-identifier-\#(index)","success":true}"# + "\n" }
         let output = try write("out.jsonl", text)
         let journal = try await Journal.open(path: output, resume: true)
-        #expect(journal.entries == count && journal.isDone("a-rather-long-item-identifier-7") && !journal.isDone("a-rather-long-item-identifier-\(count)"))
+        #expect(
+            journal.entries == count && journal.isDone("a-rather-long-item-identifier-7")
+                && !journal.isDone("a-rather-long-item-identifier-\(count)")
+        )
         #expect(journal.storageBytes < count * 10, "\(journal.storageBytes) bytes for \(count) ids")
     }
 }

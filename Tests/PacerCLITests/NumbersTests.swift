@@ -18,7 +18,10 @@ import Testing
     /// Runs the built binary: on 777de37 these lines trapped, which would take the test runner
     /// down with them if run in process.
     func run(_ arguments: [String]) async throws -> (status: Int32, stderr: String) {
-        try await PacerProcess(arguments, stderrFile: directory.appendingPathComponent("stderr-\(UUID().uuidString).txt")).run()
+        try await PacerProcess(
+            arguments,
+            stderrFile: directory.appendingPathComponent("stderr-\(UUID().uuidString).txt")
+        ).run()
     }
 
     @Test(arguments: [
@@ -49,7 +52,9 @@ import Testing
     @Test func withSkipInvalidSuchALineIsThatItemsInvalidInputFailure() async throws {
         let input = try write("in.jsonl", #"{"id": 1e19, "prompt": "x"}"# + "\n")
         let output = path("out.jsonl")
-        let (status, stderr) = try await run(["chat", input, "--base-url", "http://127.0.0.1:9/v1", "-q", "--skip-invalid", "-o", output])
+        let (status, stderr) = try await run([
+            "chat", input, "--base-url", "http://127.0.0.1:9/v1", "-q", "--skip-invalid", "-o", output,
+        ])
         #expect(status == 1, "\(stderr)")
         let written = try lines(output)
         let error = try #require(written.first?["error"] as? [String: Any])
@@ -59,7 +64,10 @@ import Testing
 
     @Test func integerIdsAboveTwoToThe53AreDistinctAndKeptExactly() async throws {
         let ids = ["9007199254740992", "9007199254740993", "1512345678901234567", "123456789012345678901234567890"]
-        let input = try write("in.jsonl", ids.map { #"{"id": \#($0), "prompt": "p\#($0)", "max_tokens": 5.0}"# }.joined(separator: "\n") + "\n")
+        let input = try write(
+            "in.jsonl",
+            ids.map { #"{"id": \#($0), "prompt": "p\#($0)", "max_tokens": 5.0}"# }.joined(separator: "\n") + "\n"
+        )
         let output = path("out.jsonl")
         try await withSimulator { server in
             let (status, stderr) = try await run(["chat", input, "--base-url", server.baseURL, "-o", output, "-q"])

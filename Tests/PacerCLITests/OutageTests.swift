@@ -34,7 +34,8 @@ import Testing
             failures = log.components(separatedBy: "attempt failed").count - 1
         }
         let cameBack = ContinuousClock.now
-        let (status, stderr) = try await withSimulator(SimulatorConfiguration(port: port)) { _ in try await ended.value }
+        let (status, stderr) = try await withSimulator(SimulatorConfiguration(port: port)) { _ in try await ended.value
+        }
         let after = cameBack.duration(to: .now)
         #expect(status == 0, "\(stderr.suffix(2000))")
         #expect(try lines(output).count == 6)

@@ -18,7 +18,8 @@ import Testing
     static func bytes(_ count: Int, _ random: inout SplitMix64) -> [UInt8] {
         let interesting = Array("{}[]\":,\\\n\r 0123456789.-eEtrufalsn".utf8) + [0x00, 0xC3, 0xA9, 0xFF, 0xE2, 0x82]
         return (0..<count).map { _ in
-            random.next() % 3 == 0 ? UInt8(truncatingIfNeeded: random.next()) : interesting[Int(random.next() % UInt64(interesting.count))]
+            random.next() % 3 == 0
+                ? UInt8(truncatingIfNeeded: random.next()) : interesting[Int(random.next() % UInt64(interesting.count))]
         }
     }
 
@@ -57,7 +58,9 @@ import Testing
     @Test(arguments: 0..<20)
     func validChatJSONLRoundTrips(seed: UInt64) async throws {
         var random = SplitMix64(seed: seed)
-        let prompts = (0..<20).map { index in (id: "id-\(seed)-\(index)-\(Self.text(&random))", text: Self.text(&random)) }
+        let prompts = (0..<20).map { index in
+            (id: "id-\(seed)-\(index)-\(Self.text(&random))", text: Self.text(&random))
+        }
         let encoder = JSONEncoder()
         let lines = try prompts.map { prompt in
             String(decoding: try encoder.encode(["id": prompt.id, "prompt": prompt.text]), as: UTF8.self)
@@ -84,7 +87,9 @@ import Testing
     @Test(arguments: 0..<100)
     func generatedDurationsParseBack(seed: UInt64) throws {
         var random = SplitMix64(seed: seed)
-        let hours = Int(random.next() % 3), minutes = Int(random.next() % 60), millis = Int(random.next() % 60_000)
+        let hours = Int(random.next() % 3)
+        let minutes = Int(random.next() % 60)
+        let millis = Int(random.next() % 60_000)
         var text = hours > 0 ? "\(hours)h" : ""
         if hours > 0 || minutes > 0 { text += "\(minutes)m" }
         text += millis % 1000 == 0 ? "\(millis / 1000)s" : "\(Double(millis) / 1000)s"

@@ -13,8 +13,14 @@ import Testing
         counts.tokens = 15
         counts.costUSD = 0.5
         let state = ProgressState(total: 10, counts: counts)
-        #expect(state.line(elapsed: 2, showTokens: true) == "[ 2/10 ] ok 1 · failed 1 · in flight 2 · retries 1 · 1.0/s · 15 tokens · $0.5000 · ETA 8s")
-        #expect(ProgressState(total: nil).line(elapsed: 0, showTokens: false) == "[ 0 ] ok 0 · failed 0 · in flight 0 · retries 0 · 0.0/s")
+        #expect(
+            state.line(elapsed: 2, showTokens: true)
+                == "[ 2/10 ] ok 1 · failed 1 · in flight 2 · retries 1 · 1.0/s · 15 tokens · $0.5000 · ETA 8s"
+        )
+        #expect(
+            ProgressState(total: nil).line(elapsed: 0, showTokens: false)
+                == "[ 0 ] ok 0 · failed 0 · in flight 0 · retries 0 · 0.0/s"
+        )
     }
 
     @Test(arguments: [(5.0, "5s"), (59.2, "1m0s"), (125, "2m5s"), (3700, "1h1m")])

@@ -3,11 +3,11 @@ import PacerCore
 import PacerTesting
 import Testing
 
+@testable import PacerCLI
+
 #if canImport(Glibc)
 import Glibc
 #endif
-
-@testable import PacerCLI
 
 /// The output file as a journal: resume, torn lines, interrupts. Subprocess tests run the
 /// built `pacer` binary against an in-process simulator, and interrupt it when the simulator
@@ -23,13 +23,21 @@ import Glibc
             let first = try write("first.txt", (1...5).map { "prompt \($0)" }.joined(separator: "\n"))
             #expect(await pacer(["chat", first, "--base-url", server.baseURL, "-o", output, "-q"]) == 0)
             let more = try write("more.txt", (1...8).map { "prompt \($0)" }.joined(separator: "\n"))
-            #expect(await pacer(["chat", more, "--base-url", server.baseURL, "-o", output, "-q", "--summary-json", path("summary.json")]) == 0)
+            #expect(
+                await pacer([
+                    "chat", more, "--base-url", server.baseURL, "-o", output, "-q", "--summary-json",
+                    path("summary.json"),
+                ]) == 0
+            )
             // Only the three new prompts were sent.
             #expect(server.stats.snapshot().requests == 8)
         }
         let ids = try lines(output).map { $0["id"] as? String }
         #expect(ids.count == 8 && Set(ids).count == 8)
-        let summary = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path("summary.json")))) as? [String: Any])
+        let summary = try #require(
+            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path("summary.json"))))
+                as? [String: Any]
+        )
         #expect(summary["skipped"] as? Int == 5)
         #expect(summary["succeeded"] as? Int == 3)
     }
@@ -41,7 +49,10 @@ import Glibc
         try await withSimulator(SimulatorConfiguration(postCount: 3)) { missing in
             try await withSimulator(SimulatorConfiguration(postCount: 4)) { present in
                 func input(_ name: String, _ server: Simulator.Running) throws -> String {
-                    try write(name, (1...4).map { #"{"id": "\#($0)", "url": "\#(server.postURL($0))"}"# }.joined(separator: "\n"))
+                    try write(
+                        name,
+                        (1...4).map { #"{"id": "\#($0)", "url": "\#(server.postURL($0))"}"# }.joined(separator: "\n")
+                    )
                 }
                 let first = try input("first.jsonl", missing)
                 #expect(await pacer(["fetch", first, "-o", output, "-q"]) == 1)
@@ -53,7 +64,10 @@ import Glibc
                 #expect(missing.stats.snapshot().byItem["posts/4"] == 2)
                 #expect(try lines(output).count == 4)
                 // Succeeds now: its success replaces the failure.
-                #expect(await pacer(["fetch", try input("second.jsonl", present), "-o", output, "-q", "--retry-failed"]) == 0)
+                #expect(
+                    await pacer(["fetch", try input("second.jsonl", present), "-o", output, "-q", "--retry-failed"])
+                        == 0
+                )
                 #expect(present.stats.snapshot().requests == 1)
             }
         }
@@ -81,7 +95,9 @@ import Glibc
     /// Stdin is read once, so its ids are checked as they come (fingerprints, issue 9 defect 8).
     @Test func aDuplicateIdOnStdinStopsAdmissionAtItsLine() async throws {
         let stdin = directory.appendingPathComponent("stdin.jsonl")
-        try Data(#"{"id": "a", "prompt": "one"}\#n{"id": "b", "prompt": "two"}\#n{"id": "a", "prompt": "three"}\#n"#.utf8).write(to: stdin)
+        try Data(
+            #"{"id": "a", "prompt": "one"}\#n{"id": "b", "prompt": "two"}\#n{"id": "a", "prompt": "three"}\#n"#.utf8
+        ).write(to: stdin)
         let output = path("out.jsonl")
         try await withSimulator { server in
             let run = try PacerProcess(
@@ -101,7 +117,9 @@ import Glibc
         let line = #"{"id":"1","index":0,"success":true}"# + "\n"
         let output = try write("out.jsonl", line)
         let input = try write("in.txt", "hello\n")
-        #expect(await pacer(["chat", input, "--base-url", "http://127.0.0.1:9/v1", "-o", output, "--no-resume", "-q"]) == 2)
+        #expect(
+            await pacer(["chat", input, "--base-url", "http://127.0.0.1:9/v1", "-o", output, "--no-resume", "-q"]) == 2
+        )
         #expect(try String(contentsOfFile: output, encoding: .utf8) == line)
     }
 
@@ -113,7 +131,10 @@ import Glibc
     }
 
     @Test func duplicateIdsAreAnInputErrorNamingBothLines() async throws {
-        let input = try write("dup.jsonl", "{\"id\": \"a\", \"prompt\": \"x\"}\n{\"id\": \"b\", \"prompt\": \"y\"}\n{\"id\": \"a\", \"prompt\": \"z\"}\n")
+        let input = try write(
+            "dup.jsonl",
+            "{\"id\": \"a\", \"prompt\": \"x\"}\n{\"id\": \"b\", \"prompt\": \"y\"}\n{\"id\": \"a\", \"prompt\": \"z\"}\n"
+        )
         let error = await #expect(throws: InputError.self) {
             _ = try await ItemSource(path: input, format: .auto, parser: .chat).count()
         }
@@ -144,7 +165,10 @@ import Glibc
             let arguments = ["chat", input, "--base-url", server.baseURL, "-o", output, "--concurrency", "16", "-q"]
             var killedRuns = 0
             for round in 0..<4 {
-                let run = try PacerProcess(arguments, stderrFile: directory.appendingPathComponent("stderr-\(round).txt"))
+                let run = try PacerProcess(
+                    arguments,
+                    stderrFile: directory.appendingPathComponent("stderr-\(round).txt")
+                )
                 // Kill it when the simulator has seen a random number of further requests.
                 let target = server.stats.snapshot().requests + Int.random(in: 10...60, using: &random)
                 server.stats.when(requests: target) { send(SIGKILL, to: run.pid) }
@@ -170,7 +194,10 @@ import Glibc
         // cancellation (and the test would take 30 s if it did not).
         try await withSimulator(SimulatorConfiguration(latency: .seconds(30))) { server in
             let run = try PacerProcess(
-                ["chat", input, "--base-url", server.baseURL, "-o", output, "--concurrency", "5", "-q", "--grace", "60"],
+                [
+                    "chat", input, "--base-url", server.baseURL, "-o", output, "--concurrency", "5", "-q", "--grace",
+                    "60",
+                ],
                 stderrFile: directory.appendingPathComponent("stderr.txt")
             )
             // Chat sends one request alone until the server's limits are known: signal on it.
@@ -190,7 +217,8 @@ import Glibc
 
     @Test func aBadLineOnStdinStopsAdmissionKeepsWhatFinishedAndExitsTwo() async throws {
         let stdin = directory.appendingPathComponent("stdin.jsonl")
-        try Data("{\"prompt\": \"one\"}\n{\"prompt\": \"two\"}\n{\"prompt\": broken}\n{\"prompt\": \"four\"}\n".utf8).write(to: stdin)
+        try Data("{\"prompt\": \"one\"}\n{\"prompt\": \"two\"}\n{\"prompt\": broken}\n{\"prompt\": \"four\"}\n".utf8)
+            .write(to: stdin)
         let output = path("out.jsonl")
         try await withSimulator { server in
             let run = try PacerProcess(

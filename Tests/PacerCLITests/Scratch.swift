@@ -30,9 +30,10 @@ extension ScratchFolder {
     /// Every line of a JSONL file parsed as a JSON object; fails the test on a line that is not
     /// one (a torn last line included).
     func lines(_ file: String) throws -> [[String: Any]] {
-        try String(contentsOfFile: file, encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: false).dropLast().map {
-            try #require(try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any], "not JSON: \($0)")
-        }
+        try String(contentsOfFile: file, encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: false)
+            .dropLast().map {
+                try #require(try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any], "not JSON: \($0)")
+            }
     }
 
     /// Runs `pacer arguments…` in process with `environment` as its whole environment.

@@ -22,7 +22,13 @@ struct PacerProcess {
     let stderrFile: URL
 
     /// Prepares `pacer arguments…`; stderr goes to a file (a pipe could fill and block it).
-    init(_ arguments: [String], environment: [String: String] = [:], stderrFile: URL, stdoutFile: URL? = nil, stdinFile: URL? = nil) throws {
+    init(
+        _ arguments: [String],
+        environment: [String: String] = [:],
+        stderrFile: URL,
+        stdoutFile: URL? = nil,
+        stdinFile: URL? = nil
+    ) throws {
         self.stderrFile = stderrFile
         _ = FileManager.default.createFile(atPath: stderrFile.path, contents: nil)
         process.executableURL = Self.binary
@@ -52,7 +58,8 @@ struct PacerProcess {
         }
         _ = ended
         let errorText = (try? String(contentsOf: stderrFile, encoding: .utf8)) ?? ""
-        let status = process.terminationReason == .uncaughtSignal ? 128 + process.terminationStatus : process.terminationStatus
+        let status =
+            process.terminationReason == .uncaughtSignal ? 128 + process.terminationStatus : process.terminationStatus
         return (status, errorText)
     }
 }

@@ -33,7 +33,9 @@ import Testing
     }
 
     @Test func seededRandomSourcesRepeatTheirSequence() {
-        let a = RandomSource.seeded(7), b = RandomSource.seeded(7), c = RandomSource.seeded(8)
+        let a = RandomSource.seeded(7)
+        let b = RandomSource.seeded(7)
+        let c = RandomSource.seeded(8)
         let first = (0..<5).map { _ in a.nextUnit() }
         #expect(first == (0..<5).map { _ in b.nextUnit() })
         #expect(first != (0..<5).map { _ in c.nextUnit() })
@@ -43,9 +45,13 @@ import Testing
     @Test func retryPolicyPrefersTheServersDelayAndStopsAtMaxRetries() {
         let policy = RetryPolicy(maxRetries: 2, backoff: Backoff(base: .seconds(1), jitter: .none))
         var error = retryable
-        #expect(policy.decide(after: error, retriesSoFar: 1, previousDelay: nil, unit: 0.5) == .retry(after: .seconds(2)))
+        #expect(
+            policy.decide(after: error, retriesSoFar: 1, previousDelay: nil, unit: 0.5) == .retry(after: .seconds(2))
+        )
         error.retryAfter = .seconds(7)
-        #expect(policy.decide(after: error, retriesSoFar: 0, previousDelay: nil, unit: 0.5) == .retry(after: .seconds(7)))
+        #expect(
+            policy.decide(after: error, retriesSoFar: 0, previousDelay: nil, unit: 0.5) == .retry(after: .seconds(7))
+        )
         #expect(policy.decide(after: error, retriesSoFar: 2, previousDelay: nil, unit: 0.5) == .giveUp)
         #expect(policy.decide(after: permanent, retriesSoFar: 0, previousDelay: nil, unit: 0.5) == .giveUp)
     }
@@ -57,6 +63,9 @@ import Testing
         var error = retryable
         error.retryAfter = .zero
         let expected = Duration.seconds(1 << retriesSoFar)
-        #expect(policy.decide(after: error, retriesSoFar: retriesSoFar, previousDelay: nil, unit: 0.5) == .retry(after: expected))
+        #expect(
+            policy.decide(after: error, retriesSoFar: retriesSoFar, previousDelay: nil, unit: 0.5)
+                == .retry(after: expected)
+        )
     }
 }

@@ -1,7 +1,7 @@
+import Clocks
 import PacerCore
 import Synchronization
 import Testing
-import Clocks
 
 /// The engine through an outage, a graceful stop, and a quota shared by two batches, on the
 /// tracked test clock.
@@ -75,7 +75,13 @@ import Clocks
         let clock = TrackedClock()
         // 60 RPM, no headroom, a burst of one: one request a second, whoever sends it.
         let quota = Quota(
-            limits: RateLimits(requestsPerMinute: 60, burst: .seconds(1), headroom: 0, burstReserve: 0, learnFromServer: false),
+            limits: RateLimits(
+                requestsPerMinute: 60,
+                burst: .seconds(1),
+                headroom: 0,
+                burstReserve: 0,
+                learnFromServer: false
+            ),
             clock: clock
         )
         let configuration = BatchConfiguration(maxConcurrent: 4, pacing: nil, retryBudget: nil)
@@ -101,7 +107,11 @@ import Clocks
         limited.retryAfter = .seconds(3600)
         let operation = ScriptedOperation(clock: clock) { [limited] _, _ in .fail(limited, after: .zero) }
         let runner = BatchRunner(
-            configuration: BatchConfiguration(maxConcurrent: 1, pacing: RateLimits(maxWait: .seconds(120)), retryBudget: nil),
+            configuration: BatchConfiguration(
+                maxConcurrent: 1,
+                pacing: RateLimits(maxWait: .seconds(120)),
+                retryBudget: nil
+            ),
             clock: clock
         )
         let (results, summary) = try await drive(clock) { try await runner.collect(Array(0..<3), operation: operation) }
@@ -122,16 +132,27 @@ import Clocks
             switch index % 3 {
             case 0: return .succeed(after: .milliseconds(10))
             case 1: return attempt < 2 ? .fail(overloaded, after: .zero) : .succeed(after: .zero)
-            default: return .fail(ItemError(kind: .httpStatus, status: 400, message: "bad", isRetryable: false), after: .zero)
+            default:
+                return .fail(
+                    ItemError(kind: .httpStatus, status: 400, message: "bad", isRetryable: false),
+                    after: .zero
+                )
             }
         }
         let runner = BatchRunner(
-            configuration: BatchConfiguration(maxConcurrent: 3, retry: RetryPolicy(backoff: Backoff(jitter: .none)), pacing: nil, retryBudget: nil),
+            configuration: BatchConfiguration(
+                maxConcurrent: 3,
+                retry: RetryPolicy(backoff: Backoff(jitter: .none)),
+                pacing: nil,
+                retryBudget: nil
+            ),
             clock: clock
         )
         let progress = BatchProgress()
         let items = AsyncArray((0..<9).map { BatchItem(index: $0, id: String($0 + 1), input: $0) })
-        let summary = try await drive(clock) { try await runner.run(items, operation: operation, progress: progress) { _, _ in } }
+        let summary = try await drive(clock) {
+            try await runner.run(items, operation: operation, progress: progress) { _, _ in }
+        }
         let counts = progress.snapshot
         #expect(counts.succeeded == summary.succeeded && counts.failed == summary.failed && counts.inFlight == 0)
         #expect(counts.retries == summary.retries && counts.retries == 3)

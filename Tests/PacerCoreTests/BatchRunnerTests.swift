@@ -15,7 +15,10 @@ import Testing
             configuration: BatchConfiguration(
                 maxConcurrent: concurrency,
                 attemptTimeout: timeout,
-                retry: RetryPolicy(maxRetries: retries, backoff: Backoff(base: .seconds(1), multiplier: 2, cap: .seconds(60), jitter: .none)),
+                retry: RetryPolicy(
+                    maxRetries: retries,
+                    backoff: Backoff(base: .seconds(1), multiplier: 2, cap: .seconds(60), jitter: .none)
+                ),
                 pacing: nil,
                 retryBudget: nil,
                 itemDeadline: deadline
@@ -28,7 +31,9 @@ import Testing
         let clock = TrackedClock()
         let operation = ScriptedOperation(clock: clock) { _, _ in .succeed(after: .seconds(1)) }
         let runner = runner(clock, concurrency: 3)
-        let (results, summary) = try await drive(clock) { try await runner.collect(Array(0..<20), operation: operation) }
+        let (results, summary) = try await drive(clock) {
+            try await runner.collect(Array(0..<20), operation: operation)
+        }
         #expect(operation.probe.max == 3)
         #expect(results.count == 20 && summary.succeeded == 20)
         // 20 items in waves of 3: 7 seconds of virtual time.
@@ -102,7 +107,9 @@ import Testing
         }
         let runner = runner(clock, concurrency: 1)
         let (events, continuation) = AsyncStream.makeStream(of: BatchEvent.self)
-        let (results, summary) = try await drive(clock) { try await runner.collect([0], operation: operation, events: continuation) }
+        let (results, summary) = try await drive(clock) {
+            try await runner.collect([0], operation: operation, events: continuation)
+        }
         continuation.finish()
         // base 1 s, multiplier 2, no jitter: 1 s, 2 s, 4 s.
         #expect(await retryDelays(events) == [.seconds(1), .seconds(2), .seconds(4)])
@@ -193,7 +200,9 @@ import Testing
         let operation = ScriptedOperation(clock: clock) { index, _ in
             index == 3 ? .fail(permanent, after: .zero) : .succeed(after: .milliseconds(100 * (10 - index)))
         }
-        let (results, summary) = try await drive(clock) { try await runner(clock, concurrency: 4).collect(Array(100..<110), operation: operation) }
+        let (results, summary) = try await drive(clock) {
+            try await runner(clock, concurrency: 4).collect(Array(100..<110), operation: operation)
+        }
         #expect(results.map(\.index) == Array(0..<10))
         #expect(results.map(\.id) == (1...10).map(String.init))
         #expect(results.map { $0.output?.value } == (100..<110).map { $0 == 103 ? nil : $0 })
@@ -211,7 +220,9 @@ import Testing
             default: return .fail(retryable, after: .zero)
             }
         }
-        let (results, summary) = try await drive(clock) { try await runner(clock, concurrency: 5, retries: 2).collect(Array(0..<9), operation: operation) }
+        let (results, summary) = try await drive(clock) {
+            try await runner(clock, concurrency: 5, retries: 2).collect(Array(0..<9), operation: operation)
+        }
         #expect(summary.total == 9)
         #expect(summary.succeeded == 6 && summary.failed == 3)
         #expect(summary.retries == results.reduce(0) { $0 + $1.attempts - 1 })

@@ -1,5 +1,6 @@
-@testable import PacerCore
 import Testing
+
+@testable import PacerCore
 
 /// Table tests of one item's lifecycle: feed events, compare the actions.
 @Suite struct ItemLifecycleTests {
@@ -48,9 +49,18 @@ import Testing
         var machine = lifecycle()
         attempting(&machine)
         let failed = machine.failed(Self.overloaded, stopping: false, unit: 0.5, now: .seconds(1))
-        #expect(failed == .init(release: .init(reservation: Self.booking, outcome: .answered(usedTokens: nil, rateLimit: nil)), next: .backOff(.seconds(1))))
+        #expect(
+            failed
+                == .init(
+                    release: .init(reservation: Self.booking, outcome: .answered(usedTokens: nil, rateLimit: nil)),
+                    next: .backOff(.seconds(1))
+                )
+        )
         #expect(machine.backOffEnded(now: .seconds(2)).next == .acquire(tokens: 100, deadline: nil))
-        #expect(machine.admitted(Self.booking, stopping: false, now: .seconds(2)).next == .attempt(number: 2, timeout: .seconds(10)))
+        #expect(
+            machine.admitted(Self.booking, stopping: false, now: .seconds(2)).next
+                == .attempt(number: 2, timeout: .seconds(10))
+        )
     }
 
     @Test func aPermanentErrorFinishesAtOnceAndStillReleases() {
@@ -147,7 +157,10 @@ import Testing
         attempting(&machine)
         _ = machine.failed(Self.overloaded, stopping: false, unit: 0, now: .seconds(1))
         _ = machine.backOffEnded(now: .seconds(2))
-        #expect(machine.admitted(Self.booking, stopping: false, now: .seconds(6)).next == .attempt(number: 2, timeout: .seconds(6)))
+        #expect(
+            machine.admitted(Self.booking, stopping: false, now: .seconds(6)).next
+                == .attempt(number: 2, timeout: .seconds(6))
+        )
     }
 
     @Test func anExhaustedRetryBudgetEndsTheItemWithItsLastError() {
@@ -172,7 +185,10 @@ import Testing
         (ItemError.timedOut(after: .seconds(1)), QuotaOutcome.noAnswer),
         (ItemError.cancelled, QuotaOutcome.noAnswer),
         (ItemError(kind: .invalidInput, message: "bad url", isRetryable: false), QuotaOutcome.notSent),
-        (ItemError(kind: .httpStatus, status: 500, message: "boom", isRetryable: true), QuotaOutcome.answered(usedTokens: nil, rateLimit: nil)),
+        (
+            ItemError(kind: .httpStatus, status: 500, message: "boom", isRetryable: true),
+            QuotaOutcome.answered(usedTokens: nil, rateLimit: nil)
+        ),
     ])
     func eachFailureTellsTheQuotaWhatHappened(error: ItemError, outcome: QuotaOutcome) {
         var machine = lifecycle()
@@ -196,7 +212,13 @@ import Testing
     /// later caller waited for a probe that never came: the batch hung after an outage).
     @Test func aProbeIsNotSpentOnAWait() {
         var state = AdmissionState(
-            limits: RateLimits(requestsPerMinute: 30, burst: .milliseconds(100), headroom: 0, burstReserve: 0, learnFromServer: false),
+            limits: RateLimits(
+                requestsPerMinute: 30,
+                burst: .milliseconds(100),
+                headroom: 0,
+                burstReserve: 0,
+                learnFromServer: false
+            ),
             breaker: CircuitBreaker(threshold: 1, cooldown: 1)
         )
         #expect(state.admit(tokens: 0, now: 0) == .admit(at: 0, probe: false))
@@ -220,7 +242,10 @@ import Testing
     /// A request sent before the breaker opened ends while it is half-open: it says nothing
     /// about the server now, and must neither close the breaker nor take the probe's place.
     @Test func onlyTheProbeDecidesAHalfOpenBreaker() {
-        var state = AdmissionState(limits: RateLimits(learnFromServer: false), breaker: CircuitBreaker(threshold: 1, cooldown: 1))
+        var state = AdmissionState(
+            limits: RateLimits(learnFromServer: false),
+            breaker: CircuitBreaker(threshold: 1, cooldown: 1)
+        )
         state.release(tokens: 0, probe: false, outcome: .connectionFailed, now: 0)
         #expect(state.admit(tokens: 0, now: 1) == .admit(at: 1, probe: true))
         state.release(tokens: 0, probe: false, outcome: .answered(usedTokens: nil, rateLimit: nil), now: 1.5)

@@ -1,11 +1,20 @@
 import Clocks
-@testable import PacerCore
 import Synchronization
 import Testing
 
+@testable import PacerCore
+
 @Suite struct TokenBucketTests {
     @Test func admissionTimesOf100RequestsAt600RPMWithBurst10AreTheGCRASchedule() {
-        var state = AdmissionState(limits: RateLimits(requestsPerMinute: 600, burst: .seconds(1), headroom: 0, burstReserve: 0, learnFromServer: false))
+        var state = AdmissionState(
+            limits: RateLimits(
+                requestsPerMinute: 600,
+                burst: .seconds(1),
+                headroom: 0,
+                burstReserve: 0,
+                learnFromServer: false
+            )
+        )
         // All 100 ask at once; a caller told to wait asks again at the time given.
         let times = (0..<100).map { _ -> Double in
             var now = 0.0
@@ -96,7 +105,9 @@ import Testing
     }
 
     @Test func lowRemainingSlowsAdmissionAndZeroRemainingPausesUntilTheReset() {
-        var state = AdmissionState(limits: RateLimits(requestsPerMinute: 600, headroom: 0, burstReserve: 0, learnFromServer: false))
+        var state = AdmissionState(
+            limits: RateLimits(requestsPerMinute: 600, headroom: 0, burstReserve: 0, learnFromServer: false)
+        )
         state.observe(RateLimitSnapshot(remainingRequests: 2), connectionFailed: false, now: 0)
         do {
             let outcome = state.admit(tokens: 0, now: 0)
@@ -111,14 +122,22 @@ import Testing
             #expect(outcome.admitted(at: 0.1))
         }
         // None left: the next request waits one emission interval (not the full reset).
-        state.observe(RateLimitSnapshot(remainingRequests: 0, resetRequests: .seconds(3)), connectionFailed: false, now: 1)
+        state.observe(
+            RateLimitSnapshot(remainingRequests: 0, resetRequests: .seconds(3)),
+            connectionFailed: false,
+            now: 1
+        )
         do {
             let outcome = state.admit(tokens: 0, now: 1)
             #expect(outcome.admitted(at: 1.1))
         }
         // With no known limit, none left pauses until the reset.
         var unknown = AdmissionState(limits: RateLimits())
-        unknown.observe(RateLimitSnapshot(remainingRequests: 0, resetRequests: .seconds(3)), connectionFailed: false, now: 1)
+        unknown.observe(
+            RateLimitSnapshot(remainingRequests: 0, resetRequests: .seconds(3)),
+            connectionFailed: false,
+            now: 1
+        )
         do {
             let outcome = unknown.admit(tokens: 0, now: 1)
             #expect(outcome == .wait(until: 4))

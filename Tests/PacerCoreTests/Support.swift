@@ -5,7 +5,12 @@ import Synchronization
 /// Counts items in flight and remembers the most seen at once.
 final class InFlightProbe: Sendable {
     private let state = Mutex((current: 0, max: 0))
-    func enter() { state.withLock { $0.current += 1; $0.max = Swift.max($0.max, $0.current) } }
+    func enter() {
+        state.withLock {
+            $0.current += 1
+            $0.max = Swift.max($0.max, $0.current)
+        }
+    }
     func leave() { state.withLock { $0.current -= 1 } }
     var max: Int { state.withLock { $0.max } }
 }

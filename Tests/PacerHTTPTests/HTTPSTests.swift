@@ -33,7 +33,11 @@ import Testing
         )
     }
 
-    func fetch(_ server: Simulator.Running, trusting roots: TrustRoots, count: Int = 3) async throws -> [ItemResult<FetchResult>] {
+    func fetch(
+        _ server: Simulator.Running,
+        trusting roots: TrustRoots,
+        count: Int = 3
+    ) async throws -> [ItemResult<FetchResult>] {
         try await HTTPTransport.withTransport(configuration: .init(trustRoots: roots)) { transport in
             let requests = (1...count).map { FetchRequest(url: server.postURL($0)) }
             return try await runner().collect(requests, operation: URLFetcher(transport: transport)).results
@@ -95,7 +99,9 @@ import Testing
 
     @Test func anUnusableCAFileIsAnErrorWhenTheRootsAreMade() throws {
         let missing = directory.appendingPathComponent("missing.pem").path
-        #expect(throws: TrustRootsError(path: missing, message: "no such file")) { try TrustRoots.system.adding(pemFile: missing) }
+        #expect(throws: TrustRootsError(path: missing, message: "no such file")) {
+            try TrustRoots.system.adding(pemFile: missing)
+        }
         let notPEM = try file("not.pem", "hello\n")
         #expect(throws: TrustRootsError.self) { try TrustRoots.system.adding(pemFile: notPEM) }
         #expect(throws: TrustRootsError(path: missing, variable: "SSL_CERT_FILE", message: "no such file")) {
@@ -125,8 +131,10 @@ import Testing
         try await withSimulator { server in
             // HTTPClient.shared throws if anyone tries to shut it down.
             let transport = HTTPTransport(client: .shared, configuration: .init(maxBodyBytes: 1 << 20))
-            let (results, _) = try await BatchRunner(configuration: BatchConfiguration(maxConcurrent: 2, attemptTimeout: .seconds(5)))
-                .collect((1...3).map { FetchRequest(url: server.postURL($0)) }, operation: URLFetcher(transport: transport))
+            let (results, _) = try await BatchRunner(
+                configuration: BatchConfiguration(maxConcurrent: 2, attemptTimeout: .seconds(5))
+            )
+            .collect((1...3).map { FetchRequest(url: server.postURL($0)) }, operation: URLFetcher(transport: transport))
             #expect(results.allSatisfy { $0.output?.status == 200 })
             try await transport.shutdown()
         }

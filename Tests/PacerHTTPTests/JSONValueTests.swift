@@ -7,8 +7,13 @@ import Testing
 /// anything else, agreeing with Foundation's parser, and round-tripping what it writes.
 @Suite struct JSONValueTests {
     @Test(arguments: [
-        (#"{"a": [1, -2.5, 3e2, true, false, null], "b": {"c": "d"}}"#,
-         JSONValue.object(["a": .array([.number(1), .number(-2.5), .number(text: "3e2"), .bool(true), .bool(false), .null]), "b": .object(["c": .string("d")])])),
+        (
+            #"{"a": [1, -2.5, 3e2, true, false, null], "b": {"c": "d"}}"#,
+            JSONValue.object([
+                "a": .array([.number(1), .number(-2.5), .number(text: "3e2"), .bool(true), .bool(false), .null]),
+                "b": .object(["c": .string("d")]),
+            ])
+        ),
         (#" "tab\tquote\"slash\/back\\u\u00e9\ud83d\ude42" "#, .string("tab\tquote\"slash/back\\ué🙂")),
         ("-0", .number(text: "-0")),
         ("0.1", .number(0.1)),
@@ -43,7 +48,8 @@ import Testing
 
     @Test func writingSortsKeysEscapesAndKeepsIntegersWhole() {
         let value = JSONValue.object([
-            "z": .number(3), "a": .string("line\n\"q\" / \u{0001}"), "m": .array([.number(0.5), .null, .bool(true), .number(1e300)]),
+            "z": .number(3), "a": .string("line\n\"q\" / \u{0001}"),
+            "m": .array([.number(0.5), .null, .bool(true), .number(1e300)]),
         ])
         #expect(value.jsonText == #"{"a":"line\n\"q\" / \u0001","m":[0.5,null,true,1e+300],"z":3}"#)
         var infinite: [UInt8] = []
@@ -55,7 +61,9 @@ import Testing
     /// integers and fractions of every size.
     static func value(_ random: inout SplitMix64, depth: Int = 0) -> JSONValue {
         let pieces = ["a", "Z", " ", "\"", "\\", "/", "\n", "\t", "é", "日本", "🙂", "\u{0001}", "\u{007F}", "\u{2028}"]
-        func text() -> String { (0..<Int(random.next() % 12)).map { _ in pieces[Int(random.next() % UInt64(pieces.count))] }.joined() }
+        func text() -> String {
+            (0..<Int(random.next() % 12)).map { _ in pieces[Int(random.next() % UInt64(pieces.count))] }.joined()
+        }
         switch random.next() % (depth > 4 ? 4 : 6) {
         case 0: return .null
         case 1: return .bool(random.next() % 2 == 0)
@@ -79,7 +87,10 @@ import Testing
         let text = value.jsonText
         #expect(try JSONValue(parsing: text) == value, "\(text)")
         // A Decoder gives no number text: Foundation reads the same values, not the same digits.
-        #expect(try JSONDecoder().decode(JSONValue.self, from: Data(text.utf8)).numbersAsDoubles == value.numbersAsDoubles, "\(text)")
+        #expect(
+            try JSONDecoder().decode(JSONValue.self, from: Data(text.utf8)).numbersAsDoubles == value.numbersAsDoubles,
+            "\(text)"
+        )
     }
 
     @Test(arguments: 0..<200)

@@ -27,8 +27,12 @@ import Testing
         #expect(
             RateLimitHeaders.snapshot(from: headers)
                 == RateLimitSnapshot(
-                    requestLimit: 600, tokenLimit: 150_000, remainingRequests: 599, remainingTokens: 149_500,
-                    resetRequests: .milliseconds(100), resetTokens: .milliseconds(200)
+                    requestLimit: 600,
+                    tokenLimit: 150_000,
+                    remainingRequests: 599,
+                    remainingTokens: 149_500,
+                    resetRequests: .milliseconds(100),
+                    resetTokens: .milliseconds(200)
                 )
         )
     }

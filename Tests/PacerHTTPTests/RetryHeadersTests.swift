@@ -28,7 +28,12 @@ import Testing
         Case(ms: nil, after: nil, expected: nil),
     ])
     func retryAfterPrecedenceAndParsing(_ test: Case) {
-        let hints = RetryHeaders(retryAfterMilliseconds: test.ms, retryAfter: test.after, shouldRetry: nil, now: Self.now)
+        let hints = RetryHeaders(
+            retryAfterMilliseconds: test.ms,
+            retryAfter: test.after,
+            shouldRetry: nil,
+            now: Self.now
+        )
         #expect(hints.retryAfter == test.expected)
     }
 
@@ -41,8 +46,10 @@ import Testing
         #expect(HTTPFailure.error(status: 400, headers: headers, message: "x").isRetryable == false)
     }
 
-    @Test(arguments: [(408, true), (409, true), (429, true), (500, true), (502, true), (503, true), (599, true),
-                      (400, false), (401, false), (403, false), (404, false), (422, false)])
+    @Test(arguments: [
+        (408, true), (409, true), (429, true), (500, true), (502, true), (503, true), (599, true),
+        (400, false), (401, false), (403, false), (404, false), (422, false),
+    ])
     func statusClassification(status: Int, retryable: Bool) {
         let error = HTTPFailure.error(status: status, headers: [:], message: "m")
         #expect(error.isRetryable == retryable)
@@ -52,6 +59,9 @@ import Testing
 
     @Test func redactorRemovesEverySecretOccurrence() {
         let redactor = Redactor(secrets: ["sk-test-1234567890"])
-        #expect(redactor.redact("key sk-test-1234567890 and again sk-test-1234567890") == "key [REDACTED] and again [REDACTED]")
+        #expect(
+            redactor.redact("key sk-test-1234567890 and again sk-test-1234567890")
+                == "key [REDACTED] and again [REDACTED]"
+        )
     }
 }

@@ -93,7 +93,10 @@ import Darwin
                     configuration: BatchConfiguration(
                         maxConcurrent: 2,
                         attemptTimeout: .seconds(5),
-                        retry: RetryPolicy(maxRetries: 3, backoff: Backoff(base: .milliseconds(1), cap: .milliseconds(5)))
+                        retry: RetryPolicy(
+                            maxRetries: 3,
+                            backoff: Backoff(base: .milliseconds(1), cap: .milliseconds(5))
+                        )
                     ),
                     random: .seeded(1)
                 )
@@ -101,7 +104,10 @@ import Darwin
                 let (results, _) = try await runner.collect([request], operation: URLFetcher(transport: transport))
                 #expect(results[0].attempts == 1)
                 #expect(results[0].error?.kind == .invalidInput)
-                #expect(results[0].error?.message.contains("'X Api'") == true, "\(String(describing: results[0].error))")
+                #expect(
+                    results[0].error?.message.contains("'X Api'") == true,
+                    "\(String(describing: results[0].error))"
+                )
                 #expect(server.stats.snapshot().requests == 0)
             }
         }

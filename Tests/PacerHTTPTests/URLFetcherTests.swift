@@ -4,12 +4,16 @@ import PacerTesting
 import Testing
 
 @Suite struct URLFetcherTests {
-    func runner(concurrency: Int = 5, retries: Int = 8, timeout: Duration = .seconds(5)) -> BatchRunner<ContinuousClock> {
+    func runner(concurrency: Int = 5, retries: Int = 8, timeout: Duration = .seconds(5)) -> BatchRunner<ContinuousClock>
+    {
         BatchRunner(
             configuration: BatchConfiguration(
                 maxConcurrent: concurrency,
                 attemptTimeout: timeout,
-                retry: RetryPolicy(maxRetries: retries, backoff: Backoff(base: .milliseconds(5), cap: .milliseconds(50))),
+                retry: RetryPolicy(
+                    maxRetries: retries,
+                    backoff: Backoff(base: .milliseconds(5), cap: .milliseconds(50))
+                ),
                 // Half the requests fail in some of these tests: more retries than a budget allows.
                 retryBudget: nil
             ),
@@ -21,7 +25,10 @@ import Testing
         try await withSimulator { server in
             try await HTTPTransport.withTransport { transport in
                 let requests = (1...10).map { FetchRequest(url: server.postURL($0)) }
-                let (results, summary) = try await runner().collect(requests, operation: URLFetcher(transport: transport))
+                let (results, summary) = try await runner().collect(
+                    requests,
+                    operation: URLFetcher(transport: transport)
+                )
                 #expect(summary.succeeded == 10)
                 for (offset, result) in results.enumerated() {
                     let output = try #require(result.output)
@@ -37,7 +44,10 @@ import Testing
     @Test func a404IsPermanentAndTriedOnce() async throws {
         try await withSimulator { server in
             try await HTTPTransport.withTransport { transport in
-                let (results, _) = try await runner().collect([FetchRequest(url: server.postURL(5000))], operation: URLFetcher(transport: transport))
+                let (results, _) = try await runner().collect(
+                    [FetchRequest(url: server.postURL(5000))],
+                    operation: URLFetcher(transport: transport)
+                )
                 #expect(results[0].error?.kind == .httpStatus)
                 #expect(results[0].error?.status == 404)
                 #expect(results[0].attempts == 1)
@@ -61,11 +71,19 @@ import Testing
 
     @Test(arguments: [Fault.serverError, .unavailable, .rateLimited, .drop, .truncate, .malformed])
     func transientFaultsAreRetriedUntilSuccess(_ fault: Fault) async throws {
-        let configuration = SimulatorConfiguration(faultRate: 0.5, faults: [fault], seed: 3, retryAfter: .milliseconds(10))
+        let configuration = SimulatorConfiguration(
+            faultRate: 0.5,
+            faults: [fault],
+            seed: 3,
+            retryAfter: .milliseconds(10)
+        )
         try await withSimulator(configuration) { server in
             try await HTTPTransport.withTransport { transport in
                 let requests = (1...20).map { FetchRequest(url: server.postURL($0)) }
-                let (results, summary) = try await runner().collect(requests, operation: URLFetcher(transport: transport))
+                let (results, summary) = try await runner().collect(
+                    requests,
+                    operation: URLFetcher(transport: transport)
+                )
                 #expect(summary.succeeded == 20, "\(results.compactMap(\.error))")
                 #expect(summary.retries > 0)
                 let stats = server.stats.snapshot()
@@ -110,7 +128,11 @@ import Testing
     }
 
     @Test func a429CarriesTheServersRetryAfter() async throws {
-        let configuration = SimulatorConfiguration(faultRate: 1, faults: [.rateLimited], retryAfter: .milliseconds(1500))
+        let configuration = SimulatorConfiguration(
+            faultRate: 1,
+            faults: [.rateLimited],
+            retryAfter: .milliseconds(1500)
+        )
         try await withSimulator(configuration) { server in
             try await HTTPTransport.withTransport { transport in
                 let error = await #expect(throws: ItemError.self) {
@@ -129,7 +151,10 @@ import Testing
 
     @Test func aURLThatIsNotHTTPIsAnInputError() async throws {
         try await HTTPTransport.withTransport { transport in
-            let (results, _) = try await runner().collect([FetchRequest(url: "ftp://example.com/x")], operation: URLFetcher(transport: transport))
+            let (results, _) = try await runner().collect(
+                [FetchRequest(url: "ftp://example.com/x")],
+                operation: URLFetcher(transport: transport)
+            )
             #expect(results[0].error?.kind == .invalidInput)
             #expect(results[0].attempts == 1)
         }

@@ -1,13 +1,14 @@
 import Foundation
 import Logging
+import NIOCore
+import NIOHTTP1
 import PacerCore
 import PacerHTTP
-@testable import PacerOpenAI
 import PacerTesting
 import Synchronization
 import Testing
-import NIOCore
-import NIOHTTP1
+
+@testable import PacerOpenAI
 
 @Suite struct ChatClientTests {
     static let key = "sk-test-pacer-0123456789abcdef"
@@ -17,7 +18,10 @@ import NIOHTTP1
             configuration: BatchConfiguration(
                 maxConcurrent: 4,
                 attemptTimeout: .seconds(5),
-                retry: RetryPolicy(maxRetries: retries, backoff: Backoff(base: .milliseconds(5), cap: .milliseconds(50))),
+                retry: RetryPolicy(
+                    maxRetries: retries,
+                    backoff: Backoff(base: .milliseconds(5), cap: .milliseconds(50))
+                ),
                 // Half the requests fail in some of these tests: more retries than a budget allows.
                 retryBudget: nil
             ),
@@ -26,8 +30,17 @@ import NIOHTTP1
         )
     }
 
-    func client(_ server: Simulator.Running, _ transport: HTTPTransport, key: String? = key, model: String = "gpt-4o-mini", maxTokens: Int? = 50) -> ChatClient {
-        ChatClient(configuration: .init(baseURL: server.baseURL, apiKey: key, model: model, maxTokens: maxTokens), transport: transport)
+    func client(
+        _ server: Simulator.Running,
+        _ transport: HTTPTransport,
+        key: String? = key,
+        model: String = "gpt-4o-mini",
+        maxTokens: Int? = 50
+    ) -> ChatClient {
+        ChatClient(
+            configuration: .init(baseURL: server.baseURL, apiKey: key, model: model, maxTokens: maxTokens),
+            transport: transport
+        )
     }
 
     @Test func completesPromptsWithTheReferenceFieldsAndCost() async throws {
@@ -55,7 +68,10 @@ import NIOHTTP1
     @Test func anUnknownModelHasAnUnknownCostNotZero() async throws {
         try await withSimulator { server in
             try await HTTPTransport.withTransport { transport in
-                let (results, summary) = try await runner().collect([ChatPrompt("hi")], operation: client(server, transport, key: nil, model: "my-local-llama"))
+                let (results, summary) = try await runner().collect(
+                    [ChatPrompt("hi")],
+                    operation: client(server, transport, key: nil, model: "my-local-llama")
+                )
                 #expect(results[0].output?.costUSD == nil)
                 #expect(summary.costUSD == nil)
                 #expect(summary.itemsWithUnknownCost == 1)
@@ -70,7 +86,10 @@ import NIOHTTP1
         let wrongKey = "sk-wrong-key-that-must-stay-secret"
         try await withSimulator(SimulatorConfiguration(apiKey: Self.key)) { server in
             try await HTTPTransport.withTransport { transport in
-                let (results, _) = try await runner(logger: logger).collect([ChatPrompt("hi")], operation: client(server, transport, key: wrongKey))
+                let (results, _) = try await runner(logger: logger).collect(
+                    [ChatPrompt("hi")],
+                    operation: client(server, transport, key: wrongKey)
+                )
                 let error = try #require(results[0].error)
                 #expect(error.status == 401)
                 #expect(error.kind == .httpStatus)
@@ -97,11 +116,19 @@ import NIOHTTP1
     }
 
     @Test func faultsAreRetriedUntilEveryPromptSucceeds() async throws {
-        let configuration = SimulatorConfiguration(faultRate: 0.3, faults: Fault.defaults + [.malformed], seed: 11, retryAfter: .milliseconds(10))
+        let configuration = SimulatorConfiguration(
+            faultRate: 0.3,
+            faults: Fault.defaults + [.malformed],
+            seed: 11,
+            retryAfter: .milliseconds(10)
+        )
         try await withSimulator(configuration) { server in
             try await HTTPTransport.withTransport { transport in
                 let prompts = (1...40).map { ChatPrompt("prompt \($0)") }
-                let (results, summary) = try await runner().collect(prompts, operation: client(server, transport, key: nil))
+                let (results, summary) = try await runner().collect(
+                    prompts,
+                    operation: client(server, transport, key: nil)
+                )
                 #expect(summary.succeeded == 40, "\(results.compactMap(\.error))")
                 #expect(summary.retries > 0)
                 // The tokens Pacer counted are exactly those the server delivered whole.
@@ -114,7 +141,10 @@ import NIOHTTP1
     func aRefusalOrToolCallsAreAnAnswerWithTheWholeMessage(fault: Fault) async throws {
         try await withSimulator(SimulatorConfiguration(faultRate: 1, faults: [fault], seed: 1)) { server in
             try await HTTPTransport.withTransport { transport in
-                let (results, summary) = try await runner().collect([ChatPrompt("hi")], operation: client(server, transport, key: nil))
+                let (results, summary) = try await runner().collect(
+                    [ChatPrompt("hi")],
+                    operation: client(server, transport, key: nil)
+                )
                 #expect(summary.succeeded == 1)
                 #expect(results[0].attempts == 1)
                 #expect(server.stats.snapshot().requests == 1)
@@ -127,7 +157,10 @@ import NIOHTTP1
                     #expect(output.toolCalls == nil)
                 } else {
                     #expect(output.refusal == nil)
-                    guard case .array(let calls)? = output.toolCalls else { Issue.record("no tool_calls: \(output.message)"); return }
+                    guard case .array(let calls)? = output.toolCalls else {
+                        Issue.record("no tool_calls: \(output.message)")
+                        return
+                    }
                     #expect(calls.first?["function"]?["name"] == .string("lookup"))
                     #expect(output.completion?.choices.first?.finishReason == "tool_calls")
                 }
@@ -135,14 +168,25 @@ import NIOHTTP1
         }
     }
 
-    @Test(arguments: [
-        (#"{"choices":[{"message":{"content":null,"refusal":"no"}}]}"#, nil),
-        (#"{"choices":[{"message":{"content":"x","annotations":[]}}],"usage":null,"system_fingerprint":"fp"}"#, nil),
-        (#"{"choices":[{"message":{"content":5}}]}"#, "choices[0].message.content is a number, not a string or null"),
-        (#"{"choices":["x"]}"#, "choices[0] is a string, not an object"),
-        (#"{"choices":[{"message":{"content":"x"}}],"usage":{"prompt_tokens":1e300}}"#, "usage.prompt_tokens is 1e300, not a non-negative integer"),
-        (#"{"choices":[],"model":3}"#, "model is a number, not a string or null"),
-    ] as [(String, String?)])
+    @Test(
+        arguments: [
+            (#"{"choices":[{"message":{"content":null,"refusal":"no"}}]}"#, nil),
+            (
+                #"{"choices":[{"message":{"content":"x","annotations":[]}}],"usage":null,"system_fingerprint":"fp"}"#,
+                nil
+            ),
+            (
+                #"{"choices":[{"message":{"content":5}}]}"#,
+                "choices[0].message.content is a number, not a string or null"
+            ),
+            (#"{"choices":["x"]}"#, "choices[0] is a string, not an object"),
+            (
+                #"{"choices":[{"message":{"content":"x"}}],"usage":{"prompt_tokens":1e300}}"#,
+                "usage.prompt_tokens is 1e300, not a non-negative integer"
+            ),
+            (#"{"choices":[],"model":3}"#, "model is a number, not a string or null"),
+        ] as [(String, String?)]
+    )
     func aCompletionIsReadLenientlyButNotOfTheWrongType(body: String, problem: String?) throws {
         let json = try JSONValue(parsing: body)
         do throws(ChatShapeError) {
@@ -155,21 +199,28 @@ import NIOHTTP1
     }
 
     @Test func insufficientQuotaIsNotRetried() throws {
-        let body = #"{"error":{"message":"You exceeded your current quota.","type":"insufficient_quota","param":null,"code":"insufficient_quota"}}"#
+        let body =
+            #"{"error":{"message":"You exceeded your current quota.","type":"insufficient_quota","param":null,"code":"insufficient_quota"}}"#
         let error = ChatClient.failure(for: HTTPResponseData(status: 429, headers: [:], body: .init(string: body)))
         #expect(error.kind == .rateLimited)
         #expect(error.isRetryable == false)
         #expect(error.message.contains("quota"))
     }
 
-    @Test(arguments: [("gpt-4o-mini", true), ("gpt-4o-mini-2024-07-18", true), ("gpt-4.1", true), ("gpt-3.5-turbo", true), ("llama3", false)])
+    @Test(arguments: [
+        ("gpt-4o-mini", true), ("gpt-4o-mini-2024-07-18", true), ("gpt-4.1", true), ("gpt-3.5-turbo", true),
+        ("llama3", false),
+    ])
     func pricingKnowsTheListedModelsAndTheirSnapshots(model: String, known: Bool) {
         #expect((PricingTable.builtIn.price(for: model) != nil) == known)
     }
 
     @Test func completionsURLJoinsTheBaseURL() {
         #expect(ChatClient.Configuration(baseURL: "http://h:1/v1/").completionsURL == "http://h:1/v1/chat/completions")
-        #expect(ChatClient.Configuration(baseURL: "https://api.openai.com/v1").completionsURL == "https://api.openai.com/v1/chat/completions")
+        #expect(
+            ChatClient.Configuration(baseURL: "https://api.openai.com/v1").completionsURL
+                == "https://api.openai.com/v1/chat/completions"
+        )
     }
 }
 

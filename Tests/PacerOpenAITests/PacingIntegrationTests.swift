@@ -29,7 +29,10 @@ import Testing
                 let count = 140
                 let prompts = (1...count).map { ChatPrompt("paced prompt \($0)") }
                 let timed = TimedOperation(base: client(server, transport))
-                let (_, summary) = try await runner(pacing: RateLimits(requestsPerMinute: 1200)).collect(prompts, operation: timed)
+                let (_, summary) = try await runner(pacing: RateLimits(requestsPerMinute: 1200)).collect(
+                    prompts,
+                    operation: timed
+                )
                 #expect(summary.succeeded == count)
                 // The achieved rate beyond the first burst (one second's worth at 98%, less one:
                 // 18 requests), from the median interval between attempts: a scheduling stall
@@ -60,7 +63,14 @@ import Testing
                 var results: [Result<FetchResult, ItemError>] = []
                 for id in 1...(allowed + 2) {
                     do {
-                        results.append(.success(try await fetcher.attempt(BatchItem(index: id, id: "\(id)", input: FetchRequest(url: server.postURL(id))), attempt: 1)))
+                        results.append(
+                            .success(
+                                try await fetcher.attempt(
+                                    BatchItem(index: id, id: "\(id)", input: FetchRequest(url: server.postURL(id))),
+                                    attempt: 1
+                                )
+                            )
+                        )
                     } catch let error as ItemError {
                         results.append(.failure(error))
                     }
@@ -83,7 +93,10 @@ import Testing
     @Test func insufficientQuotaFailsAtOnceWithTheServersMessage() async throws {
         try await withSimulator(SimulatorConfiguration(quotaExhausted: true)) { server in
             try await HTTPTransport.withTransport { transport in
-                let (results, summary) = try await runner(pacing: RateLimits()).collect([ChatPrompt("hi"), ChatPrompt("there")], operation: client(server, transport))
+                let (results, summary) = try await runner(pacing: RateLimits()).collect(
+                    [ChatPrompt("hi"), ChatPrompt("there")],
+                    operation: client(server, transport)
+                )
                 for result in results {
                     #expect(result.attempts == 1)
                     #expect(result.error?.kind == .rateLimited)
@@ -98,7 +111,10 @@ import Testing
         try await withSimulator(SimulatorConfiguration(tokensPerMinute: 100)) { server in
             try await HTTPTransport.withTransport { transport in
                 let big = ChatPrompt(String(repeating: "long prompt ", count: 100))
-                let (results, _) = try await runner(pacing: RateLimits()).collect([big], operation: client(server, transport))
+                let (results, _) = try await runner(pacing: RateLimits()).collect(
+                    [big],
+                    operation: client(server, transport)
+                )
                 #expect(results[0].attempts == 1)
                 #expect(results[0].error?.kind == .rateLimited)
                 #expect(results[0].error?.message.contains("Limit 100, Requested") == true)
@@ -115,7 +131,9 @@ import Testing
                     .collect([small, big], operation: client(server, transport))
                 #expect(results[0].isSuccess)
                 #expect(results[1].error?.kind == .rateLimited)
-                #expect(results[1].error?.message.contains("more than the whole limit of 1000 tokens per minute") == true)
+                #expect(
+                    results[1].error?.message.contains("more than the whole limit of 1000 tokens per minute") == true
+                )
                 #expect(server.stats.snapshot().requests == 1)
             }
         }
@@ -140,4 +158,3 @@ import Testing
         }
     }
 }
-

@@ -34,9 +34,13 @@ struct BatchJob<Operation: BatchOperation>: Sendable {
         let logger = Console.logger(quiet: options.quiet, verbose: options.verbose)
         let output = options.output.flatMap { $0 == "-" ? nil : $0 }
         var journal = Journal()
-        if let output { journal = try await Journal.open(path: output, resume: options.resume, retryFailed: options.retryFailed) }
+        if let output {
+            journal = try await Journal.open(path: output, resume: options.resume, retryFailed: options.retryFailed)
+        }
         if journal.repairedBytes > 0 {
-            Console.error("note: cut a torn last line (\(journal.repairedBytes) bytes) off \(output ?? ""), left by an interrupted run")
+            Console.error(
+                "note: cut a torn last line (\(journal.repairedBytes) bytes) off \(output ?? ""), left by an interrupted run"
+            )
         }
         let done = journal
         let skip: @Sendable (String) -> Bool = { id in done.isDone(id) }
@@ -45,7 +49,13 @@ struct BatchJob<Operation: BatchOperation>: Sendable {
             // Check the whole file before spending anything on it (or creating the output);
             // this also gives the total.
             let tolerate: (@Sendable (String, InputError) -> Void)? = options.skipInvalid ? { @Sendable _, _ in } : nil
-            let check = try ItemSource(path: options.input, format: options.format, parser: parser, skip: skip, onInvalid: tolerate)
+            let check = try ItemSource(
+                path: options.input,
+                format: options.format,
+                parser: parser,
+                skip: skip,
+                onInvalid: tolerate
+            )
             let counted = try await check.count()
             total = counted.items - counted.skipped
         }
@@ -59,7 +69,13 @@ struct BatchJob<Operation: BatchOperation>: Sendable {
                 try? writer.write(OutputLine.invalid(id: id, error: error))
             }
         }
-        let source = try ItemSource(path: options.input, format: options.format, parser: parser, skip: skip, onInvalid: onInvalid)
+        let source = try ItemSource(
+            path: options.input,
+            format: options.format,
+            parser: parser,
+            skip: skip,
+            onInvalid: onInvalid
+        )
         let runner = BatchRunner(
             configuration: configuration,
             random: options.seed.map(RandomSource.seeded) ?? .system,
@@ -73,7 +89,12 @@ struct BatchJob<Operation: BatchOperation>: Sendable {
         var summary = try await withThrowingTaskGroup(of: TaskEnd.self) { group in
             group.addTask {
                 do {
-                    let summary = try await runner.run(source, operation: operation, control: control, progress: counters) {
+                    let summary = try await runner.run(
+                        source,
+                        operation: operation,
+                        control: control,
+                        progress: counters
+                    ) {
                         item,
                         result in
                         // An item stopped before it was done is not written: a rerun does it.
@@ -148,7 +169,9 @@ struct BatchJob<Operation: BatchOperation>: Sendable {
         summary.total += invalid.count
         report(summary)
         if interrupted.count > 0 {
-            Console.error("interrupted: \(summary.cancelled) items not done; run the same command again to finish the batch.")
+            Console.error(
+                "interrupted: \(summary.cancelled) items not done; run the same command again to finish the batch."
+            )
         }
         if let path = options.summaryJSON {
             try writeSummary(summary, to: path)
@@ -165,7 +188,9 @@ struct BatchJob<Operation: BatchOperation>: Sendable {
         guard options.retryFailed, journal.failures > 0, written > 0 else { return }
         do {
             let dropped = try await JournalCompaction.compact(path: output, lines: journal.entries + written)
-            if dropped > 0, options.verbose { Console.error("note: \(output): dropped \(dropped) failure lines that a retry superseded") }
+            if dropped > 0, options.verbose {
+                Console.error("note: \(output): dropped \(dropped) failure lines that a retry superseded")
+            }
         } catch {
             Console.error("warning: \(error)")
         }
@@ -173,7 +198,8 @@ struct BatchJob<Operation: BatchOperation>: Sendable {
 
     private func report(_ summary: BatchSummary) {
         if !options.quiet {
-            for line in SummaryText.lines(summary, unit: unit, concurrency: options.concurrency, showTokens: showTokens) {
+            for line in SummaryText.lines(summary, unit: unit, concurrency: options.concurrency, showTokens: showTokens)
+            {
                 Console.error(line)
             }
         }

@@ -24,7 +24,10 @@ struct ChatCommand: AsyncParsableCommand {
     @Option(help: "Tokens per minute to pace at (default: the server's x-ratelimit-limit-tokens, if it sends one).")
     var tpm: Double?
 
-    @Option(help: "A JSON file of prices per model ({\"model\": {\"input_per_million\": 0.15, \"output_per_million\": 0.6}}), over the built-in table.")
+    @Option(
+        help:
+            "A JSON file of prices per model ({\"model\": {\"input_per_million\": 0.15, \"output_per_million\": 0.6}}), over the built-in table."
+    )
     var prices: String?
 
     @Option(help: "USD per 1M prompt tokens, for every model (with --price-out).")
@@ -47,10 +50,16 @@ struct ChatCommand: AsyncParsableCommand {
 
     func validate() throws {
         if let maxTokens, maxTokens < 1 { throw ValidationError("--max-tokens must be at least 1, got \(maxTokens)") }
-        if let temperature, !(0...2).contains(temperature) { throw ValidationError("--temperature must be within 0...2") }
+        if let temperature, !(0...2).contains(temperature) {
+            throw ValidationError("--temperature must be within 0...2")
+        }
         if let tpm, !(tpm > 0) { throw ValidationError("--tpm must be a positive number, got \(tpm)") }
-        guard (priceIn == nil) == (priceOut == nil) else { throw ValidationError("--price-in and --price-out go together") }
-        if let priceIn, let priceOut, !(priceIn >= 0 && priceOut >= 0) { throw ValidationError("prices must not be negative") }
+        guard (priceIn == nil) == (priceOut == nil) else {
+            throw ValidationError("--price-in and --price-out go together")
+        }
+        if let priceIn, let priceOut, !(priceIn >= 0 && priceOut >= 0) {
+            throw ValidationError("prices must not be negative")
+        }
     }
 
     /// The built-in prices, with `--prices` and `--price-in/--price-out` over them.
@@ -65,7 +74,8 @@ struct ChatCommand: AsyncParsableCommand {
             } catch {
                 throw InputError(
                     file: prices,
-                    message: #"not a prices file; expected {"model": {"input_per_million": 0.15, "output_per_million": 0.6}, …}"#
+                    message:
+                        #"not a prices file; expected {"model": {"input_per_million": 0.15, "output_per_million": 0.6}, …}"#
                 )
             }
         }
@@ -80,9 +90,10 @@ struct ChatCommand: AsyncParsableCommand {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw InputError(file: path, message: "cannot read the API key file")
         }
-        let key = String(decoding: data, as: UTF8.self).split(whereSeparator: \.isNewline).first.map {
-            $0.trimmingCharacters(in: .whitespaces)
-        } ?? ""
+        let key =
+            String(decoding: data, as: UTF8.self).split(whereSeparator: \.isNewline).first.map {
+                $0.trimmingCharacters(in: .whitespaces)
+            } ?? ""
         guard !key.isEmpty else { throw InputError(file: path, message: "the API key file is empty") }
         return key
     }
@@ -90,11 +101,13 @@ struct ChatCommand: AsyncParsableCommand {
     func run() async throws {
         let environment = Environment.current
         let base = try Endpoint.baseURL(flag: baseURL, environment: environment)
-        let key = try run.apiKeyFile.map(Self.readKey) ?? environment["OPENAI_API_KEY"].flatMap { $0.isEmpty ? nil : $0 }
+        let key =
+            try run.apiKeyFile.map(Self.readKey) ?? environment["OPENAI_API_KEY"].flatMap { $0.isEmpty ? nil : $0 }
         if key == nil, !Endpoint.isLocal(base) {
             throw InputError(
                 file: "OPENAI_API_KEY",
-                message: "is not set; export your key (export OPENAI_API_KEY=...) or pass --api-key-file to call \(base)"
+                message:
+                    "is not set; export your key (export OPENAI_API_KEY=...) or pass --api-key-file to call \(base)"
             )
         }
         let clientConfiguration = ChatClient.Configuration(
@@ -130,7 +143,8 @@ struct ChatCommand: AsyncParsableCommand {
 enum Endpoint {
     /// The base URL from the flag, the environment, or OpenAI's.
     static func baseURL(flag: String?, environment: [String: String]) throws(InputError) -> String {
-        let raw = flag ?? environment["OPENAI_BASE_URL"].flatMap { $0.isEmpty ? nil : $0 } ?? "https://api.openai.com/v1"
+        let raw =
+            flag ?? environment["OPENAI_BASE_URL"].flatMap { $0.isEmpty ? nil : $0 } ?? "https://api.openai.com/v1"
         guard let url = URL(string: raw), let scheme = url.scheme?.lowercased(), scheme == "http" || scheme == "https",
             url.host?.isEmpty == false
         else {

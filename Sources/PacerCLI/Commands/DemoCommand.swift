@@ -43,7 +43,12 @@ struct DemoCommand: AsyncParsableCommand {
             "  speedup     \(SummaryText.format(comparison.speedup, digits: 2))x  (ideal \(SummaryText.format(comparison.idealSpeedup, digits: 2))x: "
                 + "\(comparison.items) items in \(comparison.waves) waves of \(comparison.concurrency))"
         )
-        for line in SummaryText.lines(comparison.concurrent, unit: unit, concurrency: comparison.concurrency, showTokens: showTokens) {
+        for line in SummaryText.lines(
+            comparison.concurrent,
+            unit: unit,
+            concurrency: comparison.concurrency,
+            showTokens: showTokens
+        ) {
             print("  " + line)
         }
         print("")
@@ -61,8 +66,11 @@ struct DemoCommand: AsyncParsableCommand {
         )
         return try await Simulator.withRunning(configuration) { server in
             print("Fault injection · fetch: 20 URLs, max 5 concurrent, 100 ms latency,")
-            print("  30% of requests fail (\(faults.map(\.name).joined(separator: ", "))), up to 8 retries, backoff 0.1 s · 2ⁿ")
-            let summary = try await HTTPTransport.withTransport(configuration: .init(maxConnectionsPerHost: 5)) { transport in
+            print(
+                "  30% of requests fail (\(faults.map(\.name).joined(separator: ", "))), up to 8 retries, backoff 0.1 s · 2ⁿ"
+            )
+            let summary = try await HTTPTransport.withTransport(configuration: .init(maxConnectionsPerHost: 5)) {
+                transport in
                 let runner = BatchRunner(
                     configuration: .init(
                         maxConcurrent: 5,

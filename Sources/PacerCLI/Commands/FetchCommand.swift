@@ -17,9 +17,15 @@ struct FetchCommand: AsyncParsableCommand {
     var headers: [String] = []
 
     func validate() throws {
-        guard run.outputFormat == .pacer else { throw ValidationError("--output-format batch is for chat; fetch writes pacer lines") }
-        guard run.format != .batch else { throw ValidationError("--format batch is for chat; fetch reads text or JSONL lines") }
-        guard run.apiKeyFile == nil else { throw ValidationError("--api-key-file is for chat; send a key with --header 'Authorization: Bearer …'") }
+        guard run.outputFormat == .pacer else {
+            throw ValidationError("--output-format batch is for chat; fetch writes pacer lines")
+        }
+        guard run.format != .batch else {
+            throw ValidationError("--format batch is for chat; fetch reads text or JSONL lines")
+        }
+        guard run.apiKeyFile == nil else {
+            throw ValidationError("--api-key-file is for chat; send a key with --header 'Authorization: Bearer …'")
+        }
         for header in headers {
             try Self.check(header)
         }

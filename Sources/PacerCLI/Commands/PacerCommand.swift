@@ -4,13 +4,20 @@ import ArgumentParser
 /// executable adds `bench` (in PacerBench) to these.
 public struct PacerCommand: AsyncParsableCommand {
     /// What `pacer` says it does.
-    public static let abstract = "Push large batches of requests through rate-limited HTTP APIs, and never lose an item."
+    public static let abstract =
+        "Push large batches of requests through rate-limited HTTP APIs, and never lose an item."
 
     /// The subcommands this module provides.
-    public static let subcommands: [any ParsableCommand.Type] = [ChatCommand.self, FetchCommand.self, SimulateCommand.self, DemoCommand.self]
+    public static let subcommands: [any ParsableCommand.Type] = [
+        ChatCommand.self, FetchCommand.self, SimulateCommand.self, DemoCommand.self,
+    ]
 
     /// The command's name, abstract and subcommands.
-    public static let configuration = CommandConfiguration(commandName: "pacer", abstract: abstract, subcommands: subcommands)
+    public static let configuration = CommandConfiguration(
+        commandName: "pacer",
+        abstract: abstract,
+        subcommands: subcommands
+    )
 
     /// Creates the command (used by swift-argument-parser).
     public init() {}

@@ -27,7 +27,10 @@ struct RunOptions: ParsableArguments {
     @Option(help: "Per-attempt timeout in seconds (default: 60 for chat, 10 for fetch).")
     var timeout: Double?
 
-    @Option(help: "Per-item deadline in seconds: all attempts and the waits between them, from the first attempt (default: none).")
+    @Option(
+        help:
+            "Per-item deadline in seconds: all attempts and the waits between them, from the first attempt (default: none)."
+    )
     var deadline: Double?
 
     @Option(help: "First backoff delay in seconds; doubles per retry up to --backoff-cap.")
@@ -39,7 +42,9 @@ struct RunOptions: ParsableArguments {
     @Option(help: "Requests per minute to pace at (default: the server's x-ratelimit-limit-requests, if it sends one).")
     var rpm: Double?
 
-    @Option(help: "Longest server-requested wait (Retry-After) to sit through, in seconds; a longer one stops the batch.")
+    @Option(
+        help: "Longest server-requested wait (Retry-After) to sit through, in seconds; a longer one stops the batch."
+    )
     var maxWait: Double = 120
 
     @Option(help: "Retries allowed as a share of requests (plus 10 a second); 'off' for no cap.")
@@ -51,13 +56,23 @@ struct RunOptions: ParsableArguments {
     @Option(help: "Seed for the jitter, for reproducible runs.")
     var seed: UInt64?
 
-    @Flag(inversion: .prefixedNo, help: "Continue an existing --output: skip the ids already in it. --no-resume refuses to touch a non-empty file.")
+    @Flag(
+        inversion: .prefixedNo,
+        help:
+            "Continue an existing --output: skip the ids already in it. --no-resume refuses to touch a non-empty file."
+    )
     var resume = true
 
-    @Flag(help: "With resume: redo the ids whose line in --output is a failure (the newer line wins when the file is read).")
+    @Flag(
+        help:
+            "With resume: redo the ids whose line in --output is a failure (the newer line wins when the file is read)."
+    )
     var retryFailed = false
 
-    @Flag(help: "Write a line that cannot be parsed as that item's invalid_input failure (id: its line number) and go on, instead of stopping with status 2.")
+    @Flag(
+        help:
+            "Write a line that cannot be parsed as that item's invalid_input failure (id: its line number) and go on, instead of stopping with status 2."
+    )
     var skipInvalid = false
 
     @Option(name: .customLong("summary-json"), help: "Write the summary as JSON to this file.")
@@ -65,7 +80,8 @@ struct RunOptions: ParsableArguments {
 
     @Option(
         name: .customLong("ca-cert"),
-        help: "Trust the CA certificates in this PEM file for HTTPS, besides the system's (or those SSL_CERT_FILE/SSL_CERT_DIR name)."
+        help:
+            "Trust the CA certificates in this PEM file for HTTPS, besides the system's (or those SSL_CERT_FILE/SSL_CERT_DIR name)."
     )
     var caCert: String?
 
@@ -93,7 +109,9 @@ struct RunOptions: ParsableArguments {
         if let rpm, !(rpm > 0) { throw ValidationError("--rpm must be a positive number, got \(rpm)") }
         guard maxWait >= 0 else { throw ValidationError("--max-wait must not be negative") }
         guard grace >= 0 else { throw ValidationError("--grace must not be negative") }
-        if retryFailed, !resume { throw ValidationError("--retry-failed continues an output file; it cannot be used with --no-resume") }
+        if retryFailed, !resume {
+            throw ValidationError("--retry-failed continues an output file; it cannot be used with --no-resume")
+        }
         guard retryBudget == "off" || Double(retryBudget).map({ (0...10).contains($0) }) == true else {
             throw ValidationError("--retry-budget must be a share such as 0.2, or 'off', got '\(retryBudget)'")
         }
@@ -105,7 +123,8 @@ struct RunOptions: ParsableArguments {
     ///   - defaultTimeout: The per-attempt timeout when `--timeout` is not given.
     ///   - tpm: Tokens per minute (chat), if given.
     ///   - probeFirst: Send one request alone until the server's limits are known.
-    func batchConfiguration(defaultTimeout: Double, tpm: Double? = nil, probeFirst: Bool = false) -> BatchConfiguration {
+    func batchConfiguration(defaultTimeout: Double, tpm: Double? = nil, probeFirst: Bool = false) -> BatchConfiguration
+    {
         BatchConfiguration(
             maxConcurrent: concurrency,
             attemptTimeout: .pacerSeconds(timeout ?? defaultTimeout),

@@ -61,7 +61,9 @@ struct SimulateCommand: AsyncParsableCommand {
 
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be within 0...65535") }
-        guard (0...1).contains(failRate) else { throw ValidationError("--fail-rate must be within 0...1, got \(failRate)") }
+        guard (0...1).contains(failRate) else {
+            throw ValidationError("--fail-rate must be within 0...1, got \(failRate)")
+        }
         guard latencyMs >= 0, retryAfterMs >= 0, slowMs >= 0 else {
             throw ValidationError("--latency-ms, --retry-after-ms and --slow-ms must not be negative")
         }
@@ -88,7 +90,9 @@ struct SimulateCommand: AsyncParsableCommand {
     func parsedFaults() throws -> [Fault] {
         try faults.split(separator: ",").map { name in
             guard let fault = Fault(name: String(name).trimmingCharacters(in: .whitespaces)) else {
-                throw ValidationError("unknown fault '\(name)'; choose from \(Fault.all.map(\.name).joined(separator: ","))")
+                throw ValidationError(
+                    "unknown fault '\(name)'; choose from \(Fault.all.map(\.name).joined(separator: ","))"
+                )
             }
             return fault
         }
@@ -114,12 +118,17 @@ struct SimulateCommand: AsyncParsableCommand {
         let host = self.host
         let scheme = configuration.tls == nil ? "http" : "https"
         try await Simulator(configuration: configuration).run { port in
-            Console.error("pacer simulator listening on \(scheme)://\(host):\(port)  (use --base-url \(scheme)://\(host):\(port)/v1)")
-            let limits = [configuration.requestsPerMinute.map { "\($0) RPM" }, configuration.tokensPerMinute.map { "\($0) TPM" }]
-                .compactMap { $0 }.joined(separator: ", ")
+            Console.error(
+                "pacer simulator listening on \(scheme)://\(host):\(port)  (use --base-url \(scheme)://\(host):\(port)/v1)"
+            )
+            let limits = [
+                configuration.requestsPerMinute.map { "\($0) RPM" }, configuration.tokensPerMinute.map { "\($0) TPM" },
+            ]
+            .compactMap { $0 }.joined(separator: ", ")
             Console.error(
                 "latency \(configuration.latency), fail rate \(configuration.faultRate) [\(configuration.faults.map(\.name).joined(separator: ","))]"
-                    + (limits.isEmpty ? "" : ", limits \(limits) (\(configuration.limitWindow.rawValue))") + "; Ctrl-C to stop"
+                    + (limits.isEmpty ? "" : ", limits \(limits) (\(configuration.limitWindow.rawValue))")
+                    + "; Ctrl-C to stop"
             )
         }
     }

@@ -35,7 +35,13 @@ package struct SpeedupComparison: Sendable {
                 .collect(inputs, operation: operation).summary
             let concurrent = try await BatchRunner(configuration: .init(maxConcurrent: concurrency))
                 .collect(inputs, operation: operation).summary
-            return SpeedupComparison(job: job, items: inputs.count, concurrency: concurrency, sequential: sequential, concurrent: concurrent)
+            return SpeedupComparison(
+                job: job,
+                items: inputs.count,
+                concurrency: concurrency,
+                sequential: sequential,
+                concurrent: concurrent
+            )
         }
     }
 
@@ -46,13 +52,17 @@ package struct SpeedupComparison: Sendable {
             inputs: (1...10).map { ChatPrompt("Prompt \($0): explain async programming in one sentence.") },
             concurrency: 3
         ) { transport in
-            ChatClient(configuration: .init(baseURL: server.baseURL, model: "gpt-3.5-turbo", maxTokens: 50), transport: transport)
+            ChatClient(
+                configuration: .init(baseURL: server.baseURL, model: "gpt-3.5-turbo", maxTokens: 50),
+                transport: transport
+            )
         }
     }
 
     /// Exercise 02: 20 URLs, at most 5 at a time.
     package static func fetch(server: Simulator.Running) async throws -> SpeedupComparison {
-        try await measure(job: "fetch", inputs: (1...20).map { FetchRequest(url: server.postURL($0)) }, concurrency: 5) { transport in
+        try await measure(job: "fetch", inputs: (1...20).map { FetchRequest(url: server.postURL($0)) }, concurrency: 5)
+        { transport in
             URLFetcher(transport: transport)
         }
     }

@@ -20,7 +20,8 @@ struct BloomFilter {
         var present = true
         for index in 0..<UInt64(hashes) {
             let bit = (first &+ index &* second) % bits
-            let word = Int(bit / 64), mask = UInt64(1) << (bit % 64)
+            let word = Int(bit / 64)
+            let mask = UInt64(1) << (bit % 64)
             if words[word] & mask == 0 {
                 present = false
                 words[word] |= mask

@@ -26,7 +26,8 @@ struct IDFingerprints: Sendable {
     /// The bytes the set holds for its fingerprints: bucket headers and capacities (not
     /// counting the allocator's own overhead).
     var storageBytes: Int {
-        buckets.count * MemoryLayout<[UInt64]>.stride + buckets.reduce(0) { $0 + ($1.capacity > 0 ? 32 + $1.capacity * 8 : 0) }
+        buckets.count * MemoryLayout<[UInt64]>.stride
+            + buckets.reduce(0) { $0 + ($1.capacity > 0 ? 32 + $1.capacity * 8 : 0) }
     }
 
     /// The fingerprint of `id` (its UTF-8 bytes) in this process.

@@ -42,7 +42,9 @@ struct ItemParser<Input: Sendable>: Sendable {
                     throw LineProblem(message: "expected a JSON object, found \(value.kindName)")
                 }
                 if format == .batch, object["custom_id"] == nil || object["body"] == nil {
-                    throw LineProblem(message: #"expected an OpenAI Batch API line with "custom_id", "method", "url" and "body""#)
+                    throw LineProblem(
+                        message: #"expected an OpenAI Batch API line with "custom_id", "method", "url" and "body""#
+                    )
                 }
                 let parsed = try parseJSON(object)
                 return (parsed.id ?? String(line.number), parsed.input)
@@ -83,8 +85,11 @@ extension ItemParser where Input == ChatPrompt {
                 guard case .string(let method)? = line["method"], method.uppercased() == "POST" else {
                     throw LineProblem(message: #"Batch API "method" must be "POST""#)
                 }
-                guard case .string(let url)? = line["url"], url == "/v1/chat/completions" || url == "/chat/completions" else {
-                    throw LineProblem(message: #"unsupported Batch API "url" (pacer chat runs "/v1/chat/completions" lines)"#)
+                guard case .string(let url)? = line["url"], url == "/v1/chat/completions" || url == "/chat/completions"
+                else {
+                    throw LineProblem(
+                        message: #"unsupported Batch API "url" (pacer chat runs "/v1/chat/completions" lines)"#
+                    )
                 }
                 object = body
                 object["custom_id"] = line["custom_id"]
@@ -94,7 +99,8 @@ extension ItemParser where Input == ChatPrompt {
                 messages = [.user(prompt)]
             } else if case .array(let list)? = object["messages"] {
                 messages = try list.enumerated().map { (offset, element) throws in
-                    guard case .string(let role)? = element["role"], case .string(let content)? = element["content"] else {
+                    guard case .string(let role)? = element["role"], case .string(let content)? = element["content"]
+                    else {
                         throw LineProblem(message: "messages[\(offset)] needs string \"role\" and \"content\"")
                     }
                     return ChatMessage(role: role, content: content)
@@ -135,9 +141,13 @@ extension ItemParser where Input == FetchRequest {
             }
             var headers: [String: String] = [:]
             if let raw = object["headers"] {
-                guard case .object(let fields) = raw else { throw LineProblem(message: "\"headers\" must be an object of strings") }
+                guard case .object(let fields) = raw else {
+                    throw LineProblem(message: "\"headers\" must be an object of strings")
+                }
                 for (name, value) in fields {
-                    guard case .string(let text) = value else { throw LineProblem(message: "header \"\(name)\" must be a string") }
+                    guard case .string(let text) = value else {
+                        throw LineProblem(message: "header \"\(name)\" must be a string")
+                    }
                     headers[name] = text
                 }
             }
@@ -170,7 +180,10 @@ private func itemID(_ object: [String: JSONValue]) throws -> String? {
     case .number(let number)?:
         if number.isIntegerLiteral { return number.text == "-0" ? "0" : number.text }
         if let value = number.int { return String(value) }
-        throw LineProblem(message: "\"id\" \(number.text.prefix(40)) is not an integer Pacer can keep exactly; write the id in digits or as a string")
+        throw LineProblem(
+            message:
+                "\"id\" \(number.text.prefix(40)) is not an integer Pacer can keep exactly; write the id in digits or as a string"
+        )
     default: throw LineProblem(message: "\"id\" must be a string or an integer")
     }
 }

@@ -69,11 +69,16 @@ struct ItemSource<Input: Sendable>: AsyncSequence, Sendable {
         }
         if !suspects.isEmpty {
             var lines: [String: Int] = [:]
-            var second = try ItemSource(path: path, format: format, parser: parser, onInvalid: { _, _ in }).makeAsyncIterator()
+            var second = try ItemSource(path: path, format: format, parser: parser, onInvalid: { _, _ in })
+                .makeAsyncIterator()
             while let item = try await second.next() {
                 guard suspects.contains(item.id) else { continue }
                 if let line = lines.updateValue(second.lineNumber, forKey: item.id) {
-                    throw InputError(file: reader.name, line: second.lineNumber, message: "duplicate id '\(item.id)' (also on line \(line)); ids must be unique")
+                    throw InputError(
+                        file: reader.name,
+                        line: second.lineNumber,
+                        message: "duplicate id '\(item.id)' (also on line \(line)); ids must be unique"
+                    )
                 }
             }
         }
@@ -131,7 +136,11 @@ struct ItemSource<Input: Sendable>: AsyncSequence, Sendable {
             guard let parsed else { return nil }
             lineNumber = line.number
             if checksDuplicates, !seen.insert(parsed.id) {
-                throw InputError(file: file, line: line.number, message: "duplicate id '\(parsed.id)' (also on an earlier line); ids must be unique")
+                throw InputError(
+                    file: file,
+                    line: line.number,
+                    message: "duplicate id '\(parsed.id)' (also on an earlier line); ids must be unique"
+                )
             }
             index += 1
             return BatchItem(index: index - 1, id: parsed.id, input: parsed.input)

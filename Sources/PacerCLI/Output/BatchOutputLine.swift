@@ -71,19 +71,35 @@ struct BatchOutputLine: Encodable, OutputRecord {
         customID = result.id
         switch result.outcome {
         case .success(let output):
-            let completion = output.completion ?? ChatCompletionResponse(
-                id: "chatcmpl-\(result.id)",
-                created: 0,
-                model: output.model,
-                choices: [
-                    .init(index: 0, message: .init(content: output.response, refusal: output.refusal, toolCalls: output.toolCalls), finishReason: nil)
-                ],
-                usage: .init(promptTokens: output.usage.prompt, completionTokens: output.usage.completion, totalTokens: output.usage.total)
-            )
+            let completion =
+                output.completion
+                ?? ChatCompletionResponse(
+                    id: "chatcmpl-\(result.id)",
+                    created: 0,
+                    model: output.model,
+                    choices: [
+                        .init(
+                            index: 0,
+                            message: .init(
+                                content: output.response,
+                                refusal: output.refusal,
+                                toolCalls: output.toolCalls
+                            ),
+                            finishReason: nil
+                        )
+                    ],
+                    usage: .init(
+                        promptTokens: output.usage.prompt,
+                        completionTokens: output.usage.completion,
+                        totalTokens: output.usage.total
+                    )
+                )
             response = Response(statusCode: 200, requestID: output.requestID, body: .completion(completion))
         case .failure(let failure):
             if let status = failure.status, !(200...299).contains(status) {
-                let body = OpenAIErrorBody(error: .init(message: failure.message, type: failure.kind.rawValue, code: nil))
+                let body = OpenAIErrorBody(
+                    error: .init(message: failure.message, type: failure.kind.rawValue, code: nil)
+                )
                 response = Response(statusCode: status, requestID: nil, body: .error(body))
             }
             error = Failure(code: failure.kind.rawValue, message: failure.message)

@@ -52,7 +52,8 @@ package struct Journal: Sendable {
         guard resume else {
             throw InputError(
                 file: path,
-                message: "exists and is not empty; --no-resume will not overwrite it (choose another --output, or drop --no-resume to continue it)"
+                message:
+                    "exists and is not empty; --no-resume will not overwrite it (choose another --output, or drop --no-resume to continue it)"
             )
         }
         journal.repairedBytes = try repairTornLine(path: path, size: Int(info.st_size))
@@ -62,7 +63,8 @@ package struct Journal: Sendable {
                     throw InputError(
                         file: path,
                         line: line,
-                        message: "is not a line of Pacer output; is --output the right file? (it is read to skip finished items)"
+                        message:
+                            "is not a line of Pacer output; is --output the right file? (it is read to skip finished items)"
                     )
                 }
                 return

@@ -116,6 +116,9 @@ enum JournalCompaction {
     }
 
     private static func error(_ what: String, path: String) -> InputError {
-        InputError(file: path, message: "\(what): \(String(cString: strerror(errno))); the file is unchanged and still a valid journal")
+        InputError(
+            file: path,
+            message: "\(what): \(String(cString: strerror(errno))); the file is unchanged and still a valid journal"
+        )
     }
 }

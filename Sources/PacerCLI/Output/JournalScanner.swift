@@ -76,7 +76,9 @@ package struct JournalScanner {
         if invalid || inString { return .invalid }
         if expect == .start { return .blank }
         guard expect == .end, stack.isEmpty else { return .invalid }
-        guard let raw = customID ?? id, let text = Self.decode(raw, escaped: customID != nil ? customIDHasEscape : idHasEscape) else {
+        guard let raw = customID ?? id,
+            let text = Self.decode(raw, escaped: customID != nil ? customIDHasEscape : idHasEscape)
+        else {
             return .invalid
         }
         let succeeded = success ?? (!hasError && !bodyHasError && statusCode.map { (200...299).contains($0) } == true)
@@ -112,8 +114,13 @@ package struct JournalScanner {
             expect = arrayJustOpened ? .value : .keyOrEnd
         case UInt8(ascii: "}"), UInt8(ascii: "]"):
             let closesArray = byte == UInt8(ascii: "]")
-            guard let open = stack.last, open == (closesArray ? UInt8(ascii: "[") : UInt8(ascii: "{")) else { return fail() }
-            guard expect == .commaOrEnd || (!closesArray && expect == .keyOrEnd) || (closesArray && arrayJustOpened && expect == .value) else {
+            guard let open = stack.last, open == (closesArray ? UInt8(ascii: "[") : UInt8(ascii: "{")) else {
+                return fail()
+            }
+            guard
+                expect == .commaOrEnd || (!closesArray && expect == .keyOrEnd)
+                    || (closesArray && arrayJustOpened && expect == .value)
+            else {
                 return fail()
             }
             if stack.count == 2, open == UInt8(ascii: "{") { responseIsObject = false }
@@ -164,7 +171,8 @@ package struct JournalScanner {
             escaped = false
             switch byte {
             case UInt8(ascii: "u"): hexDigitsLeft = 4
-            case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"), UInt8(ascii: "b"), UInt8(ascii: "f"), UInt8(ascii: "n"),
+            case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"), UInt8(ascii: "b"), UInt8(ascii: "f"),
+                UInt8(ascii: "n"),
                 UInt8(ascii: "r"), UInt8(ascii: "t"):
                 break
             default: return fail()
@@ -207,7 +215,9 @@ package struct JournalScanner {
         inScalar = false
         let isLiteral = scalar.first.map { $0 >= UInt8(ascii: "a") && $0 <= UInt8(ascii: "z") } ?? false
         if isLiteral {
-            guard scalar == Array("true".utf8) || scalar == Array("false".utf8) || scalar == Array("null".utf8) else { return fail() }
+            guard scalar == Array("true".utf8) || scalar == Array("false".utf8) || scalar == Array("null".utf8) else {
+                return fail()
+            }
         } else if !Self.isNumber(scalar) {
             return fail()
         }
@@ -249,12 +259,15 @@ package struct JournalScanner {
     }
 
     private static func isScalarByte(_ byte: UInt8) -> Bool {
-        (byte >= UInt8(ascii: "a") && byte <= UInt8(ascii: "z")) || (byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9"))
-            || byte == UInt8(ascii: "-") || byte == UInt8(ascii: "+") || byte == UInt8(ascii: ".") || byte == UInt8(ascii: "E")
+        (byte >= UInt8(ascii: "a") && byte <= UInt8(ascii: "z"))
+            || (byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9"))
+            || byte == UInt8(ascii: "-") || byte == UInt8(ascii: "+") || byte == UInt8(ascii: ".")
+            || byte == UInt8(ascii: "E")
     }
 
     private static func isHexDigit(_ byte: UInt8) -> Bool {
-        (byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9")) || (byte >= UInt8(ascii: "a") && byte <= UInt8(ascii: "f"))
+        (byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9"))
+            || (byte >= UInt8(ascii: "a") && byte <= UInt8(ascii: "f"))
             || (byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "F"))
     }
 
@@ -263,7 +276,9 @@ package struct JournalScanner {
         var index = 0
         func digits() -> Int {
             let start = index
-            while index < bytes.count, bytes[index] >= UInt8(ascii: "0"), bytes[index] <= UInt8(ascii: "9") { index += 1 }
+            while index < bytes.count, bytes[index] >= UInt8(ascii: "0"), bytes[index] <= UInt8(ascii: "9") {
+                index += 1
+            }
             return index - start
         }
         if index < bytes.count, bytes[index] == UInt8(ascii: "-") { index += 1 }
@@ -276,7 +291,9 @@ package struct JournalScanner {
         }
         if index < bytes.count, bytes[index] == UInt8(ascii: "e") || bytes[index] == UInt8(ascii: "E") {
             index += 1
-            if index < bytes.count, bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-") { index += 1 }
+            if index < bytes.count, bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-") {
+                index += 1
+            }
             guard digits() > 0 else { return false }
         }
         return index == bytes.count
@@ -290,7 +307,8 @@ package struct JournalScanner {
         var index = 0
         func hex(at start: Int) -> UInt32 {
             raw[start..<start + 4].reduce(0) { value, byte in
-                let digit = byte <= UInt8(ascii: "9") ? byte - UInt8(ascii: "0") : (byte | 0x20) - UInt8(ascii: "a") + 10
+                let digit =
+                    byte <= UInt8(ascii: "9") ? byte - UInt8(ascii: "0") : (byte | 0x20) - UInt8(ascii: "a") + 10
                 return value << 4 | UInt32(digit)
             }
         }

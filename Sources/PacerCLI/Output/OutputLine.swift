@@ -110,7 +110,11 @@ struct OutputLine: OutputRecord {
             line.response = output.response.map(JSONValue.string) ?? .null
             line.refusal = output.refusal
             line.toolCalls = output.toolCalls
-            line.tokens = Tokens(prompt: output.usage.prompt, completion: output.usage.completion, total: output.usage.total)
+            line.tokens = Tokens(
+                prompt: output.usage.prompt,
+                completion: output.usage.completion,
+                total: output.usage.total
+            )
             line.model = output.model
             line.costUSD = output.costUSD
         }

@@ -6,16 +6,19 @@ import PacerCore
 package enum SummaryText {
     static func lines(_ summary: BatchSummary, unit: String, concurrency: Int, showTokens: Bool) -> [String] {
         var lines = [
-            "Completed: \(summary.succeeded)/\(summary.total) successful" + (summary.failed > 0 ? ", \(summary.failed) failed" : "")
+            "Completed: \(summary.succeeded)/\(summary.total) successful"
+                + (summary.failed > 0 ? ", \(summary.failed) failed" : "")
                 + (summary.cancelled > 0 ? ", \(summary.cancelled) not done" : "")
                 + (summary.skipped > 0 ? " (\(summary.skipped) skipped: done in an earlier run)" : ""),
             "Time: \(format(summary.wallSeconds, digits: 2))s (\(format(summary.itemsPerSecond, digits: 1)) \(unit)/sec)",
-            "Retries: \(summary.retries)" + (summary.rateLimitedResponses > 0 ? " (\(summary.rateLimitedResponses) answered 429)" : ""),
+            "Retries: \(summary.retries)"
+                + (summary.rateLimitedResponses > 0 ? " (\(summary.rateLimitedResponses) answered 429)" : ""),
             "Latency: p50 \(ms(summary.latency.p50)) · p90 \(ms(summary.latency.p90)) · p99 \(ms(summary.latency.p99)) · max \(ms(summary.latency.max))",
             "Concurrency: \(format(summary.effectiveConcurrency, digits: 1)) effective of \(concurrency)",
             "Rate: \(Int(summary.requestsPerMinute.rounded())) requests/min"
                 + (showTokens ? ", \(Int(summary.tokensPerMinute.rounded())) tokens/min" : "")
-                + (summary.pausedSeconds > 0 ? "; paused \(format(summary.pausedSeconds, digits: 1))s at the server's request" : ""),
+                + (summary.pausedSeconds > 0
+                    ? "; paused \(format(summary.pausedSeconds, digits: 1))s at the server's request" : ""),
         ]
         if showTokens {
             let tokens = summary.tokens

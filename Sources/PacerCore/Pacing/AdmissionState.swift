@@ -39,11 +39,14 @@ package struct AdmissionState: Sendable {
     public init(limits: RateLimits, breaker: CircuitBreaker = CircuitBreaker(), now: Double = 0) {
         self.limits = limits
         self.breaker = breaker
-        self.requests = limits.requestsPerMinute.map { limits.bucket(perMinute: $0, reserve: limits.burstReserve, now: now) }
+        self.requests = limits.requestsPerMinute.map {
+            limits.bucket(perMinute: $0, reserve: limits.burstReserve, now: now)
+        }
         self.tokens = limits.tokensPerMinute.map { limits.bucket(perMinute: $0, now: now) }
         self.tokenLimit = limits.tokensPerMinute
         // With every limit configured there is nothing to learn before the first request.
-        let learns = limits.learnFromServer && limits.probeFirst
+        let learns =
+            limits.learnFromServer && limits.probeFirst
             && (limits.requestsPerMinute == nil || limits.tokensPerMinute == nil)
         self.heardFromServer = !learns
     }
@@ -57,7 +60,9 @@ package struct AdmissionState: Sendable {
         if let stoppedUntil { return .stop(until: stoppedUntil) }
         if now < pausedUntil { return .wait(until: pausedUntil) }
         if let tokenLimit, Double(cost) > tokenLimit {
-            return .reject("the request needs about \(cost) tokens, more than the whole limit of \(Int(tokenLimit)) tokens per minute")
+            return .reject(
+                "the request needs about \(cost) tokens, more than the whole limit of \(Int(tokenLimit)) tokens per minute"
+            )
         }
         // Until the server has told us its limits, one request goes alone.
         if !heardFromServer, probeOut { return .wait(until: nil) }
@@ -124,7 +129,12 @@ package struct AdmissionState: Sendable {
     ///   - connectionFailed: Whether the connection could not be made or broke.
     ///   - probe: Whether the request carried the probe (see ``CircuitBreaker``).
     ///   - now: The current time.
-    public mutating func observe(_ snapshot: RateLimitSnapshot, connectionFailed: Bool, probe: Bool = false, now: Double) {
+    public mutating func observe(
+        _ snapshot: RateLimitSnapshot,
+        connectionFailed: Bool,
+        probe: Bool = false,
+        now: Double
+    ) {
         breaker.record(connectionFailed: connectionFailed, probe: probe, now: now)
         // Whatever the answer, the request sent alone to learn the limits is back.
         if probe { probeOut = false }

@@ -89,7 +89,9 @@ public struct CircuitBreaker: Sendable, Hashable {
                 state = .closed(failures: 0)
                 return
             }
-            state = failures + 1 >= threshold ? .open(until: now + cooldown, cooldown: cooldown) : .closed(failures: failures + 1)
+            state =
+                failures + 1 >= threshold
+                ? .open(until: now + cooldown, cooldown: cooldown) : .closed(failures: failures + 1)
         case .halfOpen(let current):
             guard probe else { return }
             if connectionFailed {

@@ -14,7 +14,13 @@ public struct RetryBudget: Sendable, Hashable {
     private var updatedAt: Double
 
     /// Creates a budget that starts with `initial` retries available (default 10).
-    public init(ratio: Double = 0.2, minimumPerSecond: Double = 10, maxBalance: Double = 100, initial: Double = 10, now: Double = 0) {
+    public init(
+        ratio: Double = 0.2,
+        minimumPerSecond: Double = 10,
+        maxBalance: Double = 100,
+        initial: Double = 10,
+        now: Double = 0
+    ) {
         precondition(ratio >= 0 && minimumPerSecond >= 0 && maxBalance >= 1, "invalid retry budget")
         self.ratio = ratio
         self.minimumPerSecond = minimumPerSecond
