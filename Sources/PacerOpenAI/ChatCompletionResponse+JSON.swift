@@ -95,17 +95,3 @@ extension ChatCompletionResponse {
         }
     }
 }
-
-extension JSONValue {
-    /// `a string`, `an object`, …: the value's type, for messages.
-    var typeName: String {
-        switch self {
-        case .null: "null"
-        case .bool: "a boolean"
-        case .number: "a number"
-        case .string: "a string"
-        case .array: "an array"
-        case .object: "an object"
-        }
-    }
-}

@@ -39,7 +39,7 @@ struct ItemParser<Input: Sendable>: Sendable {
                     throw LineProblem(message: "invalid JSON")
                 }
                 guard case .object(let object) = value else {
-                    throw LineProblem(message: "expected a JSON object, found \(value.kindName)")
+                    throw LineProblem(message: "expected a JSON object, found \(value.typeName)")
                 }
                 if format == .batch, object["custom_id"] == nil || object["body"] == nil {
                     throw LineProblem(
@@ -195,14 +195,4 @@ extension JSONValue {
         return text.count > 40 ? text.prefix(40) + "…" : text
     }
 
-    var kindName: String {
-        switch self {
-        case .null: "null"
-        case .bool: "a boolean"
-        case .number: "a number"
-        case .string: "a string"
-        case .array: "an array"
-        case .object: "an object"
-        }
-    }
 }
