@@ -18,7 +18,7 @@ import Glibc
     /// At 30 RPM with eight workers, one request goes every two seconds and the others wait
     /// for their slots. SIGINT after the first answers must end the run at once (it waited the
     /// whole 10 s grace before, for requests that were never on the wire); the rerun completes.
-    @Test func sigintUnderAPacedBatchExitsWithinTwoSecondsAndTheRerunCompletes() async throws {
+    @Test func sigintUnderAPacedBatchExitsAtOnceAndTheRerunCompletes() async throws {
         let count = 8
         let input = try write("prompts.txt", (1...count).map { "prompt \($0)" }.joined(separator: "\n"))
         let output = path("out.jsonl")
@@ -36,7 +36,9 @@ import Glibc
             let (status, stderr) = try await run.run()
             let took = signalled.elapsed
             #expect(status == 130, "\(stderr)")
-            #expect(took < 2, "exited \(took) s after SIGINT")
+            // Well under 2 s on an idle machine; the bound leaves room for a loaded one (the
+            // whole suite runs in parallel) and still tells it from the old 10 s grace.
+            #expect(took < 5, "exited \(took) s after SIGINT")
             // What was answered was written; nothing else was sent.
             #expect(try lines(output).count == server.stats.snapshot().requests)
 

@@ -33,6 +33,21 @@ struct BatchJob<Operation: BatchOperation>: Sendable {
     func run() async throws -> ExitCode {
         let logger = Console.logger(quiet: options.quiet, verbose: options.verbose)
         let output = options.output.flatMap { $0 == "-" ? nil : $0 }
+        var items: Int?
+        if options.input != "-" {
+            // Check the whole file before spending anything on it (or creating the output);
+            // this also gives the total. It runs before the journal is read, so that its
+            // duplicate check and the journal's done ids are never in memory together.
+            let tolerate: (@Sendable (String, InputError) -> Void)? = options.skipInvalid ? { @Sendable _, _ in } : nil
+            let check = try ItemSource(
+                path: options.input,
+                format: options.format,
+                parser: parser,
+                skip: { _ in false },
+                onInvalid: tolerate
+            )
+            items = try await check.count().items
+        }
         var journal = Journal()
         if let output {
             journal = try await Journal.open(path: output, resume: options.resume, retryFailed: options.retryFailed)
@@ -44,21 +59,9 @@ struct BatchJob<Operation: BatchOperation>: Sendable {
         }
         let done = journal
         let skip: @Sendable (String) -> Bool = { id in done.isDone(id) }
-        var total: Int?
-        if options.input != "-" {
-            // Check the whole file before spending anything on it (or creating the output);
-            // this also gives the total.
-            let tolerate: (@Sendable (String, InputError) -> Void)? = options.skipInvalid ? { @Sendable _, _ in } : nil
-            let check = try ItemSource(
-                path: options.input,
-                format: options.format,
-                parser: parser,
-                skip: skip,
-                onInvalid: tolerate
-            )
-            let counted = try await check.count()
-            total = counted.items - counted.skipped
-        }
+        // The items left to do (exact when the output holds only ids of this input, as a
+        // rerun's does); it only sizes the progress line.
+        let total = items.map { max(0, $0 - journal.doneCount) }
         let writer = try OutputWriter(path: output)
         let invalid = Tally()
         var onInvalid: (@Sendable (String, InputError) -> Void)?

@@ -35,6 +35,9 @@ package struct Journal: Sendable {
     /// The bytes held for the done ids (see ``IDFingerprints/storageBytes``).
     var storageBytes: Int { done.storageBytes }
 
+    /// How many distinct ids this run skips.
+    var doneCount: Int { done.count }
+
     /// Whether the item with `id` was done by an earlier run and is skipped now.
     func isDone(_ id: String) -> Bool { done.contains(id) }
 
