@@ -155,9 +155,6 @@ public final class Quota<C: Clock>: Sendable where C.Duration == Duration {
         let now = self.now
         return state.withLock { $0.stoppedUntil }.map { .pacerSeconds($0 - now) }
     }
-
-    /// The circuit breaker's state now.
-    public var breakerState: CircuitBreaker.State { state.withLock { $0.breaker.state } }
 }
 
 extension Quota where C == ContinuousClock {
