@@ -93,17 +93,7 @@ enum JournalCompaction {
     }
 
     private static func writeAll(_ bytes: [UInt8], to descriptor: Int32, path: String) throws {
-        try bytes.withUnsafeBytes { raw in
-            var offset = 0
-            while offset < raw.count {
-                let written = write(descriptor, raw.baseAddress! + offset, raw.count - offset)
-                if written < 0 {
-                    if errno == EINTR { continue }
-                    throw error("cannot write \(path)", path: path)
-                }
-                offset += written
-            }
-        }
+        guard PacerCLI.writeAll(bytes, to: descriptor) else { throw error("cannot write \(path)", path: path) }
     }
 
     /// Flushes the folder holding `path`, so that a rename in it is on disk.

@@ -67,21 +67,26 @@ final class OutputWriter: Sendable {
         bytes.reserveCapacity(512)
         try encoder.withLock { try line.appendJSON(to: &bytes, encoder: $0) }
         bytes.append(UInt8(ascii: "\n"))
-        try bytes.withUnsafeBytes { raw in
-            var offset = 0
-            while offset < raw.count {
-                let written = systemWrite(descriptor, raw.baseAddress! + offset, raw.count - offset)
-                if written < 0 {
-                    if errno == EINTR { continue }
-                    throw InputError(file: name, message: "cannot write: \(String(cString: strerror(errno)))")
-                }
-                offset += written
-            }
+        guard writeAll(bytes, to: descriptor) else {
+            throw InputError(file: name, message: "cannot write: \(String(cString: strerror(errno)))")
         }
         lineCount.add(1, ordering: .relaxed)
     }
 }
 
-private func systemWrite(_ descriptor: Int32, _ buffer: UnsafeRawPointer, _ count: Int) -> Int {
-    write(descriptor, buffer, count)
+/// Writes all of `bytes` to `descriptor`, retrying short and interrupted writes; `false` on
+/// an error, with `errno` saying which.
+func writeAll(_ bytes: [UInt8], to descriptor: Int32) -> Bool {
+    bytes.withUnsafeBytes { raw in
+        var offset = 0
+        while offset < raw.count {
+            let written = write(descriptor, raw.baseAddress! + offset, raw.count - offset)
+            if written < 0 {
+                if errno == EINTR { continue }
+                return false
+            }
+            offset += written
+        }
+        return true
+    }
 }
