@@ -99,7 +99,7 @@ struct ItemSource<Input: Sendable>: AsyncSequence, Sendable {
         let onInvalid: (@Sendable (String, InputError) -> Void)?
         var index = 0
         let checksDuplicates: Bool
-        /// Every id seen, to reject duplicates (stdin only): 8 bytes an id, and a duplicate is
+        /// Every id seen, to reject duplicates (stdin only): 6 bytes an id, and a duplicate is
         /// never missed (see ``IDFingerprints`` for the other way round).
         var seen = IDFingerprints()
         /// The line of the item returned last.

@@ -21,7 +21,7 @@ import Darwin
 /// reader applies the same rule.
 ///
 /// The journal reads lines of any length (an answer can be 16 MiB) byte by byte and keeps
-/// only a fingerprint of each done id (``IDFingerprints``): 8 bytes an id, not the line.
+/// only a fingerprint of each done id (``IDFingerprints``): 6 bytes an id, not the line.
 package struct Journal: Sendable {
     /// The ids this run skips.
     private var done = IDFingerprints()
