@@ -102,6 +102,28 @@ public protocol MeteredOutput: Sendable {
     var costUSD: Double? { get }
     /// What the response said about the server's rate limits, for pacing.
     var rateLimit: RateLimitSnapshot? { get }
+    /// Where the summary counts the item's tokens and cost: its endpoint and model; `nil`
+    /// counts them only in the totals.
+    var usageKey: UsageKey? { get }
+}
+
+/// The endpoint and model an item's tokens and cost are counted under in the summary.
+public struct UsageKey: Sendable, Hashable, Codable, Comparable {
+    /// The endpoint's path below the API root, e.g. `chat/completions`, `embeddings`.
+    public var endpoint: String
+    /// The model that answered.
+    public var model: String
+
+    /// Creates a key.
+    public init(endpoint: String, model: String) {
+        self.endpoint = endpoint
+        self.model = model
+    }
+
+    /// By endpoint, then model.
+    public static func < (lhs: UsageKey, rhs: UsageKey) -> Bool {
+        (lhs.endpoint, lhs.model) < (rhs.endpoint, rhs.model)
+    }
 }
 
 extension MeteredOutput {
@@ -111,4 +133,6 @@ extension MeteredOutput {
     public var costUSD: Double? { nil }
     /// No rate-limit information by default.
     public var rateLimit: RateLimitSnapshot? { nil }
+    /// Counted only in the totals by default.
+    public var usageKey: UsageKey? { nil }
 }

@@ -60,6 +60,9 @@ public struct BatchSummary: Sendable, Hashable, Codable {
     public var costUSD: Double?
     /// Items with token usage but no known price (their cost is not in ``costUSD``).
     public var itemsWithUnknownCost: Int
+    /// Tokens and cost per endpoint and model, for outputs that say theirs
+    /// (``MeteredOutput/usageKey``), sorted by endpoint and model.
+    public var breakdown: [UsageBreakdown] = []
 
     /// Whether every item that ran succeeded and none was left undone.
     public var allSucceeded: Bool { failed == 0 && cancelled == 0 }
@@ -84,6 +87,7 @@ public struct SummaryBuilder: Sendable {
     private var tokens = TokenUsage()
     private var cost: Double?
     private var unknownCost = 0
+    private var breakdown: [UsageKey: UsageBreakdown] = [:]
     // Microseconds, 3 significant digits, up to one day.
     private var histogram = Histogram<UInt64>(
         highestTrackableValue: 86_400_000_000,
@@ -102,6 +106,9 @@ public struct SummaryBuilder: Sendable {
         switch result.outcome {
         case .success(let output):
             succeeded += 1
+            if let key = output.usageKey {
+                breakdown[key, default: UsageBreakdown(key: key)].add(output.tokenUsage, costUSD: output.costUSD)
+            }
             if let usage = output.tokenUsage {
                 tokens = tokens + usage
                 if let itemCost = output.costUSD {
@@ -156,7 +163,38 @@ public struct SummaryBuilder: Sendable {
             effectiveConcurrency: wall > 0 ? busy.pacerSeconds / wall : 0,
             tokens: tokens,
             costUSD: cost,
-            itemsWithUnknownCost: unknownCost
+            itemsWithUnknownCost: unknownCost,
+            breakdown: breakdown.values.sorted { $0.key < $1.key }
         )
+    }
+}
+
+/// The succeeded items, tokens and cost of one endpoint and model in a batch.
+public struct UsageBreakdown: Sendable, Hashable, Codable {
+    /// The endpoint and model.
+    public var key: UsageKey
+    /// Items that succeeded.
+    public var items: Int = 0
+    /// Their tokens, as the server reported them.
+    public var tokens = TokenUsage()
+    /// Their estimated cost in USD; `nil` when no item's cost is known.
+    public var costUSD: Double?
+    /// Items whose cost is unknown (no usage reported, or a model without a price).
+    public var itemsWithUnknownCost = 0
+
+    /// An empty breakdown for a key.
+    public init(key: UsageKey) {
+        self.key = key
+    }
+
+    /// Counts one succeeded item.
+    mutating func add(_ usage: TokenUsage?, costUSD: Double?) {
+        items += 1
+        if let usage { tokens = tokens + usage }
+        if let costUSD {
+            self.costUSD = (self.costUSD ?? 0) + costUSD
+        } else {
+            itemsWithUnknownCost += 1
+        }
     }
 }

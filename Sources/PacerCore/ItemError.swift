@@ -42,6 +42,11 @@ public struct ItemError: Error, Sendable, Hashable, CustomStringConvertible {
     public var retryAfter: Duration?
     /// What the failed response said about the server's rate limits, if anything.
     public var rateLimit: RateLimitSnapshot?
+    /// The body of the failed HTTP answer as JSON text on one line (the server's JSON, or its
+    /// text as a JSON string), when the operation keeps it: OpenAI Batch API error lines carry it.
+    public var responseBody: String?
+    /// The server's `x-request-id` for the failed answer, when the operation keeps it.
+    public var requestID: String?
 
     /// Creates an error.
     ///

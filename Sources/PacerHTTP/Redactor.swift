@@ -20,6 +20,7 @@ public struct Redactor: Sendable, Hashable {
     public func redact(_ error: ItemError) -> ItemError {
         var error = error
         error.message = redact(error.message)
+        error.responseBody = error.responseBody.map(redact)
         return error
     }
 }

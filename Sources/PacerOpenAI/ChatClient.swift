@@ -87,6 +87,9 @@ public struct ChatResult: MeteredOutput, Hashable {
     /// The usage, for the batch summary.
     public var tokenUsage: TokenUsage? { usage }
 
+    /// Counted under chat completions and the model that answered.
+    public var usageKey: UsageKey? { UsageKey(endpoint: APIEndpoint.chatCompletions.path, model: model) }
+
     /// Why the model declined to answer (the message's `refusal`), when it did.
     public var refusal: String? {
         if case .string(let text)? = message["refusal"] { return text }
@@ -311,32 +314,13 @@ public struct ChatClient: BatchOperation {
         return overflow ? Int.max : sum
     }
 
-    /// The error for a non-2xx answer, with OpenAI's message when the body has one.
+    /// The error for a non-2xx answer (see ``OpenAIFailure/error(for:)``).
     static func failure(for response: HTTPResponseData) -> ItemError {
-        let detail = try? JSONDecoder().decode(OpenAIErrorBody.self, from: Data(response.body.readableBytesView)).error
-        let message =
-            detail.map { "\($0.message)" + ($0.code.map { " [\($0)]" } ?? "") }
-            ?? HTTPFailure.excerpt(of: response.body)
-        var error = HTTPFailure.error(status: response.status, headers: response.headers, message: message)
-        if response.status == 429, detail?.code == "insufficient_quota" || detail?.type == "insufficient_quota" {
-            // A spent quota does not come back by waiting.
-            error.isRetryable = false
-        }
-        if response.status == 429, let detail, Self.isLargerThanLimit(detail.message) {
-            // "Request too large … Limit 30000, Requested 31538": no wait makes it fit.
-            error.isRetryable = false
-        }
-        return error
+        OpenAIFailure.error(for: response)
     }
 
-    /// Whether a rate-limit message says the request alone exceeds the limit
-    /// (OpenAI: "… Limit 30000, Requested 31538 …").
+    /// Whether a rate-limit message says the request alone exceeds the limit.
     static func isLargerThanLimit(_ message: String) -> Bool {
-        func number(after label: String) -> Int? {
-            guard let range = message.range(of: label) else { return nil }
-            return Int(message[range.upperBound...].prefix { $0.isNumber })
-        }
-        guard let limit = number(after: "Limit "), let requested = number(after: "Requested ") else { return false }
-        return requested > limit
+        OpenAIFailure.isLargerThanLimit(message)
     }
 }

@@ -15,6 +15,11 @@ struct BatchJob<Operation: BatchOperation>: Sendable {
     let unit: String
     let showTokens: Bool
     let makeLine: @Sendable (BatchItem<Operation.Input>, ItemResult<Operation.Output>) -> any OutputRecord
+    /// The line written for an input line that cannot be read, with `--skip-invalid`.
+    var makeInvalidLine: @Sendable (String, InputError) -> any OutputRecord = { OutputLine.invalid(id: $0, error: $1) }
+    /// Where failures are written, when not to the output: an OpenAI Batch API errors file,
+    /// which the journal reads together with the output.
+    var errorsPath: String? = nil
 
     /// How one of the job's concurrent tasks ended.
     private enum TaskEnd: Sendable {
@@ -49,12 +54,18 @@ struct BatchJob<Operation: BatchOperation>: Sendable {
             items = try await check.count().items
         }
         var journal = Journal()
+        let errors = output == nil ? nil : errorsPath
         if let output {
-            journal = try await Journal.open(path: output, resume: options.resume, retryFailed: options.retryFailed)
+            journal = try await Journal.open(
+                paths: [output] + (errors.map { [$0] } ?? []),
+                resume: options.resume,
+                retryFailed: options.retryFailed
+            )
         }
         if journal.repairedBytes > 0 {
             Console.error(
-                "note: cut a torn last line (\(journal.repairedBytes) bytes) off \(output ?? ""), left by an interrupted run"
+                "note: cut a torn last line (\(journal.repairedBytes) bytes) off \(output ?? "") \(errors.map { "or \($0) " } ?? "")"
+                    + "left by an interrupted run"
             )
         }
         let done = journal
@@ -63,13 +74,15 @@ struct BatchJob<Operation: BatchOperation>: Sendable {
         // rerun's does); it only sizes the progress line.
         let total = items.map { max(0, $0 - journal.doneCount) }
         let writer = try OutputWriter(path: output)
+        // Failures go to the errors file when there is one, else with the successes.
+        let failureWriter = try errors.map { try OutputWriter(path: $0) } ?? writer
         let invalid = Tally()
         var onInvalid: (@Sendable (String, InputError) -> Void)?
         if options.skipInvalid {
-            onInvalid = { id, error in
+            onInvalid = { [makeInvalidLine] id, error in
                 invalid.add()
                 // Written as this item's failure; a write error surfaces with the next line.
-                try? writer.write(OutputLine.invalid(id: id, error: error))
+                try? failureWriter.write(makeInvalidLine(id, error))
             }
         }
         let source = try ItemSource(
@@ -102,7 +115,7 @@ struct BatchJob<Operation: BatchOperation>: Sendable {
                         result in
                         // An item stopped before it was done is not written: a rerun does it.
                         if result.error?.kind == .cancelled { return }
-                        try writer.write(makeLine(item, result))
+                        try (result.isSuccess ? writer : failureWriter).write(makeLine(item, result))
                     }
                     return .summary(summary)
                 } catch let stopped as BatchStopped {
@@ -166,7 +179,10 @@ struct BatchJob<Operation: BatchOperation>: Sendable {
             guard let result else { throw CancellationError() }
             return result
         }
-        if let output { await compact(output, journal: journal, written: writer.linesWritten) }
+        if let output {
+            let written = writer.linesWritten + (failureWriter === writer ? 0 : failureWriter.linesWritten)
+            await compact(output, errors: errors, journal: journal, written: written)
+        }
         summary.skipped = source.skipped.count
         summary.failed += invalid.count
         summary.total += invalid.count
@@ -185,14 +201,29 @@ struct BatchJob<Operation: BatchOperation>: Sendable {
     }
 
     /// After a `--retry-failed` run that redid failures, rewrites the output with one line per
-    /// id (see ``JournalCompaction``). A failure here loses nothing: the file stays a valid
-    /// journal, whose readers take the same line for each id.
-    private func compact(_ output: String, journal: Journal, written: Int) async {
+    /// id (see ``JournalCompaction``); with an errors file, rewrites that one instead, without
+    /// the ids that now succeeded in the output, so that each id is in exactly one of the two.
+    /// A failure here loses nothing: the files stay a valid journal, whose readers take the
+    /// same line for each id.
+    private func compact(_ output: String, errors: String?, journal: Journal, written: Int) async {
         guard options.retryFailed, journal.failures > 0, written > 0 else { return }
         do {
-            let dropped = try await JournalCompaction.compact(path: output, lines: journal.entries + written)
+            var dropped = 0
+            if let errors {
+                var succeeded = IDFingerprints()
+                try await Journal.scan(path: output) { _, line in
+                    if case .entry(let id, true) = line { succeeded.insert(id) }
+                }
+                dropped = try await JournalCompaction.compact(
+                    path: errors,
+                    lines: journal.failures + written,
+                    supersededBy: succeeded
+                )
+            } else {
+                dropped = try await JournalCompaction.compact(path: output, lines: journal.entries + written)
+            }
             if dropped > 0, options.verbose {
-                Console.error("note: \(output): dropped \(dropped) failure lines that a retry superseded")
+                Console.error("note: \(errors ?? output): dropped \(dropped) failure lines that a retry superseded")
             }
         } catch {
             Console.error("warning: \(error)")

@@ -8,12 +8,16 @@ public struct InputError: Error, Sendable, Hashable, CustomStringConvertible {
     public var line: Int?
     /// What is wrong and, where it helps, what to write instead.
     public var message: String
+    /// The id of the line's item, when the line names one although it cannot be used (an
+    /// OpenAI Batch API line's `custom_id`): `--skip-invalid` writes its failure under it.
+    public var itemID: String?
 
     /// Creates an input error.
-    public init(file: String, line: Int? = nil, message: String) {
+    public init(file: String, line: Int? = nil, message: String, itemID: String? = nil) {
         self.file = file
         self.line = line
         self.message = message
+        self.itemID = itemID
     }
 
     /// A one-line description for people.

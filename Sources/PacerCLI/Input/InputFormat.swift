@@ -18,6 +18,8 @@ enum InputFormat: String, Sendable, CaseIterable {
 /// What is wrong with one input line (the caller adds the file and line number).
 struct LineProblem: Error {
     var message: String
+    /// The id the line gives its item, if it is known.
+    var itemID: String?
 }
 
 /// Turns input lines into batch items; pure, so it is tested with tables.
@@ -50,7 +52,7 @@ struct ItemParser<Input: Sendable>: Sendable {
                 return (parsed.id ?? String(line.number), parsed.input)
             }
         } catch let problem as LineProblem {
-            throw InputError(file: file, line: line.number, message: problem.message)
+            throw InputError(file: file, line: line.number, message: problem.message, itemID: problem.itemID)
         } catch {
             throw InputError(file: file, line: line.number, message: String(describing: error))
         }
@@ -171,7 +173,7 @@ extension ItemParser where Input == FetchRequest {
 /// that id, and never collides with a neighbour the way two `Double`s above 2^53 would); one
 /// written with a fraction or exponent (`7.0`, `7e0`) is the integer's digits when an `Int`
 /// holds it exactly. Anything else (`1.5`, `1e19`) is an error, not a rounded id.
-private func itemID(_ object: [String: JSONValue]) throws -> String? {
+func itemID(_ object: [String: JSONValue]) throws -> String? {
     switch object["id"] ?? object["custom_id"] {
     case nil, .null?: return nil
     case .string(let id)?:

@@ -129,7 +129,7 @@ struct ItemSource<Input: Sendable>: AsyncSequence, Sendable {
                 parsed = try parser.parse(line, format: format, file: file)
             } catch {
                 guard let onInvalid else { throw error }
-                let id = String(line.number)
+                let id = error.itemID ?? String(line.number)
                 if !skip(id) { onInvalid(id, error) }
                 return nil
             }

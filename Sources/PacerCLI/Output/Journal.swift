@@ -49,9 +49,22 @@ package struct Journal: Sendable {
     /// - Throws: ``InputError`` when the file cannot be read, is not Pacer output, or (without
     ///   `resume`) is not empty.
     static func open(path: String, resume: Bool, retryFailed: Bool = false) async throws -> Journal {
+        try await open(paths: [path], resume: resume, retryFailed: retryFailed)
+    }
+
+    /// Reads the journal kept in several files: an OpenAI Batch API output file and its
+    /// errors file, whose ids are done together (a success in either is final).
+    static func open(paths: [String], resume: Bool, retryFailed: Bool = false) async throws -> Journal {
         var journal = Journal()
+        for path in paths {
+            try await journal.read(path: path, resume: resume, retryFailed: retryFailed)
+        }
+        return journal
+    }
+
+    private mutating func read(path: String, resume: Bool, retryFailed: Bool) async throws {
         var info = stat()
-        guard stat(path, &info) == 0, info.st_size > 0 else { return journal }
+        guard stat(path, &info) == 0, info.st_size > 0 else { return }
         guard resume else {
             throw InputError(
                 file: path,
@@ -59,8 +72,8 @@ package struct Journal: Sendable {
                     "exists and is not empty; --no-resume will not overwrite it (choose another --output, or drop --no-resume to continue it)"
             )
         }
-        journal.repairedBytes = try repairTornLine(path: path, size: Int(info.st_size))
-        try await scan(path: path) { line, entry in
+        repairedBytes += try Self.repairTornLine(path: path, size: Int(info.st_size))
+        try await Self.scan(path: path) { line, entry in
             guard case .entry(let id, let succeeded) = entry else {
                 guard entry == .blank else {
                     throw InputError(
@@ -72,11 +85,10 @@ package struct Journal: Sendable {
                 }
                 return
             }
-            journal.entries += 1
-            if !succeeded { journal.failures += 1 }
-            if succeeded || !retryFailed { journal.done.insert(id) }
+            entries += 1
+            if !succeeded { failures += 1 }
+            if succeeded || !retryFailed { done.insert(id) }
         }
-        return journal
     }
 
     /// Reads the file at `path` through, calling `body` with each line's 1-based number and

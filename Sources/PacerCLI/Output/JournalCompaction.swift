@@ -25,28 +25,40 @@ enum JournalCompaction {
     /// Compacts the file at `path`; returns the number of lines dropped (0 leaves the file as
     /// it is).
     ///
-    /// - Parameter lines: About how many lines the file has (to size the Bloom filter).
+    /// - Parameters:
+    ///   - lines: About how many lines the file has (to size the Bloom filter).
+    ///   - supersededBy: Ids whose every line here is dropped: with an OpenAI Batch API
+    ///     errors file, the ids that now have a success in the output file.
     /// - Throws: ``InputError`` naming the file when it cannot be read or rewritten; the file
     ///   is then unchanged.
-    static func compact(path: String, lines: Int) async throws -> Int {
-        // 1. Ids that may have more than one line.
+    static func compact(path: String, lines: Int, supersededBy: IDFingerprints? = nil) async throws -> Int {
+        // 1. Ids that may have more than one line, and lines whose id succeeded elsewhere.
         var filter = BloomFilter(bits: max(lines, 1) * 16)
         var suspects: Set<String> = []
-        try await Journal.scan(path: path) { _, line in
-            if case .entry(let id, _) = line, filter.insert(id) { suspects.insert(id) }
-        }
-        guard !suspects.isEmpty else { return 0 }
-        // 2. For each of them, the line that stays.
-        var kept: [String: (line: Int, succeeded: Bool)] = [:]
-        var linesOfSuspects: [Int] = []
+        var drop: Set<Int> = []
         try await Journal.scan(path: path) { number, line in
-            guard case .entry(let id, let succeeded) = line, suspects.contains(id) else { return }
-            linesOfSuspects.append(number)
-            if let current = kept[id], current.succeeded { return }
-            kept[id] = (number, succeeded)
+            guard case .entry(let id, _) = line else { return }
+            if let supersededBy, supersededBy.contains(id) {
+                drop.insert(number)
+            } else if filter.insert(id) {
+                suspects.insert(id)
+            }
         }
-        let keep = Set(kept.values.map(\.line))
-        let drop = Set(linesOfSuspects.filter { !keep.contains($0) })
+        if !suspects.isEmpty {
+            // 2. For each of them, the line that stays.
+            var kept: [String: (line: Int, succeeded: Bool)] = [:]
+            var linesOfSuspects: [Int] = []
+            try await Journal.scan(path: path) { number, line in
+                guard case .entry(let id, let succeeded) = line, suspects.contains(id), !drop.contains(number) else {
+                    return
+                }
+                linesOfSuspects.append(number)
+                if let current = kept[id], current.succeeded { return }
+                kept[id] = (number, succeeded)
+            }
+            let keep = Set(kept.values.map(\.line))
+            drop.formUnion(linesOfSuspects.filter { !keep.contains($0) })
+        }
         guard !drop.isEmpty else { return 0 }
         // 3. Copy every other line beside the file, flush, rename over it.
         try await rewrite(path: path, dropping: drop)

@@ -24,6 +24,19 @@ package enum SummaryText {
             let tokens = summary.tokens
             lines.append("Total tokens: \(tokens.total) (prompt \(tokens.prompt), completion \(tokens.completion))")
             lines.append("Est. cost: \(cost(summary))")
+            if summary.breakdown.count > 1 {
+                for part in summary.breakdown {
+                    let tokens = part.tokens
+                    var price = part.costUSD.map { "$" + format($0, digits: 4) } ?? "cost unknown"
+                    if part.costUSD != nil, part.itemsWithUnknownCost > 0 {
+                        price += " + unknown for \(part.itemsWithUnknownCost) items"
+                    }
+                    lines.append(
+                        "  \(part.key.endpoint) · \(part.key.model): \(part.items) ok, \(tokens.total) tokens "
+                            + "(prompt \(tokens.prompt), completion \(tokens.completion)), \(price)"
+                    )
+                }
+            }
         }
         return lines
     }

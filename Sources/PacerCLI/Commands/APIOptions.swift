@@ -1,0 +1,111 @@
+import ArgumentParser
+import Foundation
+import PacerOpenAI
+
+/// The options of every command that calls an OpenAI-compatible API (`chat`, `batch`): where,
+/// with which key, at how many tokens a minute, at what prices.
+struct APIOptions: ParsableArguments {
+    @Option(help: "API root including its version (default: $OPENAI_BASE_URL or https://api.openai.com/v1).")
+    var baseURL: String?
+
+    @Option(help: "Tokens per minute to pace at (default: the server's x-ratelimit-limit-tokens, if it sends one).")
+    var tpm: Double?
+
+    @Option(
+        help:
+            "A JSON file of prices per model ({\"model\": {\"input_per_million\": 0.15, \"output_per_million\": 0.6}}), over the built-in table."
+    )
+    var prices: String?
+
+    @Option(help: "USD per 1M prompt tokens, for every model (with --price-out).")
+    var priceIn: Double?
+
+    @Option(help: "USD per 1M completion tokens, for every model (with --price-in).")
+    var priceOut: Double?
+
+    func validate() throws {
+        if let tpm, !(tpm > 0) { throw ValidationError("--tpm must be a positive number, got \(tpm)") }
+        guard (priceIn == nil) == (priceOut == nil) else {
+            throw ValidationError("--price-in and --price-out go together")
+        }
+        if let priceIn, let priceOut, !(priceIn >= 0 && priceOut >= 0) {
+            throw ValidationError("prices must not be negative")
+        }
+    }
+
+    /// The API root and the key: the key from `--api-key-file` or `OPENAI_API_KEY`, required
+    /// unless the root is on this machine.
+    func endpoint(run: RunOptions, environment: [String: String]) throws -> (baseURL: String, key: String?) {
+        let base = try Endpoint.baseURL(flag: baseURL, environment: environment)
+        let key =
+            try run.apiKeyFile.map(Self.readKey) ?? environment["OPENAI_API_KEY"].flatMap { $0.isEmpty ? nil : $0 }
+        if key == nil, !Endpoint.isLocal(base) {
+            throw InputError(
+                file: "OPENAI_API_KEY",
+                message:
+                    "is not set; export your key (export OPENAI_API_KEY=...) or pass --api-key-file to call \(base)"
+            )
+        }
+        return (base, key)
+    }
+
+    /// The built-in prices, with `--prices` and `--price-in/--price-out` over them.
+    func pricing() throws -> PricingTable {
+        var table = PricingTable.builtIn
+        if let prices {
+            guard let data = FileManager.default.contents(atPath: prices) else {
+                throw InputError(file: prices, message: "cannot read the prices file")
+            }
+            do {
+                table = table.merging(try PricingTable(json: data))
+            } catch {
+                throw InputError(
+                    file: prices,
+                    message:
+                        #"not a prices file; expected {"model": {"input_per_million": 0.15, "output_per_million": 0.6}, …}"#
+                )
+            }
+        }
+        if let priceIn, let priceOut {
+            table.everyModel = ModelPrice(inputPerMillion: priceIn, outputPerMillion: priceOut)
+        }
+        return table
+    }
+
+    /// The key in `path`: its first line, trimmed.
+    static func readKey(_ path: String) throws -> String {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw InputError(file: path, message: "cannot read the API key file")
+        }
+        let key =
+            String(decoding: data, as: UTF8.self).split(whereSeparator: \.isNewline).first.map {
+                $0.trimmingCharacters(in: .whitespaces)
+            } ?? ""
+        guard !key.isEmpty else { throw InputError(file: path, message: "the API key file is empty") }
+        return key
+    }
+}
+
+/// Reading and checking the API root.
+enum Endpoint {
+    /// The base URL from the flag, the environment, or OpenAI's.
+    static func baseURL(flag: String?, environment: [String: String]) throws(InputError) -> String {
+        let raw =
+            flag ?? environment["OPENAI_BASE_URL"].flatMap { $0.isEmpty ? nil : $0 } ?? "https://api.openai.com/v1"
+        guard let url = URL(string: raw), let scheme = url.scheme?.lowercased(), scheme == "http" || scheme == "https",
+            url.host?.isEmpty == false
+        else {
+            throw InputError(
+                file: flag == nil ? "OPENAI_BASE_URL" : "--base-url",
+                message: "'\(raw)' is not an http(s) URL; expected the API root, e.g. https://api.openai.com/v1"
+            )
+        }
+        return raw
+    }
+
+    /// Whether the URL points at this machine (where a key is optional).
+    static func isLocal(_ raw: String) -> Bool {
+        guard let host = URL(string: raw)?.host?.lowercased() else { return false }
+        return host == "localhost" || host == "::1" || host == "[::1]" || host.hasPrefix("127.")
+    }
+}

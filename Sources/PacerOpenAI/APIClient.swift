@@ -1,0 +1,228 @@
+import NIOCore
+import NIOHTTP1
+import PacerCore
+import PacerHTTP
+
+/// One request for any endpoint: where it goes and the JSON body to post, as an OpenAI Batch
+/// API line holds it.
+public struct APIRequest: Sendable, Hashable {
+    /// The endpoint the body is for.
+    public var endpoint: APIEndpoint
+    /// The request body, sent as it is.
+    public var body: JSONValue
+
+    /// Creates a request.
+    public init(endpoint: APIEndpoint, body: JSONValue) {
+        self.endpoint = endpoint
+        self.body = body
+    }
+
+    /// The body's `model`, if it names one.
+    public var model: String? {
+        if case .string(let model)? = body["model"] { return model }
+        return nil
+    }
+}
+
+/// A 2xx answer of any endpoint: its body as the server sent it, and what Pacer reads from it.
+public struct APIResponse: MeteredOutput, Hashable {
+    /// The endpoint that answered.
+    public var endpoint: APIEndpoint
+    /// The HTTP status (2xx).
+    public var status: Int
+    /// The body as the server sent it, as one line of JSON text (line breaks between tokens
+    /// removed; nothing else changed).
+    public var body: String
+    /// The server's `x-request-id`, if it sent one.
+    public var requestID: String?
+    /// Tokens as the answer reports them, in its endpoint's shape; `nil` when it reports none.
+    public var usage: TokenUsage?
+    /// The model that answered (the body's `model`, else the request's).
+    public var model: String?
+    /// Estimated cost in USD, or `nil` when the model's price or the usage is unknown.
+    public var costUSD: Double?
+    /// What the response said about the server's rate limits.
+    public var rateLimit: RateLimitSnapshot?
+
+    /// Creates a response.
+    public init(
+        endpoint: APIEndpoint,
+        status: Int,
+        body: String,
+        requestID: String? = nil,
+        usage: TokenUsage? = nil,
+        model: String? = nil,
+        costUSD: Double? = nil,
+        rateLimit: RateLimitSnapshot? = nil
+    ) {
+        self.endpoint = endpoint
+        self.status = status
+        self.body = body
+        self.requestID = requestID
+        self.usage = usage
+        self.model = model
+        self.costUSD = costUSD
+        self.rateLimit = rateLimit
+    }
+
+    /// The usage, for the batch summary.
+    public var tokenUsage: TokenUsage? { usage }
+
+    /// The summary's breakdown: tokens and cost per endpoint and model.
+    public var usageKey: UsageKey? { UsageKey(endpoint: endpoint.path, model: model ?? "unknown") }
+}
+
+/// Sends a request body to its endpoint on an OpenAI-compatible server, one attempt per call:
+/// what `pacer batch` runs for every line of an OpenAI Batch API file.
+///
+/// ```swift
+/// let client = APIClient(configuration: .init(baseURL: "https://api.openai.com/v1", apiKey: key), transport: transport)
+/// let request = APIRequest(endpoint: .embeddings, body: ["model": "text-embedding-3-small", "input": "hello"])
+/// let (results, summary) = try await runner.collect([request], operation: client)
+/// ```
+public struct APIClient: BatchOperation {
+    /// Where to send requests.
+    public struct Configuration: Sendable {
+        /// The API root including its version, e.g. `https://api.openai.com/v1`.
+        public var baseURL: String
+        /// The API key, sent as a Bearer token; `nil` sends none (local servers).
+        public var apiKey: String?
+        /// Prices for the cost estimate.
+        public var pricing: PricingTable
+
+        /// Creates a configuration.
+        ///
+        /// - Parameters:
+        ///   - baseURL: The API root including its version.
+        ///   - apiKey: The API key, or `nil` for none.
+        ///   - pricing: Prices for the cost estimate (default: the built-in table).
+        public init(baseURL: String, apiKey: String? = nil, pricing: PricingTable = .builtIn) {
+            self.baseURL = baseURL
+            self.apiKey = apiKey
+            self.pricing = pricing
+        }
+    }
+
+    /// The client's settings.
+    public let configuration: Configuration
+    /// The shared transport.
+    public let transport: HTTPTransport
+    private let redactor: Redactor
+
+    /// Creates a client.
+    public init(configuration: Configuration, transport: HTTPTransport) {
+        self.configuration = configuration
+        self.transport = transport
+        self.redactor = Redactor(secrets: [configuration.apiKey].compactMap { $0 })
+    }
+
+    /// Sends one request.
+    ///
+    /// - Throws: An ``ItemError``, classified as ``ChatClient`` classifies them: 401/400/404
+    ///   permanent; 429, 5xx, connection errors, timeouts retryable (a 429 for
+    ///   `insufficient_quota` is not); a 2xx body that is not complete JSON or lacks its
+    ///   endpoint's answer (``APIEndpoint/problem(with:request:)``) retryable. An HTTP error
+    ///   keeps the server's body and `x-request-id` (``ItemError/responseBody``) for the
+    ///   Batch API error file. Messages never contain the key.
+    public func attempt(_ item: BatchItem<APIRequest>, attempt: Int) async throws -> APIResponse {
+        try await send(item.input, timeout: nil)
+    }
+
+    /// Makes one attempt whose request, body included, must end within `timeout`.
+    public func attempt(_ item: BatchItem<APIRequest>, attempt: Int, timeout: Duration) async throws -> APIResponse {
+        try await send(item.input, timeout: timeout)
+    }
+
+    /// `true`: the request's deadline bounds an attempt.
+    public var enforcesTimeout: Bool { true }
+
+    /// The most tokens the request may use (``APIEndpoint/estimatedTokens(of:)``).
+    public func estimatedTokens(for request: APIRequest) -> Int {
+        request.endpoint.estimatedTokens(of: request.body)
+    }
+
+    private func send(_ request: APIRequest, timeout: Duration?) async throws -> APIResponse {
+        var headers = HTTPHeaders()
+        headers.add(name: "Content-Type", value: "application/json")
+        headers.add(name: "Accept", value: "application/json")
+        if let key = configuration.apiKey {
+            headers.add(name: "Authorization", value: "Bearer \(key)")
+        }
+        var encoded: [UInt8] = []
+        request.body.write(to: &encoded)
+        let response: HTTPResponseData
+        do {
+            response = try await transport.send(
+                HTTPRequestSpec(
+                    method: .POST,
+                    url: request.endpoint.url(base: configuration.baseURL),
+                    headers: headers,
+                    body: ByteBuffer(bytes: encoded)
+                ),
+                timeout: timeout
+            )
+        } catch let error as ItemError {
+            throw redactor.redact(error)
+        }
+        let requestID = response.headers.first(name: "x-request-id")
+        guard (200...299).contains(response.status) else {
+            var error = OpenAIFailure.error(for: response)
+            error.responseBody = Self.jsonText(response.body)
+            error.requestID = requestID
+            throw redactor.redact(error)
+        }
+        func failure(_ problem: String) -> ItemError {
+            ItemError(
+                kind: .invalidResponse,
+                status: response.status,
+                message: redactor.redact(
+                    "\(problem) (\(response.body.readableBytes) bytes): \(HTTPFailure.excerpt(of: response.body, limit: 80))"
+                ),
+                isRetryable: true,
+                rateLimit: RateLimitHeaders.snapshot(from: response.headers)
+            )
+        }
+        guard let json = try? JSONValue(parsing: response.body) else {
+            throw failure("not a complete \(request.endpoint.path) answer")
+        }
+        if let problem = request.endpoint.problem(with: json, request: request.body) {
+            throw failure(problem)
+        }
+        let usage = request.endpoint.usage(in: json)
+        var model = request.model
+        if case .string(let answered)? = json["model"] { model = answered }
+        var cost = usage.flatMap { usage in
+            model.flatMap { configuration.pricing.cost(of: usage, model: $0) }
+                ?? request.model.flatMap { configuration.pricing.cost(of: usage, model: $0) }
+        }
+        // Moderations report no usage, and OpenAI does not charge for them.
+        if usage == nil, request.endpoint == .moderations { cost = 0 }
+        return APIResponse(
+            endpoint: request.endpoint,
+            status: response.status,
+            body: Self.oneLine(response.body),
+            requestID: requestID,
+            usage: usage,
+            model: model,
+            costUSD: cost,
+            rateLimit: RateLimitHeaders.snapshot(from: response.headers)
+        )
+    }
+
+    /// A body as JSON text on one line: the body itself when it is JSON, else the body as a
+    /// JSON string (an HTML error page of a proxy).
+    static func jsonText(_ body: ByteBuffer) -> String {
+        if (try? JSONValue(parsing: body)) != nil { return oneLine(body) }
+        var text: [UInt8] = []
+        JSONValue.writeString(String(buffer: body), to: &text)
+        return String(decoding: text, as: UTF8.self)
+    }
+
+    /// A body as one line: JSON allows line breaks only between tokens (inside a string they
+    /// are escaped), so dropping every CR and LF byte keeps its meaning.
+    static func oneLine(_ body: ByteBuffer) -> String {
+        let bytes = body.readableBytesView
+        guard bytes.contains(where: { $0 == 0x0A || $0 == 0x0D }) else { return String(buffer: body) }
+        return String(decoding: bytes.filter { $0 != 0x0A && $0 != 0x0D }, as: UTF8.self)
+    }
+}

@@ -1,0 +1,187 @@
+import PacerCore
+import PacerHTTP
+
+/// One OpenAI API endpoint a request can go to, described by the four things in which the
+/// endpoints differ: the path, the token estimate of a request (for tokens-per-minute pacing),
+/// where an answer keeps its usage, and how an answer is checked to be whole.
+///
+/// `pacer batch` routes each OpenAI Batch API line to the endpoint its `url` names;
+/// ``APIClient`` sends a request body to any of them.
+public enum APIEndpoint: String, Sendable, Hashable, CaseIterable, Codable {
+    /// `/v1/chat/completions`.
+    case chatCompletions = "chat/completions"
+    /// `/v1/embeddings`.
+    case embeddings
+    /// `/v1/completions` (legacy text completions).
+    case completions
+    /// `/v1/responses`.
+    case responses
+    /// `/v1/moderations`.
+    case moderations
+
+    /// The path below the API root (which includes the version, e.g. `…/v1`).
+    public var path: String { rawValue }
+
+    /// The path as a Batch API line writes it: `/v1/embeddings`.
+    public var batchURL: String { "/v1/" + rawValue }
+
+    /// The endpoint a Batch API line's `url` names: `/v1/embeddings`, or without the version
+    /// (`/embeddings`, as some servers' files have it); `nil` for any other.
+    ///
+    /// The version in the line is not added to the API root's: `/v1/embeddings` against
+    /// `https://api.openai.com/v1` posts to `https://api.openai.com/v1/embeddings`.
+    public init?(batchURL url: String) {
+        var path = Substring(url)
+        if let query = path.firstIndex(of: "?") { path = path[..<query] }
+        while path.hasPrefix("/") { path = path.dropFirst() }
+        if path.hasPrefix("v1/") { path = path.dropFirst(3) }
+        while path.hasSuffix("/") { path = path.dropLast() }
+        self.init(rawValue: String(path))
+    }
+
+    /// The URL of this endpoint under an API root such as `https://api.openai.com/v1`.
+    public func url(base: String) -> String {
+        var base = Substring(base)
+        while base.hasSuffix("/") { base = base.dropLast() }
+        return base + "/" + path
+    }
+
+    /// The output tokens assumed for a request that sets no limit: chat and responses allow
+    /// ``TokenEstimate/defaultCompletionAllowance``; legacy completions default to 16, as the
+    /// API does; embeddings and moderations produce none.
+    public var defaultOutputAllowance: Int {
+        switch self {
+        case .chatCompletions, .responses: TokenEstimate.defaultCompletionAllowance
+        case .completions: 16
+        case .embeddings, .moderations: 0
+        }
+    }
+
+    /// The most tokens a request with this body may use, to reserve against a TPM limit:
+    /// its input (messages, `input`, `prompt`, `instructions`) plus the output it allows
+    /// (`max_completion_tokens` / `max_tokens` / `max_output_tokens`, or
+    /// ``defaultOutputAllowance``). Saturates rather than overflows: the server judges a
+    /// limit too large.
+    public func estimatedTokens(of body: JSONValue) -> Int {
+        var input = 0
+        var outputs = 1
+        switch self {
+        case .chatCompletions:
+            if case .array(let messages)? = body["messages"] {
+                input = 3
+                for message in messages { input = input.saturatingAdd(4 + Self.textTokens(message["content"])) }
+            }
+        case .responses:
+            input = Self.textTokens(body["input"]).saturatingAdd(Self.textTokens(body["instructions"]))
+        case .completions:
+            input = Self.textTokens(body["prompt"])
+            if case .array(let prompts)? = body["prompt"], prompts.first?.isString == true { outputs = prompts.count }
+        case .embeddings, .moderations:
+            input = Self.textTokens(body["input"])
+        }
+        if case .number(let n)? = body["n"], let count = n.int, count > 1 {
+            outputs = outputs.saturatingMultiply(count)
+        }
+        let limit =
+            ["max_completion_tokens", "max_tokens", "max_output_tokens"].lazy.compactMap { body[$0]?.int }.first
+            ?? defaultOutputAllowance
+        return input.saturatingAdd(max(0, limit).saturatingMultiply(outputs))
+    }
+
+    /// The tokens an answer reports, in this endpoint's shape: `prompt_tokens` /
+    /// `completion_tokens` (chat, completions, embeddings), `input_tokens` / `output_tokens`
+    /// (responses); `nil` when the answer has no usage (moderations, or a server that omits it).
+    public func usage(in body: JSONValue) -> TokenUsage? {
+        guard case .object(let usage)? = body["usage"] else { return nil }
+        let (inputKey, outputKey) =
+            self == .responses ? ("input_tokens", "output_tokens") : ("prompt_tokens", "completion_tokens")
+        let input = usage[inputKey]?.int ?? 0
+        let output = usage[outputKey]?.int ?? 0
+        let total = usage["total_tokens"]?.int ?? input.saturatingAdd(output)
+        return TokenUsage(prompt: input, completion: output, total: total)
+    }
+
+    /// Whether a 2xx answer's parsed body is this endpoint's answer; `nil` when it is, else
+    /// what is missing. A body without it was cut off or is not the API's (a proxy's page):
+    /// worth asking again.
+    public func problem(with body: JSONValue, request: JSONValue) -> String? {
+        let field: String
+        switch self {
+        case .chatCompletions, .completions: field = "choices"
+        case .embeddings: field = "data"
+        case .responses: field = "output"
+        case .moderations: field = "results"
+        }
+        guard case .array(let items)? = body[field] else {
+            return "not a \(path) answer: no \"\(field)\" array"
+        }
+        if self == .embeddings, let inputs = Self.inputCount(request["input"]), items.count != inputs {
+            return "\(items.count) embeddings for \(inputs) inputs"
+        }
+        return nil
+    }
+
+    /// The number of inputs of an embeddings or moderations `input`: 1 for a string or a
+    /// token array, the count for an array of strings or of token arrays.
+    static func inputCount(_ input: JSONValue?) -> Int? {
+        switch input {
+        case .string?: return 1
+        case .array(let items)?:
+            if case .number? = items.first { return 1 }
+            return items.count
+        default: return nil
+        }
+    }
+
+    /// The estimated tokens of a request's text: a string; an array of strings, token ids or
+    /// content parts (`{"type": "text"/"input_text", "text"}`); messages or input items with
+    /// `content`. Images and files are not counted (the server's usage settles them).
+    static func textTokens(_ value: JSONValue?) -> Int {
+        switch value {
+        case .string(let text)?: return TokenEstimate.text(text)
+        case .array(let items)?:
+            var sum = 0
+            for item in items {
+                switch item {
+                case .number: sum = sum.saturatingAdd(1)
+                case .array(let tokens): sum = sum.saturatingAdd(tokens.count)
+                default: sum = sum.saturatingAdd(textTokens(item))
+                }
+            }
+            return sum
+        case .object(let object)?:
+            if let text = object["text"] { return textTokens(text) }
+            if let content = object["content"] { return 4 + textTokens(content) }
+            return 0
+        default: return 0
+        }
+    }
+}
+
+extension JSONValue {
+    /// The value as an `Int`, when it is a number that is one exactly.
+    var int: Int? {
+        if case .number(let number) = self { return number.int }
+        return nil
+    }
+
+    /// Whether the value is a string.
+    var isString: Bool {
+        if case .string = self { return true }
+        return false
+    }
+}
+
+extension Int {
+    /// `self + other`, or `Int.max` when that overflows.
+    func saturatingAdd(_ other: Int) -> Int {
+        let (sum, overflow) = addingReportingOverflow(other)
+        return overflow ? .max : sum
+    }
+
+    /// `self × other`, or `Int.max` when that overflows.
+    func saturatingMultiply(_ other: Int) -> Int {
+        let (product, overflow) = multipliedReportingOverflow(by: other)
+        return overflow ? .max : product
+    }
+}
