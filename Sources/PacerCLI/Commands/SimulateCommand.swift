@@ -145,6 +145,7 @@ struct SimulateCommand: AsyncParsableCommand {
             Console.error(
                 "latency \(configuration.latency), fail rate \(configuration.faultRate) [\(configuration.faults.map(\.name).joined(separator: ","))]"
                     + (limits.isEmpty ? "" : ", limits \(limits) (\(configuration.limitWindow.rawValue))")
+                    + (configuration.rejectInputContaining.map { ", rejecting inputs containing '\($0)'" } ?? "")
                     + "; Ctrl-C to stop"
             )
         }
