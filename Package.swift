@@ -138,6 +138,15 @@ let package = Package(
             ]
         ),
         .testTarget(
+            name: "PacerSimulatorTests",
+            dependencies: [
+                "PacerCore", "PacerHTTP", "PacerOpenAI", "PacerSimulator", "PacerTesting",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
+        .testTarget(
             name: "PacerCLITests",
             dependencies: ["PacerCLI", "PacerCore", "PacerHTTP", "PacerOpenAI", "PacerSimulator", "PacerTesting"]
         ),

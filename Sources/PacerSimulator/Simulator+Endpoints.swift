@@ -37,7 +37,8 @@ extension Simulator {
             chat.maxTokens ?? TokenEstimate.defaultCompletionAllowance
         )
         let estimate = overflow ? Int.max : sum
-        let charge = completion.usage?.totalTokens ?? 0
+        let rejection = rejectedInput(chat.messages.map(\.content)) { "messages[\($0)].content" }
+        let charge = rejection == nil ? completion.usage?.totalTokens ?? 0 : 0
         return try await serve(item: "chat:\(prompt)", context: context, tokens: (estimate, charge), model: chat.model)
         {
             if chat.messages.isEmpty {
@@ -93,6 +94,7 @@ extension Simulator {
                     status: .badRequest
                 )
             }
+            if let rejection { return rejection }
             let usage = completion.usage.map {
                 TokenUsage(prompt: $0.promptTokens, completion: $0.completionTokens, total: $0.totalTokens)
             }

@@ -191,12 +191,13 @@ extension Simulator {
     }
 
     /// A chat completion body with `choices[0]`'s message and finish reason replaced; any
-    /// other body (a post) unchanged.
+    /// other body (a post, the answer of another endpoint) unchanged.
     static func replacingMessage(
         of body: ByteBuffer,
         with replacement: (message: JSONValue, finishReason: String)
     ) -> ByteBuffer {
         guard case .object(var completion)? = try? JSONValue(parsing: body),
+            completion["object"] == .string("chat.completion"),
             case .array(var choices)? = completion["choices"], case .object(var choice)? = choices.first
         else { return body }
         choice["message"] = replacement.message
@@ -268,9 +269,18 @@ extension Simulator {
     }
 
     /// An error response in OpenAI's shape.
-    func failure(_ status: HTTPResponse.Status, message: String, type: String, code: String? = nil) -> Response {
+    func failure(
+        _ status: HTTPResponse.Status,
+        message: String,
+        type: String,
+        param: String? = nil,
+        code: String? = nil
+    ) -> Response {
         stats.recordOutcome(String(status.code))
-        return Self.json(OpenAIErrorBody(error: .init(message: message, type: type, code: code)), status: status)
+        return Self.json(
+            OpenAIErrorBody(error: .init(message: message, type: type, param: param, code: code)),
+            status: status
+        )
     }
 
     /// A 401 when a key is configured and the request does not carry it.

@@ -8,9 +8,12 @@ import ServiceLifecycle
 
 /// An OpenAI-compatible and JSON-placeholder-like HTTP server for demos, tests and benchmarks.
 ///
-/// Endpoints: `POST /v1/chat/completions`, `GET /v1/models`, `GET /posts/{id}` (ids
-/// `1...postCount`, 404 otherwise) and `GET /stats`. Latency, faults and an API-key check
-/// come from the ``SimulatorConfiguration``.
+/// Endpoints: `POST /v1/chat/completions`, and the others an OpenAI Batch API file can
+/// name: `POST /v1/embeddings`, `POST /v1/completions` (legacy), `POST /v1/responses` and
+/// `POST /v1/moderations`; `GET /v1/models`, `GET /posts/{id}` (ids `1...postCount`, 404
+/// otherwise) and `GET /stats` (with a per-endpoint breakdown). Every `POST` endpoint answers
+/// deterministically from its inputs and shares the rate limits, latency, faults, API-key
+/// check and quota switch of the ``SimulatorConfiguration``.
 ///
 /// ```swift
 /// try await Simulator.withRunning(SimulatorConfiguration(latency: .milliseconds(50))) { server in
@@ -143,9 +146,24 @@ public struct Simulator: Sendable {
         }
     }
 
+    /// The API endpoints served under `/v1/`, by path.
+    typealias Handler = @Sendable (Simulator, Request, SimulatorContext) async throws -> Response
+    static let endpoints: [(path: String, handler: Handler)] = [
+        ("chat/completions", { try await $0.chatCompletion($1, context: $2) }),
+        ("embeddings", { try await $0.embeddings($1, context: $2) }),
+        ("completions", { try await $0.completions($1, context: $2) }),
+        ("responses", { try await $0.responses($1, context: $2) }),
+        ("moderations", { try await $0.moderations($1, context: $2) }),
+    ]
+
     func addRoutes(to router: Router<SimulatorContext>) {
-        router.post("v1/chat/completions") { request, context in
-            try await self.chatCompletion(request, context: context)
+        for (path, handler) in Self.endpoints {
+            router.post(RouterPath("v1/" + path)) { request, context in
+                // Every outcome recorded while serving the request counts for its endpoint too.
+                try await SimulatorStats.$endpoint.withValue(path) {
+                    try await handler(self, request, context)
+                }
+            }
         }
         router.get("v1/models") { request, _ in
             if let denied = self.checkKey(request) { return denied }

@@ -69,7 +69,8 @@ public struct SimulatorConfiguration: Sendable, Hashable {
     public var faults: [Fault]
     /// Seeds fault selection; `nil` draws from the system generator. Default `nil`.
     public var seed: UInt64?
-    /// When set, chat and model requests need `Authorization: Bearer <key>`. Default `nil`.
+    /// When set, API (`POST /v1/…`) and model requests need `Authorization: Bearer <key>`.
+    /// Default `nil`.
     public var apiKey: String?
     /// The wait a 429 fault asks for. Default 1 s.
     public var retryAfter: Duration
@@ -77,16 +78,25 @@ public struct SimulatorConfiguration: Sendable, Hashable {
     public var slowDelay: Duration
     /// The ids served by `/posts/{id}` are `1...postCount`. Default 1000.
     public var postCount: Int
-    /// Requests per minute allowed (chat and posts); `nil` for no limit. Default `nil`.
+    /// Requests per minute allowed (every `POST /v1/…` endpoint and posts, together); `nil`
+    /// for no limit. Default `nil`.
     public var requestsPerMinute: Int?
-    /// Tokens per minute allowed (chat); `nil` for no limit. Default `nil`.
+    /// Tokens per minute allowed (every `POST /v1/…` endpoint, together); `nil` for no limit.
+    /// Default `nil`.
     public var tokensPerMinute: Int?
     /// How the limits are enforced. Default ``LimitWindow/quantized``.
     public var limitWindow: LimitWindow
-    /// Answer every chat request with 429 `insufficient_quota`. Default `false`.
+    /// Answer every API (`POST /v1/…`) request with 429 `insufficient_quota`. Default `false`.
     public var quotaExhausted: Bool
     /// Serve HTTPS with this certificate instead of plain HTTP. Default `nil` (HTTP).
     public var tls: SimulatorTLS?
+    /// When set, an API request any of whose inputs contains this text is answered 400
+    /// `invalid_request_error`, its `param` naming the first such input (`input[3]`,
+    /// `prompt[0]`, `messages[1].content`): a bad input in a packed request, always rejected
+    /// (not drawn like the faults), so that a client can find it by splitting. Inputs are a
+    /// chat request's message contents, the `input` strings of embeddings, moderations and
+    /// responses, and the `prompt` strings of completions. Default `nil`.
+    public var rejectInputContaining: String?
 
     /// Creates a configuration; see each property for its default.
     public init(
@@ -104,12 +114,14 @@ public struct SimulatorConfiguration: Sendable, Hashable {
         tokensPerMinute: Int? = nil,
         limitWindow: LimitWindow = .quantized,
         quotaExhausted: Bool = false,
-        tls: SimulatorTLS? = nil
+        tls: SimulatorTLS? = nil,
+        rejectInputContaining: String? = nil
     ) {
         precondition((0...1).contains(faultRate), "faultRate must be within 0...1")
         precondition(faultRate == 0 || !faults.isEmpty, "a fault rate needs at least one fault")
         precondition(requestsPerMinute.map { $0 > 0 } ?? true, "requestsPerMinute must be positive")
         precondition(tokensPerMinute.map { $0 > 0 } ?? true, "tokensPerMinute must be positive")
+        precondition(rejectInputContaining.map { !$0.isEmpty } ?? true, "rejectInputContaining must not be empty")
         self.host = host
         self.port = port
         self.latency = latency
@@ -125,5 +137,6 @@ public struct SimulatorConfiguration: Sendable, Hashable {
         self.limitWindow = limitWindow
         self.quotaExhausted = quotaExhausted
         self.tls = tls
+        self.rejectInputContaining = rejectInputContaining
     }
 }

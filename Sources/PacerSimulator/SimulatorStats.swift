@@ -8,12 +8,68 @@ public struct SimulatorStatsSnapshot: Sendable, Hashable, Codable {
     /// Requests per outcome: an HTTP status (`"200"`, `"429"`, …) or a fault that has none of
     /// its own (`"drop"`, `"truncate"`, `"malformed"`, `"slow"`).
     public var byStatus: [String: Int]
-    /// Requests per item: `posts/{id}` or `chat:{prompt}`.
+    /// Requests per item: `posts/{id}`, `chat:{prompt}`, `embeddings:{first input}`,
+    /// `completions:{first prompt}`, `responses:{input text}` or `moderations:{first input}`.
     public var byItem: [String: Int]
-    /// Tokens in the chat completions delivered whole and in time with status 200.
+    /// Tokens in the API answers delivered whole and in time with status 200, all endpoints
+    /// together (moderations, which report no usage, count their inputs as prompt tokens).
     public var tokens: TokenUsage
     /// Requests and 429s in each second since the server started, for rate measurements.
     public var perSecond: [Second]
+    /// The same counts for each API endpoint, keyed by its path after `/v1/`:
+    /// `chat/completions`, `embeddings`, `completions`, `responses`, `moderations`.
+    public var byEndpoint: [String: EndpointStats]
+
+    /// Creates a snapshot.
+    public init(
+        requests: Int = 0,
+        byStatus: [String: Int] = [:],
+        byItem: [String: Int] = [:],
+        tokens: TokenUsage = TokenUsage(),
+        perSecond: [Second] = [],
+        byEndpoint: [String: EndpointStats] = [:]
+    ) {
+        self.requests = requests
+        self.byStatus = byStatus
+        self.byItem = byItem
+        self.tokens = tokens
+        self.perSecond = perSecond
+        self.byEndpoint = byEndpoint
+    }
+
+    /// Decodes a snapshot; `by_endpoint` may be absent (a simulator older than it).
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.requests = try container.decode(Int.self, forKey: .requests)
+        self.byStatus = try container.decode([String: Int].self, forKey: .byStatus)
+        self.byItem = try container.decode([String: Int].self, forKey: .byItem)
+        self.tokens = try container.decode(TokenUsage.self, forKey: .tokens)
+        self.perSecond = try container.decode([Second].self, forKey: .perSecond)
+        self.byEndpoint = try container.decodeIfPresent([String: EndpointStats].self, forKey: .byEndpoint) ?? [:]
+    }
+
+    /// What one API endpoint has served.
+    public struct EndpointStats: Sendable, Hashable, Codable {
+        /// Requests received on the endpoint, whatever their outcome.
+        public var requests: Int
+        /// Its requests per outcome, as ``SimulatorStatsSnapshot/byStatus``.
+        public var byStatus: [String: Int]
+        /// The usage of its answers delivered whole and in time with status 200: exactly what
+        /// a client adds up from the bodies it received (for moderations, the inputs' tokens).
+        public var tokens: TokenUsage
+
+        /// Creates the counts of an endpoint.
+        public init(requests: Int = 0, byStatus: [String: Int] = [:], tokens: TokenUsage = TokenUsage()) {
+            self.requests = requests
+            self.byStatus = byStatus
+            self.tokens = tokens
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case requests, tokens
+            case byStatus = "by_status"
+        }
+    }
 
     /// What happened in one second.
     public struct Second: Sendable, Hashable, Codable {
@@ -33,19 +89,24 @@ public struct SimulatorStatsSnapshot: Sendable, Hashable, Codable {
         case perSecond = "per_second"
         case byStatus = "by_status"
         case byItem = "by_item"
+        case byEndpoint = "by_endpoint"
     }
 }
 
 /// Thread-safe counters behind `GET /stats`.
 public final class SimulatorStats: Sendable {
-    private let state = Mutex(
-        SimulatorStatsSnapshot(requests: 0, byStatus: [:], byItem: [:], tokens: TokenUsage(), perSecond: [])
-    )
+    private let state = Mutex(SimulatorStatsSnapshot())
     private let triggers = Mutex<[(count: Int, action: @Sendable () -> Void)]>([])
     private let started = ContinuousClock.now
 
     /// Creates empty counters.
     public init() {}
+
+    /// The API endpoint (path after `/v1/`) the current request was sent to, for
+    /// ``SimulatorStatsSnapshot/byEndpoint``; `nil` outside the API (posts). Set by the router
+    /// around each API handler, so that every outcome recorded while the request is served
+    /// (including the error answers of the shared paths) lands on its endpoint.
+    @TaskLocal static var endpoint: String?
 
     /// The current second since the server started, with its slot created.
     private func second(_ snapshot: inout SimulatorStatsSnapshot) -> Int {
@@ -55,9 +116,11 @@ public final class SimulatorStats: Sendable {
     }
 
     func recordRequest(item: String) {
+        let endpoint = Self.endpoint
         let requests = state.withLock {
             $0.requests += 1
             $0.byItem[item, default: 0] += 1
+            if let endpoint { $0.byEndpoint[endpoint, default: .init()].requests += 1 }
             $0.perSecond[second(&$0)].requests += 1
             return $0.requests
         }
@@ -76,9 +139,16 @@ public final class SimulatorStats: Sendable {
     }
 
     func recordOutcome(_ outcome: String, tokens: TokenUsage? = nil) {
+        let endpoint = Self.endpoint
         state.withLock {
             $0.byStatus[outcome, default: 0] += 1
             if let tokens { $0.tokens = $0.tokens + tokens }
+            if let endpoint {
+                var counts = $0.byEndpoint[endpoint] ?? .init()
+                counts.byStatus[outcome, default: 0] += 1
+                if let tokens { counts.tokens = counts.tokens + tokens }
+                $0.byEndpoint[endpoint] = counts
+            }
             if outcome == "429" { $0.perSecond[second(&$0)].rateLimited += 1 }
         }
     }

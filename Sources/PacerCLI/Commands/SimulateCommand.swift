@@ -8,7 +8,8 @@ struct SimulateCommand: AsyncParsableCommand {
         commandName: "simulate",
         abstract: "Run an OpenAI-compatible simulator server on 127.0.0.1 until Ctrl-C.",
         discussion: """
-            Serves POST /v1/chat/completions, GET /v1/models, GET /posts/{id} and GET /stats. \
+            Serves POST /v1/chat/completions, /v1/embeddings, /v1/completions, /v1/responses and \
+            /v1/moderations, GET /v1/models, GET /posts/{id} and GET /stats. \
             Point pacer at it with --base-url http://127.0.0.1:PORT/v1 (https with --tls-cert and \
             --tls-key; then pass the certificate to pacer with --ca-cert).
             """
@@ -41,17 +42,29 @@ struct SimulateCommand: AsyncParsableCommand {
     @Option(help: "Requests per minute allowed; more are answered 429 with OpenAI's headers.")
     var rpm: Int?
 
-    @Option(help: "Tokens per minute allowed (chat): prompt estimate + max_tokens must fit; the real usage is charged.")
+    @Option(
+        help:
+            "Tokens per minute allowed (all endpoints): prompt estimate + max_tokens must fit; the real usage is charged."
+    )
     var tpm: Int?
 
     @Option(help: "How limits are enforced: quantized (a bucket of one second's worth) or sliding (any 60 s window).")
     var limitWindow: LimitWindow = .quantized
 
-    @Flag(help: "Answer every chat request with 429 insufficient_quota.")
+    @Flag(help: "Answer every API request with 429 insufficient_quota.")
     var quotaExhausted = false
 
-    @Flag(help: "Require 'Authorization: Bearer $OPENAI_API_KEY' on chat requests.")
+    @Flag(help: "Require 'Authorization: Bearer $OPENAI_API_KEY' on API requests.")
     var requireKey = false
+
+    @Option(
+        help: ArgumentHelp(
+            "Answer 400 invalid_request_error to any request one of whose inputs contains this text.",
+            discussion:
+                "Inputs: chat message contents, the input strings of embeddings, moderations and responses, the prompt strings of completions. The error's param names the first such input (input[3], prompt[0], messages[1].content)."
+        )
+    )
+    var rejectInputContaining: String?
 
     @Option(help: "Serve HTTPS with this PEM certificate (chain); needs --tls-key.")
     var tlsCert: String?
@@ -70,6 +83,9 @@ struct SimulateCommand: AsyncParsableCommand {
         _ = try parsedFaults()
         if let rpm, rpm < 1 { throw ValidationError("--rpm must be at least 1") }
         if let tpm, tpm < 1 { throw ValidationError("--tpm must be at least 1") }
+        if rejectInputContaining?.isEmpty == true {
+            throw ValidationError("--reject-input-containing needs a non-empty text")
+        }
         if requireKey, Environment.current["OPENAI_API_KEY"]?.isEmpty ?? true {
             throw ValidationError("--require-key needs OPENAI_API_KEY to be set")
         }
@@ -113,7 +129,8 @@ struct SimulateCommand: AsyncParsableCommand {
             tokensPerMinute: tpm,
             limitWindow: limitWindow,
             quotaExhausted: quotaExhausted,
-            tls: try tls()
+            tls: try tls(),
+            rejectInputContaining: rejectInputContaining
         )
         let host = self.host
         let scheme = configuration.tls == nil ? "http" : "https"
@@ -128,6 +145,7 @@ struct SimulateCommand: AsyncParsableCommand {
             Console.error(
                 "latency \(configuration.latency), fail rate \(configuration.faultRate) [\(configuration.faults.map(\.name).joined(separator: ","))]"
                     + (limits.isEmpty ? "" : ", limits \(limits) (\(configuration.limitWindow.rawValue))")
+                    + (configuration.rejectInputContaining.map { ", rejecting inputs containing '\($0)'" } ?? "")
                     + "; Ctrl-C to stop"
             )
         }
