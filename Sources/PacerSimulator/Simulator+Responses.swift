@@ -9,7 +9,8 @@ import ServiceLifecycle
 
 extension Simulator {
     /// Runs the common path of an API request: count it, apply the rate limits, check
-    /// faults, wait, then answer; every answer carries the `x-ratelimit-*` headers.
+    /// faults, wait, then answer; every answer carries the `x-ratelimit-*` headers (when
+    /// limits are set) and an `x-request-id`, as OpenAI's do.
     ///
     /// - Parameters:
     ///   - item: The item key for `/stats`.
@@ -25,6 +26,18 @@ extension Simulator {
         answer: () throws -> Answer
     ) async throws -> Response {
         stats.recordRequest(item: item)
+        var response = try await limitedResponse(context: context, tokens: tokens, model: model, answer: answer)
+        response.headers[HTTPField.Name("x-request-id")!] = Self.requestID()
+        return response
+    }
+
+    /// The answer under the rate limits: the normal path, or a 429 with OpenAI's headers.
+    private func limitedResponse(
+        context: SimulatorContext,
+        tokens: (estimate: Int, charge: Int)?,
+        model: String,
+        answer: () throws -> Answer
+    ) async throws -> Response {
         guard limiter.isActive else {
             return try await respond(context: context, answer: answer)
         }
@@ -277,10 +290,17 @@ extension Simulator {
         code: String? = nil
     ) -> Response {
         stats.recordOutcome(String(status.code))
-        return Self.json(
+        var response = Self.json(
             OpenAIErrorBody(error: .init(message: message, type: type, param: param, code: code)),
             status: status
         )
+        response.headers[HTTPField.Name("x-request-id")!] = Self.requestID()
+        return response
+    }
+
+    /// A new `x-request-id`, as OpenAI sends with every answer.
+    static func requestID() -> String {
+        "req_" + String(UInt64.random(in: 1...UInt64.max), radix: 16)
     }
 
     /// A 401 when a key is configured and the request does not carry it.

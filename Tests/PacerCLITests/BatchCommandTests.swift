@@ -1,4 +1,5 @@
 import Foundation
+import PacerCore
 import PacerSimulator
 import PacerTesting
 import Testing
@@ -97,6 +98,76 @@ import Testing
             let error = try #require(line["error"] as? [String: Any])
             #expect(line["response"] is NSNull && error["code"] as? String == "invalid_input")
             #expect((error["message"] as? String)?.contains("in.jsonl:") == true)
+        }
+    }
+
+    /// One line of a mixed file: `index` of `endpoint`, with a body the simulator refuses (400)
+    /// when `bad`.
+    func mixedLine(_ endpoint: String, _ index: Int, bad: Bool) -> String {
+        let text = "item \(index) of \(endpoint): " + String(repeating: "pace ", count: index % 13)
+        let body: String
+        switch endpoint {
+        case "chat/completions":
+            body =
+                #"{"model":"gpt-4o-mini","messages":[{"role":"user","content":"\#(text)"}],"max_tokens":30\#(bad ? #","temperature":5"# : "")}"#
+        case "embeddings":
+            body = #"{"model":"text-embedding-3-small","input":"\#(bad ? "" : text)","dimensions":8}"#
+        case "responses":
+            body = #"{"model":"gpt-4o-mini","input":"\#(text)","max_output_tokens":\#(bad ? 1 : 30)}"#
+        default:
+            body =
+                bad
+                ? #"{"prompt":"\#(text)"}"# : #"{"model":"gpt-3.5-turbo-instruct","prompt":"\#(text)","max_tokens":20}"#
+        }
+        let name = endpoint.split(separator: "/")[0]
+        return #"{"custom_id":"\#(name)-\#(index)","method":"POST","url":"/v1/\#(endpoint)","body":\#(body)}"#
+    }
+
+    /// Issue 10's mixed file, smaller: four endpoints in one file, a fifth of the answers
+    /// faults, a few bodies the server refuses. Every answer is in the output once, every
+    /// refusal in the errors file with the server's 400, and the tokens counted per endpoint
+    /// are the simulator's own count of the usage it sent.
+    @Test func aMixedFileGoesEachLineToItsEndpointAndCountsTokensPerEndpoint() async throws {
+        let endpoints = ["chat/completions", "embeddings", "responses", "completions"]
+        var text = ""
+        for index in 0..<30 {
+            for endpoint in endpoints { text += mixedLine(endpoint, index, bad: index % 15 == 7) + "\n" }
+        }
+        let input = try write("mixed.jsonl", text)
+        let output = path("out.jsonl")
+        let summaryPath = path("summary.json")
+        let configuration = SimulatorConfiguration(faultRate: 0.2, seed: 10, retryAfter: .milliseconds(20))
+        let stats = try await withSimulator(configuration) { server in
+            let arguments = [
+                "batch", input, "-o", output, "-q", "--base-url", server.baseURL, "--max-retries", "20",
+                "--backoff-base", "0.01", "--backoff-cap", "0.05", "--retry-budget", "off", "--concurrency", "16",
+                "--summary-json", summaryPath,
+            ]
+            #expect(await pacer(arguments) == 1)
+            return server.stats.snapshot()
+        }
+        let answers = try lines(output)
+        let errors = try lines(path("out.errors.jsonl"))
+        #expect(answers.count == 112 && errors.count == 8)
+        let ids = (answers + errors).compactMap { $0["custom_id"] as? String }
+        #expect(ids.count == 120 && Set(ids).count == 120)
+        for line in answers + errors {
+            let response = try #require(line["response"] as? [String: Any], "\(line)")
+            #expect(response["request_id"] is String, "every answer names the server's x-request-id")
+        }
+        for line in errors {
+            #expect((line["response"] as? [String: Any])?["status_code"] as? Int == 400)
+        }
+        let summary = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: summaryPath)))
+        let breakdown = try #require((summary as? [String: Any])?["breakdown"] as? [[String: Any]])
+        #expect(breakdown.count == 4)
+        for part in breakdown {
+            let endpoint = try #require((part["key"] as? [String: Any])?["endpoint"] as? String)
+            let tokens = try #require(part["tokens"] as? [String: Any])
+            let served = try #require(stats.byEndpoint[endpoint], "\(endpoint)")
+            #expect(part["items"] as? Int == 28, "\(endpoint)")
+            #expect(tokens["total"] as? Int == served.tokens.total && tokens["prompt"] as? Int == served.tokens.prompt)
+            #expect(tokens["completion"] as? Int == served.tokens.completion, "\(endpoint)")
         }
     }
 
