@@ -142,6 +142,12 @@ public struct APIClient: BatchOperation {
     }
 
     private func send(_ request: APIRequest, timeout: Duration?) async throws -> APIResponse {
+        try await exchange(request, timeout: timeout).response
+    }
+
+    /// Sends `request`; returns the answer and its parsed body (for clients that read more of
+    /// it, such as ``EmbeddingsClient``).
+    func exchange(_ request: APIRequest, timeout: Duration?) async throws -> (response: APIResponse, json: JSONValue) {
         var headers = HTTPHeaders()
         headers.add(name: "Content-Type", value: "application/json")
         headers.add(name: "Accept", value: "application/json")
@@ -197,7 +203,7 @@ public struct APIClient: BatchOperation {
         }
         // Moderations report no usage, and OpenAI does not charge for them.
         if usage == nil, request.endpoint == .moderations { cost = 0 }
-        return APIResponse(
+        let answer = APIResponse(
             endpoint: request.endpoint,
             status: response.status,
             body: Self.oneLine(response.body),
@@ -207,6 +213,7 @@ public struct APIClient: BatchOperation {
             costUSD: cost,
             rateLimit: RateLimitHeaders.snapshot(from: response.headers)
         )
+        return (answer, json)
     }
 
     /// A body as JSON text on one line: the body itself when it is JSON, else the body as a

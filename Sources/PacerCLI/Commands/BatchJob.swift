@@ -3,18 +3,20 @@ import Foundation
 import PacerCore
 import UnixSignals
 
-/// The common run of `pacer chat` and `pacer fetch`: check the input, continue the output
-/// file's journal, run the batch, write a JSONL line per item as it finishes, stop cleanly on
+/// The common run of every batch command: check the input, continue the output file's
+/// journal, run the batch, write a JSONL line per item as it finishes, stop cleanly on
 /// Ctrl-C, print the summary, and choose the exit status.
-struct BatchJob<Operation: BatchOperation>: Sendable {
+struct BatchJob<Operation: BatchOperation, Feed: JobFeed>: Sendable
+where Feed.Unit == Operation.Input, Feed.Output == Operation.Output {
     let options: RunOptions
     let configuration: BatchConfiguration
     let operation: Operation
-    let parser: ItemParser<Operation.Input>
+    let parser: ItemParser<Feed.Input>
     /// What an item is called in the summary ("prompts", "URLs").
     let unit: String
     let showTokens: Bool
-    let makeLine: @Sendable (BatchItem<Operation.Input>, ItemResult<Operation.Output>) -> any OutputRecord
+    /// How items become the runner's units, and units lines.
+    let feed: Feed
     /// The line written for an input line that cannot be read, with `--skip-invalid`.
     var makeInvalidLine: @Sendable (String, InputError) -> any OutputRecord = { OutputLine.invalid(id: $0, error: $1) }
     /// Where failures are written, when not to the output: an OpenAI Batch API errors file,
@@ -72,7 +74,7 @@ struct BatchJob<Operation: BatchOperation>: Sendable {
         let skip: @Sendable (String) -> Bool = { id in done.isDone(id) }
         // The items left to do (exact when the output holds only ids of this input, as a
         // rerun's does); it only sizes the progress line.
-        let total = items.map { max(0, $0 - journal.doneCount) }
+        let total = feed.unitsAreItems ? items.map { max(0, $0 - journal.doneCount) } : nil
         let writer = try OutputWriter(path: output)
         // Failures go to the errors file when there is one, else with the successes.
         let failureWriter = try errors.map { try OutputWriter(path: $0) } ?? writer
@@ -106,16 +108,16 @@ struct BatchJob<Operation: BatchOperation>: Sendable {
             group.addTask {
                 do {
                     let summary = try await runner.run(
-                        source,
+                        feed.units(from: source),
                         operation: operation,
                         control: control,
                         progress: counters
                     ) {
-                        item,
+                        unit,
                         result in
-                        // An item stopped before it was done is not written: a rerun does it.
-                        if result.error?.kind == .cancelled { return }
-                        try (result.isSuccess ? writer : failureWriter).write(makeLine(item, result))
+                        for (line, success) in feed.lines(for: unit, result: result) {
+                            try (success ? writer : failureWriter).write(line)
+                        }
                     }
                     return .summary(summary)
                 } catch let stopped as BatchStopped {
@@ -183,6 +185,7 @@ struct BatchJob<Operation: BatchOperation>: Sendable {
             let written = writer.linesWritten + (failureWriter === writer ? 0 : failureWriter.linesWritten)
             await compact(output, errors: errors, journal: journal, written: written)
         }
+        feed.adjust(&summary)
         summary.skipped = source.skipped.count
         summary.failed += invalid.count
         summary.total += invalid.count
@@ -254,5 +257,28 @@ struct BatchJob<Operation: BatchOperation>: Sendable {
         } catch {
             throw InputError(file: path, message: "cannot write the summary: \(error.localizedDescription)")
         }
+    }
+}
+
+extension BatchJob where Feed == OneToOneFeed<Operation.Input, Operation.Output> {
+    /// A job that sends each item on its own and writes `makeLine`'s line for it.
+    init(
+        options: RunOptions,
+        configuration: BatchConfiguration,
+        operation: Operation,
+        parser: ItemParser<Operation.Input>,
+        unit: String,
+        showTokens: Bool,
+        makeLine: @escaping @Sendable (BatchItem<Operation.Input>, ItemResult<Operation.Output>) -> any OutputRecord
+    ) {
+        self.init(
+            options: options,
+            configuration: configuration,
+            operation: operation,
+            parser: parser,
+            unit: unit,
+            showTokens: showTokens,
+            feed: OneToOneFeed(makeLine: makeLine)
+        )
     }
 }

@@ -1,0 +1,73 @@
+import ArgumentParser
+import PacerCore
+import PacerHTTP
+import PacerOpenAI
+
+/// `pacer embed`: one embedding per text, many texts to a request.
+struct EmbedCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "embed",
+        abstract: "Embed every text of a file, many texts to a request, at the API's pace.",
+        discussion: """
+            INPUT holds one text per line, or JSONL lines with "text" (and an optional "id"). \
+            Each output line is {"id", "embedding", "usage", "model", "success": true, …}, \
+            the embedding as the server sent it (numbers, or a base64 string with \
+            --encoding-format base64). Texts are packed into requests of up to 2,048 inputs \
+            (--pack) and about two seconds of --tpm, so that a batch is limited by tokens, \
+            not requests; a request the server refuses is split until the text it refused \
+            stands alone, and only that text fails.
+            """
+    )
+
+    @OptionGroup var run: RunOptions
+
+    @OptionGroup var api: APIOptions
+
+    @Option(help: "Embedding model.")
+    var model: String = "text-embedding-3-small"
+
+    @Option(help: "Size of the vectors, for models that take it (default: the model's).")
+    var dimensions: Int?
+
+    @Option(help: "float or base64.")
+    var encodingFormat: String = "float"
+
+    @Option(help: "Most texts in one request (default 2,048, OpenAI's limit).")
+    var pack: Int?
+
+    func validate() throws {
+        if let dimensions, dimensions < 1 { throw ValidationError("--dimensions must be at least 1") }
+        guard ["float", "base64"].contains(encodingFormat) else {
+            throw ValidationError("--encoding-format must be float or base64, got '\(encodingFormat)'")
+        }
+        if let pack, !(1...2048).contains(pack) { throw ValidationError("--pack must be within 1...2048") }
+        guard run.format != .batch else {
+            throw ValidationError("pacer embed reads texts; run OpenAI Batch API files with pacer batch")
+        }
+    }
+
+    func run() async throws {
+        let environment = Environment.current
+        let (base, key) = try api.endpoint(run: run, environment: environment)
+        let configuration = EmbeddingsClient.Configuration(
+            api: APIClient.Configuration(baseURL: base, apiKey: key, pricing: try api.pricing()),
+            model: model,
+            dimensions: dimensions,
+            encodingFormat: encodingFormat == "float" ? nil : encodingFormat
+        )
+        let transportConfiguration = try run.transportConfiguration(environment: environment)
+        let limits = EmbeddingPacker.Limits.from(tokensPerMinute: api.tpm, pack: pack)
+        let status = try await HTTPTransport.withTransport(configuration: transportConfiguration) { transport in
+            try await BatchJob(
+                options: run,
+                configuration: run.batchConfiguration(defaultTimeout: 60, tpm: api.tpm, probeFirst: true),
+                operation: EmbeddingsClient(configuration: configuration, transport: transport),
+                parser: .embeddings,
+                unit: "texts",
+                showTokens: true,
+                feed: EmbeddingFeed(limits: limits)
+            ).run()
+        }
+        throw status
+    }
+}
