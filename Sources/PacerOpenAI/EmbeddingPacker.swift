@@ -19,14 +19,29 @@ public struct EmbeddingPacker: Sendable {
         /// OpenAI's per-request limits are 2,048 inputs and 300,000 tokens; Pacer packs to
         /// half the tokens, since its estimate (four bytes a token) can be short for some
         /// scripts. With a tokens-per-minute limit a pack holds at most two seconds of it, so
-        /// that pacing stays smooth and no pack waits long for its tokens. `pack` (the
-        /// `--pack` flag) sets the inputs per request instead of 2,048.
-        public static func from(tokensPerMinute: Double?, pack: Int?) -> Limits {
+        /// that pacing stays smooth and no pack waits long for its tokens. The answer is
+        /// bounded too: at most ``answerBudget`` bytes of vectors (2,048 vectors of 1,536
+        /// floats are about 35 MB of JSON). `pack` (the `--pack` flag) sets the inputs per
+        /// request instead.
+        ///
+        /// - Parameter bytesPerEmbedding: About how many bytes one vector takes in the answer
+        ///   (``bytesPerEmbedding(dimensions:base64:)``).
+        public static func from(tokensPerMinute: Double?, pack: Int?, bytesPerEmbedding: Int = 0) -> Limits {
             var tokens = 150_000
             if let tokensPerMinute, tokensPerMinute > 0 {
                 tokens = min(tokens, max(1, Int(tokensPerMinute / 30)))
             }
-            return Limits(maxInputs: pack ?? 2048, maxTokens: tokens)
+            let inputs = pack ?? min(2048, max(1, answerBudget / max(1, bytesPerEmbedding)))
+            return Limits(maxInputs: inputs, maxTokens: tokens)
+        }
+
+        /// The most bytes of vectors one answer is planned to hold: 8 MiB.
+        public static let answerBudget = 8 << 20
+
+        /// About how many bytes a vector of `dimensions` takes in an answer: 11 a float as
+        /// JSON text, 16/3 in base64, plus the element's keys.
+        public static func bytesPerEmbedding(dimensions: Int, base64: Bool) -> Int {
+            (base64 ? dimensions * 16 / 3 : dimensions * 11) + 64
         }
     }
 

@@ -98,11 +98,13 @@ import Testing
     }
 
     @Test func slowResponsesTimeOutAndAreRetried() async throws {
-        let configuration = SimulatorConfiguration(faultRate: 0.4, faults: [.slow], seed: 5, slowDelay: .seconds(5))
+        // A timeout of 1.5 s against answers of 0 s or 10 s: with the whole suite running on two
+        // cores, a 0.3 s timeout also caught answers that were merely late.
+        let configuration = SimulatorConfiguration(faultRate: 0.4, faults: [.slow], seed: 5, slowDelay: .seconds(10))
         try await withSimulator(configuration) { server in
             try await HTTPTransport.withTransport { transport in
                 let requests = (1...10).map { FetchRequest(url: server.postURL($0)) }
-                let (results, summary) = try await runner(concurrency: 10, timeout: .milliseconds(300))
+                let (results, summary) = try await runner(concurrency: 10, timeout: .milliseconds(1500))
                     .collect(requests, operation: URLFetcher(transport: transport))
                 #expect(summary.succeeded == 10)
                 let timeouts = results.flatMap(\.attemptErrors).filter { $0.kind == .timeout }

@@ -5,7 +5,7 @@ import PacerOpenAI
 import PacerSimulator
 
 /// `pacer demo`: the reference solutions' "Performance Benchmarks", reproduced against the
-/// built-in simulator, plus one run with injected faults.
+/// built-in simulator, plus one run with injected faults and one of packed embeddings.
 struct DemoCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "demo",
@@ -31,7 +31,8 @@ struct DemoCommand: AsyncParsableCommand {
             return chat.allSucceeded && fetch.allSucceeded
         }
         let faultsSurvived = try await faultInjectedRun()
-        throw (allSucceeded && faultsSurvived) ? ExitCode.success : ExitCode(1)
+        let embedded = try await embeddingsRun()
+        throw (allSucceeded && faultsSurvived && embedded) ? ExitCode.success : ExitCode(1)
     }
 
     /// Prints one comparison with the concurrent run's summary.
@@ -95,6 +96,47 @@ struct DemoCommand: AsyncParsableCommand {
                     + "with a fault\(breakdown.isEmpty ? "" : " (\(breakdown))")."
             )
             print(summary.allSucceeded ? "  Every item succeeded." : "  \(summary.failed) items failed.")
+            return summary.allSucceeded
+        }
+    }
+
+    /// Embeds 2,000 texts packed 500 to a request against a simulator limited to 60 requests a
+    /// minute: a limit that would hold one text per request to one a second.
+    private func embeddingsRun() async throws -> Bool {
+        let configuration = SimulatorConfiguration(latency: .milliseconds(100), requestsPerMinute: 60)
+        return try await Simulator.withRunning(configuration) { server in
+            print("\nEmbeddings: 2,000 texts against a server limited to 60 requests/min, packed 500 to a request")
+            var packer = EmbeddingPacker(limits: .init(maxInputs: 500))
+            var packs: [EmbeddingPack] = []
+            for index in 1...2000 {
+                if let pack = packer.add(EmbeddingInput(id: String(index), text: "demo text number \(index)")) {
+                    packs.append(pack)
+                }
+            }
+            if let last = packer.flush() { packs.append(last) }
+            let (results, summary) = try await HTTPTransport.withTransport(
+                configuration: .init(maxConnectionsPerHost: 4)
+            ) {
+                transport in
+                let client = EmbeddingsClient(
+                    configuration: .init(api: .init(baseURL: server.baseURL), dimensions: 64),
+                    transport: transport
+                )
+                let runner = BatchRunner(
+                    configuration: .init(
+                        maxConcurrent: 4,
+                        attemptTimeout: .seconds(10),
+                        pacing: RateLimits(requestsPerMinute: 60)
+                    )
+                )
+                return try await runner.collect(packs, operation: client)
+            }
+            let texts = zip(packs, results).filter { $0.1.isSuccess }.reduce(0) { $0 + $1.0.inputs.count }
+            print(
+                "  \(texts) texts embedded in \(summary.requests) requests, \(SummaryText.format(summary.wallSeconds, digits: 1)) s, "
+                    + "\(summary.tokens.total) tokens, est. \(SummaryText.cost(summary)); one text per request would take "
+                    + "\(2000 / 60) min at this limit."
+            )
             return summary.allSucceeded
         }
     }

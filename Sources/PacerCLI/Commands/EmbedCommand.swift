@@ -13,8 +13,8 @@ struct EmbedCommand: AsyncParsableCommand {
             Each output line is {"id", "embedding", "usage", "model", "success": true, …}, \
             the embedding as the server sent it (numbers, or a base64 string with \
             --encoding-format base64). Texts are packed into requests of up to 2,048 inputs \
-            (--pack) and about two seconds of --tpm, so that a batch is limited by tokens, \
-            not requests; a request the server refuses is split until the text it refused \
+            (--pack), about two seconds of --tpm and 8 MiB of vectors, so that a batch is \
+            limited by tokens, not requests; a request the server refuses is split until the text it refused \
             stands alone, and only that text fails.
             """
     )
@@ -56,7 +56,16 @@ struct EmbedCommand: AsyncParsableCommand {
             encodingFormat: encodingFormat == "float" ? nil : encodingFormat
         )
         let transportConfiguration = try run.transportConfiguration(environment: environment)
-        let limits = EmbeddingPacker.Limits.from(tokensPerMinute: api.tpm, pack: pack)
+        // Without --dimensions, the model's own: 3,072 for the large models, else 1,536.
+        let size = dimensions ?? (model.contains("large") ? 3072 : 1536)
+        let limits = EmbeddingPacker.Limits.from(
+            tokensPerMinute: api.tpm,
+            pack: pack,
+            bytesPerEmbedding: EmbeddingPacker.Limits.bytesPerEmbedding(
+                dimensions: size,
+                base64: encodingFormat == "base64"
+            )
+        )
         let status = try await HTTPTransport.withTransport(configuration: transportConfiguration) { transport in
             try await BatchJob(
                 options: run,

@@ -9,7 +9,8 @@ public struct PacerCommand: AsyncParsableCommand {
 
     /// The subcommands this module provides.
     public static let subcommands: [any ParsableCommand.Type] = [
-        ChatCommand.self, BatchAPICommand.self, EmbedCommand.self, FetchCommand.self, SimulateCommand.self, DemoCommand.self,
+        ChatCommand.self, BatchAPICommand.self, EmbedCommand.self, FetchCommand.self, SimulateCommand.self,
+        DemoCommand.self,
     ]
 
     /// The command's name, abstract and subcommands.

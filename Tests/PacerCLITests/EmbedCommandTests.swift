@@ -1,0 +1,72 @@
+import Foundation
+import PacerCore
+import PacerSimulator
+import PacerTesting
+import Testing
+
+@testable import PacerCLI
+
+/// `pacer embed`: many texts to a request, one line per text (issue 10).
+@Suite struct EmbedCommandTests: ScratchFolder {
+    let directory: URL
+
+    init() throws { directory = try makeScratchFolder() }
+
+    @Test func textsArePackedAndEachGetsOneLineWithItsEmbedding() async throws {
+        let input = try write("texts.txt", (1...1000).map { "text number \($0)" }.joined(separator: "\n") + "\n")
+        let output = path("out.jsonl")
+        let stats = try await withSimulator { server in
+            #expect(
+                await pacer([
+                    "embed", input, "-o", output, "-q", "--base-url", server.baseURL, "--dimensions", "3", "--pack",
+                    "100",
+                ]) == 0
+            )
+            return server.stats.snapshot()
+        }
+        #expect(stats.requests == 10, "1,000 texts in packs of 100")
+        let lines = try lines(output)
+        #expect(lines.count == 1000 && Set(lines.compactMap { $0["id"] as? String }).count == 1000)
+        for line in lines {
+            #expect((line["embedding"] as? [Double])?.count == 3 && line["success"] as? Bool == true)
+        }
+        // The texts' shares of usage add up to what the server counted.
+        let tokens = lines.compactMap { ($0["usage"] as? [String: Any])?["prompt_tokens"] as? Int }.reduce(0, +)
+        #expect(tokens == stats.byEndpoint["embeddings"]?.tokens.prompt)
+    }
+
+    @Test func aTextTheServerRefusesFailsAloneAndARerunRedoesNothingElse() async throws {
+        let texts = (1...300).map { $0 == 137 ? "text \($0) POISON" : "text \($0)" }
+        let input = try write("texts.txt", texts.joined(separator: "\n") + "\n")
+        let output = path("out.jsonl")
+        var configuration = SimulatorConfiguration()
+        configuration.rejectInputContaining = "POISON"
+        try await withSimulator(configuration) { server in
+            let arguments = ["embed", input, "-o", output, "-q", "--base-url", server.baseURL, "--dimensions", "2"]
+            #expect(await pacer(arguments) == 1)
+            #expect(server.stats.snapshot().byEndpoint["embeddings"]?.byStatus["400"] == 2, "the pack, then 137 alone")
+            #expect(await pacer(arguments) == 0, "a rerun finds every text done")
+            #expect(server.stats.snapshot().requests == 3)
+        }
+        let lines = try lines(output)
+        let failed = lines.filter { $0["success"] as? Bool == false }
+        #expect(lines.count == 300 && failed.count == 1 && failed.first?["id"] as? String == "137")
+        #expect((failed.first?["error"] as? [String: Any])?["status"] as? Int == 400)
+    }
+
+    @Test func aRefusalThatNamesNoInputIsFoundByHalving() async throws {
+        // A text over 8,192 tokens: OpenAI's refusal (and the simulator's) names no input, so
+        // the pack of 64 is halved until that text stands alone: 6 halvings, 7 refusals.
+        let long = String(repeating: "word ", count: 8 * 1024)
+        let texts = (1...64).map { $0 == 23 ? long : "text \($0)" }
+        let input = try write("texts.txt", texts.joined(separator: "\n") + "\n")
+        let output = path("out.jsonl")
+        try await withSimulator { server in
+            #expect(await pacer(["embed", input, "-o", output, "-q", "--base-url", server.baseURL]) == 1)
+            #expect(server.stats.snapshot().byEndpoint["embeddings"]?.byStatus["400"] == 7)
+        }
+        let lines = try lines(output)
+        let failed = lines.filter { $0["success"] as? Bool == false }
+        #expect(lines.count == 64 && failed.count == 1 && failed.first?["id"] as? String == "23")
+    }
+}
