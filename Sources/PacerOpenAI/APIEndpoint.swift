@@ -63,6 +63,13 @@ public enum APIEndpoint: String, Sendable, Hashable, CaseIterable, Codable {
     /// ``defaultOutputAllowance``). Saturates rather than overflows: the server judges a
     /// limit too large.
     public func estimatedTokens(of body: JSONValue) -> Int {
+        let (input, output) = tokenEstimate(of: body)
+        return input.saturatingAdd(output)
+    }
+
+    /// The estimated input tokens of a request with this body, and the most output tokens it
+    /// allows (see ``estimatedTokens(of:)``).
+    public func tokenEstimate(of body: JSONValue) -> (input: Int, maxOutput: Int) {
         var input = 0
         var outputs = 1
         switch self {
@@ -72,7 +79,16 @@ public enum APIEndpoint: String, Sendable, Hashable, CaseIterable, Codable {
                 for message in messages { input = input.saturatingAdd(4 + Self.textTokens(message["content"])) }
             }
         case .responses:
-            input = Self.textTokens(body["input"]).saturatingAdd(Self.textTokens(body["instructions"]))
+            // As a conversation: the instructions a system message, a string input a user message.
+            input = 3
+            if case .string? = body["instructions"] {
+                input = input.saturatingAdd(4 + Self.textTokens(body["instructions"]))
+            }
+            switch body["input"] {
+            case .string?: input = input.saturatingAdd(4 + Self.textTokens(body["input"]))
+            case .array(let items)?: for item in items { input = input.saturatingAdd(Self.textTokens(item)) }
+            default: break
+            }
         case .completions:
             input = Self.textTokens(body["prompt"])
             if case .array(let prompts)? = body["prompt"], prompts.first?.isString == true { outputs = prompts.count }
@@ -85,7 +101,7 @@ public enum APIEndpoint: String, Sendable, Hashable, CaseIterable, Codable {
         let limit =
             ["max_completion_tokens", "max_tokens", "max_output_tokens"].lazy.compactMap { body[$0]?.int }.first
             ?? defaultOutputAllowance
-        return input.saturatingAdd(max(0, limit).saturatingMultiply(outputs))
+        return (input, max(0, limit).saturatingMultiply(outputs))
     }
 
     /// The tokens an answer reports, in this endpoint's shape: `prompt_tokens` /

@@ -42,9 +42,15 @@ import Testing
             APIEndpoint.completions.estimatedTokens(of: try json(#"{"prompt":["\#(text)","x"],"max_tokens":5}"#)) == 21
         )
         #expect(
-            APIEndpoint.responses.estimatedTokens(of: try json(#"{"input":"\#(text)","max_output_tokens":100}"#)) == 110
+            APIEndpoint.responses.estimatedTokens(of: try json(#"{"input":"\#(text)","max_output_tokens":100}"#))
+                == 3 + 4 + 10 + 100
         )
-        #expect(APIEndpoint.responses.estimatedTokens(of: try json(#"{"input":"\#(text)"}"#)) == 10 + 256)
+        // Instructions count as a system message, input items as messages.
+        #expect(
+            APIEndpoint.responses.estimatedTokens(
+                of: try json(#"{"instructions":"\#(text)","input":[{"role":"user","content":"\#(text)"}]}"#)
+            ) == 3 + 4 + 10 + 4 + 10 + 256
+        )
         // Chat counts as `TokenEstimate.prompt` does: 3, then 4 and the text per message.
         #expect(
             APIEndpoint.chatCompletions.estimatedTokens(

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import PacerCore
 import PacerOpenAI
 
 /// The options of every command that calls an OpenAI-compatible API (`chat`, `batch`): where,
@@ -23,7 +24,17 @@ struct APIOptions: ParsableArguments {
     @Option(help: "USD per 1M completion tokens, for every model (with --price-in).")
     var priceOut: Double?
 
+    @Option(
+        help:
+            "Stop sending before the estimated spend (finished requests plus those in flight at their most) would pass this many USD; a rerun with a higher cap continues."
+    )
+    var maxCost: Double?
+
+    @Flag(help: "Read and check the input, print the estimated tokens and cost per model, and send nothing.")
+    var dryRun = false
+
     func validate() throws {
+        if let maxCost, !(maxCost > 0) { throw ValidationError("--max-cost must be a positive number of USD") }
         if let tpm, !(tpm > 0) { throw ValidationError("--tpm must be a positive number, got \(tpm)") }
         guard (priceIn == nil) == (priceOut == nil) else {
             throw ValidationError("--price-in and --price-out go together")
@@ -34,12 +45,12 @@ struct APIOptions: ParsableArguments {
     }
 
     /// The API root and the key: the key from `--api-key-file` or `OPENAI_API_KEY`, required
-    /// unless the root is on this machine.
+    /// unless the root is on this machine or this is a `--dry-run`.
     func endpoint(run: RunOptions, environment: [String: String]) throws -> (baseURL: String, key: String?) {
         let base = try Endpoint.baseURL(flag: baseURL, environment: environment)
         let key =
             try run.apiKeyFile.map(Self.readKey) ?? environment["OPENAI_API_KEY"].flatMap { $0.isEmpty ? nil : $0 }
-        if key == nil, !Endpoint.isLocal(base) {
+        if key == nil, !Endpoint.isLocal(base), !dryRun {
             throw InputError(
                 file: "OPENAI_API_KEY",
                 message:
@@ -47,6 +58,16 @@ struct APIOptions: ParsableArguments {
             )
         }
         return (base, key)
+    }
+
+    /// Sets a job's `--max-cost` guard and `--dry-run` from `estimate` (for jobs that send
+    /// each input item as it is).
+    func applyCostOptions<Operation, Feed>(
+        to job: inout BatchJob<Operation, Feed>,
+        estimate: @escaping @Sendable (Operation.Input) -> CostEstimate
+    ) where Feed.Input == Operation.Input {
+        if let maxCost { job.costCap = (maxCost, { estimate($0).maxUSD ?? 0 }) }
+        if dryRun { job.dryRunEstimate = estimate }
     }
 
     /// The built-in prices, with `--prices` and `--price-in/--price-out` over them.

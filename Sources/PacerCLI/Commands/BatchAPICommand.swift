@@ -55,11 +55,12 @@ struct BatchAPICommand: AsyncParsableCommand {
         let transportConfiguration = try run.transportConfiguration(environment: environment)
         let errorsPath = Self.errorsPath(flag: errors, output: run.output)
         let status = try await HTTPTransport.withTransport(configuration: transportConfiguration) { transport in
+            let client = APIClient(configuration: clientConfiguration, transport: transport)
             var job = BatchJob(
                 options: run,
                 // Learn the limits from one request before sending a wave, as chat does.
                 configuration: run.batchConfiguration(defaultTimeout: 60, tpm: api.tpm, probeFirst: true),
-                operation: APIClient(configuration: clientConfiguration, transport: transport),
+                operation: client,
                 parser: .batchAPI,
                 unit: "requests",
                 showTokens: true,
@@ -67,6 +68,7 @@ struct BatchAPICommand: AsyncParsableCommand {
             )
             job.makeInvalidLine = { BatchAPILine.invalid(id: $0, error: $1) }
             job.errorsPath = errorsPath
+            api.applyCostOptions(to: &job) { client.costEstimate(for: $0) }
             return try await job.run()
         }
         throw status

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import PacerCore
+import PacerOpenAI
 import UnixSignals
 
 /// The common run of every batch command: check the input, continue the output file's
@@ -22,6 +23,11 @@ where Feed.Unit == Operation.Input, Feed.Output == Operation.Output {
     /// Where failures are written, when not to the output: an OpenAI Batch API errors file,
     /// which the journal reads together with the output.
     var errorsPath: String? = nil
+    /// `--max-cost`: the cap in USD, and the most a unit may cost.
+    var costCap: (usd: Double, maxCost: @Sendable (Operation.Input) -> Double)? = nil
+    /// `--dry-run`: what each input item may cost; the input is read and checked, the
+    /// estimates printed, and nothing sent.
+    var dryRunEstimate: (@Sendable (Feed.Input) -> CostEstimate)? = nil
 
     /// How one of the job's concurrent tasks ended.
     private enum TaskEnd: Sendable {
@@ -38,6 +44,9 @@ where Feed.Unit == Operation.Input, Feed.Output == Operation.Output {
     ///
     /// - Throws: ``InputError`` for an unusable input or output (exit status 2).
     func run() async throws -> ExitCode {
+        if let dryRunEstimate {
+            return try await DryRun.run(options: options, parser: parser, estimate: dryRunEstimate)
+        }
         let logger = Console.logger(quiet: options.quiet, verbose: options.verbose)
         let output = options.output.flatMap { $0 == "-" ? nil : $0 }
         var items: Int?
@@ -94,6 +103,8 @@ where Feed.Unit == Operation.Input, Feed.Output == Operation.Output {
             skip: skip,
             onInvalid: onInvalid
         )
+        let costGuard = CostGuard(cap: costCap?.usd ?? .infinity)
+        let maxCost = costCap?.maxCost
         let runner = BatchRunner(
             configuration: configuration,
             random: options.seed.map(RandomSource.seeded) ?? .system,
@@ -108,13 +119,14 @@ where Feed.Unit == Operation.Input, Feed.Output == Operation.Output {
             group.addTask {
                 do {
                     let summary = try await runner.run(
-                        feed.units(from: source),
+                        CappedUnits(base: feed.units(from: source), costGuard: costGuard) { maxCost?($0) ?? 0 },
                         operation: operation,
                         control: control,
                         progress: counters
                     ) {
                         unit,
                         result in
+                        if let maxCost { costGuard.settle(reserved: maxCost(unit.input), cost: result.output?.costUSD) }
                         for (line, success) in feed.lines(for: unit, result: result) {
                             try (success ? writer : failureWriter).write(line)
                         }
@@ -199,6 +211,14 @@ where Feed.Unit == Operation.Input, Feed.Output == Operation.Output {
             try writeSummary(summary, to: path)
         }
         if interrupted.count > 0 { return ExitCode(130) }
+        if let cap = costCap?.usd, costGuard.stoppedAdmission {
+            Console.error(
+                "stopped at --max-cost \(cap): spent about $\(SummaryText.format(costGuard.spent, digits: 4)) "
+                    + "(every request sent has finished); the next would have passed the cap. "
+                    + "Run the same command with a higher --max-cost to do the rest; nothing done is redone."
+            )
+            return ExitCode(1)
+        }
         if summary.inputFailed { return ExitCode(2) }
         return summary.allSucceeded ? .success : ExitCode(1)
     }

@@ -53,11 +53,12 @@ struct ChatCommand: AsyncParsableCommand {
         )
         let transportConfiguration = try run.transportConfiguration(environment: environment)
         let status = try await HTTPTransport.withTransport(configuration: transportConfiguration) { transport in
-            try await BatchJob(
+            let client = ChatClient(configuration: clientConfiguration, transport: transport)
+            var job = BatchJob(
                 options: run,
                 // Chat APIs are rate limited: learn the limits from one request before sending a wave.
                 configuration: run.batchConfiguration(defaultTimeout: 60, tpm: api.tpm, probeFirst: true),
-                operation: ChatClient(configuration: clientConfiguration, transport: transport),
+                operation: client,
                 parser: .chat,
                 unit: "prompts",
                 showTokens: true,
@@ -65,7 +66,9 @@ struct ChatCommand: AsyncParsableCommand {
                     outputFormat == .batch
                         ? BatchOutputLine(result) as any OutputRecord : OutputLine.chat(result, prompt: item.input.text)
                 }
-            ).run()
+            )
+            api.applyCostOptions(to: &job) { client.costEstimate(for: $0) }
+            return try await job.run()
         }
         throw status
     }

@@ -67,15 +67,19 @@ struct EmbedCommand: AsyncParsableCommand {
             )
         )
         let status = try await HTTPTransport.withTransport(configuration: transportConfiguration) { transport in
-            try await BatchJob(
+            let client = EmbeddingsClient(configuration: configuration, transport: transport)
+            var job = BatchJob(
                 options: run,
                 configuration: run.batchConfiguration(defaultTimeout: 60, tpm: api.tpm, probeFirst: true),
-                operation: EmbeddingsClient(configuration: configuration, transport: transport),
+                operation: client,
                 parser: .embeddings,
                 unit: "texts",
                 showTokens: true,
                 feed: EmbeddingFeed(limits: limits)
-            ).run()
+            )
+            if let cap = api.maxCost { job.costCap = (cap, { client.costEstimate(for: $0).maxUSD ?? 0 }) }
+            if api.dryRun { job.dryRunEstimate = { client.costEstimate(for: $0) } }
+            return try await job.run()
         }
         throw status
     }

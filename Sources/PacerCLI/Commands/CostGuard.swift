@@ -1,0 +1,76 @@
+import PacerCore
+import Synchronization
+
+/// `--max-cost`: admits a request only while what was spent, what is in flight (each at the
+/// most it may cost) and the request's own most stay within the cap. So a run never spends
+/// past the cap by more than its estimates fall short (a request without `max_tokens` is
+/// reckoned at the default allowance), and when it stops, every request it sent has finished.
+final class CostGuard: Sendable {
+    private struct State {
+        var spent = 0.0
+        var reserved = 0.0
+        var refused = false
+    }
+
+    /// The cap, in USD.
+    let cap: Double
+    private let state = Mutex(State())
+
+    /// A guard for `cap` USD.
+    init(cap: Double) {
+        self.cap = cap
+    }
+
+    /// Reserves `maxUSD` for a request about to be sent; `false` (and no reservation) when it
+    /// would pass the cap: the run admits nothing more.
+    func admit(_ maxUSD: Double) -> Bool {
+        state.withLock { state in
+            guard !state.refused, state.spent + state.reserved + maxUSD <= cap else {
+                state.refused = true
+                return false
+            }
+            state.reserved += maxUSD
+            return true
+        }
+    }
+
+    /// A request finished: its reservation becomes what it cost (`nil`: nothing known to be
+    /// charged, as for a failed request).
+    func settle(reserved: Double, cost: Double?) {
+        state.withLock { state in
+            state.reserved -= reserved
+            state.spent += cost ?? 0
+        }
+    }
+
+    /// What the finished requests cost, in USD.
+    var spent: Double { state.withLock { $0.spent } }
+
+    /// Whether the cap stopped admission.
+    var stoppedAdmission: Bool { state.withLock { $0.refused } }
+}
+
+/// The runner's units, ended early when the next one would pass the ``CostGuard``'s cap.
+struct CappedUnits<Base: AsyncSequence & Sendable, Unit: Sendable>: AsyncSequence, Sendable
+where Base.Element == BatchItem<Unit> {
+    let base: Base
+    let costGuard: CostGuard
+    /// The most a unit may cost, in USD (0 when its price is unknown).
+    let maxCost: @Sendable (Unit) -> Double
+
+    func makeAsyncIterator() -> Iterator {
+        Iterator(base: base.makeAsyncIterator(), costGuard: costGuard, maxCost: maxCost)
+    }
+
+    struct Iterator: AsyncIteratorProtocol {
+        var base: Base.AsyncIterator
+        let costGuard: CostGuard
+        let maxCost: @Sendable (Unit) -> Double
+
+        mutating func next() async throws -> BatchItem<Unit>? {
+            guard let unit = try await base.next() else { return nil }
+            // The unit not admitted is not sent and not written: a rerun does it.
+            return costGuard.admit(maxCost(unit.input)) ? unit : nil
+        }
+    }
+}
