@@ -83,10 +83,12 @@ public struct APIResponse: MeteredOutput, Hashable {
 public struct APIClient: BatchOperation {
     /// Where to send requests.
     public struct Configuration: Sendable {
+        /// How requests reach the API: root, key, headers, Azure's paths.
+        public var access: APIAccess
         /// The API root including its version, e.g. `https://api.openai.com/v1`.
-        public var baseURL: String
-        /// The API key, sent as a Bearer token; `nil` sends none (local servers).
-        public var apiKey: String?
+        public var baseURL: String { access.baseURL }
+        /// The API key; `nil` sends none (local servers).
+        public var apiKey: String? { access.apiKey }
         /// Prices for the cost estimate.
         public var pricing: PricingTable
 
@@ -97,8 +99,13 @@ public struct APIClient: BatchOperation {
         ///   - apiKey: The API key, or `nil` for none.
         ///   - pricing: Prices for the cost estimate (default: the built-in table).
         public init(baseURL: String, apiKey: String? = nil, pricing: PricingTable = .builtIn) {
-            self.baseURL = baseURL
-            self.apiKey = apiKey
+            self.init(access: APIAccess(baseURL: baseURL, apiKey: apiKey), pricing: pricing)
+        }
+
+        /// Creates a configuration that reaches the API as `access` says (Azure, a gateway's
+        /// headers).
+        public init(access: APIAccess, pricing: PricingTable = .builtIn) {
+            self.access = access
             self.pricing = pricing
         }
     }
@@ -113,7 +120,7 @@ public struct APIClient: BatchOperation {
     public init(configuration: Configuration, transport: HTTPTransport) {
         self.configuration = configuration
         self.transport = transport
-        self.redactor = Redactor(secrets: [configuration.apiKey].compactMap { $0 })
+        self.redactor = Redactor(secrets: configuration.access.secrets)
     }
 
     /// Sends one request.
@@ -148,12 +155,7 @@ public struct APIClient: BatchOperation {
     /// Sends `request`; returns the answer and its parsed body (for clients that read more of
     /// it, such as ``EmbeddingsClient``).
     func exchange(_ request: APIRequest, timeout: Duration?) async throws -> (response: APIResponse, json: JSONValue) {
-        var headers = HTTPHeaders()
-        headers.add(name: "Content-Type", value: "application/json")
-        headers.add(name: "Accept", value: "application/json")
-        if let key = configuration.apiKey {
-            headers.add(name: "Authorization", value: "Bearer \(key)")
-        }
+        let headers = configuration.access.requestHeaders()
         var encoded: [UInt8] = []
         request.body.write(to: &encoded)
         let response: HTTPResponseData
@@ -161,7 +163,7 @@ public struct APIClient: BatchOperation {
             response = try await transport.send(
                 HTTPRequestSpec(
                     method: .POST,
-                    url: request.endpoint.url(base: configuration.baseURL),
+                    url: configuration.access.url(for: request.endpoint, model: request.model),
                     headers: headers,
                     body: ByteBuffer(bytes: encoded)
                 ),

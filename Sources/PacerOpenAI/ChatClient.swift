@@ -119,11 +119,19 @@ public struct ChatResult: MeteredOutput, Hashable {
 public struct ChatClient: BatchOperation {
     /// Where to send requests and what to ask for.
     public struct Configuration: Sendable {
+        /// How requests reach the API: root, key, headers, Azure's paths.
+        public var access: APIAccess
         /// The API root including its version, e.g. `https://api.openai.com/v1`.
-        public var baseURL: String
-        /// The API key, sent as a Bearer token; `nil` sends none (local servers).
-        public var apiKey: String?
-        /// The default model. Default `gpt-4o-mini`.
+        public var baseURL: String {
+            get { access.baseURL }
+            set { access.baseURL = newValue }
+        }
+        /// The API key; `nil` sends none (local servers).
+        public var apiKey: String? {
+            get { access.apiKey }
+            set { access.apiKey = newValue }
+        }
+        /// The default model (with Azure's deployment paths, the deployment). Default `gpt-4o-mini`.
         public var model: String
         /// The default token limit per answer; `nil` leaves it to the server.
         public var maxTokens: Int?
@@ -153,8 +161,27 @@ public struct ChatClient: BatchOperation {
             systemPrompt: String? = nil,
             pricing: PricingTable = .builtIn
         ) {
-            self.baseURL = baseURL
-            self.apiKey = apiKey
+            self.init(
+                access: APIAccess(baseURL: baseURL, apiKey: apiKey),
+                model: model,
+                maxTokens: maxTokens,
+                temperature: temperature,
+                systemPrompt: systemPrompt,
+                pricing: pricing
+            )
+        }
+
+        /// Creates a configuration that reaches the API as `access` says (Azure, a gateway's
+        /// headers); the other parameters as in ``init(baseURL:apiKey:model:maxTokens:temperature:systemPrompt:pricing:)``.
+        public init(
+            access: APIAccess,
+            model: String = "gpt-4o-mini",
+            maxTokens: Int? = nil,
+            temperature: Double? = nil,
+            systemPrompt: String? = nil,
+            pricing: PricingTable = .builtIn
+        ) {
+            self.access = access
             self.model = model
             self.maxTokens = maxTokens
             self.temperature = temperature
@@ -162,12 +189,9 @@ public struct ChatClient: BatchOperation {
             self.pricing = pricing
         }
 
-        /// The chat-completions endpoint: `{baseURL}/chat/completions`.
-        public var completionsURL: String {
-            var base = baseURL
-            while base.hasSuffix("/") { base.removeLast() }
-            return base + "/chat/completions"
-        }
+        /// The chat-completions endpoint for the default model: `{baseURL}/chat/completions`
+        /// (or its Azure deployment path).
+        public var completionsURL: String { access.url(for: .chatCompletions, model: model) }
     }
 
     /// The client's settings.
@@ -180,7 +204,7 @@ public struct ChatClient: BatchOperation {
     public init(configuration: Configuration, transport: HTTPTransport) {
         self.configuration = configuration
         self.transport = transport
-        self.redactor = Redactor(secrets: [configuration.apiKey].compactMap { $0 })
+        self.redactor = Redactor(secrets: configuration.access.secrets)
     }
 
     /// The request body for a prompt, with the client's defaults and system prompt applied.
@@ -222,19 +246,14 @@ public struct ChatClient: BatchOperation {
 
     private func send(_ item: BatchItem<ChatPrompt>, timeout: Duration?) async throws -> ChatResult {
         let body = request(for: item.input)
-        var headers = HTTPHeaders()
-        headers.add(name: "Content-Type", value: "application/json")
-        headers.add(name: "Accept", value: "application/json")
-        if let key = configuration.apiKey {
-            headers.add(name: "Authorization", value: "Bearer \(key)")
-        }
+        let headers = configuration.access.requestHeaders()
         let encoded = try JSONEncoder().encode(body)
         let response: HTTPResponseData
         do {
             response = try await transport.send(
                 HTTPRequestSpec(
                     method: .POST,
-                    url: configuration.completionsURL,
+                    url: configuration.access.url(for: .chatCompletions, model: body.model),
                     headers: headers,
                     body: ByteBuffer(bytes: encoded)
                 ),

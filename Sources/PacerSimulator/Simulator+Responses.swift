@@ -307,7 +307,8 @@ extension Simulator {
     func checkKey(_ request: Request) -> Response? {
         guard let key = configuration.apiKey else { return nil }
         let given = request.headers[.authorization]
-        guard given != "Bearer \(key)" else { return nil }
+        // OpenAI's Bearer token, or Azure's `api-key`.
+        guard given != "Bearer \(key)", request.headers[HTTPField.Name("api-key")!] != key else { return nil }
         let message =
             given == nil
             ? "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY)."

@@ -4,6 +4,7 @@ import HummingbirdTLS
 import Logging
 import NIOCore
 import PacerCore
+import PacerOpenAI
 import ServiceLifecycle
 
 /// An OpenAI-compatible and JSON-placeholder-like HTTP server for demos, tests and benchmarks.
@@ -158,11 +159,23 @@ public struct Simulator: Sendable {
 
     func addRoutes(to router: Router<SimulatorContext>) {
         for (path, handler) in Self.endpoints {
-            router.post(RouterPath("v1/" + path)) { request, context in
+            let serve: @Sendable (Request, SimulatorContext) async throws -> Response = { request, context in
                 // Every outcome recorded while serving the request counts for its endpoint too.
                 try await SimulatorStats.$endpoint.withValue(path) {
                     try await handler(self, request, context)
                 }
+            }
+            router.post(RouterPath("v1/" + path), use: serve)
+            // Azure OpenAI: its v1 API, and the deployment paths, which need an api-version.
+            router.post(RouterPath("openai/v1/" + path), use: serve)
+            router.post(RouterPath("openai/deployments/:deployment/" + path)) { request, context in
+                guard request.uri.queryParameters["api-version"] != nil else {
+                    return Self.json(
+                        OpenAIErrorBody(error: .init(message: "Resource not found", type: nil, code: "404")),
+                        status: .notFound
+                    )
+                }
+                return try await serve(request, context)
             }
         }
         router.get("v1/models") { request, _ in

@@ -33,6 +33,15 @@ struct APIOptions: ParsableArguments {
     @Flag(help: "Read and check the input, print the estimated tokens and cost per model, and send nothing.")
     var dryRun = false
 
+    @Flag(
+        help:
+            "Azure OpenAI: the resource from --base-url or AZURE_OPENAI_ENDPOINT, the key from AZURE_OPENAI_API_KEY (sent as api-key); with --api-version (or OPENAI_API_VERSION) the deployment paths (the deployment is the model), without it Azure's /openai/v1 API."
+    )
+    var azure = false
+
+    @Option(help: "Azure's api-version (default: $OPENAI_API_VERSION).")
+    var apiVersion: String?
+
     func validate() throws {
         if let maxCost, !(maxCost > 0) { throw ValidationError("--max-cost must be a positive number of USD") }
         if let tpm, !(tpm > 0) { throw ValidationError("--tpm must be a positive number, got \(tpm)") }
@@ -44,20 +53,47 @@ struct APIOptions: ParsableArguments {
         }
     }
 
-    /// The API root and the key: the key from `--api-key-file` or `OPENAI_API_KEY`, required
-    /// unless the root is on this machine or this is a `--dry-run`.
-    func endpoint(run: RunOptions, environment: [String: String]) throws -> (baseURL: String, key: String?) {
-        let base = try Endpoint.baseURL(flag: baseURL, environment: environment)
-        let key =
-            try run.apiKeyFile.map(Self.readKey) ?? environment["OPENAI_API_KEY"].flatMap { $0.isEmpty ? nil : $0 }
+    /// How to reach the API: the root and the key (from `--api-key-file` or `OPENAI_API_KEY`,
+    /// required unless the root is on this machine or this is a `--dry-run`), `--header`s, and
+    /// with `--azure` Azure OpenAI as openai-python's `AzureOpenAI` reaches it.
+    func access(run: RunOptions, environment: [String: String]) throws -> APIAccess {
+        func variable(_ name: String) -> String? { environment[name].flatMap { $0.isEmpty ? nil : $0 } }
+        let keyVariable = azure ? "AZURE_OPENAI_API_KEY" : "OPENAI_API_KEY"
+        var base: String
+        var version: String?
+        if azure {
+            guard let endpoint = baseURL ?? variable("AZURE_OPENAI_ENDPOINT") else {
+                throw InputError(
+                    file: "AZURE_OPENAI_ENDPOINT",
+                    message:
+                        "is not set; export your resource's endpoint (https://NAME.openai.azure.com) or pass --base-url"
+                )
+            }
+            base = try Endpoint.baseURL(flag: endpoint, environment: environment)
+            version = apiVersion ?? variable("OPENAI_API_VERSION")
+            // Without a version, Azure's v1 API: the same paths as OpenAI's under /openai/v1.
+            if version == nil, !base.contains("/openai/v1") {
+                while base.hasSuffix("/") { base.removeLast() }
+                base += "/openai/v1"
+            }
+        } else {
+            base = try Endpoint.baseURL(flag: baseURL, environment: environment)
+        }
+        let key = try run.apiKeyFile.map(Self.readKey) ?? variable(keyVariable)
         if key == nil, !Endpoint.isLocal(base), !dryRun {
             throw InputError(
-                file: "OPENAI_API_KEY",
+                file: keyVariable,
                 message:
-                    "is not set; export your key (export OPENAI_API_KEY=...) or pass --api-key-file to call \(base)"
+                    "is not set; export your key (export \(keyVariable)=...) or pass --api-key-file to call \(base)"
             )
         }
-        return (base, key)
+        return APIAccess(
+            baseURL: base,
+            apiKey: key,
+            keyHeader: azure ? .apiKey : .bearer,
+            azureAPIVersion: version,
+            headers: run.headerFields
+        )
     }
 
     /// Sets a job's `--max-cost` guard and `--dry-run` from `estimate` (for jobs that send

@@ -50,8 +50,10 @@ struct BatchAPICommand: AsyncParsableCommand {
 
     func run() async throws {
         let environment = Environment.current
-        let (base, key) = try api.endpoint(run: run, environment: environment)
-        let clientConfiguration = APIClient.Configuration(baseURL: base, apiKey: key, pricing: try api.pricing())
+        let clientConfiguration = APIClient.Configuration(
+            access: try api.access(run: run, environment: environment),
+            pricing: try api.pricing()
+        )
         let transportConfiguration = try run.transportConfiguration(environment: environment)
         let errorsPath = Self.errorsPath(flag: errors, output: run.output)
         let status = try await HTTPTransport.withTransport(configuration: transportConfiguration) { transport in

@@ -41,10 +41,8 @@ struct ChatCommand: AsyncParsableCommand {
 
     func run() async throws {
         let environment = Environment.current
-        let (base, key) = try api.endpoint(run: run, environment: environment)
         let clientConfiguration = ChatClient.Configuration(
-            baseURL: base,
-            apiKey: key,
+            access: try api.access(run: run, environment: environment),
             model: model,
             maxTokens: maxTokens,
             temperature: temperature,

@@ -48,9 +48,11 @@ struct EmbedCommand: AsyncParsableCommand {
 
     func run() async throws {
         let environment = Environment.current
-        let (base, key) = try api.endpoint(run: run, environment: environment)
         let configuration = EmbeddingsClient.Configuration(
-            api: APIClient.Configuration(baseURL: base, apiKey: key, pricing: try api.pricing()),
+            api: APIClient.Configuration(
+                access: try api.access(run: run, environment: environment),
+                pricing: try api.pricing()
+            ),
             model: model,
             dimensions: dimensions,
             encodingFormat: encodingFormat == "float" ? nil : encodingFormat

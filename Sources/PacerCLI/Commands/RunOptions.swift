@@ -15,6 +15,13 @@ struct RunOptions: ParsableArguments {
     @Option(help: "Output lines: pacer (DESIGN.md's JSONL) or batch (OpenAI Batch API output lines; chat only).")
     var outputFormat: OutputFormat = .pacer
 
+    @Option(
+        name: .customLong("header"),
+        help:
+            "A header for every request, as 'Name: value' (a gateway's, OpenRouter's). Repeatable; a value whose name speaks of a key, token or auth is kept out of every message."
+    )
+    var headers: [String] = []
+
     @Option(help: "Read the API key from this file instead of OPENAI_API_KEY.")
     var apiKeyFile: String?
 
@@ -95,6 +102,7 @@ struct RunOptions: ParsableArguments {
     var verbose = false
 
     func validate() throws {
+        for header in headers { try Self.check(header) }
         guard concurrency >= 1 else { throw ValidationError("--concurrency must be at least 1, got \(concurrency)") }
         guard maxRetries >= 0 else { throw ValidationError("--max-retries must be 0 or more, got \(maxRetries)") }
         if let timeout, !(timeout > 0) { throw ValidationError("--timeout must be a positive number of seconds") }
