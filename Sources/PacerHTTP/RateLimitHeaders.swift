@@ -2,14 +2,24 @@ import Foundation
 import NIOHTTP1
 import PacerCore
 
-/// Reads OpenAI's `x-ratelimit-*` headers into a ``RateLimitSnapshot``.
+/// Reads rate-limit headers into a ``RateLimitSnapshot``: OpenAI's `x-ratelimit-*` (also sent
+/// by Azure, Groq and most compatible servers), and Anthropic's `anthropic-ratelimit-*` where
+/// a gateway forwards them.
 ///
 /// Values that are missing, negative or unparseable are left unknown, never read as zero
 /// capacity (Azure has sent `-1` and `0`): a limit of 0 is unknown, and a remaining count of
 /// 0 counts only together with a reset time.
+///
+/// A requests limit whose bucket takes longer than a minute to refill is not per minute:
+/// Groq's `x-ratelimit-limit-requests` is requests per *day* (its docs' example: limit 14400,
+/// remaining 14370, reset `2m59.56s`). A per-minute bucket refills within 60 s, so such a
+/// limit is left unknown rather than paced at as RPM; the server's 429s and `retry-after`
+/// still hold the run to it.
 public enum RateLimitHeaders {
     /// The snapshot the headers describe; empty when they say nothing.
-    public static func snapshot(from headers: HTTPHeaders) -> RateLimitSnapshot {
+    ///
+    /// - Parameter now: The time Anthropic's reset timestamps are measured from.
+    public static func snapshot(from headers: HTTPHeaders, now: Date = Date()) -> RateLimitSnapshot {
         func count(_ name: String) -> Int? {
             headers.first(name: name).flatMap { Int($0.trimmingCharacters(in: .whitespaces)) }.flatMap {
                 $0 >= 0 ? $0 : nil
@@ -17,6 +27,13 @@ public enum RateLimitHeaders {
         }
         func reset(_ name: String) -> Duration? {
             headers.first(name: name).flatMap(parseDuration)
+        }
+        /// Anthropic's resets are RFC 3339 timestamps.
+        func resetAt(_ name: String) -> Duration? {
+            guard let text = headers.first(name: name), let date = try? Date(text, strategy: .iso8601) else {
+                return nil
+            }
+            return .pacerSeconds(max(0, date.timeIntervalSince(now)))
         }
         var snapshot = RateLimitSnapshot(
             requestLimit: count("x-ratelimit-limit-requests").flatMap { $0 > 0 ? $0 : nil },
@@ -26,6 +43,22 @@ public enum RateLimitHeaders {
             resetRequests: reset("x-ratelimit-reset-requests"),
             resetTokens: reset("x-ratelimit-reset-tokens")
         )
+        if snapshot.requestLimit == nil, let limit = count("anthropic-ratelimit-requests-limit"), limit > 0 {
+            snapshot.requestLimit = limit
+            snapshot.remainingRequests = count("anthropic-ratelimit-requests-remaining")
+            snapshot.resetRequests = resetAt("anthropic-ratelimit-requests-reset")
+        }
+        if snapshot.tokenLimit == nil, let limit = count("anthropic-ratelimit-tokens-limit"), limit > 0 {
+            snapshot.tokenLimit = limit
+            snapshot.remainingTokens = count("anthropic-ratelimit-tokens-remaining")
+            snapshot.resetTokens = resetAt("anthropic-ratelimit-tokens-reset")
+        }
+        if let reset = snapshot.resetRequests, reset > .seconds(60) {
+            // A bucket that takes over a minute to refill is not a per-minute limit (Groq's RPD).
+            snapshot.requestLimit = nil
+            snapshot.remainingRequests = nil
+            snapshot.resetRequests = nil
+        }
         if snapshot.remainingRequests == 0, snapshot.resetRequests == nil { snapshot.remainingRequests = nil }
         if snapshot.remainingTokens == 0, snapshot.resetTokens == nil { snapshot.remainingTokens = nil }
         return snapshot

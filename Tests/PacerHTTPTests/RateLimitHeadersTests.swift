@@ -1,3 +1,4 @@
+import Foundation
 import NIOHTTP1
 import PacerCore
 import PacerHTTP
@@ -48,5 +49,54 @@ import Testing
         // A zero remaining with a reset time is real: the budget is spent until then.
         let spent = HTTPHeaders([("x-ratelimit-remaining-requests", "0"), ("x-ratelimit-reset-requests", "2s")])
         #expect(RateLimitHeaders.snapshot(from: spent).remainingRequests == 0)
+    }
+
+    /// Groq's documented example: its requests limit is per day, its tokens limit per minute.
+    @Test func groqsDailyRequestLimitIsNotReadAsPerMinute() {
+        var headers = HTTPHeaders()
+        headers.add(name: "retry-after", value: "2")
+        headers.add(name: "x-ratelimit-limit-requests", value: "14400")
+        headers.add(name: "x-ratelimit-limit-tokens", value: "18000")
+        headers.add(name: "x-ratelimit-remaining-requests", value: "14370")
+        headers.add(name: "x-ratelimit-remaining-tokens", value: "17997")
+        headers.add(name: "x-ratelimit-reset-requests", value: "2m59.56s")
+        headers.add(name: "x-ratelimit-reset-tokens", value: "7.66s")
+        let snapshot = RateLimitHeaders.snapshot(from: headers)
+        #expect(snapshot.requestLimit == nil && snapshot.remainingRequests == nil)
+        #expect(snapshot.tokenLimit == 18000 && snapshot.remainingTokens == 17997)
+        #expect(snapshot.resetTokens == .milliseconds(7660))
+    }
+
+    /// OpenAI's documented example keeps both limits: its requests reset within the minute.
+    @Test func openAIsExampleKeepsItsRequestsPerMinute() {
+        var headers = HTTPHeaders()
+        headers.add(name: "x-ratelimit-limit-requests", value: "60")
+        headers.add(name: "x-ratelimit-limit-tokens", value: "150000")
+        headers.add(name: "x-ratelimit-remaining-requests", value: "59")
+        headers.add(name: "x-ratelimit-remaining-tokens", value: "149984")
+        headers.add(name: "x-ratelimit-reset-requests", value: "1s")
+        headers.add(name: "x-ratelimit-reset-tokens", value: "6m0s")
+        let snapshot = RateLimitHeaders.snapshot(from: headers)
+        #expect(snapshot.requestLimit == 60 && snapshot.tokenLimit == 150_000 && snapshot.resetTokens == .seconds(360))
+    }
+
+    /// Anthropic's headers, as a gateway forwards them: limits per minute, resets as RFC 3339
+    /// timestamps.
+    @Test func anthropicsHeadersAreRead() throws {
+        let now = try Date("2024-04-01T00:00:00Z", strategy: .iso8601)
+        var headers = HTTPHeaders()
+        headers.add(name: "anthropic-ratelimit-requests-limit", value: "50")
+        headers.add(name: "anthropic-ratelimit-requests-remaining", value: "49")
+        headers.add(name: "anthropic-ratelimit-requests-reset", value: "2024-04-01T00:00:01Z")
+        headers.add(name: "anthropic-ratelimit-tokens-limit", value: "40000")
+        headers.add(name: "anthropic-ratelimit-tokens-remaining", value: "39000")
+        headers.add(name: "anthropic-ratelimit-tokens-reset", value: "2024-04-01T00:00:02Z")
+        let snapshot = RateLimitHeaders.snapshot(from: headers, now: now)
+        #expect(
+            snapshot.requestLimit == 50 && snapshot.remainingRequests == 49 && snapshot.resetRequests == .seconds(1)
+        )
+        #expect(
+            snapshot.tokenLimit == 40000 && snapshot.remainingTokens == 39000 && snapshot.resetTokens == .seconds(2)
+        )
     }
 }
