@@ -171,6 +171,26 @@ import Testing
         }
     }
 
+    /// The example files of `vllm run-batch` (its chat and embeddings examples, spacing kept)
+    /// run unchanged.
+    @Test func vllmRunBatchExampleFilesRunUnchanged() async throws {
+        let lines = [
+            #"{"custom_id": "request-1", "method": "POST", "url": "/v1/chat/completions", "body": {"model": "meta-llama/Meta-Llama-3-8B-Instruct", "messages": [{"role": "system", "content": "You are a helpful assistant."},{"role": "user", "content": "Hello world!"}],"max_completion_tokens": 1000}}"#,
+            #"{"custom_id": "request-2", "method": "POST", "url": "/v1/chat/completions", "body": {"model": "meta-llama/Meta-Llama-3-8B-Instruct", "messages": [{"role": "system", "content": "You are an unhelpful assistant."},{"role": "user", "content": "Hello world!"}],"max_completion_tokens": 1000}}"#,
+            #"{"custom_id": "request-3", "method": "POST", "url": "/v1/embeddings", "body": {"model": "intfloat/e5-mistral-7b-instruct", "input": "You are a helpful assistant."}}"#,
+        ]
+        let input = try write("vllm.jsonl", lines.joined(separator: "\n") + "\n")
+        let output = path("out.jsonl")
+        try await withSimulator { server in
+            #expect(await pacer(["batch", input, "-o", output, "-q", "--base-url", server.baseURL]) == 0)
+        }
+        #expect(
+            try self.lines(output).compactMap { $0["custom_id"] as? String }.sorted() == [
+                "request-1", "request-2", "request-3",
+            ]
+        )
+    }
+
     @Test func theErrorsFileSitsBesideTheOutput() {
         #expect(BatchAPICommand.errorsPath(flag: nil, output: "/data/run.jsonl") == "/data/run.errors.jsonl")
         #expect(BatchAPICommand.errorsPath(flag: nil, output: "out") == "out.errors.jsonl")
