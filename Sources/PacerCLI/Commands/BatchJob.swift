@@ -104,6 +104,7 @@ where Feed.Unit == Operation.Input, Feed.Output == Operation.Output {
             onInvalid: onInvalid
         )
         let costGuard = CostGuard(cap: costCap?.usd ?? .infinity)
+        let window = options.ordered ? ReorderWindow(size: options.orderedWindow) : nil
         let maxCost = costCap?.maxCost
         let runner = BatchRunner(
             configuration: configuration,
@@ -119,7 +120,13 @@ where Feed.Unit == Operation.Input, Feed.Output == Operation.Output {
             group.addTask {
                 do {
                     let summary = try await runner.run(
-                        CappedUnits(base: feed.units(from: source), costGuard: costGuard) { maxCost?($0) ?? 0 },
+                        OrderedUnits(
+                            // The cap decides first: every unit the window numbers is sent.
+                            base: CappedUnits(base: feed.units(from: source), costGuard: costGuard) {
+                                maxCost?($0) ?? 0
+                            },
+                            window: window
+                        ),
                         operation: operation,
                         control: control,
                         progress: counters
@@ -127,7 +134,8 @@ where Feed.Unit == Operation.Input, Feed.Output == Operation.Output {
                         unit,
                         result in
                         if let maxCost { costGuard.settle(reserved: maxCost(unit.input), cost: result.output?.costUSD) }
-                        for (line, success) in feed.lines(for: unit, result: result) {
+                        let lines = feed.lines(for: unit, result: result)
+                        for (line, success) in window?.finished(index: unit.index, lines: lines) ?? lines {
                             try (success ? writer : failureWriter).write(line)
                         }
                     }
@@ -192,6 +200,9 @@ where Feed.Unit == Operation.Input, Feed.Output == Operation.Output {
             }
             guard let result else { throw CancellationError() }
             return result
+        }
+        for (line, success) in window?.drain() ?? [] {
+            try (success ? writer : failureWriter).write(line)
         }
         if let output {
             let written = writer.linesWritten + (failureWriter === writer ? 0 : failureWriter.linesWritten)

@@ -41,6 +41,11 @@ struct EmbedCommand: AsyncParsableCommand {
             throw ValidationError("--encoding-format must be float or base64, got '\(encodingFormat)'")
         }
         if let pack, !(1...2048).contains(pack) { throw ValidationError("--pack must be within 1...2048") }
+        guard !run.ordered else {
+            throw ValidationError(
+                "--ordered is not available for embed yet: texts are packed, and a refused pack is split"
+            )
+        }
         guard run.format != .batch else {
             throw ValidationError("pacer embed reads texts; run OpenAI Batch API files with pacer batch")
         }

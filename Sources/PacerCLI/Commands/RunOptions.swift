@@ -82,6 +82,15 @@ struct RunOptions: ParsableArguments {
     )
     var skipInvalid = false
 
+    @Flag(
+        help:
+            "Write results in input order (as vllm run-batch does). A finished result waits for those before it; at most --ordered-window of them are held, and admission waits when the oldest unfinished item is that far behind."
+    )
+    var ordered = false
+
+    @Option(help: "With --ordered: the most results held while an earlier one is unfinished.")
+    var orderedWindow: Int = 1024
+
     @Option(name: .customLong("summary-json"), help: "Write the summary as JSON to this file.")
     var summaryJSON: String?
 
@@ -103,6 +112,7 @@ struct RunOptions: ParsableArguments {
 
     func validate() throws {
         for header in headers { try Self.check(header) }
+        guard orderedWindow >= 1 else { throw ValidationError("--ordered-window must be at least 1") }
         guard concurrency >= 1 else { throw ValidationError("--concurrency must be at least 1, got \(concurrency)") }
         guard maxRetries >= 0 else { throw ValidationError("--max-retries must be 0 or more, got \(maxRetries)") }
         if let timeout, !(timeout > 0) { throw ValidationError("--timeout must be a positive number of seconds") }
