@@ -3,8 +3,9 @@ import NIOHTTP1
 import PacerCore
 
 /// Reads rate-limit headers into a ``RateLimitSnapshot``: OpenAI's `x-ratelimit-*` (also sent
-/// by Azure, Groq and most compatible servers), and Anthropic's `anthropic-ratelimit-*` where
-/// a gateway forwards them.
+/// by Azure, Groq and most compatible servers), Together's unsuffixed `x-ratelimit-limit` /
+/// `-remaining` / `-reset` (requests; the reset in seconds), and Anthropic's
+/// `anthropic-ratelimit-*` where a gateway forwards them.
 ///
 /// Values that are missing, negative or unparseable are left unknown, never read as zero
 /// capacity (Azure has sent `-1` and `0`): a limit of 0 is unknown, and a remaining count of
@@ -43,6 +44,17 @@ public enum RateLimitHeaders {
             resetRequests: reset("x-ratelimit-reset-requests"),
             resetTokens: reset("x-ratelimit-reset-tokens")
         )
+        if snapshot.requestLimit == nil, let limit = count("x-ratelimit-limit"), limit > 0 {
+            // Together's unsuffixed headers: requests, the reset in seconds ("1" or "1s").
+            snapshot.requestLimit = limit
+            snapshot.remainingRequests = count("x-ratelimit-remaining")
+            snapshot.resetRequests = headers.first(name: "x-ratelimit-reset").flatMap { raw in
+                Double(raw.trimmingCharacters(in: .whitespaces)).flatMap {
+                    $0 >= 0 && $0.isFinite ? .pacerSeconds($0) : nil
+                }
+                    ?? parseDuration(raw)
+            }
+        }
         if snapshot.requestLimit == nil, let limit = count("anthropic-ratelimit-requests-limit"), limit > 0 {
             snapshot.requestLimit = limit
             snapshot.remainingRequests = count("anthropic-ratelimit-requests-remaining")

@@ -99,4 +99,19 @@ import Testing
             snapshot.tokenLimit == 40000 && snapshot.remainingTokens == 39000 && snapshot.resetTokens == .seconds(2)
         )
     }
+
+    /// Together's headers as its docs name them: requests limit, remaining, and the time until
+    /// the limit resets in seconds.
+    @Test func togethersUnsuffixedHeadersAreRequests() {
+        var headers = HTTPHeaders()
+        headers.add(name: "x-ratelimit-limit", value: "600")
+        headers.add(name: "x-ratelimit-remaining", value: "598")
+        headers.add(name: "x-ratelimit-reset", value: "0.2")
+        let snapshot = RateLimitHeaders.snapshot(from: headers)
+        #expect(snapshot.requestLimit == 600 && snapshot.remainingRequests == 598)
+        #expect(snapshot.resetRequests == .milliseconds(200) && snapshot.tokenLimit == nil)
+        // OpenAI's suffixed names win where a server sends both.
+        headers.add(name: "x-ratelimit-limit-requests", value: "500")
+        #expect(RateLimitHeaders.snapshot(from: headers).requestLimit == 500)
+    }
 }
