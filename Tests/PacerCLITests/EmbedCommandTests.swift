@@ -69,4 +69,26 @@ import Testing
         let failed = lines.filter { $0["success"] as? Bool == false }
         #expect(lines.count == 64 && failed.count == 1 && failed.first?["id"] as? String == "23")
     }
+
+    @Test func base64EmbeddingsAreKeptAsTheServerSentThem() async throws {
+        let input = try write(
+            "texts.jsonl",
+            #"{"id":"a","text":"first"}"# + "\n" + #"{"id":"b","text":"second"}"# + "\n"
+        )
+        let output = path("out.jsonl")
+        try await withSimulator { server in
+            #expect(
+                await pacer([
+                    "embed", input, "-o", output, "-q", "--base-url", server.baseURL, "--dimensions", "5",
+                    "--encoding-format", "base64",
+                ]) == 0
+            )
+        }
+        let lines = try lines(output)
+        #expect(lines.compactMap { $0["id"] as? String } == ["a", "b"])
+        for line in lines {
+            let text = try #require(line["embedding"] as? String, "\(line)")
+            #expect(Data(base64Encoded: text)?.count == 5 * 4, "five little-endian float32s")
+        }
+    }
 }
