@@ -7,7 +7,7 @@ import Testing
 @testable import PacerCLI
 
 /// `--ordered`: results in input order, held in a bounded window (issue 10).
-@Suite struct OrderedOutputTests: ScratchFolder {
+@Suite(.timeLimit(.minutes(1))) struct OrderedOutputTests: ScratchFolder {
     let directory: URL
 
     init() throws { directory = try makeScratchFolder() }
