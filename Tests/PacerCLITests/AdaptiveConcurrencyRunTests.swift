@@ -10,7 +10,7 @@ import Testing
 /// because the whole suite shares two cores and CPU contention looks like queueing; how close
 /// the limit settles to the slots is the table tests' (AdaptiveConcurrencyTests, on a model)
 /// and the benchmark's.
-@Suite struct AdaptiveConcurrencyRunTests: ScratchFolder {
+@Suite(.timeLimit(.minutes(2))) struct AdaptiveConcurrencyRunTests: ScratchFolder {
     let directory: URL
 
     init() throws { directory = try makeScratchFolder() }
