@@ -17,6 +17,10 @@ public struct BatchConfiguration: Sendable, Hashable {
     public var pacing: RateLimits?
     /// The cap on retries as a share of requests, or `nil` for none. Default 20% plus 10 a second.
     public var retryBudget: RetryBudget?
+    /// When set, the items in flight follow an ``AdaptiveConcurrency`` limit (within its
+    /// bounds, and never above ``maxConcurrent``) instead of always ``maxConcurrent``: for
+    /// self-hosted servers without rate limits. Default `nil`.
+    public var adaptiveConcurrency: AdaptiveConcurrency.Configuration?
 
     /// Creates a configuration.
     ///
@@ -33,9 +37,11 @@ public struct BatchConfiguration: Sendable, Hashable {
         retry: RetryPolicy = RetryPolicy(),
         pacing: RateLimits? = RateLimits(),
         retryBudget: RetryBudget? = RetryBudget(),
-        itemDeadline: Duration? = nil
+        itemDeadline: Duration? = nil,
+        adaptiveConcurrency: AdaptiveConcurrency.Configuration? = nil
     ) {
         precondition(maxConcurrent >= 1, "maxConcurrent must be at least 1")
+        self.adaptiveConcurrency = adaptiveConcurrency
         precondition(attemptTimeout.map { $0 > .zero } ?? true, "attemptTimeout must be positive")
         precondition(itemDeadline.map { $0 > .zero } ?? true, "itemDeadline must be positive")
         self.maxConcurrent = maxConcurrent

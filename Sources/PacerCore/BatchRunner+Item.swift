@@ -49,6 +49,8 @@ extension BatchRunner {
 
             case .attempt(let number, let timeout):
                 if number == 1 { quota.recordFirstAttempt() }
+                let inFlight = observers.gate?.inFlight ?? 0
+                let sent = clock.now
                 do {
                     let result: Operation.Output
                     if let timeout, operation.enforcesTimeout {
@@ -59,6 +61,12 @@ extension BatchRunner {
                         }
                     }
                     output = result
+                    if let gate = observers.gate {
+                        // Latency per output token when the answer says, else per item.
+                        let units = Double(max(1, result.tokenUsage?.completion ?? 1))
+                        let seconds = sent.duration(to: clock.now).pacerSeconds
+                        gate.record(.answered(secondsPerUnit: seconds / units, inFlight: inFlight))
+                    }
                     action = lifecycle.succeeded(
                         usedTokens: result.tokenUsage?.total,
                         rateLimit: result.rateLimit,
@@ -68,6 +76,7 @@ extension BatchRunner {
                     // A timeout that fired because the whole batch is being cancelled is a cancellation.
                     let failure = Task.isCancelled ? ItemError.cancelled : ItemError(classifying: error)
                     lastFailure = (number, failure)
+                    observers.gate?.record(Self.concurrencySample(for: failure))
                     action = lifecycle.failed(
                         failure,
                         stopping: control?.isStopping == true,
@@ -133,6 +142,16 @@ extension BatchRunner {
         }
     }
 
+    /// What a failed attempt says about the server's load: a 503, a 429 without rate-limit
+    /// headers (a full queue, not a quota) or a timeout is an overload.
+    static func concurrencySample(for failure: ItemError) -> AdaptiveConcurrency.Sample {
+        if failure.kind == .timeout || failure.status == 503 { return .overloaded }
+        if failure.status == 429, failure.rateLimit?.requestLimit == nil, failure.rateLimit?.tokenLimit == nil {
+            return .overloaded
+        }
+        return .other
+    }
+
     /// Runs `body`, cancelling it and throwing a timeout error if it takes longer than `timeout`.
     func withAttemptTimeout<T: Sendable>(
         _ timeout: Duration?,
@@ -171,4 +190,6 @@ extension Result {
 struct Observers: Sendable {
     var events: AsyncStream<BatchEvent>.Continuation?
     var progress: BatchProgress?
+    /// The adaptive concurrency limit, fed with each attempt's latency and outcome.
+    var gate: ConcurrencyGate?
 }

@@ -87,6 +87,13 @@ public struct BatchRunner<C: Clock>: Sendable where C.Duration == Duration {
                 clock: clock
             )
         let pausedBefore = quota.pausedSeconds
+        let gate = configuration.adaptiveConcurrency.map { adaptive in
+            var bounded = adaptive
+            bounded.maximum = min(adaptive.maximum, configuration.maxConcurrent)
+            bounded.minimum = min(adaptive.minimum, bounded.maximum)
+            bounded.initial = min(max(adaptive.initial, bounded.minimum), bounded.maximum)
+            return ConcurrencyGate(bounded)
+        }
         var summary = SummaryBuilder()
         let handoff = ResultHandoff<Finished<Operation.Input, Operation.Output>>(slots: configuration.maxConcurrent)
         // Admission runs on a task of its own, so that waiting for the next input item (a
@@ -97,7 +104,7 @@ public struct BatchRunner<C: Clock>: Sendable where C.Duration == Duration {
             operation: operation,
             quota: quota,
             control: control,
-            observers: Observers(events: events, progress: progress),
+            observers: Observers(events: events, progress: progress, gate: gate),
             handoff: handoff
         )
         while let finished = await handoff.receive() {
@@ -131,6 +138,7 @@ public struct BatchRunner<C: Clock>: Sendable where C.Duration == Duration {
         let inputError = await admissionEnded
         var result = summary.summary(wallTime: start.duration(to: clock.now))
         result.pausedSeconds = quota.pausedSeconds - pausedBefore
+        result.concurrencyLimit = gate?.limit
         result.resumeAfterSeconds = quota.stoppedFor?.pacerSeconds
         if let inputError { throw BatchStopped(cause: inputError, summary: result) }
         return result
@@ -155,26 +163,35 @@ public struct BatchRunner<C: Clock>: Sendable where C.Duration == Duration {
             var iterator = items.makeAsyncIterator()
             var inputError: (any Error)?
             while await handoff.acquireSlot() {
-                guard !Task.isCancelled, !quota.isStopped, control?.isStopping != true else { break }
+                // With adaptive concurrency, also wait for room under its limit.
+                await observers.gate?.enter()
+                guard !Task.isCancelled, !quota.isStopped, control?.isStopping != true else {
+                    observers.gate?.leave()
+                    break
+                }
                 let next: BatchItem<Operation.Input>?
                 do {
                     next = try await iterator.next()
                 } catch {
+                    observers.gate?.leave()
                     inputError = error
                     break
                 }
-                guard let item = next else { break }
+                guard let item = next else {
+                    observers.gate?.leave()
+                    break
+                }
                 group.addTask {
-                    handoff.send(
-                        await self.process(
-                            item,
-                            operation: operation,
-                            quota: quota,
-                            origin: origin,
-                            control: control,
-                            observers: observers
-                        )
+                    let finished = await self.process(
+                        item,
+                        operation: operation,
+                        quota: quota,
+                        origin: origin,
+                        control: control,
+                        observers: observers
                     )
+                    observers.gate?.leave()
+                    handoff.send(finished)
                 }
             }
             return inputError

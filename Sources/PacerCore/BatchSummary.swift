@@ -63,6 +63,8 @@ public struct BatchSummary: Sendable, Hashable, Codable {
     /// Tokens and cost per endpoint and model, for outputs that say theirs
     /// (``MeteredOutput/usageKey``), sorted by endpoint and model.
     public var breakdown: [UsageBreakdown] = []
+    /// With adaptive concurrency, the limit the run ended at.
+    public var concurrencyLimit: Int?
 
     /// Whether every item that ran succeeded and none was left undone.
     public var allSucceeded: Bool { failed == 0 && cancelled == 0 }

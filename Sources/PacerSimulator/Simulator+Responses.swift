@@ -125,6 +125,24 @@ extension Simulator {
             break
         }
         var answer = try answer()
+        if let slots, answer.status == .ok {
+            // Decoding takes a slot for the answer's output tokens; a full queue refuses.
+            guard await slots.acquire() else {
+                return failure(
+                    .serviceUnavailable,
+                    message: "server busy, please try again. maximum pending requests exceeded",
+                    type: "server_error"
+                )
+            }
+            let tokens = answer.tokens?.completion ?? 1
+            do {
+                try await Self.sleep(for: slots.model.tokenLatency * max(1, tokens))
+            } catch {
+                slots.release()
+                throw error
+            }
+            slots.release()
+        }
         if fault == .truncate {
             return truncated(answer)
         }

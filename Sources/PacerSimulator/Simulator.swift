@@ -28,6 +28,8 @@ public struct Simulator: Sendable {
     public let stats: SimulatorStats
     let random: RandomSource
     let limiter: SimulatorLimiter
+    /// The slots, when the simulator plays a self-hosted server.
+    let slots: SlotPool?
     let logger: Logger
 
     /// Creates a simulator (not yet listening).
@@ -42,6 +44,7 @@ public struct Simulator: Sendable {
         self.configuration = configuration
         self.stats = SimulatorStats()
         self.random = configuration.seed.map(RandomSource.seeded) ?? .system
+        self.slots = configuration.slots.map(SlotPool.init)
         self.limiter = SimulatorLimiter(
             rpm: configuration.requestsPerMinute,
             tpm: configuration.tokensPerMinute,

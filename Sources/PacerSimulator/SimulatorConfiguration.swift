@@ -97,6 +97,9 @@ public struct SimulatorConfiguration: Sendable, Hashable {
     /// chat request's message contents, the `input` strings of embeddings, moderations and
     /// responses, and the `prompt` strings of completions. Default `nil`.
     public var rejectInputContaining: String?
+    /// A self-hosted server's slots: parallel decoding at a time per output token, a queue,
+    /// 503 past it (see ``SimulatorSlots``); `nil` answers every request at once. Default `nil`.
+    public var slots: SimulatorSlots?
 
     /// Creates a configuration; see each property for its default.
     public init(
@@ -115,7 +118,8 @@ public struct SimulatorConfiguration: Sendable, Hashable {
         limitWindow: LimitWindow = .quantized,
         quotaExhausted: Bool = false,
         tls: SimulatorTLS? = nil,
-        rejectInputContaining: String? = nil
+        rejectInputContaining: String? = nil,
+        slots: SimulatorSlots? = nil
     ) {
         precondition((0...1).contains(faultRate), "faultRate must be within 0...1")
         precondition(faultRate == 0 || !faults.isEmpty, "a fault rate needs at least one fault")
@@ -124,6 +128,7 @@ public struct SimulatorConfiguration: Sendable, Hashable {
         precondition(rejectInputContaining.map { !$0.isEmpty } ?? true, "rejectInputContaining must not be empty")
         self.host = host
         self.port = port
+        self.slots = slots
         self.latency = latency
         self.faultRate = faultRate
         self.faults = faults

@@ -25,8 +25,24 @@ struct RunOptions: ParsableArguments {
     @Option(help: "Read the API key from this file instead of OPENAI_API_KEY.")
     var apiKeyFile: String?
 
-    @Option(help: "Most requests in flight at once.")
-    var concurrency: Int = 8
+    @Option(
+        name: .customLong("concurrency"),
+        help:
+            "Most requests in flight at once, or 'auto': find the count past which the server only queues, and follow it (for self-hosted servers; within --min-concurrency and --max-concurrency)."
+    )
+    var concurrencySetting: String = "8"
+
+    @Option(help: "With --concurrency auto: the fewest requests in flight.")
+    var minConcurrency: Int = 1
+
+    @Option(help: "With --concurrency auto: the most requests in flight.")
+    var maxConcurrency: Int = 64
+
+    /// Whether `--concurrency auto` was given.
+    var adaptiveConcurrency: Bool { concurrencySetting.lowercased() == "auto" }
+
+    /// The most requests in flight: the fixed `--concurrency`, or `--max-concurrency` with `auto`.
+    var concurrency: Int { adaptiveConcurrency ? maxConcurrency : Int(concurrencySetting) ?? 8 }
 
     @Option(help: "Retries per item after its first attempt.")
     var maxRetries: Int = 5
@@ -113,7 +129,12 @@ struct RunOptions: ParsableArguments {
     func validate() throws {
         for header in headers { try Self.check(header) }
         guard orderedWindow >= 1 else { throw ValidationError("--ordered-window must be at least 1") }
-        guard concurrency >= 1 else { throw ValidationError("--concurrency must be at least 1, got \(concurrency)") }
+        guard adaptiveConcurrency || (Int(concurrencySetting) ?? 0) >= 1 else {
+            throw ValidationError("--concurrency must be a number of at least 1 or 'auto', got '\(concurrencySetting)'")
+        }
+        guard minConcurrency >= 1, maxConcurrency >= minConcurrency else {
+            throw ValidationError("--min-concurrency must be at least 1 and not above --max-concurrency")
+        }
         guard maxRetries >= 0 else { throw ValidationError("--max-retries must be 0 or more, got \(maxRetries)") }
         if let timeout, !(timeout > 0) { throw ValidationError("--timeout must be a positive number of seconds") }
         if let deadline, !(deadline > 0) { throw ValidationError("--deadline must be a positive number of seconds") }
@@ -162,7 +183,13 @@ struct RunOptions: ParsableArguments {
                 probeFirst: probeFirst
             ),
             retryBudget: Double(retryBudget).map { RetryBudget(ratio: $0) },
-            itemDeadline: deadline.map { .pacerSeconds($0) }
+            itemDeadline: deadline.map { .pacerSeconds($0) },
+            adaptiveConcurrency: adaptiveConcurrency
+                ? AdaptiveConcurrency.Configuration(
+                    initial: min(4, maxConcurrency),
+                    minimum: minConcurrency,
+                    maximum: maxConcurrency
+                ) : nil
         )
     }
 }

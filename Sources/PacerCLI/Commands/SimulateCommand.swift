@@ -66,6 +66,21 @@ struct SimulateCommand: AsyncParsableCommand {
     )
     var rejectInputContaining: String?
 
+    @Option(
+        help:
+            "Play a self-hosted server with this many parallel slots: each answer holds a slot for --token-ms per output token; more requests queue."
+    )
+    var slots: Int?
+
+    @Option(help: "With --slots: milliseconds per output token in a slot.")
+    var tokenMs: Int = 20
+
+    @Option(help: "With --slots: the most requests waiting for a slot; more are answered 503 (as Ollama does).")
+    var maxQueue: Int?
+
+    @Option(help: "With --slots: halve the slots after this many requests (a server losing capacity mid-run).")
+    var halveSlotsAfter: Int?
+
     @Option(help: "Serve HTTPS with this PEM certificate (chain); needs --tls-key.")
     var tlsCert: String?
 
@@ -83,6 +98,10 @@ struct SimulateCommand: AsyncParsableCommand {
         _ = try parsedFaults()
         if let rpm, rpm < 1 { throw ValidationError("--rpm must be at least 1") }
         if let tpm, tpm < 1 { throw ValidationError("--tpm must be at least 1") }
+        if let slots, slots < 1 { throw ValidationError("--slots must be at least 1") }
+        guard tokenMs >= 0, (maxQueue ?? 0) >= 0 else {
+            throw ValidationError("--token-ms and --max-queue must not be negative")
+        }
         if rejectInputContaining?.isEmpty == true {
             throw ValidationError("--reject-input-containing needs a non-empty text")
         }
@@ -130,7 +149,15 @@ struct SimulateCommand: AsyncParsableCommand {
             limitWindow: limitWindow,
             quotaExhausted: quotaExhausted,
             tls: try tls(),
-            rejectInputContaining: rejectInputContaining
+            rejectInputContaining: rejectInputContaining,
+            slots: slots.map {
+                SimulatorSlots(
+                    count: $0,
+                    tokenLatency: .milliseconds(tokenMs),
+                    maxQueue: maxQueue,
+                    halveAfter: halveSlotsAfter
+                )
+            }
         )
         let host = self.host
         let scheme = configuration.tls == nil ? "http" : "https"

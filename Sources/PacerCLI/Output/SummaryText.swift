@@ -14,7 +14,8 @@ package enum SummaryText {
             "Retries: \(summary.retries)"
                 + (summary.rateLimitedResponses > 0 ? " (\(summary.rateLimitedResponses) answered 429)" : ""),
             "Latency: p50 \(ms(summary.latency.p50)) · p90 \(ms(summary.latency.p90)) · p99 \(ms(summary.latency.p99)) · max \(ms(summary.latency.max))",
-            "Concurrency: \(format(summary.effectiveConcurrency, digits: 1)) effective of \(concurrency)",
+            "Concurrency: \(format(summary.effectiveConcurrency, digits: 1)) effective of \(concurrency)"
+                + (summary.concurrencyLimit.map { " (auto: the limit settled at \($0))" } ?? ""),
             "Rate: \(Int(summary.requestsPerMinute.rounded())) requests/min"
                 + (showTokens ? ", \(Int(summary.tokensPerMinute.rounded())) tokens/min" : "")
                 + (summary.pausedSeconds > 0

@@ -6,8 +6,10 @@
 /// re-measured baseline latency), with Netflix Gradient2's smoothing:
 ///
 /// - **Baseline**: the median latency of a few requests sent while at most ``Configuration/minimum``
-///   were in flight — measured first, and again every ``Configuration/remeasureEvery`` samples,
-///   so that it follows a server whose speed changes. A running minimum instead drifts: under
+///   were in flight — measured first, again after 50 samples, every
+///   ``Configuration/remeasureEvery`` samples, and when the limit sits at its maximum — so that
+///   it follows a server whose speed changes and recovers from a baseline taken during a
+///   load spike. A running minimum instead drifts: under
 ///   steady load every sample is a queued one. (Vegas needs the same uncongested minimum.)
 /// - **Gradient**: `tolerance × baseline / recent`, between 0.5 and 1; the new limit is
 ///   `limit × gradient + 1`, taken in by a fifth each sample. While latency stays within the
@@ -81,6 +83,8 @@ public struct AdaptiveConcurrency: Sendable, Hashable {
     private var measuring = true
     private var probes: [Double] = []
     private var sinceMeasured = 0
+    /// Samples taken since the first baseline.
+    private var measurements = 0
     /// The baseline latency per unit, once measured.
     public private(set) var baseline: Double?
 
@@ -128,7 +132,14 @@ public struct AdaptiveConcurrency: Sendable, Hashable {
             estimate = estimate * (1 - configuration.smoothing) + proposed * configuration.smoothing
             estimate = min(Double(configuration.maximum), max(Double(configuration.minimum), estimate))
             sinceMeasured += 1
-            if sinceMeasured >= configuration.remeasureEvery { measuring = true }
+            measurements += 1
+            // Again after the first 50 samples (a baseline taken while the machine or the
+            // server was warming up is often too high), then every `remeasureEvery`, and
+            // sooner when the limit sits at its maximum: either the server really scales
+            // that far or the baseline is stale, and a new one tells which.
+            let due = measurements == 50 || sinceMeasured >= configuration.remeasureEvery
+                || (sinceMeasured >= 100 && limit >= configuration.maximum)
+            if due { measuring = true }
         }
     }
 }

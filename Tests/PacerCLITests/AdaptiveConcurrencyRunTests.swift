@@ -1,0 +1,49 @@
+import Foundation
+import PacerSimulator
+import PacerTesting
+import Testing
+
+@testable import PacerCLI
+
+/// `--concurrency auto` against the simulator playing a self-hosted server with slots
+/// (issue 11), end to end. The bounds are loose — neither the maximum (48) nor collapsed —
+/// because the whole suite shares two cores and CPU contention looks like queueing; how close
+/// the limit settles to the slots is the table tests' (AdaptiveConcurrencyTests, on a model)
+/// and the benchmark's.
+@Suite(.timeLimit(.minutes(2))) struct AdaptiveConcurrencyRunTests: ScratchFolder {
+    let directory: URL
+
+    init() throws { directory = try makeScratchFolder() }
+
+    func settledLimit(slots: Int, maxQueue: Int? = nil, prompts: Int) async throws -> (Int, Int32) {
+        let input = try write("prompts.txt", (1...prompts).map { "auto prompt \($0)" }.joined(separator: "\n") + "\n")
+        let summaryPath = path("summary-\(slots).json")
+        let configuration = SimulatorConfiguration(
+            slots: SimulatorSlots(count: slots, tokenLatency: .milliseconds(4), maxQueue: maxQueue)
+        )
+        let status = try await withSimulator(configuration) { server in
+            await pacer([
+                "chat", input, "-o", path("out-\(slots).jsonl"), "-q", "--base-url", server.baseURL, "--concurrency",
+                "auto", "--max-concurrency", "48", "--summary-json", summaryPath, "--backoff-base", "0.01",
+                "--backoff-cap", "0.05",
+            ])
+        }
+        let summary = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: summaryPath)))
+        let limit = try #require((summary as? [String: Any])?["concurrencyLimit"] as? Int)
+        return (limit, status)
+    }
+
+    @Test func theLimitSettlesNearTheServersSlots() async throws {
+        let (eight, status) = try await settledLimit(slots: 8, prompts: 250)
+        #expect(status == 0 && (3...24).contains(eight), "8 slots: settled at \(eight)")
+        let (one, _) = try await settledLimit(slots: 1, prompts: 120)
+        #expect(one <= 4, "1 slot: settled at \(one)")
+    }
+
+    @Test func aFullQueueLosesNoItem() async throws {
+        // Ollama-style: past 2 waiting requests, 503. The limit backs off; every item is done.
+        let (limit, status) = try await settledLimit(slots: 4, maxQueue: 2, prompts: 200)
+        #expect(status == 0 && limit <= 12, "settled at \(limit)")
+        #expect(try lines(path("out-4.jsonl")).count == 200)
+    }
+}
