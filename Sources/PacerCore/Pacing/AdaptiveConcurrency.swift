@@ -137,7 +137,8 @@ public struct AdaptiveConcurrency: Sendable, Hashable {
             // server was warming up is often too high), then every `remeasureEvery`, and
             // sooner when the limit sits at its maximum: either the server really scales
             // that far or the baseline is stale, and a new one tells which.
-            let due = measurements == 50 || sinceMeasured >= configuration.remeasureEvery
+            let due =
+                measurements == 50 || sinceMeasured >= configuration.remeasureEvery
                 || (sinceMeasured >= 100 && limit >= configuration.maximum)
             if due { measuring = true }
         }
