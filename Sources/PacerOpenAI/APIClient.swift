@@ -155,23 +155,16 @@ public struct APIClient: BatchOperation {
     /// Sends `request`; returns the answer and its parsed body (for clients that read more of
     /// it, such as ``EmbeddingsClient``).
     func exchange(_ request: APIRequest, timeout: Duration?) async throws -> (response: APIResponse, json: JSONValue) {
-        let headers = configuration.access.requestHeaders()
         var encoded: [UInt8] = []
         request.body.write(to: &encoded)
-        let response: HTTPResponseData
-        do {
-            response = try await transport.send(
-                HTTPRequestSpec(
-                    method: .POST,
-                    url: configuration.access.url(for: request.endpoint, model: request.model),
-                    headers: headers,
-                    body: ByteBuffer(bytes: encoded)
-                ),
-                timeout: timeout
-            )
-        } catch let error as ItemError {
-            throw redactor.redact(error)
-        }
+        let response = try await configuration.access.post(
+            encoded,
+            to: request.endpoint,
+            model: request.model,
+            over: transport,
+            timeout: timeout,
+            redactor: redactor
+        )
         let requestID = response.headers.first(name: "x-request-id")
         guard (200...299).contains(response.status) else {
             var error = OpenAIFailure.error(for: response)

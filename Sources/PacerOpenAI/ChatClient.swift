@@ -246,22 +246,14 @@ public struct ChatClient: BatchOperation {
 
     private func send(_ item: BatchItem<ChatPrompt>, timeout: Duration?) async throws -> ChatResult {
         let body = request(for: item.input)
-        let headers = configuration.access.requestHeaders()
-        let encoded = try JSONEncoder().encode(body)
-        let response: HTTPResponseData
-        do {
-            response = try await transport.send(
-                HTTPRequestSpec(
-                    method: .POST,
-                    url: configuration.access.url(for: .chatCompletions, model: body.model),
-                    headers: headers,
-                    body: ByteBuffer(bytes: encoded)
-                ),
-                timeout: timeout
-            )
-        } catch let error as ItemError {
-            throw redactor.redact(error)
-        }
+        let response = try await configuration.access.post(
+            Array(try JSONEncoder().encode(body)),
+            to: .chatCompletions,
+            model: body.model,
+            over: transport,
+            timeout: timeout,
+            redactor: redactor
+        )
         guard (200...299).contains(response.status) else {
             throw redactor.redact(Self.failure(for: response))
         }
