@@ -105,6 +105,8 @@ public protocol MeteredOutput: Sendable {
     /// Where the summary counts the item's tokens and cost: its endpoint and model; `nil`
     /// counts them only in the totals.
     var usageKey: UsageKey? { get }
+    /// How the answer streamed in, when it was streamed.
+    var streamTiming: StreamTiming? { get }
 }
 
 /// The endpoint and model an item's tokens and cost are counted under in the summary.
@@ -135,4 +137,6 @@ extension MeteredOutput {
     public var rateLimit: RateLimitSnapshot? { nil }
     /// Counted only in the totals by default.
     public var usageKey: UsageKey? { nil }
+    /// Not streamed by default.
+    public var streamTiming: StreamTiming? { nil }
 }

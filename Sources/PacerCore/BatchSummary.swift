@@ -65,6 +65,11 @@ public struct BatchSummary: Sendable, Hashable, Codable {
     public var breakdown: [UsageBreakdown] = []
     /// With adaptive concurrency, the limit the run ended at.
     public var concurrencyLimit: Int?
+    /// Time to first token, inter-token latency and decoding speed, when answers were
+    /// streamed; `nil` otherwise.
+    public var streaming: StreamingStats?
+    /// Output (completion) tokens per second of wall time: the run's generation throughput.
+    public var outputTokensPerSecond: Double = 0
 
     /// Whether every item that ran succeeded and none was left undone.
     public var allSucceeded: Bool { failed == 0 && cancelled == 0 }
@@ -74,6 +79,7 @@ public struct BatchSummary: Sendable, Hashable, Codable {
 
     /// Tokens used per minute of wall time.
     public var tokensPerMinute: Double { wallSeconds > 0 ? Double(tokens.total) / wallSeconds * 60 : 0 }
+
 }
 
 /// Accumulates item results into a ``BatchSummary`` in constant memory.
@@ -91,10 +97,21 @@ public struct SummaryBuilder: Sendable {
     private var unknownCost = 0
     private var breakdown: [UsageKey: UsageBreakdown] = [:]
     // Microseconds, 3 significant digits, up to one day.
-    private var histogram = Histogram<UInt64>(
-        highestTrackableValue: 86_400_000_000,
-        numberOfSignificantValueDigits: .three
-    )
+    private var histogram = Self.microsecondHistogram()
+    private var streamed = 0
+    private var timeToFirstToken = Self.microsecondHistogram()
+    private var interToken = Self.microsecondHistogram()
+    // Thousandths of a token per second.
+    private var decodeSpeed = Self.microsecondHistogram()
+
+    private static func microsecondHistogram() -> Histogram<UInt64> {
+        Histogram(highestTrackableValue: 86_400_000_000, numberOfSignificantValueDigits: .three)
+    }
+
+    private static func record(_ seconds: Double, scale: Double = 1e6, in histogram: inout Histogram<UInt64>) {
+        let value = max(0, seconds * scale)
+        _ = histogram.record(UInt64(min(value, 86_400_000_000)))
+    }
 
     /// Creates an empty builder.
     public init() {}
@@ -111,6 +128,9 @@ public struct SummaryBuilder: Sendable {
             if let key = output.usageKey {
                 breakdown[key, default: UsageBreakdown(key: key)].add(output.tokenUsage, costUSD: output.costUSD)
             }
+            if let timing = output.streamTiming {
+                recordStream(timing, outputTokens: output.tokenUsage?.completion ?? timing.tokenChunks)
+            }
             if let usage = output.tokenUsage {
                 tokens = tokens + usage
                 if let itemCost = output.costUSD {
@@ -126,8 +146,16 @@ public struct SummaryBuilder: Sendable {
         retries += max(0, result.attempts - 1)
         rateLimited += result.attemptErrors.count(where: { $0.status == 429 })
         self.busy += busy
-        let micros = max(0, result.latency.pacerSeconds * 1e6)
-        _ = histogram.record(UInt64(min(micros, 86_400_000_000)))
+        Self.record(result.latency.pacerSeconds, in: &histogram)
+    }
+
+    private mutating func recordStream(_ timing: StreamTiming, outputTokens: Int) {
+        streamed += 1
+        Self.record(timing.timeToFirstToken.pacerSeconds, in: &timeToFirstToken)
+        if let gap = timing.interTokenLatency { Self.record(gap.pacerSeconds, in: &interToken) }
+        if let speed = timing.outputTokensPerSecond(outputTokens: outputTokens) {
+            Self.record(speed, scale: 1000, in: &decodeSpeed)
+        }
     }
 
     /// Records items skipped without running them.
@@ -139,11 +167,7 @@ public struct SummaryBuilder: Sendable {
     public func summary(wallTime: Duration) -> BatchSummary {
         let wall = wallTime.pacerSeconds
         let ended = succeeded + failed + cancelled
-        let hasLatency = histogram.totalCount > 0
-        func ms(_ percentile: Double) -> Double {
-            hasLatency ? Double(histogram.valueAtPercentile(percentile)) / 1000 : 0
-        }
-        return BatchSummary(
+        var summary = BatchSummary(
             total: ended,
             succeeded: succeeded,
             failed: failed,
@@ -156,18 +180,33 @@ public struct SummaryBuilder: Sendable {
             resumeAfterSeconds: nil,
             wallSeconds: wall,
             itemsPerSecond: wall > 0 ? Double(ended) / wall : 0,
-            latency: LatencyStats(
-                p50: ms(50),
-                p90: ms(90),
-                p99: ms(99),
-                max: hasLatency ? Double(histogram.max) / 1000 : 0
-            ),
+            latency: Self.milliseconds(histogram),
             effectiveConcurrency: wall > 0 ? busy.pacerSeconds / wall : 0,
             tokens: tokens,
             costUSD: cost,
             itemsWithUnknownCost: unknownCost,
             breakdown: breakdown.values.sorted { $0.key < $1.key }
         )
+        summary.outputTokensPerSecond = wall > 0 ? Double(tokens.completion) / wall : 0
+        if streamed > 0 {
+            func rate(_ percentile: Double) -> Double {
+                decodeSpeed.totalCount > 0 ? Double(decodeSpeed.valueAtPercentile(percentile)) / 1000 : 0
+            }
+            summary.streaming = StreamingStats(
+                items: streamed,
+                timeToFirstToken: Self.milliseconds(timeToFirstToken),
+                interTokenLatency: Self.milliseconds(interToken),
+                outputTokensPerSecond: ThroughputStats(p50: rate(50), p10: rate(10), p1: rate(1))
+            )
+        }
+        return summary
+    }
+
+    /// Percentiles of a histogram of microseconds, in milliseconds (zeros when empty).
+    private static func milliseconds(_ histogram: Histogram<UInt64>) -> LatencyStats {
+        guard histogram.totalCount > 0 else { return LatencyStats() }
+        func ms(_ percentile: Double) -> Double { Double(histogram.valueAtPercentile(percentile)) / 1000 }
+        return LatencyStats(p50: ms(50), p90: ms(90), p99: ms(99), max: Double(histogram.max) / 1000)
     }
 }
 

@@ -167,7 +167,7 @@ public final class HTTPTransport: Sendable {
     }
 
     /// What the error classification needs to know about a failed request (built only on failure).
-    private func failureContext(_ request: HTTPRequestSpec, limit: Duration) -> HTTPFailure.Context {
+    func failureContext(_ request: HTTPRequestSpec, limit: Duration) -> HTTPFailure.Context {
         // A request whose deadline passes while it waits for a connection fails as a connect
         // timeout too: the attempt's limit is the timeout that was hit when it is the shorter.
         HTTPFailure.Context(
@@ -176,6 +176,15 @@ public final class HTTPTransport: Sendable {
             headerNames: request.headers.map(\.name),
             untrustedCertificateAdvice: configuration.untrustedCertificateAdvice
         )
+    }
+
+    /// Starts a request with a delegate of the caller's on this transport's client.
+    func execute<Delegate: HTTPClientResponseDelegate>(
+        _ request: HTTPClient.Request,
+        delegate: Delegate,
+        deadline: NIODeadline
+    ) -> HTTPClient.Task<Delegate.Response> {
+        client.execute(request: request, delegate: delegate, deadline: deadline)
     }
 
     /// Closes every connection of a client this transport made; leaves a borrowed client

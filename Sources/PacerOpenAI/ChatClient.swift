@@ -56,6 +56,10 @@ public struct ChatResult: MeteredOutput, Hashable {
     public var completion: ChatCompletionResponse?
     /// The server's `x-request-id`, if it sent one.
     public var requestID: String?
+    /// When the answer was streamed: when its first and last tokens came.
+    public var streamTiming: StreamTiming?
+    /// Whether ``usage`` is Pacer's estimate (a stream that reported none), not the server's.
+    public var usageIsEstimated: Bool
 
     /// Creates a result.
     ///
@@ -70,7 +74,9 @@ public struct ChatResult: MeteredOutput, Hashable {
         rateLimit: RateLimitSnapshot? = nil,
         completion: ChatCompletionResponse? = nil,
         requestID: String? = nil,
-        message: JSONValue? = nil
+        message: JSONValue? = nil,
+        streamTiming: StreamTiming? = nil,
+        usageIsEstimated: Bool = false
     ) {
         self.prompt = prompt
         self.response = response
@@ -82,6 +88,8 @@ public struct ChatResult: MeteredOutput, Hashable {
         self.rateLimit = rateLimit
         self.completion = completion
         self.requestID = requestID
+        self.streamTiming = streamTiming
+        self.usageIsEstimated = usageIsEstimated
     }
 
     /// The usage, for the batch summary.
@@ -141,6 +149,8 @@ public struct ChatClient: BatchOperation {
         public var systemPrompt: String?
         /// Prices for the cost estimate.
         public var pricing: PricingTable
+        /// Stream answers (`stream: true`), with these waits; `nil` for plain answers.
+        public var streaming: ChatStreaming?
 
         /// Creates a configuration.
         ///
@@ -198,7 +208,7 @@ public struct ChatClient: BatchOperation {
     public let configuration: Configuration
     /// The shared transport.
     public let transport: HTTPTransport
-    private let redactor: Redactor
+    let redactor: Redactor
 
     /// Creates a client.
     public init(configuration: Configuration, transport: HTTPTransport) {
@@ -207,17 +217,21 @@ public struct ChatClient: BatchOperation {
         self.redactor = Redactor(secrets: configuration.access.secrets)
     }
 
-    /// The request body for a prompt, with the client's defaults and system prompt applied.
+    /// The request body for a prompt, with the client's defaults and system prompt applied
+    /// (and `stream: true` with usage, when the client streams).
     public func request(for prompt: ChatPrompt) -> ChatCompletionRequest {
         var messages = prompt.messages
         if let system = configuration.systemPrompt, !messages.contains(where: { $0.role == "system" }) {
             messages.insert(.system(system), at: 0)
         }
+        let streams = configuration.streaming != nil
         return ChatCompletionRequest(
             model: prompt.model ?? configuration.model,
             messages: messages,
             maxTokens: prompt.maxTokens ?? configuration.maxTokens,
-            temperature: prompt.temperature ?? configuration.temperature
+            temperature: prompt.temperature ?? configuration.temperature,
+            stream: streams ? true : nil,
+            streamOptions: streams ? .init(includeUsage: true) : nil
         )
     }
 
@@ -246,6 +260,9 @@ public struct ChatClient: BatchOperation {
 
     private func send(_ item: BatchItem<ChatPrompt>, timeout: Duration?) async throws -> ChatResult {
         let body = request(for: item.input)
+        if let streaming = configuration.streaming {
+            return try await sendStreaming(item, body: body, streaming: streaming, timeout: timeout)
+        }
         let response = try await configuration.access.post(
             Array(try JSONEncoder().encode(body)),
             to: .chatCompletions,
@@ -257,16 +274,21 @@ public struct ChatClient: BatchOperation {
         guard (200...299).contains(response.status) else {
             throw redactor.redact(Self.failure(for: response))
         }
-        let (completion, message) = try decode(response, model: body.model)
+        return try result(of: response, prompt: item.input, model: body.model)
+    }
+
+    /// The result of a whole (not streamed) 2xx answer.
+    func result(of response: HTTPResponseData, prompt: ChatPrompt, model: String) throws(ItemError) -> ChatResult {
+        let (completion, message) = try decode(response, model: model)
         let usage =
             completion.usage.map {
                 TokenUsage(prompt: $0.promptTokens, completion: $0.completionTokens, total: $0.totalTokens)
             } ?? TokenUsage()
         let cost =
             configuration.pricing.cost(of: usage, model: completion.model)
-            ?? configuration.pricing.cost(of: usage, model: body.model)
+            ?? configuration.pricing.cost(of: usage, model: model)
         return ChatResult(
-            prompt: item.input.text,
+            prompt: prompt.text,
             response: completion.choices[0].message.content,
             usage: usage,
             model: completion.model,
@@ -283,7 +305,7 @@ public struct ChatClient: BatchOperation {
     /// A body that is not complete JSON, or has no `choices`, was cut off or is not the API's
     /// answer (a proxy's page): retryable. Complete JSON of the wrong shape, or no choice at
     /// all, is the server's answer and would come again: permanent.
-    private func decode(
+    func decode(
         _ response: HTTPResponseData,
         model: String
     ) throws(ItemError) -> (ChatCompletionResponse, JSONValue) {

@@ -1,3 +1,4 @@
+import NIOCore
 import PacerCore
 import PacerHTTP
 
@@ -9,7 +10,8 @@ import PacerHTTP
 /// `[DONE]` early, as llama.cpp's server does to a running stream when another request
 /// arrives — is incomplete, and the attempt is worth repeating. An `error` event, or a chunk
 /// that is an error object, fails the attempt with the server's message. A stream without a
-/// usage chunk gets its usage estimated from the text, and says so.
+/// usage chunk gets its usage estimated, and says so: the prompt's from its text, the answer's
+/// as one token per chunk that carried content.
 public struct ChatStreamAssembler: Sendable {
     /// What one event meant.
     public enum Step: Sendable, Hashable {
@@ -158,7 +160,9 @@ public struct ChatStreamAssembler: Sendable {
                 }
             )
         let estimated = usage == nil
-        let completion = TokenEstimate.text(text)
+        // Servers that send no usage (llama.cpp) stream a token a chunk, so the chunks are a
+        // closer count than the text's length; the text's estimate only if no chunk carried any.
+        let completion = contentChunks > 0 ? contentChunks : TokenEstimate.text(text)
         return .complete(
             StreamedChat(
                 id: id,
@@ -172,5 +176,38 @@ public struct ChatStreamAssembler: Sendable {
                 usageIsEstimated: estimated
             )
         )
+    }
+}
+
+/// Reads a streamed chat completion off the wire: bytes to events to the assembled answer,
+/// a part at a time on the connection's event loop.
+public struct ChatStreamReader: StreamingBodyReader {
+    private var parser = ServerSentEventParser()
+    /// The answer so far.
+    public private(set) var assembler = ChatStreamAssembler()
+
+    /// An empty reader.
+    public init() {}
+
+    /// Parses a part and assembles its events; returns how many chunks carried content.
+    ///
+    /// - Throws: ``ItemError`` (`invalid_response`, retryable) for a line too long to be an
+    ///   event stream.
+    public mutating func read(_ part: ByteBuffer) throws -> Int {
+        let before = assembler.contentChunks
+        let events: [ServerSentEvent]
+        do {
+            events = try parser.feed(part.readableBytesView)
+        } catch {
+            throw ItemError(
+                kind: .invalidResponse,
+                message: "not an event stream: a line longer than \(error.limit) bytes",
+                isRetryable: true
+            )
+        }
+        for event in events {
+            if assembler.consume(event) == .done { break }
+        }
+        return assembler.contentChunks - before
     }
 }

@@ -31,18 +31,47 @@ public struct ChatCompletionRequest: Sendable, Hashable, Codable {
     public var maxTokens: Int?
     /// Sampling temperature.
     public var temperature: Double?
+    /// `true` asks for the answer as Server-Sent Events; `nil` (absent) for a plain answer.
+    public var stream: Bool?
+    /// With ``stream``: whether the last event reports usage.
+    public var streamOptions: StreamOptions?
+
+    /// What a streamed answer should include.
+    public struct StreamOptions: Sendable, Hashable, Codable {
+        /// Ask for a last chunk with the request's usage.
+        public var includeUsage: Bool
+
+        /// Creates stream options.
+        public init(includeUsage: Bool) {
+            self.includeUsage = includeUsage
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case includeUsage = "include_usage"
+        }
+    }
 
     /// Creates a request.
-    public init(model: String, messages: [ChatMessage], maxTokens: Int? = nil, temperature: Double? = nil) {
+    public init(
+        model: String,
+        messages: [ChatMessage],
+        maxTokens: Int? = nil,
+        temperature: Double? = nil,
+        stream: Bool? = nil,
+        streamOptions: StreamOptions? = nil
+    ) {
         self.model = model
         self.messages = messages
         self.maxTokens = maxTokens
         self.temperature = temperature
+        self.stream = stream
+        self.streamOptions = streamOptions
     }
 
     enum CodingKeys: String, CodingKey {
-        case model, messages, temperature
+        case model, messages, temperature, stream
         case maxTokens = "max_tokens"
+        case streamOptions = "stream_options"
     }
 }
 

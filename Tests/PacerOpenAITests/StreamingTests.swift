@@ -82,14 +82,18 @@ import Testing
         #expect(step == .failed("overloaded") && assembler.finish(promptTokens: 0) == .failed("overloaded"))
     }
 
-    @Test func noUsageChunkIsEstimatedFromTheTextAndSaysSo() {
+    @Test func noUsageChunkIsEstimatedAsATokenAChunkAndSaysSo() {
         var assembler = ChatStreamAssembler()
-        _ = assembler.consume(chunk(#"{"content":"abcdefgh"}"#, finish: "length"))
+        _ = assembler.consume(chunk(#"{"role":"assistant","content":""}"#))
+        for piece in ["ab", "cd", "ef"] { _ = assembler.consume(chunk(#"{"content":"\#(piece)"}"#)) }
+        _ = assembler.consume(chunk(#"{"content":"gh"}"#, finish: "length"))
         guard case .complete(let chat) = assembler.finish(promptTokens: 12) else {
             Issue.record("not complete")
             return
         }
-        #expect(chat.usage == TokenUsage(prompt: 12, completion: 2, total: 14) && chat.usageIsEstimated)
+        // Four chunks carried text; the text alone would estimate 2 (8 bytes).
+        #expect(chat.usage == TokenUsage(prompt: 12, completion: 4, total: 16) && chat.usageIsEstimated)
+        #expect(chat.content == "abcdefgh")
     }
 
     @Test func toolCallDeltasAreJoinedByIndex() {

@@ -20,6 +20,8 @@ struct ChatCommand: AsyncParsableCommand {
 
     @OptionGroup var api: APIOptions
 
+    @OptionGroup var streamOptions: StreamOptions
+
     @Option(help: "Model to use unless a line names one.")
     var model: String = "gpt-4o-mini"
 
@@ -41,7 +43,7 @@ struct ChatCommand: AsyncParsableCommand {
 
     func run() async throws {
         let environment = Environment.current
-        let clientConfiguration = ChatClient.Configuration(
+        var clientConfiguration = ChatClient.Configuration(
             access: try api.access(run: run, environment: environment),
             model: model,
             maxTokens: maxTokens,
@@ -49,6 +51,7 @@ struct ChatCommand: AsyncParsableCommand {
             systemPrompt: system,
             pricing: try api.pricing()
         )
+        clientConfiguration.streaming = streamOptions.streaming
         let transportConfiguration = try run.transportConfiguration(environment: environment)
         let status = try await HTTPTransport.withTransport(configuration: transportConfiguration) { transport in
             let client = ChatClient(configuration: clientConfiguration, transport: transport)

@@ -9,6 +9,8 @@ struct OutputLine: OutputRecord {
         var prompt: Int
         var completion: Int
         var total: Int
+        /// Pacer's estimate, not the server's count (a stream that reported no usage).
+        var estimated = false
     }
 
     struct Failure {
@@ -38,6 +40,8 @@ struct OutputLine: OutputRecord {
     var error: Failure?
     var attempts: Int
     var latencyMs: Int
+    /// A streamed answer's time to first token.
+    var ttftMs: Int?
 
     /// Writes the line as a JSON object with its keys in sorted order, leaving out absent
     /// fields, straight into `output` (one line per item: no dictionary, no sorting).
@@ -65,11 +69,13 @@ struct OutputLine: OutputRecord {
         if let tokens {
             var nested = JSONFieldWriter()
             nested.number("completion", tokens.completion)
+            if tokens.estimated { nested.value("estimated", .bool(true)) }
             nested.number("prompt", tokens.prompt)
             nested.number("total", tokens.total)
             fields.raw("tokens", nested.finish())
         }
         if let toolCalls { fields.value("tool_calls", toolCalls) }
+        if let ttftMs { fields.number("ttft_ms", ttftMs) }
         if let url { fields.string("url", url) }
         output.append(contentsOf: fields.finish())
     }
@@ -113,8 +119,10 @@ struct OutputLine: OutputRecord {
             line.tokens = Tokens(
                 prompt: output.usage.prompt,
                 completion: output.usage.completion,
-                total: output.usage.total
+                total: output.usage.total,
+                estimated: output.usageIsEstimated
             )
+            line.ttftMs = output.streamTiming.map { Int(($0.timeToFirstToken.pacerSeconds * 1000).rounded()) }
             line.model = output.model
             line.costUSD = output.costUSD
         }

@@ -24,6 +24,19 @@ package enum SummaryText {
         if showTokens {
             let tokens = summary.tokens
             lines.append("Total tokens: \(tokens.total) (prompt \(tokens.prompt), completion \(tokens.completion))")
+            lines.append("Output: \(format(summary.outputTokensPerSecond, digits: 1)) tokens/s")
+            if let streaming = summary.streaming {
+                let first = streaming.timeToFirstToken
+                let gap = streaming.interTokenLatency
+                let speed = streaming.outputTokensPerSecond
+                lines.append(
+                    "Time to first token: p50 \(ms(first.p50)) · p90 \(ms(first.p90)) · p99 \(ms(first.p99)) (\(streaming.items) streamed)"
+                )
+                lines.append(
+                    "Per item: p50 \(format(speed.p50, digits: 1)) tokens/s (slowest tenth \(format(speed.p10, digits: 1))) · "
+                        + "inter-token p50 \(ms(gap.p50)) · p99 \(ms(gap.p99))"
+                )
+            }
             lines.append("Est. cost: \(cost(summary))")
             if summary.breakdown.count > 1 {
                 for part in summary.breakdown {
