@@ -57,6 +57,27 @@ struct APIOptions: ParsableArguments {
     /// required unless the root is on this machine or this is a `--dry-run`), `--header`s, and
     /// with `--azure` Azure OpenAI as openai-python's `AzureOpenAI` reaches it.
     func access(run: RunOptions, environment: [String: String]) throws -> APIAccess {
+        try Self.access(
+            baseURL: baseURL,
+            azure: azure,
+            apiVersion: apiVersion,
+            keyOptional: dryRun,
+            apiKeyFile: run.apiKeyFile,
+            headers: run.headerFields,
+            environment: environment
+        )
+    }
+
+    /// How to reach the API, from flags given one by one (for commands without these options).
+    static func access(
+        baseURL: String?,
+        azure: Bool = false,
+        apiVersion: String? = nil,
+        keyOptional: Bool = false,
+        apiKeyFile: String?,
+        headers: [String: String],
+        environment: [String: String]
+    ) throws -> APIAccess {
         func variable(_ name: String) -> String? { environment[name].flatMap { $0.isEmpty ? nil : $0 } }
         let keyVariable = azure ? "AZURE_OPENAI_API_KEY" : "OPENAI_API_KEY"
         var base: String
@@ -79,8 +100,8 @@ struct APIOptions: ParsableArguments {
         } else {
             base = try Endpoint.baseURL(flag: baseURL, environment: environment)
         }
-        let key = try run.apiKeyFile.map(Self.readKey) ?? variable(keyVariable)
-        if key == nil, !Endpoint.isLocal(base), !dryRun {
+        let key = try apiKeyFile.map(Self.readKey) ?? variable(keyVariable)
+        if key == nil, !Endpoint.isLocal(base), !keyOptional {
             throw InputError(
                 file: keyVariable,
                 message:
@@ -92,7 +113,7 @@ struct APIOptions: ParsableArguments {
             apiKey: key,
             keyHeader: azure ? .apiKey : .bearer,
             azureAPIVersion: version,
-            headers: run.headerFields
+            headers: headers
         )
     }
 

@@ -1,0 +1,227 @@
+import ArgumentParser
+import Foundation
+import PacerCore
+import PacerHTTP
+import PacerOpenAI
+
+/// `pacer probe`: sweeps concurrency against a chat endpoint and recommends the number to use.
+struct ProbeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "probe",
+        abstract: "Find the concurrency a chat server serves best: sweep 1, 2, 4, … requests in flight.",
+        discussion: """
+            Each step keeps that many generated prompts in flight for --step-seconds (a request \
+            that fails is followed by a short pause, not a retry) and measures requests/s, \
+            output tokens/s, latency and errors. The table goes to stdout, with the smallest \
+            concurrency that reaches 95% of the best throughput at no more than 2% errors: \
+            past it, more requests only queue. --plot draws the sweep as an SVG chart.
+            """
+    )
+
+    @Option(help: "API root including its version (default: $OPENAI_BASE_URL or https://api.openai.com/v1).")
+    var baseURL: String?
+
+    @Option(help: "The model to probe.")
+    var model: String = "gpt-4o-mini"
+
+    @Option(help: "Read the API key from this file instead of OPENAI_API_KEY.")
+    var apiKeyFile: String?
+
+    @Option(name: .customLong("header"), help: "A header for every request, as 'Name: value'. Repeatable.")
+    var headers: [String] = []
+
+    @Option(help: "Trust the CA certificates in this PEM file for HTTPS, besides the system's.")
+    var caCert: String?
+
+    @Option(help: "The first concurrency of the sweep.")
+    var minConcurrency = 1
+
+    @Option(help: "The last concurrency of the sweep (steps double up to it).")
+    var maxConcurrency = 64
+
+    @Option(help: "Seconds each step keeps its requests in flight.")
+    var stepSeconds: Double = 10
+
+    @Option(help: "Most tokens per generated answer.")
+    var maxTokens = 128
+
+    @Option(help: "Per-request timeout in seconds.")
+    var timeout: Double = 60
+
+    @Option(help: "The text of the generated prompts (each gets a unique number in front).")
+    var prompt = "Explain in a short paragraph why batch clients should pace their requests."
+
+    @OptionGroup var streamOptions: StreamOptions
+
+    @Option(help: "Draw throughput and latency against concurrency into this SVG file.")
+    var plot: String?
+
+    @Option(help: "Write the steps and the recommendation as JSON to this file.")
+    var json: String?
+
+    func validate() throws {
+        guard minConcurrency >= 1, maxConcurrency >= minConcurrency else {
+            throw ValidationError("--min-concurrency must be at least 1 and at most --max-concurrency")
+        }
+        guard maxConcurrency <= 4096 else { throw ValidationError("--max-concurrency must be at most 4096") }
+        guard stepSeconds > 0, timeout > 0 else {
+            throw ValidationError("--step-seconds and --timeout must be positive numbers of seconds")
+        }
+        guard maxTokens >= 1 else { throw ValidationError("--max-tokens must be at least 1") }
+        for header in headers { try RunOptions.check(header) }
+    }
+
+    func run() async throws {
+        let environment = Environment.current
+        var fields: [String: String] = [:]
+        for header in headers {
+            if let (name, value) = RunOptions.parse(header) { fields[name] = value }
+        }
+        let access: APIAccess
+        let transportConfiguration: HTTPTransport.Configuration
+        do {
+            access = try APIOptions.access(
+                baseURL: baseURL,
+                apiKeyFile: apiKeyFile,
+                headers: fields,
+                environment: environment
+            )
+            transportConfiguration = try RunOptions.transportConfiguration(
+                caCert: caCert,
+                connections: maxConcurrency,
+                environment: environment
+            )
+        } catch let error as InputError {
+            Console.error("error: \(error)")
+            throw ExitCode(2)
+        }
+        var clientConfiguration = ChatClient.Configuration(access: access, model: model, maxTokens: maxTokens)
+        clientConfiguration.streaming = streamOptions.streaming
+        let levels = ProbeReport.concurrencies(upTo: maxConcurrency, from: minConcurrency)
+        let report = try await HTTPTransport.withTransport(configuration: transportConfiguration) { transport in
+            let sweep = ProbeSweep(
+                client: ChatClient(configuration: clientConfiguration, transport: transport),
+                stepDuration: .pacerSeconds(stepSeconds),
+                timeout: .pacerSeconds(timeout),
+                prompt: prompt
+            )
+            return await sweep.run(levels: levels) { step, index in
+                Console.error(
+                    "step \(index + 1)/\(levels.count): \(step.concurrency) in flight: "
+                        + "\(SummaryText.format(step.requestsPerSecond, digits: 2)) req/s, "
+                        + "\(SummaryText.format(step.outputTokensPerSecond, digits: 1)) output tokens/s, "
+                        + "\(step.errors) errors"
+                )
+            }
+        }
+        for line in report.table { print(line) }
+        if let recommended = report.recommended {
+            print(
+                "Recommended: --concurrency \(recommended) (or --concurrency auto to follow the server as it changes)"
+            )
+        } else {
+            print("No recommendation: every step failed more than 2% of its requests.")
+        }
+        if let plot {
+            try write(
+                ProbeChart(report: report, title: "pacer probe: \(model) at \(access.baseURL)").svg,
+                to: plot
+            )
+        }
+        if let json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            let document = ProbeDocument(steps: report.steps, recommended: report.recommended)
+            try write(String(decoding: try encoder.encode(document), as: UTF8.self) + "\n", to: json)
+        }
+        if report.recommended == nil { throw ExitCode(1) }
+    }
+
+    private func write(_ text: String, to path: String) throws {
+        do {
+            try Data(text.utf8).write(to: URL(fileURLWithPath: path))
+        } catch {
+            Console.error("error: \(path): cannot write: \(error.localizedDescription)")
+            throw ExitCode(2)
+        }
+    }
+
+    /// The `--json` file.
+    struct ProbeDocument: Encodable {
+        var steps: [ProbeStep]
+        var recommended: Int?
+    }
+}
+
+/// Runs the steps of a probe: each keeps `concurrency` requests in flight for a while.
+struct ProbeSweep: Sendable {
+    var client: ChatClient
+    var stepDuration: Duration
+    var timeout: Duration
+    var prompt: String
+    /// The pause after a failed request, so that a server refusing at once is not hammered.
+    var pauseAfterError: Duration = .milliseconds(200)
+
+    /// A step whose error share passes this ends the sweep: the server is past what it takes.
+    static let overwhelmed = 0.5
+
+    /// Runs every level (stopping early when a step is overwhelmed) and reports each step.
+    func run(levels: [Int], onStep: (ProbeStep, Int) -> Void) async -> ProbeReport {
+        var steps: [ProbeStep] = []
+        for (index, level) in levels.enumerated() {
+            if Task.isCancelled { break }
+            let step = await self.step(concurrency: level, number: index)
+            steps.append(step)
+            onStep(step, index)
+            if step.errorRate > Self.overwhelmed { break }
+        }
+        return ProbeReport(steps: steps)
+    }
+
+    /// One step: `concurrency` workers each send a request after the other until the time is up.
+    func step(concurrency: Int, number: Int) async -> ProbeStep {
+        let clock = ContinuousClock()
+        let start = clock.now
+        let deadline = start + stepDuration
+        let (samples, end) = await withTaskGroup(of: (ProbeSamples, ContinuousClock.Instant).self) { group in
+            for worker in 0..<concurrency {
+                group.addTask {
+                    var samples = ProbeSamples()
+                    var last = start
+                    var sent = 0
+                    while clock.now < deadline, !Task.isCancelled {
+                        let item = BatchItem(
+                            index: sent,
+                            id: "probe-\(number)-\(worker)-\(sent)",
+                            input: ChatPrompt("Probe \(number).\(worker).\(sent): \(prompt)")
+                        )
+                        sent += 1
+                        let began = clock.now
+                        do {
+                            let result = try await client.attempt(item, attempt: 1, timeout: timeout)
+                            last = clock.now
+                            samples.succeeded(
+                                latency: began.duration(to: last),
+                                timeToFirstToken: result.streamTiming?.timeToFirstToken,
+                                outputTokens: result.usage.completion
+                            )
+                        } catch {
+                            last = clock.now
+                            samples.failed(ItemError(classifying: error))
+                            try? await Task.sleep(for: pauseAfterError)
+                        }
+                    }
+                    return (samples, last)
+                }
+            }
+            var all = ProbeSamples()
+            var end = start
+            for await (samples, last) in group {
+                all.merge(samples)
+                end = max(end, last)
+            }
+            return (all, end)
+        }
+        return samples.step(concurrency: concurrency, seconds: start.duration(to: end).pacerSeconds)
+    }
+}
