@@ -28,6 +28,10 @@ public struct BenchCommand: AsyncParsableCommand {
             pacing: for RPM limits 60, 600 and 6000, with the limit given (--rpm) and learned from \
             the server's headers, chat requests for --seconds against a simulator enforcing the \
             limit; the achieved rate in steady state against the limit and the 429s received. \
+            adaptive: `pacer probe`'s sweep against --slots 8 --token-ms 20, then 500 prompts at \
+            concurrency 1, 4, 8, 16, 64 and auto (throughput, p50 latency, refused, mean in flight \
+            after the first 10%), and auto against one slot, a queue of 4 and slots that halve. \
+            streaming: client CPU per output token, streamed against not, over 2,000 long answers. \
             With --repeat N, each figure is the median of N runs.
             """
     )
@@ -44,7 +48,7 @@ public struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Sections to run, comma-separated: \(Self.allSections.joined(separator: ", ")).")
     var sections: String = Self.allSections.joined(separator: ",")
 
-    static let allSections = ["reference", "scale", "overhead", "memory", "pacing"]
+    static let allSections = ["reference", "scale", "overhead", "memory", "pacing", "adaptive", "streaming"]
 
     @Flag(help: "Print the results as JSON lines instead of a table.")
     var json = false
@@ -85,6 +89,8 @@ public struct BenchCommand: AsyncParsableCommand {
         if chosen.contains("overhead") { try await runOverhead() }
         if chosen.contains("memory") { try await runMemory() }
         if chosen.contains("pacing") { try await runPacing() }
+        if chosen.contains("adaptive") { try await runAdaptive() }
+        if chosen.contains("streaming") { try await runStreaming() }
     }
 
     func runPacing() async throws {

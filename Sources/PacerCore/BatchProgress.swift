@@ -26,6 +26,8 @@ public final class BatchProgress: Sendable {
         public var tokens = 0
         /// Cost of the items whose cost is known; `nil` while none is.
         public var costUSD: Double?
+        /// With adaptive concurrency, the limit now; `nil` for a fixed concurrency.
+        public var concurrencyLimit: Int?
 
         /// Items ended.
         public var done: Int { succeeded + failed + cancelled }
@@ -45,6 +47,8 @@ public final class BatchProgress: Sendable {
     func started() { state.withLock { $0.inFlight += 1 } }
 
     func retried() { state.withLock { $0.retries += 1 } }
+
+    func limited(to limit: Int?) { state.withLock { $0.concurrencyLimit = limit } }
 
     func finished(_ outcome: BatchEvent.Outcome, tokens: TokenUsage?, costUSD: Double?) {
         state.withLock {

@@ -66,6 +66,7 @@ extension BatchRunner {
                         let units = Double(max(1, result.tokenUsage?.completion ?? 1))
                         let seconds = sent.duration(to: clock.now).pacerSeconds
                         gate.record(.answered(secondsPerUnit: seconds / units, inFlight: inFlight))
+                        observers.progress?.limited(to: gate.limit)
                     }
                     action = lifecycle.succeeded(
                         usedTokens: result.tokenUsage?.total,
@@ -76,7 +77,10 @@ extension BatchRunner {
                     // A timeout that fired because the whole batch is being cancelled is a cancellation.
                     let failure = Task.isCancelled ? ItemError.cancelled : ItemError(classifying: error)
                     lastFailure = (number, failure)
-                    observers.gate?.record(Self.concurrencySample(for: failure))
+                    if let gate = observers.gate {
+                        gate.record(Self.concurrencySample(for: failure))
+                        observers.progress?.limited(to: gate.limit)
+                    }
                     action = lifecycle.failed(
                         failure,
                         stopping: control?.isStopping == true,

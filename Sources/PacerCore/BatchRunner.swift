@@ -94,6 +94,7 @@ public struct BatchRunner<C: Clock>: Sendable where C.Duration == Duration {
             bounded.initial = min(max(adaptive.initial, bounded.minimum), bounded.maximum)
             return ConcurrencyGate(bounded)
         }
+        progress?.limited(to: gate?.limit)
         var summary = SummaryBuilder()
         let handoff = ResultHandoff<Finished<Operation.Input, Operation.Output>>(slots: configuration.maxConcurrent)
         // Admission runs on a task of its own, so that waiting for the next input item (a

@@ -154,7 +154,7 @@ struct ProbeCommand: AsyncParsableCommand {
 }
 
 /// Runs the steps of a probe: each keeps `concurrency` requests in flight for a while.
-struct ProbeSweep: Sendable {
+package struct ProbeSweep: Sendable {
     var client: ChatClient
     var stepDuration: Duration
     var timeout: Duration
@@ -162,11 +162,19 @@ struct ProbeSweep: Sendable {
     /// The pause after a failed request, so that a server refusing at once is not hammered.
     var pauseAfterError: Duration = .milliseconds(200)
 
+    /// A sweep with `client`, each step lasting `stepDuration`.
+    package init(client: ChatClient, stepDuration: Duration, timeout: Duration, prompt: String) {
+        self.client = client
+        self.stepDuration = stepDuration
+        self.timeout = timeout
+        self.prompt = prompt
+    }
+
     /// A step whose error share passes this ends the sweep: the server is past what it takes.
     static let overwhelmed = 0.5
 
     /// Runs every level (stopping early when a step is overwhelmed) and reports each step.
-    func run(levels: [Int], onStep: (ProbeStep, Int) -> Void) async -> ProbeReport {
+    package func run(levels: [Int], onStep: (ProbeStep, Int) -> Void) async -> ProbeReport {
         var steps: [ProbeStep] = []
         for (index, level) in levels.enumerated() {
             if Task.isCancelled { break }

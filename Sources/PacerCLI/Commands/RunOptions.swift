@@ -2,7 +2,10 @@ import ArgumentParser
 import PacerCore
 
 /// Options shared by `pacer chat` and `pacer fetch`.
-struct RunOptions: ParsableArguments {
+package struct RunOptions: ParsableArguments {
+    /// Options at their defaults (swift-argument-parser fills them in when parsing).
+    package init() {}
+
     @Argument(help: "Input file: text lines or JSONL. '-' reads stdin.")
     var input: String = "-"
 
@@ -126,7 +129,7 @@ struct RunOptions: ParsableArguments {
     @Flag(name: .shortAndLong, help: "Log every failed attempt on stderr.")
     var verbose = false
 
-    func validate() throws {
+    package func validate() throws {
         for header in headers { try Self.check(header) }
         guard orderedWindow >= 1 else { throw ValidationError("--ordered-window must be at least 1") }
         guard adaptiveConcurrency || (Int(concurrencySetting) ?? 0) >= 1 else {
@@ -162,8 +165,11 @@ struct RunOptions: ParsableArguments {
     ///   - defaultTimeout: The per-attempt timeout when `--timeout` is not given.
     ///   - tpm: Tokens per minute (chat), if given.
     ///   - probeFirst: Send one request alone until the server's limits are known.
-    func batchConfiguration(defaultTimeout: Double, tpm: Double? = nil, probeFirst: Bool = false) -> BatchConfiguration
-    {
+    package func batchConfiguration(
+        defaultTimeout: Double,
+        tpm: Double? = nil,
+        probeFirst: Bool = false
+    ) -> BatchConfiguration {
         BatchConfiguration(
             maxConcurrent: concurrency,
             attemptTimeout: .pacerSeconds(timeout ?? defaultTimeout),

@@ -24,7 +24,7 @@ struct ProgressState {
             total.map { "[ \(done)/\($0) ]" } ?? "[ \(done) ]",
             "ok \(counts.succeeded)",
             "failed \(counts.failed)",
-            "in flight \(counts.inFlight)",
+            "in flight \(counts.inFlight)" + (counts.concurrencyLimit.map { " (limit \($0))" } ?? ""),
             "retries \(counts.retries)",
             "\(SummaryText.format(rate, digits: 1))/s",
         ]

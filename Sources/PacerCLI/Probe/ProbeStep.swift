@@ -2,36 +2,36 @@ import PacerCore
 
 /// What one step of `pacer probe` measured: a fixed number of requests kept in flight for a
 /// bounded time.
-struct ProbeStep: Sendable, Hashable, Codable {
+package struct ProbeStep: Sendable, Hashable, Codable {
     /// Requests kept in flight.
-    var concurrency: Int
+    package var concurrency: Int
     /// Requests answered with success.
-    var succeeded: Int
+    package var succeeded: Int
     /// Requests that failed (any error: refused, timed out, cut off).
-    var errors: Int
+    package var errors: Int
     /// Of ``errors``: answered 503, or 429 (overloaded or over a limit).
-    var refused: Int
+    package var refused: Int
     /// Output (completion) tokens of the successful answers.
-    var outputTokens: Int
+    package var outputTokens: Int
     /// From the step's start to its last answer, in seconds.
-    var seconds: Double
+    package var seconds: Double
     /// Latency of the successful requests, in milliseconds.
-    var latency: LatencyStats
+    package var latency: LatencyStats
     /// Time to first token of the successful requests, in milliseconds, when streamed.
-    var timeToFirstToken: LatencyStats?
+    package var timeToFirstToken: LatencyStats?
 
     /// Successful requests per second.
-    var requestsPerSecond: Double { seconds > 0 ? Double(succeeded) / seconds : 0 }
+    package var requestsPerSecond: Double { seconds > 0 ? Double(succeeded) / seconds : 0 }
     /// Output tokens per second.
-    var outputTokensPerSecond: Double { seconds > 0 ? Double(outputTokens) / seconds : 0 }
+    package var outputTokensPerSecond: Double { seconds > 0 ? Double(outputTokens) / seconds : 0 }
     /// The share of requests that failed.
-    var errorRate: Double {
+    package var errorRate: Double {
         let all = succeeded + errors
         return all > 0 ? Double(errors) / Double(all) : 0
     }
     /// The throughput the sweep compares: output tokens per second, or requests per second
     /// for an endpoint that reports no tokens.
-    var throughput: Double { outputTokens > 0 ? outputTokensPerSecond : requestsPerSecond }
+    package var throughput: Double { outputTokens > 0 ? outputTokensPerSecond : requestsPerSecond }
 }
 
 /// Collects one step's samples (a few thousand at most) and sums them up.
@@ -91,9 +91,9 @@ struct ProbeSamples: Sendable {
 }
 
 /// The steps of a sweep and what they recommend.
-struct ProbeReport: Sendable, Hashable, Codable {
+package struct ProbeReport: Sendable, Hashable, Codable {
     /// The steps, by concurrency.
-    var steps: [ProbeStep]
+    package var steps: [ProbeStep]
 
     /// The largest error share a recommended step may have.
     static let tolerableErrorRate = 0.02
@@ -103,14 +103,14 @@ struct ProbeReport: Sendable, Hashable, Codable {
     /// The concurrency to use: the smallest that reaches 95% of the best throughput of any
     /// step with at most 2% errors — past it, more requests in flight only queue, and
     /// latency grows for nothing. `nil` when no step qualifies.
-    var recommended: Int? {
+    package var recommended: Int? {
         let clean = steps.filter { $0.errorRate <= Self.tolerableErrorRate && $0.succeeded > 0 }
         guard let best = clean.map(\.throughput).max() else { return nil }
         return clean.filter { $0.throughput >= best * Self.nearBest }.map(\.concurrency).min()
     }
 
     /// The concurrencies a sweep up to `maximum` tries: 1, 2, 4, … and `maximum` itself.
-    static func concurrencies(upTo maximum: Int, from minimum: Int = 1) -> [Int] {
+    package static func concurrencies(upTo maximum: Int, from minimum: Int = 1) -> [Int] {
         var levels: [Int] = []
         var level = max(1, minimum)
         while level < maximum {
@@ -122,7 +122,7 @@ struct ProbeReport: Sendable, Hashable, Codable {
     }
 
     /// The table printed for people: one row per step.
-    var table: [String] {
+    package var table: [String] {
         let streamed = steps.contains { $0.timeToFirstToken != nil }
         var header = ["concurrency", "req/s", "out tok/s"]
         if streamed { header += ["ttft p50", "ttft p99"] }
