@@ -147,6 +147,10 @@ extension Simulator {
         if let stream, answer.status == .ok, let chat = answer.chat {
             return try await streamed(chat, tokens: answer.tokens, request: stream, fault: fault)
         }
+        if stream != nil, fault == .slow {
+            // A stream request answered with an error: the delay its stream would have had.
+            try await Self.sleep(for: configuration.slowDelay)
+        }
         if let slots, answer.status == .ok {
             // Decoding takes a slot for the answer's output tokens; a full queue refuses.
             guard await slots.acquire() else {

@@ -16,7 +16,8 @@ extension Simulator {
     /// slot); without, each waits ``SimulatorConfiguration/streamTokenLatency``, or none when
     /// that is `nil`. Faults that play out in the stream: `slow` (the first chunk after
     /// ``SimulatorConfiguration/slowDelay``), `stall` (a pause of that delay halfway),
-    /// `truncate` (the connection closed halfway, without `[DONE]`), `malformed` (an error
+    /// `truncate` (the connection closed halfway, ``truncateLinger`` after the last bytes,
+    /// without `[DONE]`), `malformed` (an error
     /// event halfway, then the end, without `[DONE]`), `refusal` and `tool_calls` (their
     /// deltas instead of the text); `huge` and `wrong_shape` stream the normal answer.
     ///

@@ -344,4 +344,27 @@ import Testing
             #expect(stats.byStatus == ["200": 1, "503": 1] && stats.streams == 1)
         }
     }
+
+    @Test func aClientThatGoesAwayMidStreamGivesItsSlotBack() async throws {
+        let configuration = SimulatorConfiguration(
+            slots: SimulatorSlots(count: 1, tokenLatency: .milliseconds(10))
+        )
+        try await withSimulator(configuration) { server in
+            let (firstToken, signal) = AsyncStream.makeStream(of: Void.self)
+            let reader = Task {
+                try await streamChat(server, chatBody(prompt, maxTokens: 40)) { signal.finish() }
+            }
+            for await _ in firstToken {}
+            reader.cancel()
+            let gone = try await reader.value
+            #expect(!gone.endsWithDone)
+            // The next stream gets the slot once the server has seen the client go.
+            let next = try await streamChat(server, chatBody("next", maxTokens: 5))
+            #expect(next.endsWithDone)
+            let stats = try await outcomes(server)
+            #expect(stats.byStatus == ["client-closed": 1, "200": 1] && stats.streams == 2)
+            // Only the whole stream's tokens count.
+            #expect(stats.total == (try await plainAnswer("next", maxTokens: 5)).totalTokens)
+        }
+    }
 }
