@@ -5,15 +5,16 @@ import PacerCore
 import PacerOpenAI
 
 extension Simulator {
-    /// `POST /v1/chat/completions`: a deterministic answer and usage for the prompt.
+    /// `POST /v1/chat/completions`: a deterministic answer and usage for the prompt; with
+    /// `"stream": true`, the same answer as Server-Sent Events (see ``streamed(_:tokens:request:fault:)``).
     func chatCompletion(_ request: Request, context: SimulatorContext) async throws -> Response {
         let body = try await request.body.collect(upTo: 4 << 20)
         if let denied = checkKey(request) {
             stats.recordRequest(item: "chat:unauthorized")
             return denied
         }
-        guard let chat = try? JSONDecoder().decode(ChatCompletionRequest.self, from: Data(body.readableBytesView))
-        else {
+        let data = Data(body.readableBytesView)
+        guard let chat = try? JSONDecoder().decode(ChatCompletionRequest.self, from: data) else {
             stats.recordRequest(item: "chat:invalid")
             return failure(
                 .badRequest,
@@ -21,6 +22,8 @@ extension Simulator {
                 type: "invalid_request_error"
             )
         }
+        let streaming = (try? JSONDecoder().decode(ChatStreamRequest.self, from: data)).flatMap { $0.stream ? $0 : nil }
+        cutStreamOnArrival()
         let prompt = chat.messages.last(where: { $0.role == "user" })?.content ?? ""
         if configuration.quotaExhausted {
             stats.recordRequest(item: "chat:\(prompt)")
@@ -39,8 +42,13 @@ extension Simulator {
         let estimate = overflow ? Int.max : sum
         let rejection = rejectedInput(chat.messages.map(\.content)) { "messages[\($0)].content" }
         let charge = rejection == nil ? completion.usage?.totalTokens ?? 0 : 0
-        return try await serve(item: "chat:\(prompt)", context: context, tokens: (estimate, charge), model: chat.model)
-        {
+        return try await serve(
+            item: "chat:\(prompt)",
+            context: context,
+            tokens: (estimate, charge),
+            model: chat.model,
+            stream: streaming
+        ) {
             if chat.messages.isEmpty {
                 return Answer(
                     OpenAIErrorBody(
@@ -98,7 +106,9 @@ extension Simulator {
             let usage = completion.usage.map {
                 TokenUsage(prompt: $0.promptTokens, completion: $0.completionTokens, total: $0.totalTokens)
             }
-            return Answer(completion, tokens: usage)
+            var answer = Answer(completion, tokens: usage)
+            answer.chat = completion
+            return answer
         }
     }
 

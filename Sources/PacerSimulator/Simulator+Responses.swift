@@ -17,16 +17,25 @@ extension Simulator {
     ///   - tokens: For chat: the tokens the request may use (checked against the limit) and
     ///     the tokens it does use (charged).
     ///   - model: The model named in messages.
+    ///   - stream: For a chat request with `"stream": true`: how to stream its answer (a 200
+    ///     answer that carries ``Answer/chat`` is streamed, see ``streamed(_:tokens:request:fault:)``).
     ///   - answer: The normal answer and the tokens it delivers.
     func serve(
         item: String,
         context: SimulatorContext,
         tokens: (estimate: Int, charge: Int)? = nil,
         model: String = "gpt-4o-mini",
+        stream: ChatStreamRequest? = nil,
         answer: () throws -> Answer
     ) async throws -> Response {
         stats.recordRequest(item: item)
-        var response = try await limitedResponse(context: context, tokens: tokens, model: model, answer: answer)
+        var response = try await limitedResponse(
+            context: context,
+            tokens: tokens,
+            model: model,
+            stream: stream,
+            answer: answer
+        )
         response.headers[HTTPField.Name("x-request-id")!] = Self.requestID()
         return response
     }
@@ -36,15 +45,16 @@ extension Simulator {
         context: SimulatorContext,
         tokens: (estimate: Int, charge: Int)?,
         model: String,
+        stream: ChatStreamRequest?,
         answer: () throws -> Answer
     ) async throws -> Response {
         guard limiter.isActive else {
-            return try await respond(context: context, answer: answer)
+            return try await respond(context: context, stream: stream, answer: answer)
         }
         let verdict = limiter.admit(estimate: tokens?.estimate ?? 0, charge: tokens?.charge ?? 0, model: model)
         var response: Response
         if verdict.allowed {
-            response = try await respond(context: context, answer: answer)
+            response = try await respond(context: context, stream: stream, answer: answer)
         } else {
             response = failure(
                 .tooManyRequests,
@@ -63,8 +73,17 @@ extension Simulator {
         return response
     }
 
-    /// Answers an admitted request: a fault, or the normal answer after the latency.
-    private func respond(context: SimulatorContext, answer: () throws -> Answer) async throws -> Response {
+    /// Answers an admitted request: a fault, or the normal answer after the latency (streamed
+    /// when `stream` asks for it; `slow` and `malformed` then play out in the stream).
+    ///
+    /// With slots, a plain answer holds a slot for its output tokens at the step time of the
+    /// moment it got the slot (``SimulatorSlots/stepTime(busy:)``); a stream holds one to its
+    /// end, at the step time of each token.
+    private func respond(
+        context: SimulatorContext,
+        stream: ChatStreamRequest?,
+        answer: () throws -> Answer
+    ) async throws -> Response {
         let fault = drawFault()
         if configuration.latency > .zero {
             try await Self.sleep(for: configuration.latency)
@@ -98,9 +117,9 @@ extension Simulator {
             stats.recordOutcome("drop")
             try await context.channel.close()
             throw SimulatorError(message: "connection dropped (simulated)")
-        case .slow?:
+        case .slow? where stream == nil:
             try await Self.sleep(for: configuration.slowDelay)
-        case .malformed?:
+        case .malformed? where stream == nil:
             stats.recordOutcome("malformed")
             return Response(
                 status: .ok,
@@ -125,6 +144,13 @@ extension Simulator {
             break
         }
         var answer = try answer()
+        if let stream, answer.status == .ok, let chat = answer.chat {
+            return try await streamed(chat, tokens: answer.tokens, request: stream, fault: fault)
+        }
+        if stream != nil, fault == .slow {
+            // A stream request answered with an error: the delay its stream would have had.
+            try await Self.sleep(for: configuration.slowDelay)
+        }
         if let slots, answer.status == .ok {
             // Decoding takes a slot for the answer's output tokens; a full queue refuses.
             guard await slots.acquire() else {
@@ -136,7 +162,7 @@ extension Simulator {
             }
             let tokens = answer.tokens?.completion ?? 1
             do {
-                try await Self.sleep(for: slots.model.tokenLatency * max(1, tokens))
+                try await Self.sleep(for: slots.stepTime() * max(1, tokens))
             } catch {
                 slots.release()
                 throw error
@@ -281,6 +307,8 @@ extension Simulator {
         var status: HTTPResponse.Status
         var body: ByteBuffer
         var tokens: TokenUsage?
+        /// A chat completion's answer, to stream when the request asks for a stream.
+        var chat: ChatCompletionResponse?
 
         init(_ value: some Encodable, status: HTTPResponse.Status = .ok, tokens: TokenUsage? = nil) {
             self.status = status

@@ -9,7 +9,9 @@ import ServiceLifecycle
 
 /// An OpenAI-compatible and JSON-placeholder-like HTTP server for demos, tests and benchmarks.
 ///
-/// Endpoints: `POST /v1/chat/completions`, and the others an OpenAI Batch API file can
+/// Endpoints: `POST /v1/chat/completions` (streamed with Server-Sent Events when asked, see
+/// ``SimulatorConfiguration/llamaQuirks`` and ``SimulatorConfiguration/streamTokenLatency``),
+/// and the others an OpenAI Batch API file can
 /// name: `POST /v1/embeddings`, `POST /v1/completions` (legacy), `POST /v1/responses` and
 /// `POST /v1/moderations`; `GET /v1/models`, `GET /posts/{id}` (ids `1...postCount`, 404
 /// otherwise) and `GET /stats` (with a per-endpoint breakdown). Every `POST` endpoint answers
@@ -30,6 +32,8 @@ public struct Simulator: Sendable {
     let limiter: SimulatorLimiter
     /// The slots, when the simulator plays a self-hosted server.
     let slots: SlotPool?
+    /// The streams running now (llama.cpp's quirk cuts the oldest).
+    let streams = RunningStreams()
     let logger: Logger
 
     /// Creates a simulator (not yet listening).

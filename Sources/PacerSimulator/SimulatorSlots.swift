@@ -1,13 +1,13 @@
 import Synchronization
 
 /// How a self-hosted LLM server (vLLM, llama.cpp, Ollama, TGI) serves: a fixed number of
-/// slots decode in parallel, at a fixed time per output token; a request past the slots
-/// queues, and past a bounded queue it is refused with 503, as Ollama refuses when its queue
-/// is full.
+/// slots decode in parallel, continuous-batching style, so that a decoding step takes a little
+/// longer the more slots are busy (see ``stepTime(busy:)``); a request past the slots queues,
+/// and past a bounded queue it is refused with 503, as Ollama refuses when its queue is full.
 public struct SimulatorSlots: Sendable, Hashable {
     /// Requests decoded in parallel.
     public var count: Int
-    /// The time one output token takes in a slot.
+    /// The time one output token takes in a slot when it is the only one busy.
     public var tokenLatency: Duration
     /// The most requests waiting for a slot; `nil` for no bound.
     public var maxQueue: Int?
@@ -22,6 +22,18 @@ public struct SimulatorSlots: Sendable, Hashable {
         self.tokenLatency = tokenLatency
         self.maxQueue = maxQueue
         self.halveAfter = halveAfter
+    }
+
+    /// How much longer a decoding step gets per other busy slot: 3 %, as a continuous-batching
+    /// server's step grows gently with its batch.
+    public static let stepGrowthPerBusySlot = 0.03
+
+    /// The time of one output token while `busy` slots (this one included) decode:
+    /// ``tokenLatency`` × (1 + 0.03 × (busy − 1)). A streamed answer takes it anew for every
+    /// token; a whole (non-streamed) answer takes it once, when it gets its slot, for all its
+    /// tokens.
+    public func stepTime(busy: Int) -> Duration {
+        tokenLatency * (1 + Self.stepGrowthPerBusySlot * Double(max(0, busy - 1)))
     }
 }
 
@@ -67,6 +79,12 @@ final class SlotPool: Sendable {
         return decision != .refused
     }
 
+    /// The slots in use now.
+    var busy: Int { state.withLock { $0.busy } }
+
+    /// The time of one output token now (see ``SimulatorSlots/stepTime(busy:)``).
+    func stepTime() -> Duration { model.stepTime(busy: busy) }
+
     /// Gives a slot back: to the first waiting request, if any.
     func release() {
         let next = state.withLock { state -> CheckedContinuation<Void, Never>? in
@@ -79,4 +97,24 @@ final class SlotPool: Sendable {
         }
         next?.resume()
     }
+}
+
+/// A slot held by a streamed answer until its stream ends. It is given back once: by
+/// ``release()``, or when the lease is dropped (a response whose body was never written).
+final class SlotLease: Sendable {
+    private let pool: SlotPool
+    private let held = Mutex(true)
+
+    init(_ pool: SlotPool) { self.pool = pool }
+
+    /// Gives the slot back, if it is still held.
+    func release() {
+        let wasHeld = held.withLock { held in
+            defer { held = false }
+            return held
+        }
+        if wasHeld { pool.release() }
+    }
+
+    deinit { release() }
 }

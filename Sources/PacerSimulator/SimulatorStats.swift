@@ -6,7 +6,11 @@ public struct SimulatorStatsSnapshot: Sendable, Hashable, Codable {
     /// Requests received on the API endpoints.
     public var requests: Int
     /// Requests per outcome: an HTTP status (`"200"`, `"429"`, …) or a fault that has none of
-    /// its own (`"drop"`, `"truncate"`, `"malformed"`, `"slow"`).
+    /// its own (`"drop"`, `"truncate"`, `"malformed"`, `"slow"`, `"stall"`, `"html"`). A
+    /// streamed answer delivered whole counts as `"200"`; one that did not end well counts
+    /// as `"truncate"` (cut off by the fault), `"stream-error"` (an error event mid-stream),
+    /// `"cut"` (ended early by another request's arrival, ``SimulatorConfiguration/llamaQuirks``)
+    /// or `"client-closed"` (the client went away mid-stream), and its tokens are not counted.
     public var byStatus: [String: Int]
     /// Requests per item: `posts/{id}`, `chat:{prompt}`, `embeddings:{first input}`,
     /// `completions:{first prompt}`, `responses:{input text}` or `moderations:{first input}`.
@@ -19,6 +23,9 @@ public struct SimulatorStatsSnapshot: Sendable, Hashable, Codable {
     /// The same counts for each API endpoint, keyed by its path after `/v1/`:
     /// `chat/completions`, `embeddings`, `completions`, `responses`, `moderations`.
     public var byEndpoint: [String: EndpointStats]
+    /// Streamed chat answers begun (`"stream": true` requests answered with an event stream),
+    /// however they ended.
+    public var streams: Int
 
     /// Creates a snapshot.
     public init(
@@ -27,7 +34,8 @@ public struct SimulatorStatsSnapshot: Sendable, Hashable, Codable {
         byItem: [String: Int] = [:],
         tokens: TokenUsage = TokenUsage(),
         perSecond: [Second] = [],
-        byEndpoint: [String: EndpointStats] = [:]
+        byEndpoint: [String: EndpointStats] = [:],
+        streams: Int = 0
     ) {
         self.requests = requests
         self.byStatus = byStatus
@@ -35,9 +43,11 @@ public struct SimulatorStatsSnapshot: Sendable, Hashable, Codable {
         self.tokens = tokens
         self.perSecond = perSecond
         self.byEndpoint = byEndpoint
+        self.streams = streams
     }
 
-    /// Decodes a snapshot; `by_endpoint` may be absent (a simulator older than it).
+    /// Decodes a snapshot; `by_endpoint` and `streams` may be absent (a simulator older than
+    /// them).
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         self.requests = try container.decode(Int.self, forKey: .requests)
@@ -46,6 +56,7 @@ public struct SimulatorStatsSnapshot: Sendable, Hashable, Codable {
         self.tokens = try container.decode(TokenUsage.self, forKey: .tokens)
         self.perSecond = try container.decode([Second].self, forKey: .perSecond)
         self.byEndpoint = try container.decodeIfPresent([String: EndpointStats].self, forKey: .byEndpoint) ?? [:]
+        self.streams = try container.decodeIfPresent(Int.self, forKey: .streams) ?? 0
     }
 
     /// What one API endpoint has served.
@@ -85,7 +96,7 @@ public struct SimulatorStatsSnapshot: Sendable, Hashable, Codable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case requests, tokens
+        case requests, tokens, streams
         case perSecond = "per_second"
         case byStatus = "by_status"
         case byItem = "by_item"
@@ -138,8 +149,10 @@ public final class SimulatorStats: Sendable {
         triggers.withLock { $0.append((count, action)) }
     }
 
-    func recordOutcome(_ outcome: String, tokens: TokenUsage? = nil) {
-        let endpoint = Self.endpoint
+    /// Counts an outcome (and the tokens delivered) for the request being served; `endpoint`
+    /// defaults to the one the router set, and is passed explicitly from a response body
+    /// written after the handler returned (a stream), where the router's value is gone.
+    func recordOutcome(_ outcome: String, tokens: TokenUsage? = nil, endpoint: String? = SimulatorStats.endpoint) {
         state.withLock {
             $0.byStatus[outcome, default: 0] += 1
             if let tokens { $0.tokens = $0.tokens + tokens }
@@ -151,6 +164,11 @@ public final class SimulatorStats: Sendable {
             }
             if outcome == "429" { $0.perSecond[second(&$0)].rateLimited += 1 }
         }
+    }
+
+    /// Counts a streamed answer begun.
+    func recordStream() {
+        state.withLock { $0.streams += 1 }
     }
 
     /// The counters now.

@@ -10,6 +10,8 @@ struct SimulateCommand: AsyncParsableCommand {
         discussion: """
             Serves POST /v1/chat/completions, /v1/embeddings, /v1/completions, /v1/responses and \
             /v1/moderations, GET /v1/models, GET /posts/{id} and GET /stats. \
+            Chat requests with "stream": true get Server-Sent Events, one chunk per token \
+            (paced by --slots/--token-ms; --llama-quirks streams as llama.cpp's server does). \
             Point pacer at it with --base-url http://127.0.0.1:PORT/v1 (https with --tls-cert and \
             --tls-key; then pass the certificate to pacer with --ca-cert).
             """
@@ -68,12 +70,32 @@ struct SimulateCommand: AsyncParsableCommand {
 
     @Option(
         help:
-            "Play a self-hosted server with this many parallel slots: each answer holds a slot for --token-ms per output token; more requests queue."
+            "Play a self-hosted server with this many parallel slots: each answer holds a slot for --token-ms per output token (a stream, to its end); more requests queue."
     )
     var slots: Int?
 
-    @Option(help: "With --slots: milliseconds per output token in a slot.")
-    var tokenMs: Int = 20
+    @Option(
+        help: ArgumentHelp(
+            "Milliseconds per output token: with --slots, in a slot (default 20); without, between the chunks of a stream.",
+            discussion:
+                "With --slots, a step takes this long × (1 + 0.03 × (busy slots − 1)), continuous-batching style. Without --slots and without this option, a stream's chunks go out at once."
+        )
+    )
+    var tokenMs: Int?
+
+    @Flag(
+        help: ArgumentHelp(
+            "Stream as llama.cpp's server does: ': ping' comments, CRLF line ends, no usage chunk, and a running stream cut (ended with [DONE], no finish_reason) when another chat request arrives.",
+            discussion: "How often an arrival cuts the oldest running stream is --cut-rate."
+        )
+    )
+    var llamaQuirks = false
+
+    @Option(
+        help:
+            "With --llama-quirks: the chance, 0...1, that a chat request arriving while streams run cuts the oldest of them (below 1, a client that re-sends cut streams always finishes)."
+    )
+    var cutRate: Double = 0.1
 
     @Option(help: "With --slots: the most requests waiting for a slot; more are answered 503 (as Ollama does).")
     var maxQueue: Int?
@@ -99,7 +121,10 @@ struct SimulateCommand: AsyncParsableCommand {
         if let rpm, rpm < 1 { throw ValidationError("--rpm must be at least 1") }
         if let tpm, tpm < 1 { throw ValidationError("--tpm must be at least 1") }
         if let slots, slots < 1 { throw ValidationError("--slots must be at least 1") }
-        guard tokenMs >= 0, (maxQueue ?? 0) >= 0 else {
+        guard (0...1).contains(cutRate) else {
+            throw ValidationError("--cut-rate must be within 0...1, got \(cutRate)")
+        }
+        guard (tokenMs ?? 0) >= 0, (maxQueue ?? 0) >= 0 else {
             throw ValidationError("--token-ms and --max-queue must not be negative")
         }
         if rejectInputContaining?.isEmpty == true {
@@ -153,11 +178,14 @@ struct SimulateCommand: AsyncParsableCommand {
             slots: slots.map {
                 SimulatorSlots(
                     count: $0,
-                    tokenLatency: .milliseconds(tokenMs),
+                    tokenLatency: .milliseconds(tokenMs ?? 20),
                     maxQueue: maxQueue,
                     halveAfter: halveSlotsAfter
                 )
-            }
+            },
+            streamTokenLatency: slots == nil ? tokenMs.map { .milliseconds($0) } : nil,
+            llamaQuirks: llamaQuirks,
+            cutRate: cutRate
         )
         let host = self.host
         let scheme = configuration.tls == nil ? "http" : "https"
@@ -173,6 +201,8 @@ struct SimulateCommand: AsyncParsableCommand {
                 "latency \(configuration.latency), fail rate \(configuration.faultRate) [\(configuration.faults.map(\.name).joined(separator: ","))]"
                     + (limits.isEmpty ? "" : ", limits \(limits) (\(configuration.limitWindow.rawValue))")
                     + (configuration.rejectInputContaining.map { ", rejecting inputs containing '\($0)'" } ?? "")
+                    + (configuration.llamaQuirks
+                        ? ", llama.cpp streaming quirks (cut rate \(configuration.cutRate))" : "")
                     + "; Ctrl-C to stop"
             )
         }
