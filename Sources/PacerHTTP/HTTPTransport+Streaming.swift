@@ -141,15 +141,16 @@ final class StreamingDelegate<Reader: StreamingBodyReader>: HTTPClientResponseDe
         self.state = Mutex(State(reader: reader, lastPart: now))
     }
 
-    /// Starts the first-token timer.
+    /// Starts the first-token timer, unless the first token came already (on loopback the
+    /// answer can be quicker than the caller): then the idle timer runs instead.
     func startTimer(for task: HTTPClient.Task<Response>) {
-        schedule(task, at: start + .nanoseconds(timeouts.firstToken.nanoseconds))
+        schedule(task, at: start + .nanoseconds(timeouts.firstToken.nanoseconds), beforeFirstToken: true)
     }
 
-    private func schedule(_ task: HTTPClient.Task<Response>, at deadline: NIODeadline) {
+    private func schedule(_ task: HTTPClient.Task<Response>, at deadline: NIODeadline, beforeFirstToken: Bool = false) {
         let scheduled = task.eventLoop.scheduleTask(deadline: deadline) { [self] in check(task) }
         state.withLock { state in
-            if state.ended {
+            if state.ended || (beforeFirstToken && state.firstToken != nil) {
                 scheduled.cancel()
             } else {
                 state.timer = scheduled
@@ -197,6 +198,7 @@ final class StreamingDelegate<Reader: StreamingBodyReader>: HTTPClientResponseDe
     func didReceiveBodyPart(task: HTTPClient.Task<Response>, _ buffer: ByteBuffer) -> EventLoopFuture<Void> {
         let now = NIODeadline.now()
         var firstTimer: Scheduled<Void>?
+        var firstTokenNow = false
         let outcome = state.withLock { state -> (any Error)? in
             state.lastPart = now
             guard state.streaming else {
@@ -212,9 +214,11 @@ final class StreamingDelegate<Reader: StreamingBodyReader>: HTTPClientResponseDe
                 if tokens > 0 {
                     if state.firstToken == nil {
                         state.firstToken = now
-                        // From now on the idle timeout applies: swap the first-token timer.
+                        // From now on the idle timeout applies: swap the first-token timer
+                        // (if it is running yet) for the idle one.
                         firstTimer = state.timer
                         state.timer = nil
+                        firstTokenNow = true
                     }
                     state.lastToken = now
                     state.tokens += tokens
@@ -224,8 +228,8 @@ final class StreamingDelegate<Reader: StreamingBodyReader>: HTTPClientResponseDe
                 return error
             }
         }
-        if let firstTimer {
-            firstTimer.cancel()
+        if firstTokenNow {
+            firstTimer?.cancel()
             schedule(task, at: now + .nanoseconds(timeouts.idle.nanoseconds))
         }
         if let outcome {

@@ -2,17 +2,24 @@ import Testing
 
 @testable import PacerCore
 
-/// `--concurrency auto`'s limit against a model of an LLM server with `slots` parallel slots:
-/// up to `slots` requests run at the base latency per token, past it they queue, and the
-/// latency grows with the in-flight count. (Issue 11.)
+/// `--concurrency auto`'s limit against a model of an LLM server with `slots` parallel slots
+/// that queues first come, first served: up to `slots` requests run at the base latency per
+/// token, past it they queue, and the latency grows with the in-flight count; in the first
+/// round (requests sent together) the k-th answer waited for the ⌈k / slots⌉ − 1 batches
+/// before it. (Issue 11.)
 @Suite struct AdaptiveConcurrencyTests {
     struct Server {
         var slots: Int
         var noise: Double
         var random = SplitMix(seed: 1)
+        var answered = 0
 
-        mutating func latency(inFlight: Int) -> Double {
-            max(1, Double(inFlight) / Double(slots)) * (1 + noise * random.unit())
+        mutating func latency(inFlight: Int, firstRound: Int) -> Double {
+            defer { answered += 1 }
+            let queued =
+                answered < firstRound
+                ? Double((answered / slots) + 1) : max(1, Double(inFlight) / Double(slots))
+            return queued * (1 + noise * random.unit())
         }
     }
 
@@ -30,9 +37,11 @@ import Testing
 
     /// Runs `steps` samples with the limit's own in-flight count; returns the limits used.
     func run(_ limit: inout AdaptiveConcurrency, server: inout Server, steps: Int) -> [Int] {
-        (0..<steps).map { _ in
+        let firstRound = limit.configuration.initial
+        return (0..<steps).map { _ in
             let inFlight = limit.limit
-            limit.record(.answered(secondsPerUnit: server.latency(inFlight: inFlight), inFlight: inFlight))
+            let latency = server.latency(inFlight: inFlight, firstRound: firstRound)
+            limit.record(.answered(secondsPerUnit: latency, inFlight: inFlight))
             return inFlight
         }
     }
@@ -59,18 +68,53 @@ import Testing
         #expect(mean(after[500...]) <= 6, "\(mean(after[500...]))")
     }
 
-    @Test func measuresItsBaselineAtTheMinimumFirstAndIgnoresQueuedSamples() {
-        var limit = AdaptiveConcurrency(configuration: .init(initial: 10, baselineSamples: 3))
-        #expect(limit.isMeasuringBaseline && limit.limit == 1)
-        // Answers to requests sent before the measurement (10 in flight) do not count.
+    @Test func theFirstRoundsFastestAnswerIsTheBaselineAndTheLimitThenDoublesARound() {
+        var limit = AdaptiveConcurrency(configuration: .init(initial: 4))
+        #expect(!limit.isMeasuringBaseline && limit.limit == 4)
+        // One slot, first come first served: the first answer waited for nobody.
+        for latency in [1.0, 2.0, 3.0] { limit.record(.answered(secondsPerUnit: latency, inFlight: 4)) }
+        #expect(limit.baseline == nil)
+        limit.record(.answered(secondsPerUnit: 4.0, inFlight: 4))
+        #expect(limit.baseline == 1)
+        // A server with room: answers at the baseline add one each.
+        var roomy = AdaptiveConcurrency(configuration: .init(initial: 4))
+        for _ in 0..<4 { roomy.record(.answered(secondsPerUnit: 1, inFlight: 4)) }
+        for _ in 0..<4 { roomy.record(.answered(secondsPerUnit: 1, inFlight: 4)) }
+        #expect(roomy.limit == 8)
+        // Latency grows past the tolerance: slow start ends, the limit comes down.
+        for _ in 0..<40 { roomy.record(.answered(secondsPerUnit: 3, inFlight: 8)) }
+        #expect(roomy.limit < 8)
+    }
+
+    @Test func aMeasurementAtTheMinimumIgnoresQueuedAnswersAndIsRepeatedLessWhileItHolds() {
+        var limit = AdaptiveConcurrency(configuration: .init(initial: 2, remeasureEvery: 10, baselineSamples: 3))
+        for _ in 0..<2 { limit.record(.answered(secondsPerUnit: 1, inFlight: 2)) }
+        func runUntilMeasuring() -> Int {
+            var samples = 0
+            while !limit.isMeasuringBaseline, samples < 1000 {
+                limit.record(.answered(secondsPerUnit: 1, inFlight: limit.limit))
+                samples += 1
+            }
+            return samples
+        }
+        #expect(runUntilMeasuring() == 10)
+        #expect(limit.limit == 1)
+        // Answers to requests sent before the measurement do not count.
         limit.record(.answered(secondsPerUnit: 9, inFlight: 10))
-        for latency in [1.0, 3.0, 2.0] { limit.record(.answered(secondsPerUnit: latency, inFlight: 1)) }
-        #expect(!limit.isMeasuringBaseline && limit.baseline == 2 && limit.limit == 10)
+        for latency in [1.0, 1.05, 0.95] { limit.record(.answered(secondsPerUnit: latency, inFlight: 1)) }
+        #expect(!limit.isMeasuringBaseline && limit.baseline == 1)
+        // The baseline held: twice as long until the next; then four times.
+        #expect(runUntilMeasuring() == 20)
+        for _ in 0..<3 { limit.record(.answered(secondsPerUnit: 1, inFlight: 1)) }
+        #expect(runUntilMeasuring() == 40)
+        // A baseline that moved (the server got twice as slow) is measured again soon.
+        for _ in 0..<3 { limit.record(.answered(secondsPerUnit: 2, inFlight: 1)) }
+        #expect(limit.baseline == 2)
+        #expect(runUntilMeasuring() == 10)
     }
 
     @Test func anOverloadCutsTheLimitAtOnceAndOtherFailuresDoNot() {
-        var limit = AdaptiveConcurrency(configuration: .init(initial: 20, baselineSamples: 1))
-        limit.record(.answered(secondsPerUnit: 1, inFlight: 1))
+        var limit = AdaptiveConcurrency(configuration: .init(initial: 20))
         #expect(limit.limit == 20)
         limit.record(.other)
         #expect(limit.limit == 20)
