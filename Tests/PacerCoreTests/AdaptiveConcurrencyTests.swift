@@ -65,7 +65,9 @@ import Testing
         #expect(limit.limit >= 16)
         server.slots = 4
         let after = run(&limit, server: &server, steps: 1000)
-        #expect(mean(after[500...]) <= 6, "\(mean(after[500...]))")
+        // About one above tolerance × slots (1.3 × 4 + 1), where the gradient's shrinking
+        // meets its one of headroom.
+        #expect(mean(after[500...]) <= 6.5, "\(mean(after[500...]))")
     }
 
     @Test func theFirstRoundsFastestAnswerIsTheBaselineAndTheLimitThenDoublesARound() {

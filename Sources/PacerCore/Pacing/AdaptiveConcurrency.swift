@@ -15,7 +15,7 @@
 ///   while each measurement finds it where it was, since each costs a few seconds of lower
 ///   throughput — and when the limit sits at its maximum. Only the measurements move it up,
 ///   so a server that became slower is followed at the next one.
-/// - **Gradient**: `tolerance × baseline / recent`, between 0.5 and 1; the new limit is
+/// - **Gradient**: `tolerance × baseline / recent` (tolerance 1.3), between 0.5 and 1; the new limit is
 ///   `limit × gradient + 1`, taken in by a fifth each sample. Until latency first grows, the
 ///   limit grows by one an answer (it doubles a round). When requests queue, latency grows
 ///   with the limit and the limit settles about one above the server's own parallelism: a
@@ -35,7 +35,8 @@ public struct AdaptiveConcurrency: Sendable, Hashable {
         /// The largest limit. Default 256.
         public var maximum: Int
         /// How much slower than the baseline recent latency may be before the limit shrinks.
-        /// Default 1.1.
+        /// Default 1.3: a continuous-batching server decodes each token a little slower as its
+        /// batch fills (vLLM, llama.cpp), which is not queueing; Gradient2 allows 1.5.
         public var tolerance: Double
         /// The share of a new estimate taken into the limit each sample. Default 0.2.
         public var smoothing: Double
@@ -51,7 +52,7 @@ public struct AdaptiveConcurrency: Sendable, Hashable {
             initial: Int = 4,
             minimum: Int = 1,
             maximum: Int = 256,
-            tolerance: Double = 1.1,
+            tolerance: Double = 1.3,
             smoothing: Double = 0.2,
             backoff: Double = 0.7,
             remeasureEvery: Int = 500,
