@@ -26,6 +26,9 @@ import Testing
                 "chat", input, "-o", path("out-\(slots).jsonl"), "-q", "--base-url", server.baseURL, "--concurrency",
                 "auto", "--max-concurrency", "48", "--summary-json", summaryPath, "--backoff-base", "0.01",
                 "--backoff-cap", "0.05",
+                // Backoff of 10–50 ms (to keep the test short) sends a refused request back
+                // into a full queue at once; with the default 1 s base five retries suffice.
+                "--max-retries", "20",
             ])
         }
         let summary = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: summaryPath)))
