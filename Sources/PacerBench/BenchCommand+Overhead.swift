@@ -228,6 +228,12 @@ extension BenchCommand {
             results,
             title: "Overhead: 50,000 fetches at 0 latency, concurrency 100, simulator in its own process."
         )
+        try printCost(
+            try await endpointOverheadResults(count: 20_000, concurrency: 100),
+            title:
+                "Overhead per endpoint: 20,000 requests at 0 latency, concurrency 100, simulator in its own process\n"
+                + "(chat: `pacer chat` over text prompts; the others: `pacer batch` over Batch API lines)."
+        )
     }
 
     func runMemory() async throws {

@@ -44,7 +44,7 @@ extension ChatClient {
             idle: streaming.idleTimeout
         )
         let response = try await configuration.access.stream(
-            Array(try JSONEncoder().encode(body)),
+            body.jsonBytes,
             to: .chatCompletions,
             model: body.model,
             over: transport,

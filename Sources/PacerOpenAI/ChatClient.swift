@@ -264,7 +264,7 @@ public struct ChatClient: BatchOperation {
             return try await sendStreaming(item, body: body, streaming: streaming, timeout: timeout)
         }
         let response = try await configuration.access.post(
-            Array(try JSONEncoder().encode(body)),
+            body.jsonBytes,
             to: .chatCompletions,
             model: body.model,
             over: transport,
