@@ -77,13 +77,13 @@ struct JSONParser {
         return value
     }
 
-    private func failure(_ message: String) -> JSONParseError {
+    func failure(_ message: String) -> JSONParseError {
         JSONParseError(message: message, offset: position)
     }
 
-    private var current: UInt8? { position < bytes.count ? bytes[position] : nil }
+    var current: UInt8? { position < bytes.count ? bytes[position] : nil }
 
-    private mutating func skipWhitespace() {
+    mutating func skipWhitespace() {
         while position < bytes.count {
             switch bytes[position] {
             case UInt8(ascii: " "), UInt8(ascii: "\n"), UInt8(ascii: "\r"), UInt8(ascii: "\t"): position += 1
@@ -92,7 +92,7 @@ struct JSONParser {
         }
     }
 
-    private mutating func parseValue(depth: Int) throws(JSONParseError) -> JSONValue {
+    mutating func parseValue(depth: Int) throws(JSONParseError) -> JSONValue {
         guard let byte = current else { throw failure("unexpected end of data") }
         switch byte {
         case UInt8(ascii: "{"): return try parseObject(depth: depth + 1)
@@ -114,7 +114,7 @@ struct JSONParser {
         }
     }
 
-    private mutating func expectLiteral(_ literal: StaticString) throws(JSONParseError) {
+    mutating func expectLiteral(_ literal: StaticString) throws(JSONParseError) {
         let count = literal.utf8CodeUnitCount
         guard bytes.count - position >= count,
             memcmp(bytes.baseAddress! + position, literal.utf8Start, count) == 0
@@ -181,7 +181,7 @@ struct JSONParser {
     }
 
     /// Parses a string starting at its opening quote.
-    private mutating func parseString() throws(JSONParseError) -> String {
+    mutating func parseString() throws(JSONParseError) -> String {
         position += 1  // "
         let start = position
         // The common case: no escapes, so the bytes are the string.
@@ -281,6 +281,15 @@ struct JSONParser {
     /// Parses a number by JSON's grammar, keeping its text.
     private mutating func parseNumber() throws(JSONParseError) -> JSONNumber {
         let start = position
+        try skipNumber()
+        // ASCII by construction; a short text (most numbers) is stored inline, without allocating.
+        return JSONNumber(
+            validText: String(decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<position]), as: UTF8.self)
+        )
+    }
+
+    /// Reads past a number by JSON's grammar.
+    mutating func skipNumber() throws(JSONParseError) {
         if current == UInt8(ascii: "-") { position += 1 }
         guard let first = current, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(first) else {
             throw failure("expected a digit")
@@ -299,13 +308,9 @@ struct JSONParser {
             if current == UInt8(ascii: "+") || current == UInt8(ascii: "-") { position += 1 }
             guard skipDigits() > 0 else { throw failure("expected a digit in the exponent") }
         }
-        // ASCII by construction; a short text (most numbers) is stored inline, without allocating.
-        return JSONNumber(
-            validText: String(decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<position]), as: UTF8.self)
-        )
     }
 
-    private mutating func skipDigits() -> Int {
+    mutating func skipDigits() -> Int {
         var count = 0
         while let byte = current, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) {
             position += 1

@@ -149,12 +149,17 @@ public struct APIClient: BatchOperation {
     }
 
     private func send(_ request: APIRequest, timeout: Duration?) async throws -> APIResponse {
-        try await exchange(request, timeout: timeout).response
+        // The body is written out as the server sent it: read only the members Pacer uses.
+        try await exchange(request, timeout: timeout, wholeJSON: false).response
     }
 
     /// Sends `request`; returns the answer and its parsed body (for clients that read more of
     /// it, such as ``EmbeddingsClient``).
-    func exchange(_ request: APIRequest, timeout: Duration?) async throws -> (response: APIResponse, json: JSONValue) {
+    func exchange(
+        _ request: APIRequest,
+        timeout: Duration?,
+        wholeJSON: Bool = true
+    ) async throws -> (response: APIResponse, json: JSONValue) {
         var encoded: [UInt8] = []
         request.body.write(to: &encoded)
         let response = try await configuration.access.post(
@@ -183,7 +188,7 @@ public struct APIClient: BatchOperation {
                 rateLimit: RateLimitHeaders.snapshot(from: response.headers)
             )
         }
-        guard let json = try? JSONValue(parsing: response.body) else {
+        guard let json = Self.answer(in: response.body, endpoint: request.endpoint, whole: wholeJSON) else {
             throw failure("not a complete \(request.endpoint.path) answer")
         }
         if let problem = request.endpoint.problem(with: json, request: request.body) {
@@ -213,6 +218,23 @@ public struct APIClient: BatchOperation {
 
     /// A body as JSON text on one line: the body itself when it is JSON, else the body as a
     /// JSON string (an HTML error page of a proxy).
+    /// A 2xx body parsed whole, or only as far as Pacer reads it: `model`, `usage`, and the
+    /// endpoint's answer array (as that many nulls); `nil` when it is not one whole JSON
+    /// value (an object, when not parsed whole).
+    static func answer(in body: ByteBuffer, endpoint: APIEndpoint, whole: Bool) -> JSONValue? {
+        if whole { return try? JSONValue(parsing: body) }
+        guard
+            let skim = try? JSONSkim.object(
+                in: body,
+                keeping: ["model", "usage"],
+                counting: endpoint.answerField
+            )
+        else { return nil }
+        var members = skim.members
+        if let count = skim.count { members[endpoint.answerField] = .array(Array(repeating: .null, count: count)) }
+        return .object(members)
+    }
+
     static func jsonText(_ body: ByteBuffer) -> String {
         if (try? JSONValue(parsing: body)) != nil { return oneLine(body) }
         var text: [UInt8] = []

@@ -121,13 +121,7 @@ public enum APIEndpoint: String, Sendable, Hashable, CaseIterable, Codable {
     /// what is missing. A body without it was cut off or is not the API's (a proxy's page):
     /// worth asking again.
     public func problem(with body: JSONValue, request: JSONValue) -> String? {
-        let field: String
-        switch self {
-        case .chatCompletions, .completions: field = "choices"
-        case .embeddings: field = "data"
-        case .responses: field = "output"
-        case .moderations: field = "results"
-        }
+        let field = answerField
         guard case .array(let items)? = body[field] else {
             return "not a \(path) answer: no \"\(field)\" array"
         }
@@ -135,6 +129,17 @@ public enum APIEndpoint: String, Sendable, Hashable, CaseIterable, Codable {
             return "\(items.count) embeddings for \(inputs) inputs"
         }
         return nil
+    }
+
+    /// The member of a 2xx body that holds the answer, an array: `choices`, `data`, `output`
+    /// or `results`.
+    public var answerField: String {
+        switch self {
+        case .chatCompletions, .completions: "choices"
+        case .embeddings: "data"
+        case .responses: "output"
+        case .moderations: "results"
+        }
     }
 
     /// The number of inputs of an embeddings or moderations `input`: 1 for a string or a
