@@ -32,7 +32,8 @@ struct DemoCommand: AsyncParsableCommand {
         }
         let faultsSurvived = try await faultInjectedRun()
         let embedded = try await embeddingsRun()
-        throw (allSucceeded && faultsSurvived && embedded) ? ExitCode.success : ExitCode(1)
+        let selfHosted = try await selfHostedRun()
+        throw (allSucceeded && faultsSurvived && embedded && selfHosted) ? ExitCode.success : ExitCode(1)
     }
 
     /// Prints one comparison with the concurrent run's summary.
