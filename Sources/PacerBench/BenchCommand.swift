@@ -32,6 +32,9 @@ public struct BenchCommand: AsyncParsableCommand {
             concurrency 1, 4, 8, 16, 64 and auto (throughput, p50 latency, refused, mean in flight \
             after the first 10%), and auto against one slot, a queue of 4 and slots that halve. \
             streaming: client CPU per output token, streamed against not, over 2,000 long answers. \
+            reference-client: the reference solution's Python client (openai-python, from \
+            $PACER_OPENAI_VENV or /tmp/pacer-openai-venv) and `pacer chat`, 5,000 prompts × 100 \
+            concurrent against one simulator process: whole-process CPU per request and the ratio. \
             With --repeat N, each figure is the median of N runs.
             """
     )
@@ -48,7 +51,9 @@ public struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Sections to run, comma-separated: \(Self.allSections.joined(separator: ", ")).")
     var sections: String = Self.allSections.joined(separator: ",")
 
-    static let allSections = ["reference", "scale", "overhead", "memory", "pacing", "adaptive", "streaming"]
+    static let allSections = [
+        "reference", "scale", "overhead", "memory", "pacing", "adaptive", "streaming", "reference-client",
+    ]
 
     @Flag(help: "Print the results as JSON lines instead of a table.")
     var json = false
@@ -91,6 +96,7 @@ public struct BenchCommand: AsyncParsableCommand {
         if chosen.contains("pacing") { try await runPacing() }
         if chosen.contains("adaptive") { try await runAdaptive() }
         if chosen.contains("streaming") { try await runStreaming() }
+        if chosen.contains("reference-client") { try await runReferenceClient() }
     }
 
     func runPacing() async throws {
