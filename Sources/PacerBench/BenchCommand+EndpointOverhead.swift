@@ -66,44 +66,16 @@ extension BenchCommand {
     /// collected, not decoded) by `concurrency` plain tasks.
     func endpointTransportRun(_ kind: OverheadEndpoint, count: Int, concurrency: Int) async throws -> CostResult {
         try await SimulatorProcess.withRunning { simulator in
-            try await HTTPTransport.withTransport(configuration: .init(maxConnectionsPerHost: concurrency)) {
-                transport in
-                let url = "\(simulator.rootURL)/v1/\(kind.endpoint.path)"
-                let headers: HTTPHeaders = ["Content-Type": "application/json"]
-                let bodies = (0..<count).map { n in
-                    var bytes: [UInt8] = []
-                    kind.body(n).write(to: &bytes)
-                    return ByteBuffer(bytes: bytes)
-                }
-                let start = ContinuousClock.now
-                let cpuBefore = processCPUSeconds()
-                let failed = try await withThrowingTaskGroup(of: Int.self) { group in
-                    for worker in 0..<concurrency {
-                        group.addTask {
-                            var failed = 0
-                            for n in stride(from: worker, to: count, by: concurrency) {
-                                let response = try await transport.send(
-                                    HTTPRequestSpec(method: .POST, url: url, headers: headers, body: bodies[n])
-                                )
-                                if response.status != 200 { failed += 1 }
-                            }
-                            return failed
-                        }
-                    }
-                    return try await group.reduce(0, +)
-                }
-                let cpu = processCPUSeconds() - cpuBefore
-                let wall = start.duration(to: .now).pacerSeconds
-                return CostResult(
-                    section: "\(kind.rawValue): HTTP client alone",
-                    items: count,
-                    concurrency: concurrency,
-                    wallSeconds: wall,
-                    itemsPerSecond: Double(count) / wall,
-                    cpuMicrosecondsPerItem: cpu / Double(count) * 1e6,
-                    peakRSSBytes: nil,
-                    failed: failed
-                )
+            let url = "\(simulator.rootURL)/v1/\(kind.endpoint.path)"
+            let headers: HTTPHeaders = ["Content-Type": "application/json"]
+            return try await transportRun(
+                section: "\(kind.rawValue): HTTP client alone",
+                count: count,
+                concurrency: concurrency
+            ) { n in
+                var bytes: [UInt8] = []
+                kind.body(n).write(to: &bytes)
+                return HTTPRequestSpec(method: .POST, url: url, headers: headers, body: ByteBuffer(bytes: bytes))
             }
         }
     }

@@ -63,38 +63,52 @@ extension BenchCommand {
     /// collected, not decoded) by `concurrency` plain tasks, without the engine.
     func transportOverheadRun(count: Int, concurrency: Int) async throws -> CostResult {
         try await SimulatorProcess.withRunning { simulator in
-            try await HTTPTransport.withTransport(configuration: .init(maxConnectionsPerHost: concurrency)) {
-                transport in
-                let start = ContinuousClock.now
-                let cpuBefore = processCPUSeconds()
-                let failed = try await withThrowingTaskGroup(of: Int.self) { group in
-                    for worker in 0..<concurrency {
-                        group.addTask {
-                            var failed = 0
-                            for id in stride(from: worker + 1, through: count, by: concurrency) {
-                                let response = try await transport.send(
-                                    HTTPRequestSpec(url: "\(simulator.rootURL)/posts/\(id % 1000 + 1)")
-                                )
-                                if response.status != 200 { failed += 1 }
-                            }
-                            return failed
-                        }
-                    }
-                    return try await group.reduce(0, +)
-                }
-                let cpu = processCPUSeconds() - cpuBefore
-                let wall = start.duration(to: .now).pacerSeconds
-                return CostResult(
-                    section: "HTTP client alone",
-                    items: count,
-                    concurrency: concurrency,
-                    wallSeconds: wall,
-                    itemsPerSecond: Double(count) / wall,
-                    cpuMicrosecondsPerItem: cpu / Double(count) * 1e6,
-                    peakRSSBytes: nil,
-                    failed: failed
-                )
+            let root = simulator.rootURL
+            return try await transportRun(section: "HTTP client alone", count: count, concurrency: concurrency) {
+                HTTPRequestSpec(url: "\(root)/posts/\($0 % 1000 + 1)")
             }
+        }
+    }
+
+    /// `count` requests sent with ``HTTPTransport`` alone by `concurrency` plain tasks, the
+    /// answers collected and not decoded; CPU from `getrusage` of this process. `request`
+    /// makes item n's request (made before the clock starts).
+    func transportRun(
+        section: String,
+        count: Int,
+        concurrency: Int,
+        request: (Int) -> HTTPRequestSpec
+    ) async throws -> CostResult {
+        let requests = (0..<count).map(request)
+        return try await HTTPTransport.withTransport(configuration: .init(maxConnectionsPerHost: concurrency)) {
+            transport in
+            let start = ContinuousClock.now
+            let cpuBefore = processCPUSeconds()
+            let failed = try await withThrowingTaskGroup(of: Int.self) { group in
+                for worker in 0..<concurrency {
+                    group.addTask {
+                        var failed = 0
+                        for n in stride(from: worker, to: count, by: concurrency) {
+                            let response = try await transport.send(requests[n])
+                            if response.status != 200 { failed += 1 }
+                        }
+                        return failed
+                    }
+                }
+                return try await group.reduce(0, +)
+            }
+            let cpu = processCPUSeconds() - cpuBefore
+            let wall = start.duration(to: .now).pacerSeconds
+            return CostResult(
+                section: section,
+                items: count,
+                concurrency: concurrency,
+                wallSeconds: wall,
+                itemsPerSecond: Double(count) / wall,
+                cpuMicrosecondsPerItem: cpu / Double(count) * 1e6,
+                peakRSSBytes: nil,
+                failed: failed
+            )
         }
     }
 
