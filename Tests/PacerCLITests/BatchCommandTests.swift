@@ -81,6 +81,7 @@ import Testing
             "in.jsonl",
             good + #"{"custom_id":"odd","method":"POST","url":"/v1/files","body":{}}"# + "\n"
                 + #"{"custom_id":"get","method":"GET","url":"/v1/embeddings","body":{}}"# + "\n"
+                + #"{"custom_id":"sse","method":"POST","url":"/v1/chat/completions","body":{"stream":true}}"# + "\n"
         )
         let output = path("out.jsonl")
         try await withSimulator { server in
@@ -93,7 +94,7 @@ import Testing
             #expect(server.stats.snapshot().requests == 2)
         }
         let errors = try lines(path("out.errors.jsonl"))
-        #expect(errors.compactMap { $0["custom_id"] as? String }.sorted() == ["get", "odd"])
+        #expect(errors.compactMap { $0["custom_id"] as? String }.sorted() == ["get", "odd", "sse"])
         for line in errors {
             let error = try #require(line["error"] as? [String: Any])
             #expect(line["response"] is NSNull && error["code"] as? String == "invalid_input")

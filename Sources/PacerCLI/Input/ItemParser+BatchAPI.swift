@@ -33,6 +33,13 @@ extension ItemParser where Input == APIRequest {
             guard case .object? = line["body"], let body = line["body"] else {
                 throw problem(#"Batch API "body" must be a JSON object, not \#(line["body"]?.excerpt ?? "missing")"#)
             }
+            // The Batch API answers whole, and its output line holds the whole answer: a
+            // streamed one would never read as an answer, and every retry would be paid for.
+            if body["stream"] == .bool(true) {
+                throw problem(
+                    #""stream": true is not supported in a Batch API line (answers are kept whole); remove it"#
+                )
+            }
             return (id, APIRequest(endpoint: endpoint, body: body))
         }
     )
