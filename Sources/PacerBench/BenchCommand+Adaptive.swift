@@ -49,56 +49,35 @@ extension BenchCommand {
             for line in best.table { print("    " + line) }
             print("    recommended: \(best.recommended.map(String.init) ?? "none")\n")
         }
-        var results: [AdaptiveResult] = []
-        for setting in ["1", "4", "8", "16", "64", "auto"] {
-            results.append(
-                try await median(by: \.itemsPerSecond) {
-                    try await adaptiveRun(scenario: "slots 8", slots: eight, prompts: 500, concurrency: setting)
-                }
-            )
-        }
+        var runs: [(scenario: String, slots: SimulatorSlots, prompts: Int, concurrency: String)] =
+            ["1", "4", "8", "16", "64", "auto"].map { ("slots 8", eight, 500, $0) }
         if let recommended = best?.recommended, ![1, 4, 8, 16, 64].contains(recommended) {
+            runs.append(("slots 8", eight, 500, String(recommended)))
+        }
+        runs += [
+            ("slots 1", SimulatorSlots(count: 1, tokenLatency: .milliseconds(20)), 100, "auto"),
+            (
+                "slots 8, max-queue 4", SimulatorSlots(count: 8, tokenLatency: .milliseconds(20), maxQueue: 4), 500,
+                "auto"
+            ),
+            (
+                "slots 8 halved after 250", SimulatorSlots(count: 8, tokenLatency: .milliseconds(20), halveAfter: 250),
+                700, "auto"
+            ),
+        ]
+        var results: [AdaptiveResult] = []
+        for run in runs {
             results.append(
                 try await median(by: \.itemsPerSecond) {
                     try await adaptiveRun(
-                        scenario: "slots 8",
-                        slots: eight,
-                        prompts: 500,
-                        concurrency: String(recommended)
+                        scenario: run.scenario,
+                        slots: run.slots,
+                        prompts: run.prompts,
+                        concurrency: run.concurrency
                     )
                 }
             )
         }
-        results.append(
-            try await median(by: \.itemsPerSecond) {
-                try await adaptiveRun(
-                    scenario: "slots 1",
-                    slots: SimulatorSlots(count: 1, tokenLatency: .milliseconds(20)),
-                    prompts: 100,
-                    concurrency: "auto"
-                )
-            }
-        )
-        results.append(
-            try await median(by: \.itemsPerSecond) {
-                try await adaptiveRun(
-                    scenario: "slots 8, max-queue 4",
-                    slots: SimulatorSlots(count: 8, tokenLatency: .milliseconds(20), maxQueue: 4),
-                    prompts: 500,
-                    concurrency: "auto"
-                )
-            }
-        )
-        results.append(
-            try await median(by: \.itemsPerSecond) {
-                try await adaptiveRun(
-                    scenario: "slots 8 halved after 250",
-                    slots: SimulatorSlots(count: 8, tokenLatency: .milliseconds(20), halveAfter: 250),
-                    prompts: 700,
-                    concurrency: "auto"
-                )
-            }
-        )
         try printResults(
             results,
             title:

@@ -84,47 +84,30 @@ extension BenchCommand {
     /// sends with) for the others.
     func endpointEngineRun(_ kind: OverheadEndpoint, count: Int, concurrency: Int) async throws -> CostResult {
         try await SimulatorProcess.withRunning { simulator in
-            try await HTTPTransport.withTransport(configuration: .init(maxConnectionsPerHost: concurrency)) {
-                transport in
-                let runner = BatchRunner(
-                    configuration: BatchConfiguration(maxConcurrent: concurrency, attemptTimeout: .seconds(30))
-                )
-                let baseURL = simulator.rootURL + "/v1"
-                let summary: BatchSummary
-                let cpuBefore = processCPUSeconds()
-                if kind == .chat {
-                    let items = AsyncArray(
-                        (0..<count).map {
-                            BatchItem(index: $0, id: String($0), input: ChatPrompt("overhead prompt \($0)"))
-                        }
-                    )
-                    let client = ChatClient(configuration: .init(baseURL: baseURL, maxTokens: 16), transport: transport)
-                    summary = try await runner.run(items, operation: client) { _, _ in }
-                } else {
-                    let items = AsyncArray(
-                        (0..<count).map {
-                            BatchItem(
-                                index: $0,
-                                id: String($0),
-                                input: APIRequest(endpoint: kind.endpoint, body: kind.body($0))
-                            )
-                        }
-                    )
-                    let client = APIClient(configuration: .init(baseURL: baseURL), transport: transport)
-                    summary = try await runner.run(items, operation: client) { _, _ in }
-                }
-                let cpu = processCPUSeconds() - cpuBefore
-                return CostResult(
-                    section: "\(kind.rawValue): engine in-process",
-                    items: count,
+            let baseURL = simulator.rootURL + "/v1"
+            let section = "\(kind.rawValue): engine in-process"
+            if kind == .chat {
+                return try await engineRun(
+                    section: section,
                     concurrency: concurrency,
-                    wallSeconds: summary.wallSeconds,
-                    itemsPerSecond: Double(count) / summary.wallSeconds,
-                    cpuMicrosecondsPerItem: cpu / Double(count) * 1e6,
-                    peakRSSBytes: nil,
-                    failed: summary.failed
+                    items: (0..<count).map {
+                        BatchItem(index: $0, id: String($0), input: ChatPrompt("overhead prompt \($0)"))
+                    },
+                    operation: { ChatClient(configuration: .init(baseURL: baseURL, maxTokens: 16), transport: $0) }
                 )
             }
+            return try await engineRun(
+                section: section,
+                concurrency: concurrency,
+                items: (0..<count).map {
+                    BatchItem(
+                        index: $0,
+                        id: String($0),
+                        input: APIRequest(endpoint: kind.endpoint, body: kind.body($0))
+                    )
+                },
+                operation: { APIClient(configuration: .init(baseURL: baseURL), transport: $0) }
+            )
         }
     }
 

@@ -28,34 +28,48 @@ extension BenchCommand {
     /// `count` fetches at 0 latency; CPU from `getrusage` of this process.
     func engineOverheadRun(count: Int, concurrency: Int) async throws -> CostResult {
         try await SimulatorProcess.withRunning { simulator in
-            try await HTTPTransport.withTransport(configuration: .init(maxConnectionsPerHost: concurrency)) {
-                transport in
-                let runner = BatchRunner(
-                    configuration: BatchConfiguration(maxConcurrent: concurrency, attemptTimeout: .seconds(30))
-                )
-                let items = AsyncArray(
-                    (1...count).map {
-                        BatchItem(
-                            index: $0 - 1,
-                            id: String($0),
-                            input: FetchRequest(url: "\(simulator.rootURL)/posts/\($0 % 1000 + 1)")
-                        )
-                    }
-                )
-                let cpuBefore = processCPUSeconds()
-                let summary = try await runner.run(items, operation: URLFetcher(transport: transport)) { _, _ in }
-                let cpu = processCPUSeconds() - cpuBefore
-                return CostResult(
-                    section: "engine in-process",
-                    items: count,
-                    concurrency: concurrency,
-                    wallSeconds: summary.wallSeconds,
-                    itemsPerSecond: Double(count) / summary.wallSeconds,
-                    cpuMicrosecondsPerItem: cpu / Double(count) * 1e6,
-                    peakRSSBytes: nil,
-                    failed: summary.failed
-                )
-            }
+            try await engineRun(
+                section: "engine in-process",
+                concurrency: concurrency,
+                items: (1...count).map {
+                    BatchItem(
+                        index: $0 - 1,
+                        id: String($0),
+                        input: FetchRequest(url: "\(simulator.rootURL)/posts/\($0 % 1000 + 1)")
+                    )
+                },
+                operation: { URLFetcher(transport: $0) }
+            )
+        }
+    }
+
+    /// `items` through ``BatchRunner`` with the operation `operation` makes over a transport
+    /// of its own, in this process (items made before the clock starts); CPU from `getrusage`.
+    func engineRun<Operation: BatchOperation>(
+        section: String,
+        concurrency: Int,
+        items: [BatchItem<Operation.Input>],
+        operation: (HTTPTransport) -> Operation
+    ) async throws -> CostResult {
+        try await HTTPTransport.withTransport(configuration: .init(maxConnectionsPerHost: concurrency)) { transport in
+            let runner = BatchRunner(
+                configuration: BatchConfiguration(maxConcurrent: concurrency, attemptTimeout: .seconds(30))
+            )
+            let operation = operation(transport)
+            let count = items.count
+            let cpuBefore = processCPUSeconds()
+            let summary = try await runner.run(AsyncArray(items), operation: operation) { _, _ in }
+            let cpu = processCPUSeconds() - cpuBefore
+            return CostResult(
+                section: section,
+                items: count,
+                concurrency: concurrency,
+                wallSeconds: summary.wallSeconds,
+                itemsPerSecond: Double(count) / summary.wallSeconds,
+                cpuMicrosecondsPerItem: cpu / Double(count) * 1e6,
+                peakRSSBytes: nil,
+                failed: summary.failed
+            )
         }
     }
 
