@@ -214,8 +214,12 @@ where Feed.Unit == Operation.Input, Feed.Output == Operation.Output {
         summary.total += invalid.count
         report(summary)
         if interrupted.count > 0 {
+            // Items never sent are not cancelled ones: with a known total, say how many there are.
+            let unsent = total.map { $0 - summary.succeeded - summary.failed + invalid.count - summary.cancelled } ?? 0
             Console.error(
-                "interrupted: \(summary.cancelled) items not done; run the same command again to finish the batch."
+                "interrupted: \(summary.cancelled) items not done"
+                    + (unsent > 0 ? " (and \(unsent) not started)" : "")
+                    + "; run the same command again to finish the batch."
             )
         }
         if let path = options.summaryJSON {

@@ -60,8 +60,18 @@ struct ProbeCommand: AsyncParsableCommand {
     var json: String?
 
     func validate() throws {
+        guard maxConcurrency >= 1 else { throw ValidationError("--max-concurrency must be at least 1") }
         guard minConcurrency >= 1, maxConcurrency >= minConcurrency else {
             throw ValidationError("--min-concurrency must be at least 1 and at most --max-concurrency")
+        }
+        // A sweep takes minutes: a file that cannot be written is better found before it.
+        for (flag, path) in [("--plot", plot), ("--json", json)] {
+            guard let path else { continue }
+            let folder = URL(fileURLWithPath: path).deletingLastPathComponent().path
+            var isFolder: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: folder, isDirectory: &isFolder), isFolder.boolValue else {
+                throw ValidationError("\(flag) \(path): the folder \(folder) does not exist")
+            }
         }
         guard maxConcurrency <= 4096 else { throw ValidationError("--max-concurrency must be at most 4096") }
         guard stepSeconds > 0, timeout > 0 else {
