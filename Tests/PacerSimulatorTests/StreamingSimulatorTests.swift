@@ -188,7 +188,7 @@ import Testing
 
     @Test func aLlamaStreamIsCutWhenAnotherRequestArrives() async throws {
         let configuration = SimulatorConfiguration(
-            slots: SimulatorSlots(count: 2, tokenLatency: .milliseconds(20)),
+            slots: SimulatorSlots(count: 2, tokenLatency: .milliseconds(60)),
             llamaQuirks: true,
             cutRate: 1
         )
@@ -297,7 +297,9 @@ import Testing
     }
 
     @Test func slowAndStallDelayTheFirstChunkAndTheMiddle() async throws {
-        let delay = Duration.milliseconds(150)
+        // Long enough that a loaded two-core machine (the whole suite in a debug build) cannot
+        // make a prompt first chunk look delayed, or a delayed one prompt.
+        let delay = Duration.milliseconds(1500)
         let slow = SimulatorConfiguration(faultRate: 1, faults: [.slow], slowDelay: delay)
         try await withSimulator(slow) { server in
             let answer = try await streamChat(server, chatBody(prompt))
@@ -331,7 +333,9 @@ import Testing
 
     @Test func aFullQueueRefusesAStreamWith503() async throws {
         let configuration = SimulatorConfiguration(
-            slots: SimulatorSlots(count: 1, tokenLatency: .milliseconds(10), maxQueue: 0)
+            // Tokens slow enough that the first stream still runs when the second request comes,
+            // even on a loaded machine.
+            slots: SimulatorSlots(count: 1, tokenLatency: .milliseconds(100), maxQueue: 0)
         )
         try await withSimulator(configuration) { server in
             let (firstToken, signal) = AsyncStream.makeStream(of: Void.self)
@@ -346,8 +350,9 @@ import Testing
     }
 
     @Test func aClientThatGoesAwayMidStreamGivesItsSlotBack() async throws {
+        // Slow tokens: the server sees the client go long before the stream could end.
         let configuration = SimulatorConfiguration(
-            slots: SimulatorSlots(count: 1, tokenLatency: .milliseconds(10))
+            slots: SimulatorSlots(count: 1, tokenLatency: .milliseconds(100))
         )
         try await withSimulator(configuration) { server in
             let (firstToken, signal) = AsyncStream.makeStream(of: Void.self)
