@@ -129,14 +129,18 @@ where Feed.Unit == Operation.Input, Feed.Output == Operation.Output {
                         ),
                         operation: operation,
                         control: control,
-                        progress: counters
+                        progress: counters,
+                        caughtUp: {
+                            try writer.flush()
+                            try failureWriter.flush()
+                        }
                     ) {
                         unit,
                         result in
                         if let maxCost { costGuard.settle(reserved: maxCost(unit.input), cost: result.output?.costUSD) }
                         let lines = feed.lines(for: unit, result: result)
                         for (line, success) in window?.finished(index: unit.index, lines: lines) ?? lines {
-                            try (success ? writer : failureWriter).write(line)
+                            try (success ? writer : failureWriter).write(line, flush: false)
                         }
                     }
                     return .summary(summary)
@@ -202,8 +206,10 @@ where Feed.Unit == Operation.Input, Feed.Output == Operation.Output {
             return result
         }
         for (line, success) in window?.drain() ?? [] {
-            try (success ? writer : failureWriter).write(line)
+            try (success ? writer : failureWriter).write(line, flush: false)
         }
+        try writer.flush()
+        try failureWriter.flush()
         if let output {
             let written = writer.linesWritten + (failureWriter === writer ? 0 : failureWriter.linesWritten)
             await compact(output, errors: errors, journal: journal, written: written)
