@@ -11,6 +11,7 @@ let package = Package(
         .library(name: "PacerOpenAI", targets: ["PacerOpenAI"]),
         .library(name: "PacerSimulator", targets: ["PacerSimulator"]),
         .library(name: "PacerTesting", targets: ["PacerTesting"]),
+        .library(name: "PacerPostgres", targets: ["PacerPostgres"]),
     ],
     dependencies: [
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
@@ -27,6 +28,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.4"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
         .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.35.2"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
     ],
     targets: [
         // Engine: bounded concurrency, retry, backoff, timeouts, summary. No networking, no printing.
@@ -77,11 +79,24 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // PostgreSQL for scale-out: the batch queue's schema and queries, and a throwaway server for tests and the demo.
+        .target(
+            name: "PacerPostgres",
+            dependencies: [
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                // For ConnectionPoolError, which PostgresClient throws when it cannot connect.
+                .product(name: "_ConnectionPoolModule", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ]
+        ),
         // Test support: run a block against a simulator on a free loopback port; self-signed certificates.
         .target(
             name: "PacerTesting",
             dependencies: [
-                "PacerSimulator",
+                "PacerSimulator", "PacerPostgres",
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -92,7 +107,7 @@ let package = Package(
         .target(
             name: "PacerCLI",
             dependencies: [
-                "PacerCore", "PacerHTTP", "PacerOpenAI", "PacerSimulator",
+                "PacerCore", "PacerHTTP", "PacerOpenAI", "PacerSimulator", "PacerPostgres",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -149,6 +164,13 @@ let package = Package(
         .testTarget(
             name: "PacerCLITests",
             dependencies: ["PacerCLI", "PacerCore", "PacerHTTP", "PacerOpenAI", "PacerSimulator", "PacerTesting"]
+        ),
+        .testTarget(
+            name: "PacerPostgresTests",
+            dependencies: [
+                "PacerPostgres", "PacerTesting",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ]
         ),
     ]
 )
