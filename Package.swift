@@ -163,7 +163,9 @@ let package = Package(
         ),
         .testTarget(
             name: "PacerCLITests",
-            dependencies: ["PacerCLI", "PacerCore", "PacerHTTP", "PacerOpenAI", "PacerSimulator", "PacerTesting"]
+            dependencies: [
+                "PacerCLI", "PacerCore", "PacerHTTP", "PacerOpenAI", "PacerPostgres", "PacerSimulator", "PacerTesting",
+            ]
         ),
         .testTarget(
             name: "PacerPostgresTests",

@@ -10,7 +10,7 @@ public struct PacerCommand: AsyncParsableCommand {
     /// The subcommands this module provides.
     public static let subcommands: [any ParsableCommand.Type] = [
         ChatCommand.self, BatchAPICommand.self, EmbedCommand.self, FetchCommand.self, SimulateCommand.self,
-        ProbeCommand.self, DemoCommand.self,
+        ProbeCommand.self, DemoCommand.self, QueueCommand.self, WorkerCommand.self,
     ]
 
     /// The command's name, abstract and subcommands.

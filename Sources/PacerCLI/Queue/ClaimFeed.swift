@@ -1,0 +1,79 @@
+import Foundation
+import PacerCore
+import PacerHTTP
+import PacerOpenAI
+import PacerPostgres
+
+/// A worker's items: claimed from the batch a chunk at a time, as the runner asks for them.
+///
+/// When no chunk is pending, the reaper runs once (a dead worker's chunks become pending) and
+/// the feed ends, or with `follow` looks again every ``WorkerTiming/poll``. Once `stopping`
+/// fires it ends at once: what it claimed and did not hand out goes back with the worker's
+/// chunks. A claim waits out a database outage.
+struct ClaimFeed: AsyncSequence, Sendable {
+    let context: WorkerContext
+    let ledger: ChunkLedger
+    let stopping: Trigger
+    let follow: Bool
+
+    struct AsyncIterator: AsyncIteratorProtocol {
+        let feed: ClaimFeed
+        var buffer: ArraySlice<QueueItem> = []
+
+        mutating func next() async throws -> BatchItem<APIRequest>? {
+            while !feed.stopping.isFired {
+                if let item = buffer.popFirst() {
+                    if let batchItem = feed.batchItem(item) { return batchItem }
+                    continue
+                }
+                let context = feed.context
+                if let chunk = try await context.retrying(
+                    "claim work",
+                    { try await context.queue.claim(for: context.worker) }
+                ) {
+                    feed.ledger.opened(chunk)
+                    buffer = chunk.items[...]
+                    continue
+                }
+                // Nothing pending: take back the chunks of workers that went quiet, if any.
+                if try await context.heartbeat(what: "look for work of workers gone quiet").returnedChunks > 0 {
+                    continue
+                }
+                guard feed.follow else { return nil }
+                await feed.stopping.wait(upTo: context.timing.poll)
+            }
+            return nil
+        }
+    }
+
+    func makeAsyncIterator() -> AsyncIterator { AsyncIterator(feed: self) }
+
+    /// The runner's item for a stored one; `nil` (with its failure recorded) for one that is not
+    /// a request, which `pacer queue push` never stores.
+    func batchItem(_ item: QueueItem) -> BatchItem<APIRequest>? {
+        if let endpoint = APIEndpoint(batchURL: item.url), let body = try? JSONValue(parsing: item.body) {
+            return BatchItem(index: Int(item.seq), id: item.customID, input: APIRequest(endpoint: endpoint, body: body))
+        }
+        let error = InputError(
+            file: "batch '\(context.queue.batch)'",
+            message: "item \(item.seq + 1) is not a request Pacer can send (url \(item.url))"
+        )
+        ledger.add(
+            seq: item.seq,
+            success: false,
+            line: BatchAPILine.invalid(id: item.customID, error: error).jsonLine,
+            attempts: 0
+        )
+        return nil
+    }
+}
+
+extension OutputRecord {
+    /// The line's JSON text, as an output file has it (without the newline).
+    var jsonLine: String {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(512)
+        try? appendJSON(to: &bytes, encoder: JSONEncoder())
+        return String(decoding: bytes, as: UTF8.self)
+    }
+}

@@ -1,0 +1,96 @@
+import ArgumentParser
+import PacerCore
+import PacerHTTP
+import PacerOpenAI
+import PacerPostgres
+
+/// `pacer queue push`: checks an OpenAI Batch API file as `pacer batch` does and loads it into
+/// a batch in PostgreSQL, for `pacer worker`s to run.
+struct QueuePushCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "push",
+        abstract: "Check an OpenAI Batch API file as pacer batch does and load it into a batch.",
+        discussion: """
+            The whole file is checked first (bad input: exit 2, naming the file and line, and nothing \
+            is loaded); then it is streamed into the database with COPY, in one transaction. Pushing \
+            to an existing batch appends; an id already in the batch is refused (and nothing loaded). \
+            From stdin the lines are checked as they are loaded, and a bad one rolls the load back.
+            """
+    )
+
+    @Argument(help: "OpenAI Batch API input lines. '-' reads stdin.")
+    var input: String
+
+    @OptionGroup var database: DatabaseOptions
+
+    @Option(help: "Input format: auto, batch or jsonl (each reads OpenAI Batch API lines).")
+    var format: InputFormat = .auto
+
+    @Option(
+        help:
+            "Items per chunk: what a worker claims at once (and what a dead worker's reaper gives back). Smaller spreads a small batch over more workers; larger means fewer database round trips."
+    )
+    var chunkSize: Int = 100
+
+    @Flag(name: .shortAndLong, help: "Print nothing on stderr but errors.")
+    var quiet = false
+
+    func validate() throws {
+        guard format == .auto || format == .batch || format == .jsonl else {
+            throw ValidationError(
+                "pacer queue push reads OpenAI Batch API lines; --format \(format.rawValue) does not apply"
+            )
+        }
+        guard (1...100_000).contains(chunkSize) else { throw ValidationError("--chunk-size must be 1 to 100000") }
+    }
+
+    func run() async throws {
+        let environment = Environment.current
+        let url = try database.databaseURL(environment: environment)
+        if input != "-" {
+            // As pacer batch: the whole file is checked before anything is spent on it.
+            _ = try await ItemSource(path: input, format: format, parser: .batchAPI).count()
+        }
+        let source = try ItemSource(path: input, format: format, parser: .batchAPI)
+        let rows = source.map { item in
+            PushRow(customID: item.id, url: item.input.endpoint.batchURL, body: item.input.body.jsonText)
+        }
+        let reporter = OutageReporter(quiet: quiet)
+        let batch = database.batch
+        let (pushed, total) = try await QueueDatabase.withDatabase(url) { database in
+            let queue = BatchQueue(database: database, batch: batch)
+            return try await DatabaseErrors.readable(url) {
+                try await database.retrying("create the queue's tables", onOutage: reporter.report) {
+                    try await queue.prepareSchema()
+                }
+                return try await queue.push(rows, chunkSize: chunkSize)
+            }
+        }
+        if !quiet {
+            Console.error(
+                "pushed \(pushed) items to batch '\(batch)' in \(url) (chunks of \(chunkSize)); it holds \(total) items. "
+                    + "Start workers: pacer worker --db URL --batch \(batch)"
+            )
+        }
+    }
+}
+
+/// Database errors as messages a person can act on (`PSQLError` prints nothing useful).
+enum DatabaseErrors {
+    /// Runs `body`; a database or queue error becomes an ``InputError`` naming the database
+    /// (exit status 2), its message without the password.
+    static func readable<T: Sendable>(_ url: DatabaseURL, _ body: () async throws -> T) async throws -> T {
+        do {
+            return try await body()
+        } catch let error as InputError {
+            throw error
+        } catch let error as QueueError {
+            throw InputError(file: url.description, message: error.description)
+        } catch is CancellationError {
+            throw CancellationError()
+        } catch {
+            let message = DatabaseFailure.describe(error)
+            throw InputError(file: url.description, message: message)
+        }
+    }
+}

@@ -1,0 +1,60 @@
+import PacerPostgres
+import Synchronization
+
+/// Stores a worker's results in batches: every ``WorkerTiming/flushInterval``, or at once when
+/// ``WorkerTiming/flushSize`` are waiting: a few round trips for many items. While the
+/// database is down the results wait in the ledger, and are stored once it is back.
+final class ResultFlusher: Sendable {
+    let context: WorkerContext
+    let ledger: ChunkLedger
+    /// Rung when results pile up, and when the runner has ended.
+    let bell = Trigger.Bell()
+    private let feedingEnded = Atomic<Bool>(false)
+
+    init(context: WorkerContext, ledger: ChunkLedger) {
+        self.context = context
+        self.ledger = ledger
+    }
+
+    /// A result was added and `waiting` are now waiting.
+    func added(waiting: Int) {
+        if waiting >= context.timing.flushSize { bell.ring() }
+    }
+
+    /// The runner ended: store what is left, and end ``run()``.
+    func feedingDone() {
+        feedingEnded.store(true, ordering: .releasing)
+        bell.ring()
+    }
+
+    /// Stores results until the runner has ended and everything is stored.
+    ///
+    /// - Throws: An error that is not an outage (a bug); `CancellationError` when cancelled.
+    func run() async throws {
+        while true {
+            let last = feedingEnded.load(ordering: .acquiring)
+            try await flush()
+            if last { return }
+            await bell.wait(upTo: context.timing.flushInterval)
+        }
+    }
+
+    /// Stores everything waiting now.
+    func flush() async throws {
+        while let flush = ledger.takeFlush() {
+            do {
+                let outcome = try await context.retrying("store results") {
+                    try await context.queue.store(
+                        flush.results,
+                        finishedChunks: flush.finishedChunks,
+                        for: context.worker
+                    )
+                }
+                ledger.stored(flush, inserted: outcome.inserted)
+            } catch {
+                ledger.restore(flush)
+                throw error
+            }
+        }
+    }
+}

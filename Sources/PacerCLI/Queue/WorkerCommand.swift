@@ -1,0 +1,110 @@
+import ArgumentParser
+import PacerCore
+import PacerHTTP
+import PacerOpenAI
+import PacerPostgres
+
+/// `pacer worker`: drains a batch that `pacer queue push` loaded, beside any number of other
+/// workers on any machines.
+struct WorkerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "worker",
+        abstract: "Run a batch from PostgreSQL, beside any number of other workers on any machines.",
+        discussion: """
+            The worker claims chunks of the batch (FOR UPDATE SKIP LOCKED: workers never wait for \
+            each other nor get the same chunk), runs their items as pacer batch runs a file's \
+            lines (the same flags: --base-url, --concurrency, --rpm, --tpm, --max-retries, …), and \
+            stores each result as the line pacer batch writes, once per item whatever happens. It \
+            heartbeats, and returns the chunks of workers whose heartbeat stopped. It exits 0 once \
+            nothing is left to claim and its results are stored (--follow waits for more). \
+            Ctrl-C lets requests in flight finish (--grace) and gives the rest back. If the \
+            database goes away, the worker keeps its results, waits, and carries on when it is back.
+            """
+    )
+
+    @OptionGroup var database: DatabaseOptions
+
+    @OptionGroup var run: RunOptions
+
+    @OptionGroup var api: APIOptions
+
+    @Flag(help: "When nothing is left to claim, wait for more (pushed later, or given back) instead of exiting.")
+    var follow = false
+
+    @Option(help: "Seconds between heartbeats; the reaper runs with them.")
+    var heartbeat: Double = 5
+
+    @Option(help: "Seconds without a heartbeat after which a worker counts as gone and its chunks go back.")
+    var reapAfter: Double = 30
+
+    @Option(help: "With --follow: seconds between looks for new work.")
+    var poll: Double = 2
+
+    @Option(help: "Longest seconds a finished result waits before it is stored (results are stored in batches).")
+    var flushInterval: Double = 0.5
+
+    func validate() throws {
+        guard run.input == "-" else {
+            throw ValidationError(
+                "pacer worker reads its items from the database; drop '\(run.input)' (push it with pacer queue push)"
+            )
+        }
+        guard run.output == nil else {
+            throw ValidationError(
+                "pacer worker stores results in the database; write them with pacer queue export -o FILE"
+            )
+        }
+        guard !run.ordered, !run.skipInvalid, run.resume, run.outputFormat == .pacer, run.format == .auto else {
+            throw ValidationError(
+                "--ordered, --skip-invalid, --no-resume, --format and --output-format apply to files, not to pacer worker"
+            )
+        }
+        guard !api.dryRun, api.maxCost == nil else {
+            throw ValidationError("--dry-run and --max-cost apply to pacer batch, not to pacer worker")
+        }
+        for (name, value) in [("--heartbeat", heartbeat), ("--reap-after", reapAfter), ("--poll", poll)]
+        where !(value > 0) {
+            throw ValidationError("\(name) must be a positive number of seconds")
+        }
+        guard flushInterval >= 0 else { throw ValidationError("--flush-interval must not be negative") }
+        guard reapAfter > heartbeat else {
+            throw ValidationError(
+                "--reap-after must be longer than --heartbeat (a live worker would be taken for dead)"
+            )
+        }
+    }
+
+    /// The timing these flags describe.
+    var timing: WorkerTiming {
+        var timing = WorkerTiming()
+        timing.heartbeat = .pacerSeconds(heartbeat)
+        timing.reapAfter = .pacerSeconds(reapAfter)
+        timing.poll = .pacerSeconds(poll)
+        timing.flushInterval = .pacerSeconds(flushInterval)
+        return timing
+    }
+
+    func run() async throws {
+        let environment = Environment.current
+        let url = try database.databaseURL(environment: environment)
+        let clientConfiguration = APIClient.Configuration(
+            access: try api.access(run: run, environment: environment),
+            pricing: try api.pricing()
+        )
+        let transportConfiguration = try run.transportConfiguration(environment: environment)
+        let status = try await HTTPTransport.withTransport(configuration: transportConfiguration) { transport in
+            let job = WorkerJob(
+                options: run,
+                // As pacer batch: learn the limits from one request before sending a wave.
+                configuration: run.batchConfiguration(defaultTimeout: 60, tpm: api.tpm, probeFirst: true),
+                operation: APIClient(configuration: clientConfiguration, transport: transport),
+                url: url,
+                batch: database.batch,
+                timing: timing,
+                follow: follow
+            )
+            return try await job.run()
+        }
+        throw status
+    }
+}

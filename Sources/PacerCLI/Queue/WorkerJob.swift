@@ -1,0 +1,307 @@
+import ArgumentParser
+import Foundation
+import PacerCore
+import PacerOpenAI
+import PacerPostgres
+import UnixSignals
+
+/// One `pacer worker` run: register, claim chunks of the batch, run their items through the
+/// same engine and client as `pacer batch`, store each result as the line a file run writes,
+/// heartbeat and reap, stop cleanly on Ctrl-C, and report.
+struct WorkerJob: Sendable {
+    let options: RunOptions
+    let configuration: BatchConfiguration
+    let operation: APIClient
+    let url: DatabaseURL
+    let batch: String
+    let timing: WorkerTiming
+    /// Keep looking for work when there is none, instead of ending.
+    let follow: Bool
+    /// The quota the worker paces against; `nil` gives it one of its own from
+    /// ``configuration``. Issue 13's shared quota (`--quota postgres://…`) is passed here, so
+    /// that every worker and process on one API key paces against one limit.
+    var quota: Quota<ContinuousClock>? = nil
+    /// The run's live counters (done, failed, in flight, retries, tokens): the progress line
+    /// reads them, and so can a metrics endpoint (`--metrics-port`, issue 13).
+    var counters = BatchProgress()
+
+    /// How one of the worker's concurrent tasks ended.
+    private enum TaskEnd: Sendable {
+        /// The runner ended, with its summary.
+        case summary(BatchSummary)
+        /// Every result that could be stored is, and the unfinished chunks are given back
+        /// (`nil` when that was abandoned).
+        case flushed(givenBack: Int?)
+        /// A helper (heartbeat, progress, signals) ended.
+        case ended
+    }
+
+    /// Runs the worker; returns its exit status: 0 when nothing is left to claim and its
+    /// results are stored, 130 interrupted, 2 when the batch or the database cannot be used.
+    func run() async throws -> ExitCode {
+        let outages = OutageReporter(quiet: options.quiet)
+        return try await QueueDatabase.withDatabase(url) { database in
+            let context = WorkerContext(
+                queue: BatchQueue(database: database, batch: batch),
+                worker: .current(),
+                timing: timing,
+                outages: outages,
+                quiet: options.quiet
+            )
+            return try await DatabaseErrors.readable(url) {
+                try await prepare(context)
+                return try await work(context)
+            }
+        }
+    }
+
+    /// Creates the tables if needed, checks the batch, reopens failures with `--retry-failed`,
+    /// and registers the worker.
+    private func prepare(_ context: WorkerContext) async throws {
+        let queue = context.queue
+        try await context.retrying("create the queue's tables") { try await queue.prepareSchema() }
+        if try await context.retrying("find the batch", { try await queue.info() }) == nil, !follow {
+            throw InputError(
+                file: url.description,
+                message: "no batch '\(batch)' here; push one first (pacer queue push FILE --db URL --batch \(batch)), "
+                    + "or start the worker with --follow to wait for one"
+            )
+        }
+        if options.retryFailed {
+            let reopened = try await context.retrying("reopen failed items") { try await queue.reopenFailures() }
+            if !options.quiet {
+                Console.error(
+                    "--retry-failed: \(reopened.items) failed items (in \(reopened.chunks) chunks) are claimable again"
+                )
+            }
+        }
+        try await context.retrying("register the worker") { _ = try await queue.heartbeat(context.worker) }
+        if !options.quiet {
+            Console.error(
+                "worker \(context.worker.host) pid \(context.worker.pid) on batch '\(batch)' in \(url)"
+                    + (follow ? " (following: waits for more work)" : "")
+            )
+        }
+    }
+
+    private func work(_ context: WorkerContext) async throws -> ExitCode {
+        let ledger = ChunkLedger()
+        // Ctrl-C: stop claiming; after the grace period (or a second Ctrl-C) cancel the
+        // requests in flight; on a second Ctrl-C also stop waiting for the database.
+        let stopping = Trigger()
+        let cancelRequests = Trigger()
+        let abandon = Trigger()
+        let interrupted = Tally()
+        let flusher = ResultFlusher(context: context, ledger: ledger)
+        let feed = ClaimFeed(context: context, ledger: ledger, stopping: stopping, follow: follow)
+        let runner = BatchRunner(
+            configuration: configuration,
+            random: options.seed.map(RandomSource.seeded) ?? .system,
+            logger: Console.logger(quiet: options.quiet, verbose: options.verbose),
+            quota: quota
+        )
+        let control = BatchControl()
+        let (operation, counters, grace) = (self.operation, self.counters, options.grace)
+        let progress = options.quiet ? nil : ProgressReporter(total: nil, showTokens: true)
+        var givenBack: Int?
+        let summary: BatchSummary = try await withThrowingTaskGroup(of: TaskEnd.self) { group in
+            group.addTask {
+                let summary = try await cancelling(when: cancelRequests) {
+                    do {
+                        return try await runner.run(feed, operation: operation, control: control, progress: counters) {
+                            item,
+                            result in
+                            // An item stopped before it was done is not stored: its chunk goes back.
+                            guard result.error?.kind != .cancelled else { return }
+                            let waiting = ledger.add(
+                                seq: Int64(item.index),
+                                success: result.isSuccess,
+                                line: BatchAPILine(result).jsonLine,
+                                attempts: result.attempts
+                            )
+                            flusher.added(waiting: waiting)
+                        }
+                    } catch let stopped as BatchStopped {
+                        var summary = stopped.summary
+                        if !(stopped.cause is CancellationError) {
+                            Console.error("error: cannot claim work: \(DatabaseFailure.describe(stopped.cause))")
+                            summary.inputFailed = true
+                        }
+                        return summary
+                    }
+                }
+                flusher.feedingDone()
+                return .summary(summary)
+            }
+            group.addTask {
+                do {
+                    return try await cancelling(when: abandon) {
+                        try await flusher.run()
+                        let back = try await context.retrying("give back unfinished chunks") {
+                            try await context.queue.giveBack(context.worker)
+                        }
+                        return .flushed(givenBack: back)
+                    }
+                } catch is CancellationError {
+                    return .flushed(givenBack: nil)
+                }
+            }
+            group.addTask {
+                while (try? await Task.sleep(for: context.timing.heartbeat)) != nil {
+                    do {
+                        try await context.heartbeat()
+                    } catch is CancellationError {
+                        break
+                    } catch {
+                        Console.error("warning: heartbeat: \(DatabaseFailure.describe(error))")
+                    }
+                }
+                return .ended
+            }
+            if let progress {
+                group.addTask {
+                    await progress.run(counters)
+                    return .ended
+                }
+            }
+            let graceStarted = Trigger()
+            group.addTask {
+                for await _ in await UnixSignalsSequence(trapping: .sigint, .sigterm) {
+                    interrupted.add()
+                    if interrupted.count == 1 {
+                        stopping.fire()
+                        control.stopAdmitting()
+                        Console.error(
+                            "\nstopping: claiming no more work; waiting up to \(SummaryText.format(grace, digits: 0)) s "
+                                + "for requests in flight (Ctrl-C again to stop now). Their results are stored, and "
+                                + "the chunks not done go back to the batch."
+                        )
+                        graceStarted.fire()
+                    } else {
+                        Console.error("stopping now: requests in flight are cancelled; unstored results are lost.")
+                        cancelRequests.fire()
+                        abandon.fire()
+                        break
+                    }
+                }
+                return .ended
+            }
+            group.addTask {
+                await graceStarted.wait()
+                if !Task.isCancelled, (try? await Task.sleep(for: .pacerSeconds(grace))) != nil {
+                    cancelRequests.fire()
+                }
+                return .ended
+            }
+            var summary: BatchSummary?
+            var flushed = false
+            while let ended = try await group.next() {
+                switch ended {
+                case .summary(let result): summary = result
+                case .flushed(let back):
+                    flushed = true
+                    givenBack = back
+                case .ended: break
+                }
+                // The work is over: stop heartbeating, drawing progress and watching signals.
+                if summary != nil, flushed { group.cancelAll() }
+            }
+            guard let summary else { throw CancellationError() }
+            return summary
+        }
+        let report = WorkerReport(
+            batch: summary,
+            resultsStored: ledger.stored,
+            resultsAlreadyStored: ledger.alreadyStored,
+            resultsNotStored: ledger.unsaved,
+            chunksClaimed: ledger.claimedChunks,
+            chunksGivenBack: givenBack,
+            databaseRoundTrips: context.queue.database.roundTrips
+        )
+        show(report, interrupted: interrupted.count > 0)
+        if let path = options.summaryJSON { try report.write(to: path) }
+        if interrupted.count > 0 { return ExitCode(130) }
+        return summary.inputFailed ? ExitCode(2) : .success
+    }
+
+    private func show(_ report: WorkerReport, interrupted: Bool) {
+        if !options.quiet {
+            for line in SummaryText.lines(
+                report.batch,
+                unit: "requests",
+                concurrency: options.concurrency,
+                showTokens: true
+            ) {
+                Console.error(line)
+            }
+            Console.error(
+                "Queue: \(report.resultsStored) results stored"
+                    + (report.resultsAlreadyStored > 0
+                        ? " (\(report.resultsAlreadyStored) more were stored first by a worker thought dead)" : "")
+                    + " from \(report.chunksClaimed) chunks"
+                    + (report.chunksGivenBack.map { $0 > 0 ? "; \($0) chunks given back" : "" } ?? "")
+                    + "; \(report.databaseRoundTrips) database round trips"
+                    + " (\(SummaryText.format(report.roundTripsPerItem, digits: 3)) per item)"
+            )
+        }
+        if report.resultsNotStored > 0 {
+            Console.error(
+                "warning: \(report.resultsNotStored) results were not stored (the database was out of reach when "
+                    + "the worker stopped); their chunks go back to the batch when the reaper finds this worker gone."
+            )
+        }
+        if interrupted {
+            Console.error("interrupted: run pacer worker again (here or elsewhere) to go on with the batch.")
+        }
+    }
+}
+
+/// What a worker did, for its summary and `--summary-json`.
+struct WorkerReport: Encodable {
+    /// The engine's summary of the items this worker ran.
+    var batch: BatchSummary
+    var resultsStored: Int
+    var resultsAlreadyStored: Int
+    var resultsNotStored: Int
+    var chunksClaimed: Int
+    var chunksGivenBack: Int?
+    var databaseRoundTrips: Int
+
+    /// Round trips per item this worker finished.
+    var roundTripsPerItem: Double {
+        Double(databaseRoundTrips) / Double(max(1, resultsStored + resultsAlreadyStored + resultsNotStored))
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case batch
+        case resultsStored = "results_stored"
+        case resultsAlreadyStored = "results_already_stored"
+        case resultsNotStored = "results_not_stored"
+        case chunksClaimed = "chunks_claimed"
+        case chunksGivenBack = "chunks_given_back"
+        case databaseRoundTrips = "database_round_trips"
+        case roundTripsPerItem = "database_round_trips_per_item"
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(batch, forKey: .batch)
+        try container.encode(resultsStored, forKey: .resultsStored)
+        try container.encode(resultsAlreadyStored, forKey: .resultsAlreadyStored)
+        try container.encode(resultsNotStored, forKey: .resultsNotStored)
+        try container.encode(chunksClaimed, forKey: .chunksClaimed)
+        try container.encode(chunksGivenBack, forKey: .chunksGivenBack)
+        try container.encode(databaseRoundTrips, forKey: .databaseRoundTrips)
+        try container.encode(roundTripsPerItem, forKey: .roundTripsPerItem)
+    }
+
+    func write(to path: String) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        do {
+            try encoder.encode(self).write(to: URL(fileURLWithPath: path))
+        } catch {
+            throw InputError(file: path, message: "cannot write the summary: \(error.localizedDescription)")
+        }
+    }
+}

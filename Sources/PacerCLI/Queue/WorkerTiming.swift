@@ -1,0 +1,15 @@
+/// How often a worker heartbeats, stores results and looks for work, and when the reaper
+/// takes a quiet worker's chunks: configurable so that tests stay short.
+struct WorkerTiming: Sendable, Hashable {
+    /// Between heartbeats (which also run the reaper). Default 5 s.
+    var heartbeat: Duration = .seconds(5)
+    /// A worker whose heartbeat is older than this is lost, and its chunks go back. Default 30 s:
+    /// several heartbeats, so that a slow database or a paused machine is not taken for dead.
+    var reapAfter: Duration = .seconds(30)
+    /// With `--follow`, between looks for new work when there is none. Default 2 s.
+    var poll: Duration = .seconds(2)
+    /// The longest a finished result waits before it is stored. Default 0.5 s.
+    var flushInterval: Duration = .milliseconds(500)
+    /// Results that are stored at once, without waiting for the interval. Default 200.
+    var flushSize = 200
+}

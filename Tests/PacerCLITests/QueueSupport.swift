@@ -1,0 +1,47 @@
+import Foundation
+import PacerPostgres
+import Testing
+
+/// What the queue's tests share: Batch API input lines, and reading a batch's state straight
+/// from the database.
+protocol QueueScratch: ScratchFolder {}
+
+extension QueueScratch {
+    /// `count` chat lines with ids `req-0`…, each with its own prompt (`prompt 0`…), so that
+    /// the simulator counts requests per item.
+    func chatLines(_ count: Int, from first: Int = 0) -> String {
+        (first..<first + count).map { index in
+            #"{"custom_id":"req-\#(index)","method":"POST","url":"/v1/chat/completions","body":{"model":"gpt-4o-mini","messages":[{"role":"user","content":"prompt \#(index)"}]}}"#
+        }.joined(separator: "\n") + "\n"
+    }
+
+    /// The flags that make a worker quick in a test: short heartbeats, reaper and flushes,
+    /// short backoff, and enough retries that injected faults never fail an item.
+    func workerFlags(_ database: ThrowawayPostgres, batch: String, baseURL: String) -> [String] {
+        [
+            "worker", "--db", database.url, "--batch", batch, "--base-url", baseURL, "-q",
+            "--heartbeat", "0.2", "--reap-after", "1", "--flush-interval", "0.05",
+            "--max-retries", "12", "--backoff-base", "0.01", "--backoff-cap", "0.05", "--retry-budget", "off",
+        ]
+    }
+
+    /// The batch's status, read with the library.
+    func status(_ database: ThrowawayPostgres, batch: String) async throws -> QueueStatus? {
+        try await QueueDatabase.withDatabase(try DatabaseURL(database.url)) { connection in
+            try await BatchQueue(database: connection, batch: batch).status()
+        }
+    }
+
+    /// The `custom_id`s of a JSONL file's lines.
+    func customIDs(_ file: String) throws -> [String] {
+        guard FileManager.default.fileExists(atPath: file) else { return [] }
+        return try lines(file).compactMap { $0["custom_id"] as? String }
+    }
+
+    /// A worker's `--summary-json`.
+    func workerSummary(_ file: String) throws -> [String: Any] {
+        try #require(
+            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: file))) as? [String: Any]
+        )
+    }
+}
