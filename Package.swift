@@ -83,6 +83,7 @@ let package = Package(
         .target(
             name: "PacerPostgres",
             dependencies: [
+                "PacerCore",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 // For ConnectionPoolError, which PostgresClient throws when it cannot connect.
                 .product(name: "_ConnectionPoolModule", package: "postgres-nio"),

@@ -24,7 +24,7 @@ public struct BatchRunner<C: Clock>: Sendable where C.Duration == Duration {
     public var logger: Logger
     /// The quota every run paces against, shared with whatever else uses it; `nil` gives
     /// each run a quota of its own, from ``BatchConfiguration/pacing``.
-    public let quota: Quota<C>?
+    public let quota: (any QuotaProtocol<C>)?
 
     /// Creates a runner.
     ///
@@ -41,7 +41,7 @@ public struct BatchRunner<C: Clock>: Sendable where C.Duration == Duration {
         clock: C,
         random: RandomSource = .system,
         logger: Logger = Logger(label: "pacer", factory: { _ in SwiftLogNoOpLogHandler() }),
-        quota: Quota<C>? = nil
+        quota: (any QuotaProtocol<C>)? = nil
     ) {
         self.configuration = configuration
         self.clock = clock
@@ -83,7 +83,7 @@ public struct BatchRunner<C: Clock>: Sendable where C.Duration == Duration {
         onResult: (BatchItem<Operation.Input>, ItemResult<Operation.Output>) async throws -> Void
     ) async throws -> BatchSummary where Items.Element == BatchItem<Operation.Input> {
         let start = clock.now
-        let quota =
+        let quota: any QuotaProtocol<C> =
             self.quota
             ?? Quota(
                 limits: configuration.pacing ?? RateLimits(learnFromServer: false),
@@ -155,7 +155,7 @@ public struct BatchRunner<C: Clock>: Sendable where C.Duration == Duration {
     private func admit<Items: AsyncSequence & Sendable, Operation: BatchOperation>(
         _ items: Items,
         operation: Operation,
-        quota: Quota<C>,
+        quota: any QuotaProtocol<C>,
         control: BatchControl?,
         observers: Observers,
         handoff: ResultHandoff<Finished<Operation.Input, Operation.Output>>
@@ -258,7 +258,7 @@ extension BatchRunner where C == ContinuousClock {
         configuration: BatchConfiguration,
         random: RandomSource = .system,
         logger: Logger = Logger(label: "pacer", factory: { _ in SwiftLogNoOpLogHandler() }),
-        quota: Quota<ContinuousClock>? = nil
+        quota: (any QuotaProtocol<ContinuousClock>)? = nil
     ) {
         self.init(configuration: configuration, clock: ContinuousClock(), random: random, logger: logger, quota: quota)
     }

@@ -47,6 +47,13 @@ where Feed.Unit == Operation.Input, Feed.Output == Operation.Output {
         if let dryRunEstimate {
             return try await DryRun.run(options: options, parser: parser, estimate: dryRunEstimate)
         }
+        return try await SharedQuotaOption.with(options, configuration: configuration) { quota in
+            try await run(quota: quota)
+        }
+    }
+
+    /// Runs the batch against `quota` (`nil`: a quota of its own).
+    private func run(quota: (any QuotaProtocol<ContinuousClock>)?) async throws -> ExitCode {
         let logger = Console.logger(quiet: options.quiet, verbose: options.verbose)
         let output = options.output.flatMap { $0 == "-" ? nil : $0 }
         var items: Int?
@@ -109,7 +116,8 @@ where Feed.Unit == Operation.Input, Feed.Output == Operation.Output {
         let runner = BatchRunner(
             configuration: configuration,
             random: options.seed.map(RandomSource.seeded) ?? .system,
-            logger: logger
+            logger: logger,
+            quota: quota
         )
         let control = BatchControl()
         let interrupted = Tally()
