@@ -28,6 +28,9 @@ public final class BatchProgress: Sendable {
         public var costUSD: Double?
         /// With adaptive concurrency, the limit now; `nil` for a fixed concurrency.
         public var concurrencyLimit: Int?
+        /// Seconds all admission has been paused at the server's request (a 429 or
+        /// `Retry-After`) since the run began, as the summary's ``BatchSummary/pausedSeconds``.
+        public var pausedSeconds: Double = 0
 
         /// Items ended.
         public var done: Int { succeeded + failed + cancelled }
@@ -37,12 +40,22 @@ public final class BatchProgress: Sendable {
     }
 
     private let state = Mutex(Snapshot())
+    /// Reads the run's paused seconds from its quota, once the run has begun.
+    private let pauses = Mutex<(@Sendable () -> Double)?>(nil)
 
     /// Creates counters at zero.
     public init() {}
 
     /// The counters now.
-    public var snapshot: Snapshot { state.withLock { $0 } }
+    public var snapshot: Snapshot {
+        var snapshot = state.withLock { $0 }
+        // Read outside this lock: the quota has a lock of its own.
+        if let paused = pauses.withLock({ $0 }) { snapshot.pausedSeconds = paused() }
+        return snapshot
+    }
+
+    /// Takes ``Snapshot/pausedSeconds`` from `read` from now on (once per run, not per item).
+    func watchPauses(_ read: @escaping @Sendable () -> Double) { pauses.withLock { $0 = read } }
 
     func started() { state.withLock { $0.inFlight += 1 } }
 
