@@ -9,6 +9,7 @@ let package = Package(
         .library(name: "PacerCore", targets: ["PacerCore"]),
         .library(name: "PacerHTTP", targets: ["PacerHTTP"]),
         .library(name: "PacerOpenAI", targets: ["PacerOpenAI"]),
+        .library(name: "PacerMetrics", targets: ["PacerMetrics"]),
         .library(name: "PacerSimulator", targets: ["PacerSimulator"]),
         .library(name: "PacerTesting", targets: ["PacerTesting"]),
     ],
@@ -27,6 +28,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.4"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
         .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.35.2"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
     ],
     targets: [
         // Engine: bounded concurrency, retry, backoff, timeouts, summary. No networking, no printing.
@@ -62,6 +65,18 @@ let package = Package(
             ],
             resources: [.copy("Resources/prices.json")]
         ),
+        // Run metrics on swift-metrics (any backend), and a Prometheus endpoint to scrape them from.
+        .target(
+            name: "PacerMetrics",
+            dependencies: [
+                "PacerCore",
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
         // A real Hummingbird server that behaves like an OpenAI-compatible API and a JSON API.
         .target(
             name: "PacerSimulator",
@@ -77,11 +92,15 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        // Test support: run a block against a simulator on a free loopback port; self-signed certificates.
+        // Test support: run a block against a simulator on a free loopback port; self-signed certificates;
+        // scrape a metrics endpoint.
         .target(
             name: "PacerTesting",
             dependencies: [
                 "PacerSimulator",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -92,7 +111,7 @@ let package = Package(
         .target(
             name: "PacerCLI",
             dependencies: [
-                "PacerCore", "PacerHTTP", "PacerOpenAI", "PacerSimulator",
+                "PacerCore", "PacerHTTP", "PacerMetrics", "PacerOpenAI", "PacerSimulator",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -138,6 +157,16 @@ let package = Package(
             ]
         ),
         .testTarget(
+            name: "PacerMetricsTests",
+            dependencies: [
+                "PacerCore", "PacerMetrics", "PacerTesting",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ]
+        ),
+        .testTarget(
             name: "PacerSimulatorTests",
             dependencies: [
                 "PacerCore", "PacerHTTP", "PacerOpenAI", "PacerSimulator", "PacerTesting",
@@ -148,7 +177,9 @@ let package = Package(
         ),
         .testTarget(
             name: "PacerCLITests",
-            dependencies: ["PacerCLI", "PacerCore", "PacerHTTP", "PacerOpenAI", "PacerSimulator", "PacerTesting"]
+            dependencies: [
+                "PacerCLI", "PacerCore", "PacerHTTP", "PacerMetrics", "PacerOpenAI", "PacerSimulator", "PacerTesting",
+            ]
         ),
     ]
 )
