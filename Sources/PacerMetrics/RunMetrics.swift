@@ -94,13 +94,15 @@ public final class RunMetrics: Sendable {
     /// how many input items it ends, for the item counters: 1 for a result that is one item,
     /// the texts of a request that packs several, 0 for a request whose texts are sent again
     /// (split after a refusal). Counted as the summary counts: its totals equal these counters
-    /// once the run is over.
+    /// once the run is over. An item's attempts and 429s are counted when it ends, together.
     ///
     /// - Parameters:
     ///   - result: The result, as handed to the runner's `onResult`.
     ///   - items: The input items it ends (default 1).
     public func record<Output: MeteredOutput>(_ result: ItemResult<Output>, items: Int = 1) {
         var failedAttempts = result.attempts
+        // Stopped before it was done: its latency says nothing about the server.
+        var stopped = false
         switch result.outcome {
         case .success(let output):
             itemsSucceeded.increment(by: items)
@@ -114,6 +116,7 @@ public final class RunMetrics: Sendable {
             if let timing = output.streamTiming { timeToFirstToken.record(timing.timeToFirstToken) }
         case .failure(let error):
             if error.kind == .cancelled {
+                stopped = true
                 itemsCancelled.increment(by: items)
             } else if items > 0 {
                 itemsFailed[error.kind].increment(by: items)
@@ -129,7 +132,7 @@ public final class RunMetrics: Sendable {
             if answered429 > 0 { rateLimited.increment(by: answered429) }
         }
         if result.attempts > 1 { retries.increment(by: result.attempts - 1) }
-        if result.attempts > 0, result.error?.kind != .cancelled { latency.record(result.latency) }
+        if result.attempts > 0, !stopped { latency.record(result.latency) }
     }
 
     /// Records `items` input items that failed without a request: lines that could not be
