@@ -29,7 +29,8 @@ public final class BatchProgress: Sendable {
         /// With adaptive concurrency, the limit now; `nil` for a fixed concurrency.
         public var concurrencyLimit: Int?
         /// Seconds all admission has been paused at the server's request (a 429 or
-        /// `Retry-After`) since the run began, as the summary's ``BatchSummary/pausedSeconds``.
+        /// `Retry-After`) since the run began, as the summary's ``BatchSummary/pausedSeconds``
+        /// (added up over runs that report here one after another).
         public var pausedSeconds: Double = 0
 
         /// Items ended.
@@ -40,8 +41,8 @@ public final class BatchProgress: Sendable {
     }
 
     private let state = Mutex(Snapshot())
-    /// Reads the run's paused seconds from its quota, once the run has begun.
-    private let pauses = Mutex<(@Sendable () -> Double)?>(nil)
+    /// The paused seconds of earlier runs, and a reader of the current run's (from its quota).
+    private let pauses = Mutex<(earlier: Double, current: (@Sendable () -> Double)?)>((0, nil))
 
     /// Creates counters at zero.
     public init() {}
@@ -50,12 +51,21 @@ public final class BatchProgress: Sendable {
     public var snapshot: Snapshot {
         var snapshot = state.withLock { $0 }
         // Read outside this lock: the quota has a lock of its own.
-        if let paused = pauses.withLock({ $0 }) { snapshot.pausedSeconds = paused() }
+        let (earlier, current) = pauses.withLock { ($0.earlier, $0.current) }
+        snapshot.pausedSeconds = earlier + (current?() ?? 0)
         return snapshot
     }
 
-    /// Takes ``Snapshot/pausedSeconds`` from `read` from now on (once per run, not per item).
-    func watchPauses(_ read: @escaping @Sendable () -> Double) { pauses.withLock { $0 = read } }
+    /// Takes a new run's paused seconds from `read` from now on, after the earlier runs' (once
+    /// per run, not per item).
+    func watchPauses(_ read: @escaping @Sendable () -> Double) {
+        let previous = pauses.withLock { $0.current }
+        let ended = previous?() ?? 0
+        pauses.withLock {
+            $0.earlier += ended
+            $0.current = read
+        }
+    }
 
     func started() { state.withLock { $0.inFlight += 1 } }
 

@@ -88,7 +88,7 @@ import Testing
     /// In process, as the test suite runs every command: the counters move while `pacer fetch`
     /// runs, and a second run in the same process starts again from zero.
     @Test func fetchServesItsOwnCountersInProcessAndASecondRunStartsFromZero() async throws {
-        try await withSimulator(SimulatorConfiguration(latency: .milliseconds(15))) { server in
+        try await withSimulator(SimulatorConfiguration(latency: .milliseconds(25))) { server in
             let input = try write("urls.txt", (1...80).map { server.postURL($0) }.joined(separator: "\n") + "\n")
             for run in 1...2 {
                 let port = try await freePort()

@@ -12,6 +12,7 @@ package struct MetricsOptions: ParsableArguments {
     /// Options at their defaults (swift-argument-parser fills them in when parsing).
     package init() {}
 
+    /// `--metrics-port`: where to serve, or `nil` for no metrics.
     @Option(
         help: ArgumentHelp(
             "Serve Prometheus metrics at http://127.0.0.1:<port>/metrics while the command runs: pacer_items_succeeded_total, pacer_items_failed_total{kind}, pacer_attempts_total{outcome}, pacer_rate_limited_responses_total, pacer_items_in_flight, pacer_concurrency_limit, pacer_quota_paused_seconds_total, pacer_item_latency_seconds, pacer_time_to_first_token_seconds and more (README, Metrics). 0 picks a free port.",
@@ -20,9 +21,11 @@ package struct MetricsOptions: ParsableArguments {
     )
     package var metricsPort: Int?
 
+    /// `--metrics-host`: the address to listen on.
     @Option(help: "With --metrics-port: the address to listen on (0.0.0.0 for every interface).")
     package var metricsHost: String = "127.0.0.1"
 
+    /// Checks that the port is one.
     package func validate() throws {
         if let metricsPort, !(0...65535).contains(metricsPort) {
             throw ValidationError("--metrics-port must be within 0...65535 (0 picks a free port), got \(metricsPort)")
