@@ -68,6 +68,9 @@ public struct BatchRunner<C: Clock>: Sendable where C.Duration == Duration {
     ///     give the stream a buffering policy, or count with `progress` instead.
     ///   - control: Lets the caller stop the batch gracefully (see ``BatchControl``).
     ///   - progress: Live counters for a progress display, if wanted.
+    ///   - caughtUp: Called whenever `onResult` has had every item finished so far, before
+    ///     the batch waits for the next: the moment to flush what `onResult` buffered (output
+    ///     lines written together), so that no finished result waits for another to finish.
     ///   - onResult: Called with each finished item.
     /// - Returns: The batch summary.
     public func run<Items: AsyncSequence & Sendable, Operation: BatchOperation>(
@@ -76,6 +79,7 @@ public struct BatchRunner<C: Clock>: Sendable where C.Duration == Duration {
         events: AsyncStream<BatchEvent>.Continuation? = nil,
         control: BatchControl? = nil,
         progress: BatchProgress? = nil,
+        caughtUp: (() throws -> Void)? = nil,
         onResult: (BatchItem<Operation.Input>, ItemResult<Operation.Output>) async throws -> Void
     ) async throws -> BatchSummary where Items.Element == BatchItem<Operation.Input> {
         let start = clock.now
@@ -130,6 +134,7 @@ public struct BatchRunner<C: Clock>: Sendable where C.Duration == Duration {
             )
             do {
                 try await onResult(finished.item, finished.result)
+                if let caughtUp, handoff.isDrained { try caughtUp() }
             } catch {
                 // Leaving this scope cancels admission and the items in flight.
                 handoff.close()

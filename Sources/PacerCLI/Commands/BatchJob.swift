@@ -143,7 +143,11 @@ where Feed.Unit == Operation.Input, Feed.Output == Operation.Output {
                         ),
                         operation: operation,
                         control: control,
-                        progress: counters
+                        progress: counters,
+                        caughtUp: {
+                            try writer.flush()
+                            try failureWriter.flush()
+                        }
                     ) {
                         unit,
                         result in
@@ -156,7 +160,7 @@ where Feed.Unit == Operation.Input, Feed.Output == Operation.Output {
                             metrics.record(result, items: notDone ? feed.itemCount(of: unit) : lines.count)
                         }
                         for (line, success) in window?.finished(index: unit.index, lines: lines) ?? lines {
-                            try (success ? writer : failureWriter).write(line)
+                            try (success ? writer : failureWriter).write(line, flush: false)
                         }
                     }
                     return .summary(summary)
@@ -222,8 +226,10 @@ where Feed.Unit == Operation.Input, Feed.Output == Operation.Output {
             return result
         }
         for (line, success) in window?.drain() ?? [] {
-            try (success ? writer : failureWriter).write(line)
+            try (success ? writer : failureWriter).write(line, flush: false)
         }
+        try writer.flush()
+        try failureWriter.flush()
         if let output {
             let written = writer.linesWritten + (failureWriter === writer ? 0 : failureWriter.linesWritten)
             await compact(output, errors: errors, journal: journal, written: written)
