@@ -99,6 +99,7 @@ public struct BatchRunner<C: Clock>: Sendable where C.Duration == Duration {
             return ConcurrencyGate(bounded)
         }
         progress?.limited(to: gate?.limit)
+        progress?.watchPauses { quota.pausedSeconds - pausedBefore }
         var summary = SummaryBuilder()
         let handoff = ResultHandoff<Finished<Operation.Input, Operation.Output>>(slots: configuration.maxConcurrent)
         // Admission runs on a task of its own, so that waiting for the next input item (a

@@ -134,6 +134,8 @@ package struct RunOptions: ParsableArguments {
     @Flag(name: .shortAndLong, help: "Print nothing on stderr but errors.")
     var quiet = false
 
+    @OptionGroup(title: "Metrics") var metrics: MetricsOptions
+
     @Flag(name: .shortAndLong, help: "Log every failed attempt on stderr.")
     var verbose = false
 
