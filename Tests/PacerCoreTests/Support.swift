@@ -134,7 +134,8 @@ final class Sleepers: Sendable {
     func settle(atLeast count: Int = 0, done: () -> Bool = { false }) async {
         var stableRounds = 0
         var seen = changes
-        while stableRounds < 5 {
+        // A cancelled test (its time limit) must not spin here: its sleeps return at once.
+        while stableRounds < 5, !Task.isCancelled {
             for _ in 0..<20 { await Task.yield() }
             try? await Task.sleep(for: .milliseconds(1))
             if done() { return }
