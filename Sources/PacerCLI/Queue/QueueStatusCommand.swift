@@ -33,7 +33,7 @@ struct QueueStatusCommand: AsyncParsableCommand {
         var lines = [
             "batch '\(batch)': \(status.items) items",
             "  done \(status.done) (\(status.succeeded) ok, \(status.failed) failed) · in flight \(status.inFlight) · "
-                + "pending \(status.pending) · \(SummaryText.format(status.perSecond, digits: 1))/s over the last minute"
+                + "pending \(status.pending) · \(SummaryText.format(status.perSecond, digits: 1))/s"
                 + (status.etaSeconds.map { " · ETA " + ProgressState.duration($0) } ?? ""),
         ]
         let running = status.workers.filter { $0.state == "running" }
