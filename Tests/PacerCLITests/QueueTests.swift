@@ -40,6 +40,22 @@ extension QueueSuites {
             }
         }
 
+        /// A database that answers "no" (here: no such database) ends the command with the
+        /// server's reason, instead of a wait for an outage that is not one.
+        @Test func aDatabaseThatRefusesIsAnErrorNotAWait() async throws {
+            let input = try write("in.jsonl", chatLines(2))
+            try await withPostgres { database in
+                let url = "postgres://postgres@127.0.0.1:\(database.port)/nosuchdb"
+                let push = try PacerProcess(
+                    ["queue", "push", input, "--db", url, "--batch", "b"],
+                    stderrFile: directory.appendingPathComponent("push.txt")
+                )
+                let (status, stderr) = try await push.run()
+                #expect(status == 2)
+                #expect(stderr.contains(#"database "nosuchdb" does not exist (SQLSTATE 3D000)"#), "\(stderr)")
+            }
+        }
+
         /// Three workers with chunks of 10 against a simulator failing a fifth of the requests:
         /// every item is done once, by one of them, and the export is a file run's output.
         @Test func threeWorkersDrainABatchAndTheExportHasEveryIDOnce() async throws {

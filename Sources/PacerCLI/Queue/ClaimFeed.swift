@@ -42,8 +42,9 @@ struct ClaimFeed: AsyncSequence, Sendable {
                 }
                 // Nothing pending. Chunks this worker holds without knowing (a claim whose answer
                 // an outage lost) go back first; then those of workers gone quiet.
+                let ledger = feed.ledger
                 let forgotten = try await context.retrying("give back chunks claimed during an outage") {
-                    try await queue.releaseForgotten(by: context.worker, keeping: feed.ledger.openChunks)
+                    try await queue.releaseForgotten(by: context.worker, keeping: ledger.openChunks)
                 }
                 if forgotten > 0 { continue }
                 if try await context.heartbeat(what: "look for work of workers gone quiet").returnedChunks > 0 {

@@ -14,9 +14,13 @@ struct QueueStatusCommand: AsyncParsableCommand {
     func run() async throws {
         let url = try database.databaseURL(environment: Environment.current)
         let batch = database.batch
+        let outages = OutageReporter(quiet: false)
         let status = try await QueueDatabase.withDatabase(url) { database in
             try await DatabaseErrors.readable(url) {
-                try await BatchQueue(database: database, batch: batch).status()
+                let queue = BatchQueue(database: database, batch: batch)
+                return try await database.retrying("read the batch's status", onOutage: outages.report) {
+                    try await queue.status()
+                }
             }
         }
         guard let status else {

@@ -45,11 +45,12 @@ final class ResultFlusher: Sendable {
     func flushOnce() async throws -> Bool {
         guard let flush = ledger.takeFlush() else { return false }
         do {
+            let (queue, worker) = (context.queue, context.worker)
             let outcome = try await context.retrying("store results") {
-                try await context.queue.store(
+                try await queue.store(
                     flush.results,
                     finishedChunks: flush.finishedChunks,
-                    for: context.worker
+                    for: worker
                 )
             }
             ledger.stored(flush, inserted: outcome.inserted)
