@@ -92,6 +92,39 @@ extension QueueSuites {
             #expect(try workerSummary(path("worker.json"))["results_not_stored"] as? Int == 0)
         }
 
+        /// With `--follow`, a worker that ran out of work takes what is pushed later, until
+        /// Ctrl-C.
+        @Test func aFollowingWorkerTakesWorkPushedLater() async throws {
+            try await withPostgres { database in
+                try await push(10, chunkSize: 5, to: database)
+                try await withSimulator { server in
+                    let flags =
+                        workerFlags(database, batch: "b", baseURL: server.baseURL) + ["--follow", "--poll", "0.1"]
+                    let worker = try PacerProcess(flags, stderrFile: directory.appendingPathComponent("worker.txt"))
+                    async let ended = worker.run()
+                    try await waitUntil(done: 10, in: database)
+                    let more = try write("more.jsonl", chatLines(10, from: 10))
+                    #expect(await pacer(["queue", "push", more, "--db", database.url, "--batch", "b", "-q"]) == 0)
+                    try await waitUntil(done: 20, in: database)
+                    send(SIGINT, to: worker.pid)
+                    #expect(try await ended.status == 130)
+                }
+                #expect(try await exportedIDs(database) == (0..<20).map { "req-\($0)" })
+            }
+        }
+
+        /// Waits (at most 30 s) until batch `b` has `done` results.
+        func waitUntil(done: Int, in database: ThrowawayPostgres) async throws {
+            let deadline = ContinuousClock.now + .seconds(30)
+            while try await status(database, batch: "b")?.done != done {
+                guard ContinuousClock.now < deadline else {
+                    Issue.record("batch b never reached \(done) results")
+                    return
+                }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+        }
+
         /// A worker that cannot reach its database says so (without the URL's password) and
         /// waits for it.
         @Test func aWorkerStartedWhileTheDatabaseIsDownWaitsForIt() async throws {
