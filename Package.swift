@@ -9,6 +9,7 @@ let package = Package(
         .library(name: "PacerCore", targets: ["PacerCore"]),
         .library(name: "PacerHTTP", targets: ["PacerHTTP"]),
         .library(name: "PacerOpenAI", targets: ["PacerOpenAI"]),
+        .library(name: "PacerMetrics", targets: ["PacerMetrics"]),
         .library(name: "PacerSimulator", targets: ["PacerSimulator"]),
         .library(name: "PacerTesting", targets: ["PacerTesting"]),
         .library(name: "PacerPostgres", targets: ["PacerPostgres"]),
@@ -29,6 +30,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
         .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.35.2"),
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
     ],
     targets: [
         // Engine: bounded concurrency, retry, backoff, timeouts, summary. No networking, no printing.
@@ -64,6 +67,18 @@ let package = Package(
             ],
             resources: [.copy("Resources/prices.json")]
         ),
+        // Run metrics on swift-metrics (any backend), and a Prometheus endpoint to scrape them from.
+        .target(
+            name: "PacerMetrics",
+            dependencies: [
+                "PacerCore",
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
         // A real Hummingbird server that behaves like an OpenAI-compatible API and a JSON API.
         .target(
             name: "PacerSimulator",
@@ -83,6 +98,7 @@ let package = Package(
         .target(
             name: "PacerPostgres",
             dependencies: [
+                "PacerCore",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 // For ConnectionPoolError, which PostgresClient throws when it cannot connect.
                 .product(name: "_ConnectionPoolModule", package: "postgres-nio"),
@@ -92,11 +108,15 @@ let package = Package(
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ]
         ),
-        // Test support: run a block against a simulator on a free loopback port; self-signed certificates.
+        // Test support: run a block against a simulator on a free loopback port; self-signed certificates;
+        // a throwaway PostgreSQL; scrape a metrics endpoint.
         .target(
             name: "PacerTesting",
             dependencies: [
                 "PacerSimulator", "PacerPostgres",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -107,7 +127,7 @@ let package = Package(
         .target(
             name: "PacerCLI",
             dependencies: [
-                "PacerCore", "PacerHTTP", "PacerOpenAI", "PacerSimulator", "PacerPostgres",
+                "PacerCore", "PacerHTTP", "PacerMetrics", "PacerOpenAI", "PacerSimulator", "PacerPostgres",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -153,6 +173,16 @@ let package = Package(
             ]
         ),
         .testTarget(
+            name: "PacerMetricsTests",
+            dependencies: [
+                "PacerCore", "PacerMetrics", "PacerTesting",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ]
+        ),
+        .testTarget(
             name: "PacerSimulatorTests",
             dependencies: [
                 "PacerCore", "PacerHTTP", "PacerOpenAI", "PacerSimulator", "PacerTesting",
@@ -164,7 +194,8 @@ let package = Package(
         .testTarget(
             name: "PacerCLITests",
             dependencies: [
-                "PacerCLI", "PacerCore", "PacerHTTP", "PacerOpenAI", "PacerPostgres", "PacerSimulator", "PacerTesting",
+                "PacerCLI", "PacerCore", "PacerHTTP", "PacerMetrics", "PacerOpenAI", "PacerPostgres", "PacerSimulator",
+                "PacerTesting",
             ]
         ),
         .testTarget(

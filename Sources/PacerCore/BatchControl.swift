@@ -64,7 +64,7 @@ extension Clock where Duration == Swift.Duration {
     /// stop (at once, if it already was).
     ///
     /// - Throws: ``StopRequested``, or `CancellationError` when the task is cancelled.
-    func sleep(until deadline: Instant, unlessStopped control: BatchControl?) async throws {
+    public func sleep(until deadline: Instant, unlessStopped control: BatchControl?) async throws {
         guard let control else { return try await sleep(until: deadline, tolerance: nil) }
         if control.isStopping { throw StopRequested() }
         try await withThrowingTaskGroup(of: Bool.self) { group in

@@ -28,6 +28,10 @@ public final class BatchProgress: Sendable {
         public var costUSD: Double?
         /// With adaptive concurrency, the limit now; `nil` for a fixed concurrency.
         public var concurrencyLimit: Int?
+        /// Seconds all admission has been paused at the server's request (a 429 or
+        /// `Retry-After`) since the run began, as the summary's ``BatchSummary/pausedSeconds``
+        /// (added up over runs that report here one after another).
+        public var pausedSeconds: Double = 0
 
         /// Items ended.
         public var done: Int { succeeded + failed + cancelled }
@@ -37,12 +41,31 @@ public final class BatchProgress: Sendable {
     }
 
     private let state = Mutex(Snapshot())
+    /// The paused seconds of earlier runs, and a reader of the current run's (from its quota).
+    private let pauses = Mutex<(earlier: Double, current: (@Sendable () -> Double)?)>((0, nil))
 
     /// Creates counters at zero.
     public init() {}
 
     /// The counters now.
-    public var snapshot: Snapshot { state.withLock { $0 } }
+    public var snapshot: Snapshot {
+        var snapshot = state.withLock { $0 }
+        // Read outside this lock: the quota has a lock of its own.
+        let (earlier, current) = pauses.withLock { ($0.earlier, $0.current) }
+        snapshot.pausedSeconds = earlier + (current?() ?? 0)
+        return snapshot
+    }
+
+    /// Takes a new run's paused seconds from `read` from now on, after the earlier runs' (once
+    /// per run, not per item).
+    func watchPauses(_ read: @escaping @Sendable () -> Double) {
+        let previous = pauses.withLock { $0.current }
+        let ended = previous?() ?? 0
+        pauses.withLock {
+            $0.earlier += ended
+            $0.current = read
+        }
+    }
 
     func started() { state.withLock { $0.inFlight += 1 } }
 

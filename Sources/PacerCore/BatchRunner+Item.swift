@@ -6,7 +6,7 @@ extension BatchRunner {
     func process<Operation: BatchOperation>(
         _ item: BatchItem<Operation.Input>,
         operation: Operation,
-        quota: Quota<C>,
+        quota: any QuotaProtocol<C>,
         origin: C.Instant,
         control: BatchControl?,
         observers: Observers

@@ -24,7 +24,7 @@ public struct BatchRunner<C: Clock>: Sendable where C.Duration == Duration {
     public var logger: Logger
     /// The quota every run paces against, shared with whatever else uses it; `nil` gives
     /// each run a quota of its own, from ``BatchConfiguration/pacing``.
-    public let quota: Quota<C>?
+    public let quota: (any QuotaProtocol<C>)?
 
     /// Creates a runner.
     ///
@@ -41,7 +41,7 @@ public struct BatchRunner<C: Clock>: Sendable where C.Duration == Duration {
         clock: C,
         random: RandomSource = .system,
         logger: Logger = Logger(label: "pacer", factory: { _ in SwiftLogNoOpLogHandler() }),
-        quota: Quota<C>? = nil
+        quota: (any QuotaProtocol<C>)? = nil
     ) {
         self.configuration = configuration
         self.clock = clock
@@ -68,6 +68,9 @@ public struct BatchRunner<C: Clock>: Sendable where C.Duration == Duration {
     ///     give the stream a buffering policy, or count with `progress` instead.
     ///   - control: Lets the caller stop the batch gracefully (see ``BatchControl``).
     ///   - progress: Live counters for a progress display, if wanted.
+    ///   - caughtUp: Called whenever `onResult` has had every item finished so far, before
+    ///     the batch waits for the next: the moment to flush what `onResult` buffered (output
+    ///     lines written together), so that no finished result waits for another to finish.
     ///   - onResult: Called with each finished item.
     /// - Returns: The batch summary.
     public func run<Items: AsyncSequence & Sendable, Operation: BatchOperation>(
@@ -76,10 +79,11 @@ public struct BatchRunner<C: Clock>: Sendable where C.Duration == Duration {
         events: AsyncStream<BatchEvent>.Continuation? = nil,
         control: BatchControl? = nil,
         progress: BatchProgress? = nil,
+        caughtUp: (() throws -> Void)? = nil,
         onResult: (BatchItem<Operation.Input>, ItemResult<Operation.Output>) async throws -> Void
     ) async throws -> BatchSummary where Items.Element == BatchItem<Operation.Input> {
         let start = clock.now
-        let quota =
+        let quota: any QuotaProtocol<C> =
             self.quota
             ?? Quota(
                 limits: configuration.pacing ?? RateLimits(learnFromServer: false),
@@ -95,6 +99,7 @@ public struct BatchRunner<C: Clock>: Sendable where C.Duration == Duration {
             return ConcurrencyGate(bounded)
         }
         progress?.limited(to: gate?.limit)
+        progress?.watchPauses { quota.pausedSeconds - pausedBefore }
         var summary = SummaryBuilder()
         let handoff = ResultHandoff<Finished<Operation.Input, Operation.Output>>(slots: configuration.maxConcurrent)
         // Admission runs on a task of its own, so that waiting for the next input item (a
@@ -129,6 +134,7 @@ public struct BatchRunner<C: Clock>: Sendable where C.Duration == Duration {
             )
             do {
                 try await onResult(finished.item, finished.result)
+                if let caughtUp, handoff.isDrained { try caughtUp() }
             } catch {
                 // Leaving this scope cancels admission and the items in flight.
                 handoff.close()
@@ -150,7 +156,7 @@ public struct BatchRunner<C: Clock>: Sendable where C.Duration == Duration {
     private func admit<Items: AsyncSequence & Sendable, Operation: BatchOperation>(
         _ items: Items,
         operation: Operation,
-        quota: Quota<C>,
+        quota: any QuotaProtocol<C>,
         control: BatchControl?,
         observers: Observers,
         handoff: ResultHandoff<Finished<Operation.Input, Operation.Output>>
@@ -253,7 +259,7 @@ extension BatchRunner where C == ContinuousClock {
         configuration: BatchConfiguration,
         random: RandomSource = .system,
         logger: Logger = Logger(label: "pacer", factory: { _ in SwiftLogNoOpLogHandler() }),
-        quota: Quota<ContinuousClock>? = nil
+        quota: (any QuotaProtocol<ContinuousClock>)? = nil
     ) {
         self.init(configuration: configuration, clock: ContinuousClock(), random: random, logger: logger, quota: quota)
     }

@@ -9,12 +9,30 @@ import Synchronization
 /// batch, and ``close()`` ends the admission task's wait.
 final class ResultHandoff<Element: Sendable>: Sendable {
     private struct State {
+        /// Finished items not yet received: `buffer[head...]`, in the order they finished.
         var buffer: [Element] = []
+        var head = 0
         var receiver: CheckedContinuation<Element?, Never>?
         var finished = false
         var freeSlots: Int
         var slotWaiter: CheckedContinuation<Bool, Never>?
         var closed = false
+
+        /// Takes the first buffered item, if any. The array is emptied when it has all been taken
+        /// and compacted when half of it has, so taking costs no shift of what remains.
+        mutating func takeFirst() -> Element? {
+            guard head < buffer.count else { return nil }
+            let element = buffer[head]
+            head += 1
+            if head == buffer.count {
+                buffer.removeAll(keepingCapacity: true)
+                head = 0
+            } else if head >= 32, head * 2 >= buffer.count {
+                buffer.removeFirst(head)
+                head = 0
+            }
+            return element
+        }
     }
 
     private let state: Mutex<State>
@@ -26,7 +44,15 @@ final class ResultHandoff<Element: Sendable>: Sendable {
 
     /// Admission: waits for a free slot and takes it; `false` once delivery has stopped.
     func acquireSlot() async -> Bool {
-        await withCheckedContinuation { continuation in
+        // Without waiting when a slot is free: no continuation to allocate and resume.
+        let taken: Bool? = state.withLock { state in
+            if state.closed { return false }
+            guard state.freeSlots > 0 else { return nil }
+            state.freeSlots -= 1
+            return true
+        }
+        if let taken { return taken }
+        return await withCheckedContinuation { continuation in
             let answer: Bool? = state.withLock { state in
                 if state.closed { return false }
                 if state.freeSlots > 0 {
@@ -59,6 +85,7 @@ final class ResultHandoff<Element: Sendable>: Sendable {
         let waiter = state.withLock { state in
             state.closed = true
             state.buffer.removeAll()
+            state.head = 0
             defer { state.slotWaiter = nil }
             return state.slotWaiter
         }
@@ -91,9 +118,15 @@ final class ResultHandoff<Element: Sendable>: Sendable {
 
     /// Delivery: the next finished item, in the order they finished; `nil` after ``finish()``.
     func receive() async -> Element? {
-        await withCheckedContinuation { continuation in
+        // Without waiting when an item is there (or the end).
+        let ready: Element?? = state.withLock { state in
+            if let element = state.takeFirst() { return .some(element) }
+            return state.finished ? .some(nil) : nil
+        }
+        if let ready { return ready }
+        return await withCheckedContinuation { continuation in
             let answer: Element?? = state.withLock { state in
-                if !state.buffer.isEmpty { return .some(state.buffer.removeFirst()) }
+                if let element = state.takeFirst() { return .some(element) }
                 if state.finished { return .some(nil) }
                 state.receiver = continuation
                 return nil
@@ -101,4 +134,7 @@ final class ResultHandoff<Element: Sendable>: Sendable {
             if let answer { continuation.resume(returning: answer) }
         }
     }
+
+    /// Delivery: whether every item sent so far has been received.
+    var isDrained: Bool { state.withLock { $0.head == $0.buffer.count } }
 }

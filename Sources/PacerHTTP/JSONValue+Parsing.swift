@@ -202,7 +202,7 @@ struct JSONParser {
             switch byte {
             case UInt8(ascii: "\""):
                 position += 1
-                guard let text = String(validating: unescaped, as: UTF8.self) else {
+                guard let text = unescaped.withUnsafeBufferPointer({ String(utf8Bytes: $0) }) else {
                     throw JSONParseError(message: "invalid UTF-8 in a string", offset: start)
                 }
                 return text
@@ -219,7 +219,7 @@ struct JSONParser {
     }
 
     private func makeString(_ raw: UnsafeRawBufferPointer, at offset: Int) throws(JSONParseError) -> String {
-        guard let text = String(validating: raw.bindMemory(to: UInt8.self), as: UTF8.self) else {
+        guard let text = String(utf8Bytes: raw.bindMemory(to: UInt8.self)) else {
             throw JSONParseError(message: "invalid UTF-8 in a string", offset: offset)
         }
         return text

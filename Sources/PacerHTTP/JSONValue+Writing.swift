@@ -121,6 +121,12 @@ public struct JSONFieldWriter {
         output.append(contentsOf: json)
     }
 
+    /// Adds a field whose value is already JSON text (a server's body, kept as it came).
+    public mutating func raw(_ name: String, _ json: String) {
+        key(name)
+        output.append(contentsOf: json.utf8)
+    }
+
     /// Closes the object and returns its JSON text.
     public mutating func finish() -> [UInt8] {
         output.append(UInt8(ascii: "}"))

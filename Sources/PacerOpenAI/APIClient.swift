@@ -115,12 +115,15 @@ public struct APIClient: BatchOperation {
     /// The shared transport.
     public let transport: HTTPTransport
     private let redactor: Redactor
+    /// The headers and URLs every request shares, worked out once.
+    private let prepared: PreparedAccess
 
     /// Creates a client.
     public init(configuration: Configuration, transport: HTTPTransport) {
         self.configuration = configuration
         self.transport = transport
         self.redactor = Redactor(secrets: configuration.access.secrets)
+        self.prepared = PreparedAccess(configuration.access)
     }
 
     /// Sends one request.
@@ -162,7 +165,7 @@ public struct APIClient: BatchOperation {
     ) async throws -> (response: APIResponse, json: JSONValue) {
         var encoded: [UInt8] = []
         request.body.write(to: &encoded)
-        let response = try await configuration.access.post(
+        let response = try await prepared.post(
             encoded,
             to: request.endpoint,
             model: request.model,
@@ -216,8 +219,6 @@ public struct APIClient: BatchOperation {
         return (answer, json)
     }
 
-    /// A body as JSON text on one line: the body itself when it is JSON, else the body as a
-    /// JSON string (an HTML error page of a proxy).
     /// A 2xx body parsed whole, or only as far as Pacer reads it: `model`, `usage`, and the
     /// endpoint's answer array (as that many nulls); `nil` when it is not one whole JSON
     /// value (an object, when not parsed whole).
@@ -235,6 +236,8 @@ public struct APIClient: BatchOperation {
         return .object(members)
     }
 
+    /// A body as JSON text on one line: the body itself when it is JSON, else the body as a
+    /// JSON string (an HTML error page of a proxy).
     static func jsonText(_ body: ByteBuffer) -> String {
         if (try? JSONValue(parsing: body)) != nil { return oneLine(body) }
         var text: [UInt8] = []
@@ -245,8 +248,12 @@ public struct APIClient: BatchOperation {
     /// A body as one line: JSON allows line breaks only between tokens (inside a string they
     /// are escaped), so dropping every CR and LF byte keeps its meaning.
     static func oneLine(_ body: ByteBuffer) -> String {
-        let bytes = body.readableBytesView
-        guard bytes.contains(where: { $0 == 0x0A || $0 == 0x0D }) else { return String(buffer: body) }
-        return String(decoding: bytes.filter { $0 != 0x0A && $0 != 0x0D }, as: UTF8.self)
+        body.withUnsafeReadableBytes { raw in
+            let bytes = raw.bindMemory(to: UInt8.self)
+            guard bytes.contains(where: { $0 == 0x0A || $0 == 0x0D }) else {
+                return String(decoding: bytes, as: UTF8.self)
+            }
+            return String(decoding: bytes.filter { $0 != 0x0A && $0 != 0x0D }, as: UTF8.self)
+        }
     }
 }

@@ -31,6 +31,11 @@ public enum APIEndpoint: String, Sendable, Hashable, CaseIterable, Codable {
     /// The version in the line is not added to the API root's: `/v1/embeddings` against
     /// `https://api.openai.com/v1` posts to `https://api.openai.com/v1/embeddings`.
     public init?(batchURL url: String) {
+        // The usual spelling, looked up whole: no substrings for every line of a file.
+        if let endpoint = Self.byBatchURL[url] {
+            self = endpoint
+            return
+        }
         var path = Substring(url)
         if let query = path.firstIndex(of: "?") { path = path[..<query] }
         while path.hasPrefix("/") { path = path.dropFirst() }
@@ -38,6 +43,9 @@ public enum APIEndpoint: String, Sendable, Hashable, CaseIterable, Codable {
         while path.hasSuffix("/") { path = path.dropLast() }
         self.init(rawValue: String(path))
     }
+
+    /// Every endpoint by its usual Batch API `url`.
+    private static let byBatchURL = [String: APIEndpoint](uniqueKeysWithValues: allCases.map { ($0.batchURL, $0) })
 
     /// The URL of this endpoint under an API root such as `https://api.openai.com/v1`.
     public func url(base: String) -> String {

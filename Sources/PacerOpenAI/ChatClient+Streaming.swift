@@ -43,7 +43,7 @@ extension ChatClient {
             firstToken: streaming.firstTokenTimeout ?? timeout ?? transport.configuration.requestDeadline,
             idle: streaming.idleTimeout
         )
-        let response = try await configuration.access.stream(
+        let response = try await prepared.stream(
             body.jsonBytes,
             to: .chatCompletions,
             model: body.model,

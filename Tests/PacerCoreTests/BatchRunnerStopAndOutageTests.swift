@@ -159,4 +159,41 @@ import Testing
         #expect(counts.tokens == summary.tokens.total)
         #expect(counts.costUSD == summary.costUSD)
     }
+
+    /// The seconds the server paused the runs, live, and added up over runs one after another
+    /// (each with a quota of its own), as a worker that runs chunk after chunk reports them.
+    @Test func pausedSecondsAddUpOverRunsOneAfterAnother() async throws {
+        let clock = TrackedClock()
+        let limited = ItemError(
+            kind: .rateLimited,
+            status: 429,
+            message: "slow down",
+            isRetryable: true,
+            retryAfter: .seconds(2)
+        )
+        let operation = ScriptedOperation(clock: clock) { index, attempt in
+            index == 0 && attempt == 1 ? .fail(limited, after: .zero) : .succeed(after: .zero)
+        }
+        let runner = BatchRunner(
+            configuration: BatchConfiguration(
+                maxConcurrent: 2,
+                attemptTimeout: nil,
+                retry: RetryPolicy(backoff: Backoff(jitter: .none)),
+                pacing: RateLimits(learnFromServer: false),
+                retryBudget: nil
+            ),
+            clock: clock
+        )
+        let progress = BatchProgress()
+        var total = 0.0
+        for _ in 1...2 {
+            let items = AsyncArray((0..<3).map { BatchItem(index: $0, id: String($0 + 1), input: $0) })
+            let summary = try await drive(clock) {
+                try await runner.run(items, operation: operation, progress: progress) { _, _ in }
+            }
+            total += summary.pausedSeconds
+            #expect(summary.pausedSeconds == 2)
+            #expect(progress.snapshot.pausedSeconds == total)
+        }
+    }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import PacerCore
+import PacerMetrics
 import PacerOpenAI
 import UnixSignals
 
@@ -47,6 +48,26 @@ where Feed.Unit == Operation.Input, Feed.Output == Operation.Output {
         if let dryRunEstimate {
             return try await DryRun.run(options: options, parser: parser, estimate: dryRunEstimate)
         }
+        let counters = BatchProgress()
+        // With --metrics-port, served from before the input is checked until the summary is out.
+        return try await options.metrics.serving(
+            progress: counters,
+            concurrency: configuration.maxConcurrent,
+            quiet: options.quiet
+        ) { metrics in
+            try await SharedQuotaOption.with(options, configuration: configuration) { quota in
+                try await run(counters: counters, metrics: metrics, quota: quota)
+            }
+        }
+    }
+
+    /// The run itself, updating `counters` and, when served, `metrics`, against `quota`
+    /// (`nil`: a quota of its own).
+    private func run(
+        counters: BatchProgress,
+        metrics: RunMetrics?,
+        quota: (any QuotaProtocol<ContinuousClock>)?
+    ) async throws -> ExitCode {
         let logger = Console.logger(quiet: options.quiet, verbose: options.verbose)
         let output = options.output.flatMap { $0 == "-" ? nil : $0 }
         var items: Int?
@@ -92,6 +113,7 @@ where Feed.Unit == Operation.Input, Feed.Output == Operation.Output {
         if options.skipInvalid {
             onInvalid = { [makeInvalidLine] id, error in
                 invalid.add()
+                metrics?.recordFailed(.invalidInput)
                 // Written as this item's failure; a write error surfaces with the next line.
                 try? failureWriter.write(makeInvalidLine(id, error))
             }
@@ -109,12 +131,12 @@ where Feed.Unit == Operation.Input, Feed.Output == Operation.Output {
         let runner = BatchRunner(
             configuration: configuration,
             random: options.seed.map(RandomSource.seeded) ?? .system,
-            logger: logger
+            logger: logger,
+            quota: quota
         )
         let control = BatchControl()
         let interrupted = Tally()
         let grace = options.grace
-        let counters = BatchProgress()
         let progress = options.quiet ? nil : ProgressReporter(total: total, showTokens: showTokens)
         var summary = try await withThrowingTaskGroup(of: TaskEnd.self) { group in
             group.addTask {
@@ -129,14 +151,24 @@ where Feed.Unit == Operation.Input, Feed.Output == Operation.Output {
                         ),
                         operation: operation,
                         control: control,
-                        progress: counters
+                        progress: counters,
+                        caughtUp: {
+                            try writer.flush()
+                            try failureWriter.flush()
+                        }
                     ) {
                         unit,
                         result in
                         if let maxCost { costGuard.settle(reserved: maxCost(unit.input), cost: result.output?.costUSD) }
                         let lines = feed.lines(for: unit, result: result)
+                        if let metrics {
+                            // The items the unit ends: its lines, or all it carries when it was not
+                            // done (none when it is sent again in parts).
+                            let notDone = lines.isEmpty && result.error?.kind == .cancelled
+                            metrics.record(result, items: notDone ? feed.itemCount(of: unit) : lines.count)
+                        }
                         for (line, success) in window?.finished(index: unit.index, lines: lines) ?? lines {
-                            try (success ? writer : failureWriter).write(line)
+                            try (success ? writer : failureWriter).write(line, flush: false)
                         }
                     }
                     return .summary(summary)
@@ -202,8 +234,10 @@ where Feed.Unit == Operation.Input, Feed.Output == Operation.Output {
             return result
         }
         for (line, success) in window?.drain() ?? [] {
-            try (success ? writer : failureWriter).write(line)
+            try (success ? writer : failureWriter).write(line, flush: false)
         }
+        try writer.flush()
+        try failureWriter.flush()
         if let output {
             let written = writer.linesWritten + (failureWriter === writer ? 0 : failureWriter.linesWritten)
             await compact(output, errors: errors, journal: journal, written: written)

@@ -62,6 +62,8 @@ struct EmbeddingFeed: JobFeed {
 
     var unitsAreItems: Bool { false }
 
+    func itemCount(of unit: BatchItem<EmbeddingPack>) -> Int { unit.input.inputs.count }
+
     /// Items are texts, not requests: a split pack's first refusal is neither a success nor a
     /// failure of its texts.
     func adjust(_ summary: inout BatchSummary) {

@@ -24,6 +24,9 @@ protocol JobFeed: Sendable {
     /// Whether a unit is one input item (so the runner's counts are the items').
     var unitsAreItems: Bool { get }
 
+    /// The input items a unit carries: 1, or the texts of a pack.
+    func itemCount(of unit: BatchItem<Unit>) -> Int
+
     /// Corrects the runner's summary, which counts units, to count the input's items.
     func adjust(_ summary: inout BatchSummary)
 }
@@ -41,6 +44,8 @@ struct OneToOneFeed<Input: Sendable, Output: MeteredOutput>: JobFeed {
     }
 
     var unitsAreItems: Bool { true }
+
+    func itemCount(of unit: BatchItem<Input>) -> Int { 1 }
 
     func adjust(_ summary: inout BatchSummary) {}
 }

@@ -69,6 +69,14 @@ package struct RunOptions: ParsableArguments {
     var rpm: Double?
 
     @Option(
+        help: ArgumentHelp(
+            "Share one rate limit with every process that names this quota: postgres://USER@HOST/DB?quota=NAME.",
+            discussion: "Default: PACER_QUOTA_URL, if set. The database's password may come from PGPASSWORD."
+        )
+    )
+    var quota: String?
+
+    @Option(
         help: "Longest server-requested wait (Retry-After) to sit through, in seconds; a longer one stops the batch."
     )
     var maxWait: Double = 120
@@ -125,6 +133,8 @@ package struct RunOptions: ParsableArguments {
 
     @Flag(name: .shortAndLong, help: "Print nothing on stderr but errors.")
     var quiet = false
+
+    @OptionGroup(title: "Metrics") var metrics: MetricsOptions
 
     @Flag(name: .shortAndLong, help: "Log every failed attempt on stderr.")
     var verbose = false

@@ -1,3 +1,5 @@
+import PacerHTTP
+
 /// One line of input with its 1-based number.
 struct Line: Sendable {
     var number: Int
@@ -58,7 +60,7 @@ struct Lines: AsyncSequence, Sendable {
             guard bytes.count <= Lines.maxLineBytes else {
                 throw InputError(file: reader.name, line: number, message: "line is longer than 1 MiB")
             }
-            guard let text = String(validating: bytes, as: UTF8.self) else {
+            guard let text = String(utf8Bytes: bytes) else {
                 throw InputError(file: reader.name, line: number, message: "not UTF-8 text (is this a binary file?)")
             }
             return Line(number: number, text: text)

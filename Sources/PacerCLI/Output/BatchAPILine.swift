@@ -67,7 +67,7 @@ struct BatchAPILine: OutputRecord {
             var nested = JSONFieldWriter()
             nested.number("status_code", response.statusCode)
             nested.value("request_id", response.requestID.map(JSONValue.string) ?? .null)
-            nested.raw("body", Array(response.body.utf8))
+            nested.raw("body", response.body)
             fields.raw("response", nested.finish())
         } else {
             fields.value("response", .null)

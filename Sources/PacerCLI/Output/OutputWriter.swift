@@ -22,14 +22,29 @@ extension OutputRecord where Self: Encodable {
     }
 }
 
-/// Writes JSONL output: one `write(2)` per whole line, as each item finishes.
+/// Writes JSONL output: whole lines only, each line as soon as the batch has nothing else
+/// finished to write with it.
 ///
-/// Writing each line in one call means a crash leaves at most one torn line at the end.
+/// A line is written with ``write(_:flush:)`` at once, or, with `flush: false`, kept until
+/// ``flush()`` (which the batch calls whenever it has caught up with its finished items) or
+/// until 64 KiB are waiting; then they are written in one `write(2)`. Lines are appended whole,
+/// so a crash leaves at most one torn line at the end, and at most the lines of one burst of
+/// finished items unwritten.
 final class OutputWriter: Sendable {
+    /// The encoder, and lines not written yet.
+    private struct State {
+        var encoder: JSONEncoder
+        var pending: [UInt8] = []
+        var lines = 0
+    }
+
+    /// Waiting lines are written once they hold this many bytes.
+    static let flushBytes = 64 << 10
+
     let name: String
     private let descriptor: Int32
     private let ownsDescriptor: Bool
-    private let encoder: Mutex<JSONEncoder>
+    private let state: Mutex<State>
     private let lineCount = Atomic<Int>(0)
 
     /// The lines written so far.
@@ -42,7 +57,9 @@ final class OutputWriter: Sendable {
         let encoder = JSONEncoder()
         // Sorted keys: the same item gives the same line on every platform and run.
         encoder.outputFormatting = [.withoutEscapingSlashes, .sortedKeys]
-        self.encoder = Mutex(encoder)
+        var state = State(encoder: encoder)
+        state.pending.reserveCapacity(Self.flushBytes + 4096)
+        self.state = Mutex(state)
         guard let path, path != "-" else {
             name = "<stdout>"
             descriptor = STDOUT_FILENO
@@ -58,19 +75,45 @@ final class OutputWriter: Sendable {
     }
 
     deinit {
+        // Whatever a caller forgot to flush (every path of a batch flushes).
+        try? flush()
         if ownsDescriptor { close(descriptor) }
     }
 
-    /// Encodes `line` and writes it with its newline in one `write(2)`.
-    func write(_ line: some OutputRecord) throws {
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(512)
-        try encoder.withLock { try line.appendJSON(to: &bytes, encoder: $0) }
-        bytes.append(UInt8(ascii: "\n"))
-        guard writeAll(bytes, to: descriptor) else {
+    /// Encodes `line` and writes it with its newline, together with the lines waiting.
+    ///
+    /// - Parameters:
+    ///   - line: The line.
+    ///   - flush: `false` keeps it (and the lines before it) until ``flush()``, or until 64 KiB
+    ///     wait.
+    func write(_ line: some OutputRecord, flush: Bool = true) throws {
+        try state.withLock { state in
+            let start = state.pending.count
+            do {
+                try line.appendJSON(to: &state.pending, encoder: state.encoder)
+            } catch {
+                state.pending.removeSubrange(start...)
+                throw error
+            }
+            state.pending.append(UInt8(ascii: "\n"))
+            state.lines += 1
+            if flush || state.pending.count >= Self.flushBytes { try writePending(&state) }
+        }
+    }
+
+    /// Writes the lines waiting, if any.
+    func flush() throws {
+        try state.withLock { try writePending(&$0) }
+    }
+
+    private func writePending(_ state: inout State) throws {
+        guard !state.pending.isEmpty else { return }
+        guard writeAll(state.pending, to: descriptor) else {
             throw InputError(file: name, message: "cannot write: \(String(cString: strerror(errno)))")
         }
-        lineCount.add(1, ordering: .relaxed)
+        state.pending.removeAll(keepingCapacity: true)
+        lineCount.add(state.lines, ordering: .relaxed)
+        state.lines = 0
     }
 }
 

@@ -27,6 +27,29 @@ public struct QuotaOutcome: Sendable, Hashable {
     /// The request was never sent: everything it booked is given back.
     public static let notSent = QuotaOutcome(kind: .notSent)
 
+    /// What the server's headers said, when it answered.
+    public var rateLimit: RateLimitSnapshot? {
+        if case .answered(_, let rateLimit) = kind { return rateLimit }
+        return nil
+    }
+
+    /// Whether the server answered (with any status).
+    public var isAnswer: Bool {
+        if case .answered = kind { return true }
+        return false
+    }
+
+    /// Tokens booked and not used, for a booking of `reserved`: all of them when the request
+    /// was not sent or the server counted none, the difference when it counted fewer, none
+    /// when no answer came (the server may have counted them).
+    public func unusedTokens(of reserved: Int) -> Int {
+        switch kind {
+        case .answered(let used?, _): max(0, reserved - used)
+        case .answered(nil, _), .notSent, .connectionFailed: reserved
+        case .noAnswer: 0
+        }
+    }
+
     /// The outcome for a failed attempt, from its error's kind.
     public init(failure: ItemError) {
         switch failure.kind {

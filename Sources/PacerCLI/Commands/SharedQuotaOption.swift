@@ -1,0 +1,74 @@
+import Foundation
+import PacerCore
+import PacerPostgres
+
+/// `--quota postgres://…?quota=NAME` (or `PACER_QUOTA_URL`): the run paces against a quota
+/// shared through PostgreSQL with every other process that names it (issue 13).
+enum SharedQuotaOption {
+    /// The quota's name and the database that holds it, from a URL such as
+    /// `postgres://pacer@db.internal/pacer?quota=openai-org` (default name `default`).
+    struct Address {
+        var database: DatabaseURL
+        var name: String
+
+        init(_ text: String) throws {
+            database = try DatabaseURL(text)
+            let query = URLComponents(string: text)?.queryItems ?? []
+            name = query.first(where: { $0.name == "quota" })?.value.flatMap { $0.isEmpty ? nil : $0 } ?? "default"
+        }
+    }
+
+    /// The URL given with `--quota`, else `PACER_QUOTA_URL`; `nil` when neither is set.
+    static func url(_ options: RunOptions) -> String? {
+        if let quota = options.quota, !quota.isEmpty { return quota }
+        let variable = Environment.current["PACER_QUOTA_URL"] ?? ""
+        return variable.isEmpty ? nil : variable
+    }
+
+    /// Runs `body` with the shared quota the options name (listening for its pauses while
+    /// `body` runs), or with `nil` when they name none. After the run, says how many leases
+    /// pacing took, unless quiet.
+    static func with<T: Sendable>(
+        _ options: RunOptions,
+        configuration: BatchConfiguration,
+        _ body: ((any QuotaProtocol<ContinuousClock>)?) async throws -> T
+    ) async throws -> T {
+        guard let text = url(options) else { return try await body(nil) }
+        let address: Address
+        do {
+            address = try Address(text)
+        } catch {
+            throw InputError(file: "--quota", message: "\(error)")
+        }
+        return try await QueueDatabase.withDatabase(address.database) { database in
+            let quota = PostgresQuota(
+                database: database,
+                configuration: .init(name: address.name, limits: configuration.pacing ?? RateLimits()),
+                retryBudget: configuration.retryBudget,
+                onOutage: { Console.error("note: \($0)") }
+            )
+            do {
+                try await quota.prepare()
+            } catch {
+                throw InputError(
+                    file: address.database.description,
+                    message: "cannot prepare the shared quota: \(DatabaseFailure.describe(error))"
+                )
+            }
+            let result = try await withThrowingTaskGroup(of: T?.self) { group in
+                group.addTask {
+                    try await quota.run()
+                    return nil
+                }
+                defer { group.cancelAll() }
+                return try await body(quota)
+            }
+            if !options.quiet {
+                Console.error(
+                    "shared quota '\(address.name)' at \(address.database): \(quota.leases) leases (database round trips)"
+                )
+            }
+            return result
+        }
+    }
+}

@@ -1,0 +1,174 @@
+import PostgresNIO
+
+/// The shared quota's table and functions, created on first use (versioned in
+/// `pacer_quota_schema`, serialised by an advisory lock like the queue's).
+///
+/// `pacer_quotas` holds one row per quota name: the theoretical arrival times of the request
+/// and token GCRA (in seconds since the epoch, on the database's clock), the limits learned
+/// from the server, the pause a 429 imposed, and the probe of a quota whose limits are not
+/// known yet. `pacer_quota_lease` books a lease in one round trip under the row's lock;
+/// `pacer_quota_pause` extends the pause and tells every listener on `pacer_quota`.
+enum QuotaSchema {
+    /// The version these statements create.
+    static let version = 1
+
+    /// The statements of version 1, in order.
+    static let statements: [PostgresQuery] = [
+        """
+        CREATE TABLE IF NOT EXISTS pacer_quotas (
+            name text PRIMARY KEY,
+            tat_requests double precision NOT NULL DEFAULT 0,
+            tat_tokens double precision NOT NULL DEFAULT 0,
+            learned_rpm double precision,
+            learned_tpm double precision,
+            unlimited boolean NOT NULL DEFAULT false,
+            paused_until double precision NOT NULL DEFAULT 0,
+            probe_until double precision NOT NULL DEFAULT 0,
+            leases bigint NOT NULL DEFAULT 0,
+            granted bigint NOT NULL DEFAULT 0
+        ) WITH (fillfactor = 50)
+        """,
+        // A lease: `p_requests` slots from the later of now, the pause's end and both GCRA
+        // arrival times, spaced at the effective rate (the limit less its headroom); the
+        // token time advances by the tokens asked. Without a known limit: one probe at a
+        // time (until an answer brings the limits), or all asked when the server has none.
+        """
+        CREATE OR REPLACE FUNCTION pacer_quota_lease(
+            p_name text, p_requests bigint, p_tokens bigint,
+            p_rpm double precision, p_tpm double precision,
+            p_learned_rpm double precision, p_learned_tpm double precision, p_unlimited boolean,
+            p_headroom double precision, p_probe_seconds double precision, p_horizon double precision
+        ) RETURNS TABLE (
+            granted integer, granted_tokens bigint, window_start double precision, spacing double precision,
+            db_now double precision, paused_until double precision, rpm double precision, tpm double precision
+        ) LANGUAGE plpgsql AS $$
+        #variable_conflict use_variable
+        DECLARE
+            q pacer_quotas%ROWTYPE;
+            now_s double precision := extract(epoch FROM clock_timestamp());
+            eff_rpm double precision;
+            eff_tpm double precision;
+            start_s double precision;
+            len_r double precision := 0;
+            len_t double precision := 0;
+        BEGIN
+            INSERT INTO pacer_quotas (name) VALUES (p_name) ON CONFLICT (name) DO NOTHING;
+            SELECT * INTO q FROM pacer_quotas WHERE name = p_name FOR UPDATE;
+            q.learned_rpm := coalesce(p_learned_rpm, q.learned_rpm);
+            q.learned_tpm := coalesce(p_learned_tpm, q.learned_tpm);
+            q.unlimited := q.unlimited OR p_unlimited;
+            eff_rpm := coalesce(p_rpm, q.learned_rpm);
+            eff_tpm := coalesce(p_tpm, q.learned_tpm);
+            db_now := now_s;
+            paused_until := q.paused_until;
+            rpm := eff_rpm;
+            tpm := eff_tpm;
+            granted_tokens := p_tokens;
+            spacing := 0;
+            IF eff_rpm IS NULL AND eff_tpm IS NULL AND NOT q.unlimited THEN
+                IF q.probe_until > now_s THEN
+                    granted := 0;
+                    window_start := least(q.probe_until, now_s + 0.25);
+                ELSE
+                    q.probe_until := now_s + p_probe_seconds;
+                    granted := 1;
+                    window_start := greatest(now_s, q.paused_until);
+                END IF;
+            ELSE
+                start_s := greatest(now_s, q.paused_until);
+                IF eff_rpm IS NOT NULL THEN
+                    start_s := greatest(start_s, q.tat_requests);
+                    len_r := p_requests * 60.0 / (eff_rpm * (1 - p_headroom));
+                END IF;
+                IF eff_tpm IS NOT NULL THEN
+                    start_s := greatest(start_s, q.tat_tokens);
+                    len_t := p_tokens * 60.0 / (eff_tpm * (1 - p_headroom));
+                END IF;
+                IF start_s > now_s + p_horizon THEN
+                    granted := 0;
+                    window_start := start_s - p_horizon;
+                ELSE
+                    granted := p_requests;
+                    window_start := start_s;
+                    spacing := greatest(len_r, len_t) / greatest(p_requests, 1);
+                    IF eff_rpm IS NOT NULL THEN q.tat_requests := start_s + len_r; END IF;
+                    IF eff_tpm IS NOT NULL THEN q.tat_tokens := start_s + len_t; END IF;
+                    IF eff_tpm IS NULL THEN granted_tokens := 9223372036854775807; END IF;
+                END IF;
+            END IF;
+            -- Limits known: the probe is over.
+            IF eff_rpm IS NOT NULL OR eff_tpm IS NOT NULL OR q.unlimited THEN q.probe_until := 0; END IF;
+            UPDATE pacer_quotas SET
+                tat_requests = q.tat_requests, tat_tokens = q.tat_tokens,
+                learned_rpm = q.learned_rpm, learned_tpm = q.learned_tpm, unlimited = q.unlimited,
+                probe_until = q.probe_until, leases = pacer_quotas.leases + 1,
+                granted = pacer_quotas.granted + granted
+            WHERE name = p_name;
+            RETURN NEXT;
+        END
+        $$
+        """,
+        """
+        CREATE OR REPLACE FUNCTION pacer_quota_pause(p_name text, p_seconds double precision)
+        RETURNS double precision LANGUAGE plpgsql AS $$
+        DECLARE
+            now_s double precision := extract(epoch FROM clock_timestamp());
+            until_s double precision;
+        BEGIN
+            INSERT INTO pacer_quotas (name) VALUES (p_name) ON CONFLICT (name) DO NOTHING;
+            UPDATE pacer_quotas SET paused_until = greatest(pacer_quotas.paused_until, now_s + p_seconds)
+            WHERE name = p_name RETURNING pacer_quotas.paused_until INTO until_s;
+            PERFORM pg_notify('pacer_quota', json_build_object(
+                'quota', p_name, 'paused_until', until_s, 'db_now', now_s)::text);
+            RETURN until_s;
+        END
+        $$
+        """,
+    ]
+
+    /// Creates the table and functions unless they are there at this version (one round trip
+    /// when they are).
+    static func prepare(_ database: QueueDatabase) async throws {
+        if try await installedVersion(database) == version { return }
+        try await database.transaction(statements: statements.count + 4) { connection in
+            try await connection.query(
+                "SELECT pg_advisory_xact_lock(hashtext('pacer_quota_schema'))",
+                logger: database.logger
+            )
+            try await connection.query(
+                "CREATE TABLE IF NOT EXISTS pacer_quota_schema (version integer NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())",
+                logger: database.logger
+            )
+            var found: Int?
+            for try await value in try await connection.query(
+                "SELECT max(version) FROM pacer_quota_schema",
+                logger: database.logger
+            ).decode(Int?.self) {
+                found = value
+            }
+            guard found != version else { return }
+            for statement in statements {
+                try await connection.query(statement, logger: database.logger)
+            }
+            try await connection.query(
+                "INSERT INTO pacer_quota_schema (version) VALUES (\(version))",
+                logger: database.logger
+            )
+        }
+    }
+
+    /// The schema version in the database; `nil` when there is none yet.
+    private static func installedVersion(_ database: QueueDatabase) async throws -> Int? {
+        do {
+            var version: Int?
+            for try await value in try await database.query("SELECT max(version) FROM pacer_quota_schema").decode(
+                Int?.self
+            ) {
+                version = value
+            }
+            return version
+        } catch let error as PSQLError where error.serverInfo?[.sqlState] == "42P01" {
+            return nil
+        }
+    }
+}

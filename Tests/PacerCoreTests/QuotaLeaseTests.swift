@@ -1,0 +1,104 @@
+import PacerCore
+import Testing
+
+/// A process's share of a quota shared by many: slots at their times, missed slots dropped,
+/// one fetch at a time, leases sized by what was used, never booked far ahead.
+@Suite struct QuotaLeaseTests {
+    func sendTime(_ decision: QuotaLease.Decision) -> Double? {
+        if case .send(let at) = decision { return at }
+        return nil
+    }
+
+    @Test func theFirstCallerFetchesOneSlotAndOthersWaitForIt() {
+        var lease = QuotaLease()
+        #expect(lease.take(tokens: 100, now: 0) == .fetch(requests: 1, tokens: 100))
+        #expect(lease.take(tokens: 100, now: 0) == .wait(until: nil))
+        lease.apply(.init(requests: 1, tokens: 100, start: 0.5, spacing: 0), now: 0.01)
+        #expect(lease.take(tokens: 100, now: 0.02) == .send(at: 0.5))
+    }
+
+    @Test func slotsGoAtTheirTimesAndAUsedUpLeaseDoublesTheNext() {
+        var lease = QuotaLease(maxRequests: 10)
+        _ = lease.take(tokens: 0, now: 0)
+        lease.apply(.init(requests: 1, tokens: .max, start: 0, spacing: 0.1), now: 0)
+        #expect(lease.take(tokens: 0, now: 0) == .send(at: 0))
+        #expect(lease.take(tokens: 0, now: 0) == .fetch(requests: 2, tokens: 0))
+        lease.apply(.init(requests: 2, tokens: .max, start: 0.1, spacing: 0.1), now: 0)
+        #expect(lease.take(tokens: 0, now: 0) == .send(at: 0.1))
+        #expect(lease.take(tokens: 0, now: 0) == .send(at: 0.2))
+        #expect(lease.take(tokens: 0, now: 0) == .fetch(requests: 4, tokens: 0))
+        lease.apply(.init(requests: 4, tokens: .max, start: 0.3, spacing: 0.1), now: 0)
+        for _ in 0..<4 { _ = lease.take(tokens: 0, now: 0) }
+        // 8 wanted, but a lease is at most 10 slots (a second at the limit).
+        #expect(lease.take(tokens: 0, now: 0) == .fetch(requests: 8, tokens: 0))
+        lease.apply(.init(requests: 8, tokens: .max, start: 0.7, spacing: 0.1), now: 0)
+        for _ in 0..<8 { _ = lease.take(tokens: 0, now: 0) }
+        // The last slot (1.4) is more than a lease (1 s) ahead: no booking further out yet.
+        guard case .wait(let until?) = lease.take(tokens: 0, now: 0.1) else {
+            Issue.record("expected a wait while booked more than a lease ahead")
+            return
+        }
+        #expect(until ≈ 0.4)
+        if case .fetch(let requests, _) = lease.take(tokens: 0, now: 0.45) {
+            #expect(requests == 10)
+        } else {
+            Issue.record("expected a fetch once the booking is less than a lease ahead")
+        }
+    }
+
+    @Test func slotsWhoseTimePassedAreDroppedNotSentInABurst() {
+        var lease = QuotaLease()
+        _ = lease.take(tokens: 0, now: 0)
+        lease.apply(.init(requests: 10, tokens: .max, start: 0, spacing: 0.1), now: 0)
+        // At 0.65 the slots of 0 … 0.5 passed more than a slot ago and are gone; the one of
+        // 0.6 goes now, the next ones at their times.
+        #expect(sendTime(lease.take(tokens: 0, now: 0.65)) ≈ 0.6)
+        #expect(sendTime(lease.take(tokens: 0, now: 0.65)) ≈ 0.7)
+        #expect(sendTime(lease.take(tokens: 0, now: 0.65)) ≈ 0.8)
+    }
+
+    @Test func aPartlyUsedLeaseAsksForWhatWasUsedPlusOne() {
+        var lease = QuotaLease()
+        _ = lease.take(tokens: 0, now: 0)
+        lease.apply(.init(requests: 8, tokens: .max, start: 0, spacing: 0.1), now: 0)
+        #expect(lease.take(tokens: 0, now: 0) == .send(at: 0))
+        #expect(lease.take(tokens: 0, now: 0.1) == .send(at: 0.1))
+        // Much later: the other six slots passed unused.
+        #expect(lease.take(tokens: 0, now: 5) == .fetch(requests: 3, tokens: 0))
+    }
+
+    @Test func tokensRunOutBeforeSlotsAndRefundsAreCapped() {
+        var lease = QuotaLease()
+        _ = lease.take(tokens: 400, now: 0)
+        lease.apply(.init(requests: 5, tokens: 1000, start: 0, spacing: 0.1), now: 0)
+        #expect(lease.take(tokens: 400, now: 0) == .send(at: 0))
+        #expect(lease.take(tokens: 400, now: 0) == .send(at: 0.1))
+        // 200 tokens left: a request of 400 needs a new lease.
+        lease.refund(tokens: 250)
+        #expect(lease.take(tokens: 400, now: 0) == .send(at: 0.2))
+        lease.refund(tokens: 5000)
+        // Refunds never lift the pool above what the lease granted.
+        #expect(sendTime(lease.take(tokens: 1000, now: 0)) ≈ 0.3)
+        #expect(sendTime(lease.take(tokens: 1, now: 0)) == nil)
+    }
+
+    @Test func nothingGrantedWaitsUntilTheStoreSaysAndAFailedFetchUntilItsRetry() {
+        var lease = QuotaLease()
+        _ = lease.take(tokens: 0, now: 0)
+        lease.apply(.init(requests: 0, tokens: 0, start: 0, spacing: 0, retryAt: 2), now: 0)
+        #expect(lease.take(tokens: 0, now: 1) == .wait(until: 2))
+        lease.askSoon()
+        #expect(lease.take(tokens: 0, now: 1) == .fetch(requests: 1, tokens: 0))
+        lease.fetchFailed(retryAt: 3)
+        #expect(lease.take(tokens: 0, now: 1) == .wait(until: 3))
+        #expect(lease.take(tokens: 0, now: 3) == .fetch(requests: 1, tokens: 0))
+    }
+}
+
+infix operator ≈ : ComparisonPrecedence
+
+/// Equal to a microsecond (slot times are sums of spacings).
+private func ≈ (lhs: Double?, rhs: Double) -> Bool {
+    guard let lhs else { return false }
+    return abs(lhs - rhs) < 1e-6
+}
