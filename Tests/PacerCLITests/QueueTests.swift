@@ -134,6 +134,32 @@ extension QueueSuites {
             #expect(perItem > 0)
         }
 
+        /// A worker takes `--quota` and `--metrics-port` as `pacer batch` does: it paces against
+        /// the shared quota and serves its metrics.
+        @Test func aWorkerSharesTheQuotaAndServesMetrics() async throws {
+            let input = try write("in.jsonl", chatLines(20))
+            try await withPostgres { database in
+                #expect(await pacer(["queue", "push", input, "--db", database.url, "--batch", "b", "-q"]) == 0)
+                try await withSimulator { server in
+                    var flags = workerFlags(database, batch: "b", baseURL: server.baseURL)
+                    flags.removeAll { $0 == "-q" }
+                    let worker = try PacerProcess(
+                        flags + ["--quota", database.url + "?quota=shared", "--metrics-port", "0"],
+                        stderrFile: directory.appendingPathComponent("worker.txt")
+                    )
+                    let (status, stderr) = try await worker.run()
+                    #expect(status == 0, "\(stderr)")
+                    #expect(
+                        stderr.contains(
+                            "shared quota 'shared' at postgres://postgres@127.0.0.1:\(database.port)/postgres"
+                        )
+                    )
+                    #expect(stderr.contains("metrics: http://"))
+                    #expect(stderr.contains("Completed: 20/20 successful"))
+                }
+            }
+        }
+
         /// The same item run by `pacer batch` from a file and by a worker from the queue gives
         /// lines of the same shape, written by the same code.
         @Test func theExportHasTheLinesOfAFileRun() async throws {
