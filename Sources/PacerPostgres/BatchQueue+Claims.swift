@@ -43,20 +43,23 @@ extension BatchQueue {
             SELECT (SELECT count(*) FROM lost), (SELECT count(*) FROM returned), (SELECT count(*) FROM beat)
             """
         )
+        // Every row is read, even when the answer is in the first: a row stream left unread
+        // holds its connection.
+        var outcome = ReaperOutcome(lostWorkers: 0, returnedChunks: 0)
         for try await (lost, returned, _) in rows.decode((Int, Int, Int).self) {
-            return ReaperOutcome(lostWorkers: lost, returnedChunks: returned)
+            outcome = ReaperOutcome(lostWorkers: lost, returnedChunks: returned)
         }
-        return ReaperOutcome(lostWorkers: 0, returnedChunks: 0)
+        return outcome
     }
 
-    /// Claims the next pending chunk for `worker` and returns it with its items that have no
-    /// result yet; `nil` when no chunk is pending.
+    /// Claims the next pending chunk for `worker`; `nil` when no chunk is pending.
     ///
-    /// One statement: the chunk is picked with `FOR UPDATE SKIP LOCKED` in a CTE (workers
-    /// claiming at once never wait for each other nor get the same chunk), marked claimed
-    /// with `UPDATE … RETURNING`, and joined to its items.
-    public func claim(for worker: WorkerIdentity) async throws -> ClaimedChunk? {
-        let rows = try await database.query(
+    /// The chunk is picked with `FOR UPDATE SKIP LOCKED` in a CTE (workers claiming at once
+    /// never wait for each other nor get the same chunk) and marked claimed with
+    /// `UPDATE … RETURNING`. Read its items with ``items(of:)``: a separate statement, so
+    /// that a retry after an outage reads the same chunk's items instead of claiming another.
+    public func claimChunk(for worker: WorkerIdentity) async throws -> ClaimedRange? {
+        let claimed = try await database.query(
             """
             WITH next AS (
                 SELECT chunk FROM pacer_chunks
@@ -64,31 +67,63 @@ extension BatchQueue {
                 ORDER BY chunk
                 LIMIT 1
                 FOR UPDATE SKIP LOCKED
-            ), claimed AS (
-                UPDATE pacer_chunks c
-                SET state = 'claimed', worker = \(worker.id), claimed_at = now(), claims = c.claims + 1
-                FROM next
-                WHERE c.batch = \(batch) AND c.chunk = next.chunk
-                RETURNING c.chunk, c.first_seq, c.last_seq
             )
-            SELECT claimed.chunk, i.seq, i.custom_id, i.url, i.body
-            FROM claimed
-            LEFT JOIN pacer_items i
-                ON i.batch = \(batch) AND i.seq BETWEEN claimed.first_seq AND claimed.last_seq
-                AND NOT EXISTS (SELECT 1 FROM pacer_results r WHERE r.batch = \(batch) AND r.seq = i.seq)
+            UPDATE pacer_chunks c
+            SET state = 'claimed', worker = \(worker.id), claimed_at = now(), claims = c.claims + 1
+            FROM next
+            WHERE c.batch = \(batch) AND c.chunk = next.chunk
+            RETURNING c.chunk, c.first_seq, c.last_seq
+            """
+        )
+        var range: ClaimedRange?
+        for try await (chunk, first, last) in claimed.decode((Int64, Int64, Int64).self) {
+            range = ClaimedRange(chunk: chunk, firstSeq: first, lastSeq: last)
+        }
+        return range
+    }
+
+    /// A claimed chunk with its items that have no result yet (none, when another worker
+    /// stored them all before the chunk came back).
+    ///
+    /// The items are read by their key range, given as constants: joined to the claim in one
+    /// statement, the planner (whose statistics never know a new batch) scanned the whole
+    /// batch's items and results for every claim.
+    public func items(of range: ClaimedRange) async throws -> ClaimedChunk {
+        let rows = try await database.query(
+            """
+            SELECT i.seq, i.custom_id, i.url, i.body FROM pacer_items i
+            WHERE i.batch = \(batch) AND i.seq BETWEEN \(range.firstSeq) AND \(range.lastSeq)
+                AND NOT EXISTS (
+                    SELECT 1 FROM pacer_results r
+                    WHERE r.batch = \(batch) AND r.seq BETWEEN \(range.firstSeq) AND \(range.lastSeq) AND r.seq = i.seq
+                )
             ORDER BY i.seq
             """
         )
-        var claimed: ClaimedChunk?
-        for try await (chunk, seq, customID, url, body) in rows.decode(
-            (Int64, Int64?, String?, String?, String?).self
-        ) {
-            if claimed == nil { claimed = ClaimedChunk(chunk: chunk, items: []) }
-            if let seq, let customID, let url, let body {
-                claimed?.items.append(QueueItem(seq: seq, chunk: chunk, customID: customID, url: url, body: body))
-            }
+        var chunk = ClaimedChunk(chunk: range.chunk, items: [])
+        for try await (seq, customID, url, body) in rows.decode((Int64, String, String, String).self) {
+            chunk.items.append(QueueItem(seq: seq, chunk: range.chunk, customID: customID, url: url, body: body))
         }
-        return claimed
+        return chunk
+    }
+
+    /// Returns to the batch the chunks `worker` holds other than `known`: claims whose answer
+    /// an outage lost (the claim was stored, the worker never heard of it). Returns how many.
+    public func releaseForgotten(by worker: WorkerIdentity, keeping known: [Int64]) async throws -> Int {
+        let rows = try await database.query(
+            """
+            WITH released AS (
+                UPDATE pacer_chunks SET state = 'pending', worker = NULL
+                WHERE batch = \(batch) AND state = 'claimed' AND worker = \(worker.id)
+                    AND NOT (chunk = ANY(\(known)::bigint[]))
+                RETURNING chunk
+            )
+            SELECT count(*) FROM released
+            """
+        )
+        var released = 0
+        for try await count in rows.decode(Int.self) { released = count }
+        return released
     }
 
     /// Gives `worker`'s claimed chunks back (their items without a result become claimable
@@ -108,8 +143,9 @@ extension BatchQueue {
             SELECT (SELECT count(*) FROM back), (SELECT count(*) FROM me)
             """
         )
-        for try await (returned, _) in rows.decode((Int, Int).self) { return returned }
-        return 0
+        var returned = 0
+        for try await (count, _) in rows.decode((Int, Int).self) { returned = count }
+        return returned
     }
 
     /// Makes the batch's failed items claimable again (`--retry-failed`): their results are
@@ -133,7 +169,8 @@ extension BatchQueue {
             SELECT (SELECT count(*) FROM dropped), (SELECT count(*) FROM reopened)
             """
         )
-        for try await (items, chunks) in rows.decode((Int, Int).self) { return (items, chunks) }
-        return (0, 0)
+        var reopened = (items: 0, chunks: 0)
+        for try await row in rows.decode((Int, Int).self) { reopened = row }
+        return reopened
     }
 }

@@ -25,7 +25,7 @@ extension BatchQueue {
     /// The rows are streamed to the server with `COPY … FROM STDIN` in 64 KiB writes, so a
     /// million of them need no more memory than ten. Concurrent pushes to one batch take turns
     /// (the batch's row is locked until the commit), so their items never interleave.
-    /// Five round trips plus the COPY's writes.
+    /// Six round trips plus the COPY's writes (the last brings the planner's statistics up to date).
     ///
     /// - Returns: How many items were pushed, and how many the batch now holds.
     /// - Throws: ``QueueError`` (`duplicate_id`) when an id is already in the batch; the rows'
@@ -36,7 +36,7 @@ extension BatchQueue {
     ) async throws -> (pushed: Int, total: Int) where Rows.Element == PushRow {
         precondition(chunkSize >= 1, "chunkSize must be at least 1")
         do {
-            return try await database.transaction(statements: 4) { connection in
+            let pushed = try await database.transaction(statements: 4) { connection in
                 let logger = database.logger
                 var start = (items: 0, chunks: 0)
                 // Creates the batch, or locks its row until the commit.
@@ -91,6 +91,10 @@ extension BatchQueue {
                 )
                 return (count, start.items + count)
             }
+            // A bulk load leaves the planner's statistics behind (autovacuum analyses later):
+            // bring them up to date now, so that the first claims are planned on them.
+            try await database.query("ANALYZE pacer_items, pacer_chunks")
+            return pushed
         } catch let error as PSQLError where error.serverInfo?[.sqlState] == "23505" {
             throw QueueError.duplicate(batch, detail: error.serverInfo?[.detail] ?? "a duplicate key")
         }

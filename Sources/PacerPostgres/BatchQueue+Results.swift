@@ -41,8 +41,9 @@ extension BatchQueue {
             SELECT (SELECT count(*) FROM stored), (SELECT count(*) FROM finished), (SELECT count(*) FROM me)
             """
         )
-        for try await (inserted, finished, _) in rows.decode((Int, Int, Int).self) { return (inserted, finished) }
-        return (0, 0)
+        var outcome = (inserted: 0, finished: 0)
+        for try await (inserted, finished, _) in rows.decode((Int, Int, Int).self) { outcome = (inserted, finished) }
+        return outcome
     }
 
     /// Calls `body` with every stored result of the batch, in batch (push) order: whether it

@@ -13,6 +13,9 @@ public struct QueueStatus: Sendable, Hashable {
     public var inFlight: Int
     /// Results stored in the last minute.
     public var lastMinute: Int
+    /// Seconds from the first of those to now (under 60 when the batch started less than a
+    /// minute ago).
+    public var lastMinuteSeconds: Double
     /// The workers seen for this batch, oldest first.
     public var workers: [Worker]
 
@@ -20,8 +23,8 @@ public struct QueueStatus: Sendable, Hashable {
     public var done: Int { succeeded + failed }
     /// Items no worker holds and without a result.
     public var pending: Int { max(0, items - done - inFlight) }
-    /// Results stored per second over the last minute.
-    public var perSecond: Double { Double(lastMinute) / 60 }
+    /// Results stored per second over the last minute (or since the first, if later).
+    public var perSecond: Double { Double(lastMinute) / min(60, max(1, lastMinuteSeconds)) }
     /// Seconds until every item has a result at the last minute's rate; `nil` when nothing
     /// was stored in the last minute or everything is done.
     public var etaSeconds: Double? {
@@ -64,24 +67,28 @@ extension BatchQueue {
             SELECT b.items,
                 (SELECT count(*) FROM pacer_results r WHERE r.batch = b.name AND r.success),
                 (SELECT count(*) FROM pacer_results r WHERE r.batch = b.name AND NOT r.success),
-                (SELECT count(*) FROM pacer_chunks c
-                    JOIN pacer_items i ON i.batch = c.batch AND i.seq BETWEEN c.first_seq AND c.last_seq
-                    WHERE c.batch = b.name AND c.state = 'claimed'
-                        AND NOT EXISTS (SELECT 1 FROM pacer_results r WHERE r.batch = b.name AND r.seq = i.seq)),
+                (SELECT coalesce(sum(c.last_seq - c.first_seq + 1), 0)::bigint FROM pacer_chunks c
+                    WHERE c.batch = b.name AND c.state = 'claimed')
+                    - (SELECT count(*) FROM pacer_results r JOIN pacer_chunks c ON c.batch = r.batch AND c.chunk = r.chunk
+                        WHERE r.batch = b.name AND c.state = 'claimed'),
                 (SELECT count(*) FROM pacer_results r
+                    WHERE r.batch = b.name AND r.stored_at > now() - interval '60 seconds'),
+                (SELECT coalesce(extract(epoch FROM now() - min(r.stored_at))::float8, 0) FROM pacer_results r
                     WHERE r.batch = b.name AND r.stored_at > now() - interval '60 seconds')
             FROM pacer_batches b WHERE b.name = \(batch)
             """
         )
         var status: QueueStatus?
-        for try await (items, succeeded, failed, inFlight, lastMinute) in counts.decode((Int, Int, Int, Int, Int).self)
-        {
+        for try await (items, succeeded, failed, inFlight, lastMinute, seconds) in counts.decode(
+            (Int, Int, Int, Int, Int, Double).self
+        ) {
             status = QueueStatus(
                 items: items,
                 succeeded: succeeded,
                 failed: failed,
                 inFlight: inFlight,
                 lastMinute: lastMinute,
+                lastMinuteSeconds: seconds,
                 workers: []
             )
         }

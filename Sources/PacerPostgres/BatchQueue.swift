@@ -29,10 +29,11 @@ public struct BatchQueue: Sendable {
     public func info() async throws -> BatchInfo? {
         try await unlessUnused {
             let rows = try await database.query("SELECT items, chunks FROM pacer_batches WHERE name = \(batch)")
+            var info: BatchInfo?
             for try await (items, chunks) in rows.decode((Int, Int).self) {
-                return BatchInfo(items: items, chunks: chunks)
+                info = BatchInfo(items: items, chunks: chunks)
             }
-            return nil
+            return info
         }
     }
 
@@ -66,6 +67,16 @@ public struct QueueItem: Sendable, Hashable {
     public var url: String
     /// The line's `body`, as JSON text.
     public var body: String
+}
+
+/// A chunk a worker claimed: its number and its range of items.
+public struct ClaimedRange: Sendable, Hashable {
+    /// The chunk's number in the batch.
+    public var chunk: Int64
+    /// Its first item's position.
+    public var firstSeq: Int64
+    /// Its last item's position.
+    public var lastSeq: Int64
 }
 
 /// A chunk a worker claimed, with its items that have no result yet (none, when another

@@ -1,6 +1,13 @@
 import NIOCore
+import NIOPosix
 import PostgresNIO
 import _ConnectionPoolModule
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// Reading the errors of postgres-nio: which mean "the database is not reachable now" (worth
 /// waiting for), and what to tell a person.
@@ -28,6 +35,17 @@ public enum DatabaseFailure {
         }
     }
 
+    /// Why a connection could not be made, in the system's words ("Connection refused").
+    static func connectionFailure(_ error: any Error) -> String {
+        if let error = error as? NIOConnectionError {
+            if let first = error.connectionErrors.first { return connectionFailure(first.error) }
+            if let dns = error.dnsAAAAError ?? error.dnsAError { return "cannot resolve the host (\(dns))" }
+        }
+        if let error = error as? IOError { return String(cString: strerror(error.errnoCode)) }
+        if error is ChannelError { return "\(error)" }
+        return String(describing: error)
+    }
+
     /// One line for a person: the server's message with its SQLSTATE, or why the connection failed.
     public static func describe(_ error: any Error) -> String {
         if let error = error as? ConnectionPoolError {
@@ -44,7 +62,7 @@ public enum DatabaseFailure {
             let detail = error.serverInfo?[.detail].map { ": \($0)" } ?? ""
             return message + detail + state
         case .connectionError:
-            return "cannot connect: " + (error.underlying.map { String(describing: $0) } ?? "connection failed")
+            return "cannot connect: " + (error.underlying.map(connectionFailure) ?? "the connection failed")
         case .serverClosedConnection, .uncleanShutdown:
             return "the server closed the connection"
         case .sslUnsupported:

@@ -101,6 +101,36 @@ public struct DatabaseURL: Sendable, CustomStringConvertible {
         )
     }
 
+    /// The configuration of a single connection to this URL (the pool's is
+    /// ``clientConfiguration``).
+    ///
+    /// - Throws: When the TLS settings cannot be made.
+    public func connectionConfiguration() throws -> PostgresConnection.Configuration {
+        var settings = TLSConfiguration.makeClientConfiguration()
+        var tls: PostgresConnection.Configuration.TLS
+        switch sslMode {
+        case .disable:
+            tls = .disable
+        case .prefer, .require:
+            settings.certificateVerification = .none
+            let context = try NIOSSLContext(configuration: settings)
+            tls = sslMode == .prefer ? .prefer(context) : .require(context)
+        case .verifyCA:
+            settings.certificateVerification = .noHostnameVerification
+            tls = .require(try NIOSSLContext(configuration: settings))
+        case .verifyFull:
+            tls = .require(try NIOSSLContext(configuration: settings))
+        }
+        return PostgresConnection.Configuration(
+            host: host,
+            port: port,
+            username: user,
+            password: password,
+            database: database,
+            tls: tls
+        )
+    }
+
     /// `text` with anything between `://user:` and `@` replaced by `***`, for messages about a
     /// URL that could not be read.
     static func redacting(_ text: String) -> String {

@@ -1,6 +1,7 @@
 import Logging
 import PostgresNIO
 import Synchronization
+import _ConnectionPoolModule
 
 /// The queue's connection to PostgreSQL: a `PostgresClient` pool that counts its round trips
 /// (the number a worker reports per item) and can wait out an outage.
@@ -85,6 +86,11 @@ public final class QueueDatabase: Sendable {
     /// answers again. Errors that waiting cannot fix (a bad query, a refused login) are
     /// thrown at once.
     ///
+    /// The pool behind the client keeps trying to connect while a query waits, and says why
+    /// only after a minute. So when an attempt is slow, or the pool gives up, a connection of
+    /// its own tells the reason: a server that is down is waited for; a wrong password, a
+    /// missing database or a server without TLS ends the wait with that error.
+    ///
     /// - Parameters:
     ///   - what: What `body` does, for the messages ("store results").
     ///   - onOutage: Told of an outage and of its end.
@@ -93,7 +99,7 @@ public final class QueueDatabase: Sendable {
     public func retrying<T: Sendable>(
         _ what: String,
         onOutage: @escaping @Sendable (DatabaseOutage) -> Void,
-        _ body: () async throws -> T
+        _ body: @escaping @Sendable () async throws -> T
     ) async throws -> T {
         var wait = 0.5
         var down: ContinuousClock.Instant?
@@ -101,13 +107,11 @@ public final class QueueDatabase: Sendable {
             try Task.checkCancellation()
             let attemptStarted = ContinuousClock.now
             let alreadyReported = down != nil
-            let outcome: Result<T, any Error> = await withWatchdog(
-                after: .seconds(3),
-                onSlow: {
-                    if !alreadyReported { onOutage(.slow(what: what, database: self.url)) }
-                },
-                body
-            )
+            var outcome = await attempt(what, reported: alreadyReported, onOutage: onOutage, body)
+            if case .failure(let error) = outcome, error is ConnectionPoolError, let reason = await probe() {
+                // The pool gave up connecting: say why, and stop here if waiting cannot help.
+                outcome = .failure(reason)
+            }
             switch outcome {
             case .success(let value):
                 if let down {
@@ -124,8 +128,7 @@ public final class QueueDatabase: Sendable {
                         .unreachable(
                             what: what,
                             database: url,
-                            reason: DatabaseFailure.describe(error),
-                            retryIn: wait
+                            reason: DatabaseFailure.describe(error)
                         )
                     )
                 }
@@ -135,33 +138,79 @@ public final class QueueDatabase: Sendable {
         }
     }
 
-    /// `body`'s outcome; `onSlow` is called once if it takes longer than `patience`.
-    private func withWatchdog<T: Sendable>(
-        after patience: Duration,
-        onSlow: @escaping @Sendable () -> Void,
-        _ body: () async throws -> T
+    /// One attempt at `body`. If it has not ended after 3 s, a connection of its own finds out
+    /// why: a reason waiting cannot fix (a refused login) ends the attempt with that error;
+    /// otherwise `onOutage` hears that the database is slow or unreachable, once.
+    private func attempt<T: Sendable>(
+        _ what: String,
+        reported: Bool,
+        onOutage: @escaping @Sendable (DatabaseOutage) -> Void,
+        _ body: @escaping @Sendable () async throws -> T
     ) async -> Result<T, any Error> {
-        await withTaskGroup(of: Void.self) { group in
+        await withTaskGroup(of: AttemptEvent<T>.self) { group in
             group.addTask {
-                if (try? await Task.sleep(for: patience)) != nil { onSlow() }
+                do {
+                    return .finished(.success(try await body()))
+                } catch {
+                    return .finished(.failure(error))
+                }
             }
-            defer { group.cancelAll() }
-            do {
-                return .success(try await body())
-            } catch {
-                return .failure(error)
+            group.addTask {
+                guard (try? await Task.sleep(for: .seconds(3))) != nil else { return .cancelled }
+                return .slow(reason: await self.probe())
             }
+            while let event = await group.next() {
+                switch event {
+                case .finished(let outcome):
+                    group.cancelAll()
+                    return outcome
+                case .slow(let reason?) where !DatabaseFailure.isOutage(reason):
+                    group.cancelAll()
+                    return .failure(reason)
+                case .slow(let reason):
+                    if !reported {
+                        if let reason {
+                            onOutage(.unreachable(what: what, database: url, reason: DatabaseFailure.describe(reason)))
+                        } else {
+                            onOutage(.slow(what: what, database: url))
+                        }
+                    }
+                case .cancelled:
+                    break
+                }
+            }
+            return .failure(CancellationError())
         }
     }
+
+    /// Why a connection of its own cannot be made now; `nil` when it can.
+    func probe() async -> (any Error)? {
+        do {
+            var configuration = try url.connectionConfiguration()
+            configuration.options.connectTimeout = .seconds(5)
+            let connection = try await PostgresConnection.connect(configuration: configuration, id: 0, logger: logger)
+            try? await connection.close()
+            return nil
+        } catch {
+            return error
+        }
+    }
+}
+
+/// What happened first in an attempt: it ended, or it was slow (and why, if a connection of
+/// its own found a reason), or the watch on it was cancelled.
+private enum AttemptEvent<T: Sendable>: Sendable {
+    case finished(Result<T, any Error>)
+    case slow(reason: (any Error)?)
+    case cancelled
 }
 
 /// What ``QueueDatabase/retrying(_:onOutage:_:)`` tells about an outage, for a message.
 public enum DatabaseOutage: Sendable, CustomStringConvertible {
     /// The database has not answered for a while (the pool is still trying to connect).
     case slow(what: String, database: DatabaseURL)
-    /// The database cannot be reached; the work is tried again after `retryIn` seconds, and
-    /// then at growing intervals.
-    case unreachable(what: String, database: DatabaseURL, reason: String, retryIn: Double)
+    /// The database cannot be reached, for `reason`; the work is tried again with back-off.
+    case unreachable(what: String, database: DatabaseURL, reason: String)
     /// The database answered again after `afterSeconds`.
     case back(what: String, afterSeconds: Double)
 
@@ -169,11 +218,9 @@ public enum DatabaseOutage: Sendable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .slow(let what, let database):
-            "waiting for the database at \(database) to \(what) (no answer yet; retrying until it is back)"
-        case .unreachable(let what, let database, let reason, let retryIn):
-            "cannot reach the database at \(database) to \(what): \(reason); "
-                + "retrying in \(retryIn < 1 ? "\(Int(retryIn * 1000)) ms" : "\(Int(retryIn)) s") "
-                + "and then with back-off until it is back"
+            "waiting for the database at \(database) to \(what): no answer yet; trying until it answers"
+        case .unreachable(let what, let database, let reason):
+            "waiting for the database at \(database) to \(what): \(reason); trying again with back-off until it is back"
         case .back(let what, let seconds):
             "the database answered again after \(Int(seconds.rounded())) s; carrying on (\(what))"
         }

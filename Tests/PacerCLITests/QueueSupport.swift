@@ -2,6 +2,10 @@ import Foundation
 import PacerPostgres
 import Testing
 
+/// The queue's suites, one test at a time: each starts a PostgreSQL and workers of its own,
+/// and several at once on a two-core machine would slow the timing tests running beside them.
+@Suite(.serialized) struct QueueSuites {}
+
 /// What the queue's tests share: Batch API input lines, and reading a batch's state straight
 /// from the database.
 protocol QueueScratch: ScratchFolder {}

@@ -33,7 +33,8 @@ struct DemoCommand: AsyncParsableCommand {
         let faultsSurvived = try await faultInjectedRun()
         let embedded = try await embeddingsRun()
         let selfHosted = try await selfHostedRun()
-        throw (allSucceeded && faultsSurvived && embedded && selfHosted) ? ExitCode.success : ExitCode(1)
+        let scaledOut = try await scaleOutRun()
+        throw (allSucceeded && faultsSurvived && embedded && selfHosted && scaledOut) ? ExitCode.success : ExitCode(1)
     }
 
     /// Prints one comparison with the concurrent run's summary.

@@ -89,6 +89,8 @@ final class ChunkLedger: Sendable {
     var stored: Int { state.withLock { $0.stored } }
     /// Results another worker had stored first.
     var alreadyStored: Int { state.withLock { $0.alreadyStored } }
+    /// The chunks claimed and not finished.
+    var openChunks: [Int64] { state.withLock { Array($0.outstanding.keys) } }
     /// Chunks claimed so far.
     var claimedChunks: Int { state.withLock { $0.claimedChunks } }
 }

@@ -6,10 +6,11 @@ import PacerPostgres
 
 /// A worker's items: claimed from the batch a chunk at a time, as the runner asks for them.
 ///
-/// When no chunk is pending, the reaper runs once (a dead worker's chunks become pending) and
-/// the feed ends, or with `follow` looks again every ``WorkerTiming/poll``. Once `stopping`
-/// fires it ends at once: what it claimed and did not hand out goes back with the worker's
-/// chunks. A claim waits out a database outage.
+/// When no chunk is pending, the chunks a lost answer left claimed by this worker go back, and
+/// the reaper runs once (a dead worker's chunks become pending); then the feed ends, or with
+/// `follow` looks again every ``WorkerTiming/poll``. Once `stopping` fires it ends at once:
+/// what it claimed and did not hand out goes back with the worker's chunks. A claim waits out
+/// a database outage.
 struct ClaimFeed: AsyncSequence, Sendable {
     let context: WorkerContext
     let ledger: ChunkLedger
@@ -27,15 +28,25 @@ struct ClaimFeed: AsyncSequence, Sendable {
                     continue
                 }
                 let context = feed.context
-                if let chunk = try await context.retrying(
+                let queue = context.queue
+                if let range = try await context.retrying(
                     "claim work",
-                    { try await context.queue.claim(for: context.worker) }
+                    { try await queue.claimChunk(for: context.worker) }
                 ) {
+                    let chunk = try await context.retrying("read the claimed items") {
+                        try await queue.items(of: range)
+                    }
                     feed.ledger.opened(chunk)
                     buffer = chunk.items[...]
                     continue
                 }
-                // Nothing pending: take back the chunks of workers that went quiet, if any.
+                // Nothing pending. Chunks this worker holds without knowing (a claim whose answer
+                // an outage lost) go back first; then those of workers gone quiet.
+                let ledger = feed.ledger
+                let forgotten = try await context.retrying("give back chunks claimed during an outage") {
+                    try await queue.releaseForgotten(by: context.worker, keeping: ledger.openChunks)
+                }
+                if forgotten > 0 { continue }
                 if try await context.heartbeat(what: "look for work of workers gone quiet").returnedChunks > 0 {
                     continue
                 }

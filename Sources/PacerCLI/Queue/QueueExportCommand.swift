@@ -41,7 +41,9 @@ struct QueueExportCommand: AsyncParsableCommand {
         let counts = try await QueueDatabase.withDatabase(url) { database in
             try await DatabaseErrors.readable(url) {
                 let queue = BatchQueue(database: database, batch: batch)
-                guard let info = try await queue.info() else {
+                let outages = OutageReporter(quiet: quiet)
+                guard let info = try await database.retrying("find the batch", onOutage: outages.report, queue.info)
+                else {
                     throw InputError(
                         file: url.description,
                         message:

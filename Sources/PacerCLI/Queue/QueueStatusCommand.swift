@@ -14,9 +14,13 @@ struct QueueStatusCommand: AsyncParsableCommand {
     func run() async throws {
         let url = try database.databaseURL(environment: Environment.current)
         let batch = database.batch
+        let outages = OutageReporter(quiet: false)
         let status = try await QueueDatabase.withDatabase(url) { database in
             try await DatabaseErrors.readable(url) {
-                try await BatchQueue(database: database, batch: batch).status()
+                let queue = BatchQueue(database: database, batch: batch)
+                return try await database.retrying("read the batch's status", onOutage: outages.report) {
+                    try await queue.status()
+                }
             }
         }
         guard let status else {
@@ -33,7 +37,7 @@ struct QueueStatusCommand: AsyncParsableCommand {
         var lines = [
             "batch '\(batch)': \(status.items) items",
             "  done \(status.done) (\(status.succeeded) ok, \(status.failed) failed) · in flight \(status.inFlight) · "
-                + "pending \(status.pending) · \(SummaryText.format(status.perSecond, digits: 1))/s over the last minute"
+                + "pending \(status.pending) · \(SummaryText.format(status.perSecond, digits: 1))/s"
                 + (status.etaSeconds.map { " · ETA " + ProgressState.duration($0) } ?? ""),
         ]
         let running = status.workers.filter { $0.state == "running" }

@@ -27,34 +27,37 @@ final class ResultFlusher: Sendable {
         bell.ring()
     }
 
-    /// Stores results until the runner has ended and everything is stored.
+    /// Stores results until the runner has ended and everything is stored: what is waiting
+    /// at each wake-up in one statement (results that come in meanwhile wait for the next).
     ///
     /// - Throws: An error that is not an outage (a bug); `CancellationError` when cancelled.
     func run() async throws {
         while true {
             let last = feedingEnded.load(ordering: .acquiring)
-            try await flush()
+            try await flushOnce()
             if last { return }
             await bell.wait(upTo: context.timing.flushInterval)
         }
     }
 
-    /// Stores everything waiting now.
-    func flush() async throws {
-        while let flush = ledger.takeFlush() {
-            do {
-                let outcome = try await context.retrying("store results") {
-                    try await context.queue.store(
-                        flush.results,
-                        finishedChunks: flush.finishedChunks,
-                        for: context.worker
-                    )
-                }
-                ledger.stored(flush, inserted: outcome.inserted)
-            } catch {
-                ledger.restore(flush)
-                throw error
+    /// Stores what is waiting now, in one statement; `false` when nothing was.
+    @discardableResult
+    func flushOnce() async throws -> Bool {
+        guard let flush = ledger.takeFlush() else { return false }
+        do {
+            let (queue, worker) = (context.queue, context.worker)
+            let outcome = try await context.retrying("store results") {
+                try await queue.store(
+                    flush.results,
+                    finishedChunks: flush.finishedChunks,
+                    for: worker
+                )
             }
+            ledger.stored(flush, inserted: outcome.inserted)
+            return true
+        } catch {
+            ledger.restore(flush)
+            throw error
         }
     }
 }

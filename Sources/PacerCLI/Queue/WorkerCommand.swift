@@ -18,7 +18,9 @@ struct WorkerCommand: AsyncParsableCommand {
             heartbeats, and returns the chunks of workers whose heartbeat stopped. It exits 0 once \
             nothing is left to claim and its results are stored (--follow waits for more). \
             Ctrl-C lets requests in flight finish (--grace) and gives the rest back. If the \
-            database goes away, the worker keeps its results, waits, and carries on when it is back.
+            database goes away, the worker keeps its results, waits, and carries on when it is back. \
+            --quota postgres://…?quota=NAME (or PACER_QUOTA_URL) paces every worker against one \
+            shared limit; --metrics-port serves the worker's metrics.
             """
     )
 

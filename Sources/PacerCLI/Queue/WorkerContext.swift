@@ -11,7 +11,7 @@ struct WorkerContext: Sendable {
     let quiet: Bool
 
     /// Runs `body`, waiting out database outages (see ``QueueDatabase/retrying(_:onOutage:_:)``).
-    func retrying<T: Sendable>(_ what: String, _ body: () async throws -> T) async throws -> T {
+    func retrying<T: Sendable>(_ what: String, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
         try await queue.database.retrying(what, onOutage: { outages.report($0) }, body)
     }
 

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import PacerCore
+import PacerMetrics
 import PacerOpenAI
 import PacerPostgres
 import UnixSignals
@@ -17,12 +18,8 @@ struct WorkerJob: Sendable {
     let timing: WorkerTiming
     /// Keep looking for work when there is none, instead of ending.
     let follow: Bool
-    /// The quota the worker paces against; `nil` gives it one of its own from
-    /// ``configuration``. Issue 13's shared quota (`--quota postgres://…`) is passed here, so
-    /// that every worker and process on one API key paces against one limit.
-    var quota: Quota<ContinuousClock>? = nil
     /// The run's live counters (done, failed, in flight, retries, tokens): the progress line
-    /// reads them, and so can a metrics endpoint (`--metrics-port`, issue 13).
+    /// reads them, and so does the metrics endpoint (`--metrics-port`).
     var counters = BatchProgress()
 
     /// How one of the worker's concurrent tasks ended.
@@ -38,7 +35,24 @@ struct WorkerJob: Sendable {
 
     /// Runs the worker; returns its exit status: 0 when nothing is left to claim and its
     /// results are stored, 130 interrupted, 2 when the batch or the database cannot be used.
+    ///
+    /// With `--quota` (or `PACER_QUOTA_URL`) the worker paces against the quota it names,
+    /// shared with every other worker and process that names it, as `pacer batch` does; with
+    /// `--metrics-port` it serves its metrics while it runs.
     func run() async throws -> ExitCode {
+        try await options.metrics.serving(
+            progress: counters,
+            concurrency: configuration.maxConcurrent,
+            quiet: options.quiet
+        ) { metrics in
+            try await SharedQuotaOption.with(options, configuration: configuration) { quota in
+                try await run(metrics: metrics, quota: quota)
+            }
+        }
+    }
+
+    /// The run, feeding `metrics` when they are served, against `quota` (`nil`: one of its own).
+    private func run(metrics: RunMetrics?, quota: (any QuotaProtocol<ContinuousClock>)?) async throws -> ExitCode {
         let outages = OutageReporter(quiet: options.quiet)
         return try await QueueDatabase.withDatabase(url) { database in
             let context = WorkerContext(
@@ -50,7 +64,7 @@ struct WorkerJob: Sendable {
             )
             return try await DatabaseErrors.readable(url) {
                 try await prepare(context)
-                return try await work(context)
+                return try await work(context, metrics: metrics, quota: quota)
             }
         }
     }
@@ -84,7 +98,11 @@ struct WorkerJob: Sendable {
         }
     }
 
-    private func work(_ context: WorkerContext) async throws -> ExitCode {
+    private func work(
+        _ context: WorkerContext,
+        metrics: RunMetrics?,
+        quota: (any QuotaProtocol<ContinuousClock>)?
+    ) async throws -> ExitCode {
         let ledger = ChunkLedger()
         // Ctrl-C: stop claiming; after the grace period (or a second Ctrl-C) cancel the
         // requests in flight; on a second Ctrl-C also stop waiting for the database.
@@ -111,6 +129,7 @@ struct WorkerJob: Sendable {
                         return try await runner.run(feed, operation: operation, control: control, progress: counters) {
                             item,
                             result in
+                            metrics?.record(result)
                             // An item stopped before it was done is not stored: its chunk goes back.
                             guard result.error?.kind != .cancelled else { return }
                             let waiting = ledger.add(
@@ -252,56 +271,6 @@ struct WorkerJob: Sendable {
         }
         if interrupted {
             Console.error("interrupted: run pacer worker again (here or elsewhere) to go on with the batch.")
-        }
-    }
-}
-
-/// What a worker did, for its summary and `--summary-json`.
-struct WorkerReport: Encodable {
-    /// The engine's summary of the items this worker ran.
-    var batch: BatchSummary
-    var resultsStored: Int
-    var resultsAlreadyStored: Int
-    var resultsNotStored: Int
-    var chunksClaimed: Int
-    var chunksGivenBack: Int?
-    var databaseRoundTrips: Int
-
-    /// Round trips per item this worker finished.
-    var roundTripsPerItem: Double {
-        Double(databaseRoundTrips) / Double(max(1, resultsStored + resultsAlreadyStored + resultsNotStored))
-    }
-
-    enum CodingKeys: String, CodingKey {
-        case batch
-        case resultsStored = "results_stored"
-        case resultsAlreadyStored = "results_already_stored"
-        case resultsNotStored = "results_not_stored"
-        case chunksClaimed = "chunks_claimed"
-        case chunksGivenBack = "chunks_given_back"
-        case databaseRoundTrips = "database_round_trips"
-        case roundTripsPerItem = "database_round_trips_per_item"
-    }
-
-    func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(batch, forKey: .batch)
-        try container.encode(resultsStored, forKey: .resultsStored)
-        try container.encode(resultsAlreadyStored, forKey: .resultsAlreadyStored)
-        try container.encode(resultsNotStored, forKey: .resultsNotStored)
-        try container.encode(chunksClaimed, forKey: .chunksClaimed)
-        try container.encode(chunksGivenBack, forKey: .chunksGivenBack)
-        try container.encode(databaseRoundTrips, forKey: .databaseRoundTrips)
-        try container.encode(roundTripsPerItem, forKey: .roundTripsPerItem)
-    }
-
-    func write(to path: String) throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        do {
-            try encoder.encode(self).write(to: URL(fileURLWithPath: path))
-        } catch {
-            throw InputError(file: path, message: "cannot write the summary: \(error.localizedDescription)")
         }
     }
 }

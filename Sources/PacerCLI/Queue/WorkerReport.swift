@@ -1,0 +1,52 @@
+import Foundation
+import PacerCore
+
+/// What a worker did, for its summary and `--summary-json`.
+struct WorkerReport: Encodable {
+    /// The engine's summary of the items this worker ran.
+    var batch: BatchSummary
+    var resultsStored: Int
+    var resultsAlreadyStored: Int
+    var resultsNotStored: Int
+    var chunksClaimed: Int
+    var chunksGivenBack: Int?
+    var databaseRoundTrips: Int
+
+    /// Round trips per item this worker finished.
+    var roundTripsPerItem: Double {
+        Double(databaseRoundTrips) / Double(max(1, resultsStored + resultsAlreadyStored + resultsNotStored))
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case batch
+        case resultsStored = "results_stored"
+        case resultsAlreadyStored = "results_already_stored"
+        case resultsNotStored = "results_not_stored"
+        case chunksClaimed = "chunks_claimed"
+        case chunksGivenBack = "chunks_given_back"
+        case databaseRoundTrips = "database_round_trips"
+        case roundTripsPerItem = "database_round_trips_per_item"
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(batch, forKey: .batch)
+        try container.encode(resultsStored, forKey: .resultsStored)
+        try container.encode(resultsAlreadyStored, forKey: .resultsAlreadyStored)
+        try container.encode(resultsNotStored, forKey: .resultsNotStored)
+        try container.encode(chunksClaimed, forKey: .chunksClaimed)
+        try container.encode(chunksGivenBack, forKey: .chunksGivenBack)
+        try container.encode(databaseRoundTrips, forKey: .databaseRoundTrips)
+        try container.encode(roundTripsPerItem, forKey: .roundTripsPerItem)
+    }
+
+    func write(to path: String) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        do {
+            try encoder.encode(self).write(to: URL(fileURLWithPath: path))
+        } catch {
+            throw InputError(file: path, message: "cannot write the summary: \(error.localizedDescription)")
+        }
+    }
+}
