@@ -5,7 +5,7 @@ import PostgresNIO
 /// and store results for, and `pacer queue status` and `export` read.
 ///
 /// Every method is one round trip unless it says otherwise, and none retries by itself:
-/// wrap calls in ``QueueDatabase/retrying(_:onOutage:_:)`` to wait out an outage.
+/// wrap calls in ``QueueDatabase/retrying(_:abandonAfter:onOutage:_:)`` to wait out an outage.
 public struct BatchQueue: Sendable {
     /// The database.
     public let database: QueueDatabase
@@ -22,7 +22,7 @@ public struct BatchQueue: Sendable {
     ///
     /// - Throws: ``QueueError`` when the database holds a schema newer than this Pacer's.
     public func prepareSchema() async throws {
-        try await QueueSchema.prepare(database)
+        try await QueueSchema.migration.prepare(database)
     }
 
     /// The batch's size, or `nil` when nothing was pushed to it.
@@ -137,11 +137,11 @@ public struct QueueError: Error, CustomStringConvertible, Sendable, Hashable {
     /// What is wrong and what to do.
     public var description: String
 
-    static func newerSchema(found: Int, known: Int) -> QueueError {
+    static func newerSchema(_ part: String, found: Int, known: Int) -> QueueError {
         QueueError(
             kind: "newer_schema",
             description:
-                "the database holds Pacer's queue schema version \(found), newer than this Pacer's (\(known)); upgrade pacer"
+                "the database holds Pacer's \(part) schema version \(found), newer than this Pacer's (\(known)); upgrade pacer"
         )
     }
 

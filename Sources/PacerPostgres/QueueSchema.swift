@@ -16,9 +16,6 @@ import PostgresNIO
 /// Creating them is idempotent (`IF NOT EXISTS`) and serialised by an advisory lock, so that
 /// workers starting together do not race.
 enum QueueSchema {
-    /// The version these statements create.
-    static let version = 1
-
     /// The statements of version 1, in order.
     static let statements: [PostgresQuery] = [
         """
@@ -85,54 +82,10 @@ enum QueueSchema {
         "CREATE INDEX IF NOT EXISTS pacer_workers_batch ON pacer_workers (batch, state)",
     ]
 
-    /// Creates the tables unless they are there at this version (one round trip when they are).
-    ///
-    /// - Throws: ``QueueError`` when the database holds a newer schema than this Pacer knows.
-    static func prepare(_ database: QueueDatabase) async throws {
-        if try await installedVersion(database) == version { return }
-        try await database.transaction(statements: statements.count + 4) { connection in
-            // Workers starting together: one creates, the others wait here and find it done.
-            try await connection.query(
-                "SELECT pg_advisory_xact_lock(hashtext('pacer_schema'))",
-                logger: database.logger
-            )
-            try await connection.query(
-                "CREATE TABLE IF NOT EXISTS pacer_schema (version integer NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())",
-                logger: database.logger
-            )
-            var found: Int?
-            for try await value in try await connection.query(
-                "SELECT max(version) FROM pacer_schema",
-                logger: database.logger
-            ).decode(Int?.self) {
-                found = value
-            }
-            if let found, found > version {
-                throw QueueError.newerSchema(found: found, known: version)
-            }
-            guard found != version else { return }
-            for statement in statements {
-                try await connection.query(statement, logger: database.logger)
-            }
-            try await connection.query(
-                "INSERT INTO pacer_schema (version) VALUES (\(version))",
-                logger: database.logger
-            )
-        }
-    }
-
-    /// The schema version in the database; `nil` when there is none yet.
-    private static func installedVersion(_ database: QueueDatabase) async throws -> Int? {
-        do {
-            var version: Int?
-            for try await value in try await database.query("SELECT max(version) FROM pacer_schema").decode(Int?.self) {
-                version = value
-            }
-            if let version, version > Self.version { throw QueueError.newerSchema(found: version, known: Self.version) }
-            return version
-        } catch let error as PSQLError where error.serverInfo?[.sqlState] == "42P01" {
-            // undefined_table: a database Pacer has not used yet.
-            return nil
-        }
-    }
+    /// The migration that creates them: one round trip when they are there at this version.
+    static let migration = SchemaMigration(
+        name: "queue",
+        versionTable: "pacer_schema",
+        steps: [statements]
+    )
 }

@@ -9,9 +9,6 @@ import PostgresNIO
 /// known yet. `pacer_quota_lease` books a lease in one round trip under the row's lock;
 /// `pacer_quota_pause` extends the pause and tells every listener on `pacer_quota`.
 enum QuotaSchema {
-    /// The version these statements create.
-    static let version = 1
-
     /// The statements of version 1, in order.
     static let statements: [PostgresQuery] = [
         """
@@ -126,49 +123,10 @@ enum QuotaSchema {
         """,
     ]
 
-    /// Creates the table and functions unless they are there at this version (one round trip
-    /// when they are).
-    static func prepare(_ database: QueueDatabase) async throws {
-        if try await installedVersion(database) == version { return }
-        try await database.transaction(statements: statements.count + 4) { connection in
-            try await connection.query(
-                "SELECT pg_advisory_xact_lock(hashtext('pacer_quota_schema'))",
-                logger: database.logger
-            )
-            try await connection.query(
-                "CREATE TABLE IF NOT EXISTS pacer_quota_schema (version integer NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())",
-                logger: database.logger
-            )
-            var found: Int?
-            for try await value in try await connection.query(
-                "SELECT max(version) FROM pacer_quota_schema",
-                logger: database.logger
-            ).decode(Int?.self) {
-                found = value
-            }
-            guard found != version else { return }
-            for statement in statements {
-                try await connection.query(statement, logger: database.logger)
-            }
-            try await connection.query(
-                "INSERT INTO pacer_quota_schema (version) VALUES (\(version))",
-                logger: database.logger
-            )
-        }
-    }
-
-    /// The schema version in the database; `nil` when there is none yet.
-    private static func installedVersion(_ database: QueueDatabase) async throws -> Int? {
-        do {
-            var version: Int?
-            for try await value in try await database.query("SELECT max(version) FROM pacer_quota_schema").decode(
-                Int?.self
-            ) {
-                version = value
-            }
-            return version
-        } catch let error as PSQLError where error.serverInfo?[.sqlState] == "42P01" {
-            return nil
-        }
-    }
+    /// The migration that creates them: one round trip when they are there at this version.
+    static let migration = SchemaMigration(
+        name: "quota",
+        versionTable: "pacer_quota_schema",
+        steps: [statements]
+    )
 }
