@@ -201,7 +201,7 @@ let package = Package(
         .testTarget(
             name: "PacerPostgresTests",
             dependencies: [
-                "PacerPostgres", "PacerTesting",
+                "PacerCore", "PacerPostgres", "PacerTesting",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
             ]
         ),

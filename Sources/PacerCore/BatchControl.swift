@@ -1,56 +1,21 @@
-import Synchronization
-
 /// Lets the owner of a running batch stop it gracefully: no new item is admitted, and no item
 /// waits any longer to be sent (for the rate limit, or before a retry); the requests already on
 /// the wire go on (cancel the batch's task to stop those too).
 public final class BatchControl: Sendable {
-    private struct State {
-        var stopping = false
-        var nextWaiter = 0
-        var waiters: [Int: CheckedContinuation<Void, Never>] = [:]
-    }
-
-    private let state = Mutex(State())
+    private let stop = Latch()
 
     /// Creates a control for one batch.
     public init() {}
 
     /// Stops admitting new items and ends every wait before a send at once. Requests in
     /// flight are not touched.
-    public func stopAdmitting() {
-        let waiters = state.withLock { state in
-            state.stopping = true
-            defer { state.waiters.removeAll() }
-            return Array(state.waiters.values)
-        }
-        for waiter in waiters { waiter.resume() }
-    }
+    public func stopAdmitting() { stop.open() }
 
     /// Whether ``stopAdmitting()`` was called.
-    public var isStopping: Bool { state.withLock { $0.stopping } }
+    public var isStopping: Bool { stop.isOpen }
 
     /// Returns once ``stopAdmitting()`` is called, or when the calling task is cancelled.
-    func stopped() async {
-        let id = state.withLock { state in
-            defer { state.nextWaiter += 1 }
-            return state.nextWaiter
-        }
-        await withTaskCancellationHandler {
-            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-                let waiting = state.withLock { state in
-                    // Cancellation is flagged before its handler runs: a handler that ran
-                    // before this registration found nothing to resume, so look here.
-                    guard !state.stopping, !Task.isCancelled else { return false }
-                    state.waiters[id] = continuation
-                    return true
-                }
-                if !waiting { continuation.resume() }
-            }
-        } onCancel: {
-            let waiter = state.withLock { $0.waiters.removeValue(forKey: id) }
-            waiter?.resume()
-        }
-    }
+    func stopped() async { await stop.wait() }
 }
 
 /// A wait before a send ended because its batch was told to stop (``BatchControl/stopAdmitting()``).

@@ -20,7 +20,7 @@ public enum DatabaseFailure {
     /// (SQLSTATE 57P01–57P03), connection exceptions (08…), too many connections (53300), and
     /// a pool that gave up connecting for now.
     public static func isOutage(_ error: any Error) -> Bool {
-        if error is ConnectionPoolError { return true }
+        if error is ConnectionPoolError || error is Unanswered { return true }
         if error is IOError || error is ChannelError { return true }
         guard let error = error as? PSQLError else { return false }
         switch error.code {
@@ -44,6 +44,18 @@ public enum DatabaseFailure {
         if let error = error as? IOError { return String(cString: strerror(error.errnoCode)) }
         if error is ChannelError { return "\(error)" }
         return String(describing: error)
+    }
+
+    /// A statement went unanswered while the database answered a new connection: the
+    /// connection it went out on is taken for dead (see ``QueueDatabase/retrying(_:abandonAfter:onOutage:_:)``).
+    public struct Unanswered: Error, Hashable, CustomStringConvertible {
+        /// How long it waited.
+        public var after: Duration
+
+        /// One line for a person.
+        public var description: String {
+            "no answer in \(after.components.seconds) s on a connection while the database answers new ones"
+        }
     }
 
     /// One line for a person: the server's message with its SQLSTATE, or why the connection failed.

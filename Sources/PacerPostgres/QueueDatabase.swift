@@ -27,7 +27,7 @@ public final class QueueDatabase: Sendable {
 
     /// Runs `body` with a database connected to `url`; the pool's connections close when it
     /// returns. Connecting happens on the first query, so a server that is down does not fail
-    /// this call: the queries do (see ``retrying(_:onOutage:_:)``).
+    /// this call: the queries do (see ``retrying(_:abandonAfter:onOutage:_:)``).
     ///
     /// - Parameters:
     ///   - url: The database.
@@ -93,11 +93,15 @@ public final class QueueDatabase: Sendable {
     ///
     /// - Parameters:
     ///   - what: What `body` does, for the messages ("store results").
+    ///   - abandonAfter: How long an attempt may go unanswered while the database answers a
+    ///     new connection before it is abandoned and tried again; `nil` (for work that may
+    ///     take long, such as a COPY) waits for it however long it takes.
     ///   - onOutage: Told of an outage and of its end.
     ///   - body: One attempt.
     /// - Throws: The first error that is not an outage, or `CancellationError`.
     public func retrying<T: Sendable>(
         _ what: String,
+        abandonAfter: Duration? = nil,
         onOutage: @escaping @Sendable (DatabaseOutage) -> Void,
         _ body: @escaping @Sendable () async throws -> T
     ) async throws -> T {
@@ -107,7 +111,13 @@ public final class QueueDatabase: Sendable {
             try Task.checkCancellation()
             let attemptStarted = ContinuousClock.now
             let alreadyReported = down != nil
-            var outcome = await attempt(what, reported: alreadyReported, onOutage: onOutage, body)
+            var outcome = await attempt(
+                what,
+                reported: alreadyReported,
+                abandonAfter: abandonAfter,
+                onOutage: onOutage,
+                body
+            )
             if case .failure(let error) = outcome, error is ConnectionPoolError, let reason = await probe() {
                 // The pool gave up connecting: say why, and stop here if waiting cannot help.
                 outcome = .failure(reason)
@@ -141,46 +151,60 @@ public final class QueueDatabase: Sendable {
     /// One attempt at `body`. If it has not ended after 3 s, a connection of its own finds out
     /// why: a reason waiting cannot fix (a refused login) ends the attempt with that error;
     /// otherwise `onOutage` hears that the database is slow or unreachable, once.
+    ///
+    /// With `abandonAfter`, an attempt still unanswered that long while a new connection to
+    /// the database succeeds is abandoned as an outage, so that ``retrying(_:abandonAfter:onOutage:_:)``
+    /// tries again: after a server restart the pool can hand out a connection whose statements
+    /// are never answered (seen once with postgres-nio 1.33, a worker waiting 20 minutes). The
+    /// abandoned statement is cancelled but not waited for.
     private func attempt<T: Sendable>(
         _ what: String,
         reported: Bool,
+        abandonAfter: Duration?,
         onOutage: @escaping @Sendable (DatabaseOutage) -> Void,
         _ body: @escaping @Sendable () async throws -> T
     ) async -> Result<T, any Error> {
-        await withTaskGroup(of: AttemptEvent<T>.self) { group in
-            group.addTask {
-                do {
-                    return .finished(.success(try await body()))
-                } catch {
-                    return .finished(.failure(error))
-                }
+        let (events, continuation) = AsyncStream<AttemptEvent<T>>.makeStream()
+        let work = Task {
+            do {
+                continuation.yield(.finished(.success(try await body())))
+            } catch {
+                continuation.yield(.finished(.failure(error)))
             }
-            group.addTask {
-                guard (try? await Task.sleep(for: .seconds(3))) != nil else { return .cancelled }
-                return .slow(reason: await self.probe())
-            }
-            while let event = await group.next() {
-                switch event {
-                case .finished(let outcome):
-                    group.cancelAll()
-                    return outcome
-                case .slow(let reason?) where !DatabaseFailure.isOutage(reason):
-                    group.cancelAll()
-                    return .failure(reason)
-                case .slow(let reason):
-                    if !reported {
-                        if let reason {
-                            onOutage(.unreachable(what: what, database: url, reason: DatabaseFailure.describe(reason)))
-                        } else {
-                            onOutage(.slow(what: what, database: url))
-                        }
-                    }
-                case .cancelled:
-                    break
-                }
-            }
-            return .failure(CancellationError())
         }
+        let watch = Task {
+            let started = ContinuousClock.now
+            guard (try? await Task.sleep(for: .seconds(3))) != nil else { return }
+            continuation.yield(.slow(reason: await self.probe()))
+            guard let abandonAfter else { return }
+            guard (try? await Task.sleep(until: started + abandonAfter)) != nil else { return }
+            if await self.probe() == nil { continuation.yield(.unanswered(abandonAfter)) }
+        }
+        defer {
+            work.cancel()
+            watch.cancel()
+            continuation.finish()
+        }
+        for await event in events {
+            switch event {
+            case .finished(let outcome):
+                return outcome
+            case .slow(let reason?) where !DatabaseFailure.isOutage(reason):
+                return .failure(reason)
+            case .slow(let reason):
+                if !reported {
+                    if let reason {
+                        onOutage(.unreachable(what: what, database: url, reason: DatabaseFailure.describe(reason)))
+                    } else {
+                        onOutage(.slow(what: what, database: url))
+                    }
+                }
+            case .unanswered(let after):
+                return .failure(DatabaseFailure.Unanswered(after: after))
+            }
+        }
+        // The stream ends early only when this task is cancelled.
+        return .failure(CancellationError())
     }
 
     /// Why a connection of its own cannot be made now; `nil` when it can.
@@ -197,15 +221,15 @@ public final class QueueDatabase: Sendable {
     }
 }
 
-/// What happened first in an attempt: it ended, or it was slow (and why, if a connection of
-/// its own found a reason), or the watch on it was cancelled.
+/// What happened in an attempt: it ended; it was slow (and why, if a connection of its own
+/// found a reason); or it went unanswered while the database answers others.
 private enum AttemptEvent<T: Sendable>: Sendable {
     case finished(Result<T, any Error>)
     case slow(reason: (any Error)?)
-    case cancelled
+    case unanswered(Duration)
 }
 
-/// What ``QueueDatabase/retrying(_:onOutage:_:)`` tells about an outage, for a message.
+/// What ``QueueDatabase/retrying(_:abandonAfter:onOutage:_:)`` tells about an outage, for a message.
 public enum DatabaseOutage: Sendable, CustomStringConvertible {
     /// The database has not answered for a while (the pool is still trying to connect).
     case slow(what: String, database: DatabaseURL)

@@ -14,7 +14,7 @@ import PacerPostgres
 struct ClaimFeed: AsyncSequence, Sendable {
     let context: WorkerContext
     let ledger: ChunkLedger
-    let stopping: Trigger
+    let stopping: Latch
     let follow: Bool
 
     struct AsyncIterator: AsyncIteratorProtocol {
@@ -22,7 +22,7 @@ struct ClaimFeed: AsyncSequence, Sendable {
         var buffer: ArraySlice<QueueItem> = []
 
         mutating func next() async throws -> BatchItem<APIRequest>? {
-            while !feed.stopping.isFired {
+            while !feed.stopping.isOpen {
                 if let item = buffer.popFirst() {
                     if let batchItem = feed.batchItem(item) { return batchItem }
                     continue
@@ -51,7 +51,7 @@ struct ClaimFeed: AsyncSequence, Sendable {
                     continue
                 }
                 guard feed.follow else { return nil }
-                await feed.stopping.wait(upTo: context.timing.poll)
+                await feed.stopping.wait(upTo: context.timing.poll, on: ContinuousClock())
             }
             return nil
         }

@@ -8,7 +8,7 @@ final class ResultFlusher: Sendable {
     let context: WorkerContext
     let ledger: ChunkLedger
     /// Rung when results pile up, and when the runner has ended.
-    let bell = Trigger.Bell()
+    let bell = Bell()
     private let feedingEnded = Atomic<Bool>(false)
 
     init(context: WorkerContext, ledger: ChunkLedger) {

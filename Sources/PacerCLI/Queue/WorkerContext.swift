@@ -10,9 +10,20 @@ struct WorkerContext: Sendable {
     let outages: OutageReporter
     let quiet: Bool
 
-    /// Runs `body`, waiting out database outages (see ``QueueDatabase/retrying(_:onOutage:_:)``).
-    func retrying<T: Sendable>(_ what: String, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
-        try await queue.database.retrying(what, onOutage: { outages.report($0) }, body)
+    /// Runs `body`, waiting out database outages (see
+    /// ``QueueDatabase/retrying(_:abandonAfter:onOutage:_:)``); unless it `mayTakeLong`, an
+    /// attempt unanswered for ``WorkerTiming/abandonUnanswered`` is abandoned and tried again.
+    func retrying<T: Sendable>(
+        _ what: String,
+        mayTakeLong: Bool = false,
+        _ body: @escaping @Sendable () async throws -> T
+    ) async throws -> T {
+        try await queue.database.retrying(
+            what,
+            abandonAfter: mayTakeLong ? nil : timing.abandonUnanswered,
+            onOutage: { outages.report($0) },
+            body
+        )
     }
 
     /// Heartbeats, and runs the reaper when it may (see ``OutageReporter/mayReap(threshold:)``);

@@ -73,7 +73,7 @@ struct WorkerJob: Sendable {
     /// and registers the worker.
     private func prepare(_ context: WorkerContext) async throws {
         let queue = context.queue
-        try await context.retrying("create the queue's tables") { try await queue.prepareSchema() }
+        try await context.retrying("create the queue's tables", mayTakeLong: true) { try await queue.prepareSchema() }
         if try await context.retrying("find the batch", { try await queue.info() }) == nil, !follow {
             throw InputError(
                 file: url.description,
@@ -82,7 +82,9 @@ struct WorkerJob: Sendable {
             )
         }
         if options.retryFailed {
-            let reopened = try await context.retrying("reopen failed items") { try await queue.reopenFailures() }
+            let reopened = try await context.retrying("reopen failed items", mayTakeLong: true) {
+                try await queue.reopenFailures()
+            }
             if !options.quiet {
                 Console.error(
                     "--retry-failed: \(reopened.items) failed items (in \(reopened.chunks) chunks) are claimable again"
@@ -106,9 +108,9 @@ struct WorkerJob: Sendable {
         let ledger = ChunkLedger()
         // Ctrl-C: stop claiming; after the grace period (or a second Ctrl-C) cancel the
         // requests in flight; on a second Ctrl-C also stop waiting for the database.
-        let stopping = Trigger()
-        let cancelRequests = Trigger()
-        let abandon = Trigger()
+        let stopping = Latch()
+        let cancelRequests = Latch()
+        let abandon = Latch()
         let interrupted = Tally()
         let flusher = ResultFlusher(context: context, ledger: ledger)
         let feed = ClaimFeed(context: context, ledger: ledger, stopping: stopping, follow: follow)
@@ -183,23 +185,23 @@ struct WorkerJob: Sendable {
                     return .ended
                 }
             }
-            let graceStarted = Trigger()
+            let graceStarted = Latch()
             group.addTask {
                 for await _ in await UnixSignalsSequence(trapping: .sigint, .sigterm) {
                     interrupted.add()
                     if interrupted.count == 1 {
-                        stopping.fire()
+                        stopping.open()
                         control.stopAdmitting()
                         Console.error(
                             "\nstopping: claiming no more work; waiting up to \(SummaryText.format(grace, digits: 0)) s "
                                 + "for requests in flight (Ctrl-C again to stop now). Their results are stored, and "
                                 + "the chunks not done go back to the batch."
                         )
-                        graceStarted.fire()
+                        graceStarted.open()
                     } else {
                         Console.error("stopping now: requests in flight are cancelled; unstored results are lost.")
-                        cancelRequests.fire()
-                        abandon.fire()
+                        cancelRequests.open()
+                        abandon.open()
                         break
                     }
                 }
@@ -208,7 +210,7 @@ struct WorkerJob: Sendable {
             group.addTask {
                 await graceStarted.wait()
                 if !Task.isCancelled, (try? await Task.sleep(for: .pacerSeconds(grace))) != nil {
-                    cancelRequests.fire()
+                    cancelRequests.open()
                 }
                 return .ended
             }

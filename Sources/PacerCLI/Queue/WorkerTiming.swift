@@ -12,4 +12,7 @@ struct WorkerTiming: Sendable, Hashable {
     var flushInterval: Duration = .milliseconds(500)
     /// Results that are stored at once, without waiting for the interval. Default 200.
     var flushSize = 200
+    /// A claim, store or heartbeat still unanswered this long while the database answers a
+    /// new connection is abandoned and tried again. Default 15 s: each takes milliseconds.
+    var abandonUnanswered: Duration = .seconds(15)
 }

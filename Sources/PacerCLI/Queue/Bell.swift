@@ -1,0 +1,80 @@
+import PacerCore
+import Synchronization
+
+/// Runs `body`, cancelling it when `latch` opens (it may still return a value: a batch
+/// runner returns its summary with the cancelled items), and returns what it returns.
+func cancelling<T: Sendable>(
+    when latch: Latch,
+    _ body: @escaping @Sendable () async throws -> T
+) async throws -> T {
+    try await withThrowingTaskGroup(of: T?.self) { group in
+        group.addTask { try await body() }
+        group.addTask {
+            await latch.wait()
+            return nil
+        }
+        while let ended = try await group.next() {
+            // The body ended first: stop waiting for the latch. The latch opened: cancel
+            // the body and wait for what it returns.
+            group.cancelAll()
+            if let value = ended { return value }
+        }
+        throw CancellationError()
+    }
+}
+
+/// A wake-up call for one waiting task: a ring while nobody waits is kept for the next wait.
+final class Bell: Sendable {
+    private struct State {
+        var rung = false
+        var waiter: CheckedContinuation<Void, Never>?
+    }
+
+    private let state = Mutex(State())
+
+    /// Wakes the waiter, or the next one.
+    func ring() {
+        let waiter = state.withLock { state in
+            guard let waiter = state.waiter else {
+                state.rung = true
+                return CheckedContinuation<Void, Never>?.none
+            }
+            state.waiter = nil
+            return waiter
+        }
+        waiter?.resume()
+    }
+
+    /// Returns when rung (or if rung since the last wait), after `duration`, or when cancelled.
+    func wait(upTo duration: Duration) async {
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { try? await Task.sleep(for: duration) }
+            group.addTask { await self.wait() }
+            // The first to end decides; the other is cancelled.
+            await group.next()
+            group.cancelAll()
+        }
+    }
+
+    private func wait() async {
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let waiting = state.withLock { state in
+                    if state.rung || Task.isCancelled {
+                        state.rung = false
+                        return false
+                    }
+                    state.waiter = continuation
+                    return true
+                }
+                if !waiting { continuation.resume() }
+            }
+        } onCancel: {
+            let waiter = state.withLock { state in
+                defer { state.waiter = nil }
+                return state.waiter
+            }
+            waiter?.resume()
+        }
+    }
+}
