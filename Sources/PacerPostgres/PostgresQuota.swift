@@ -17,8 +17,11 @@ import Synchronization
 ///   is sent across all processes (the probe).
 /// - **A 429 anywhere pauses everyone**: the pause is kept in the row and announced with
 ///   `NOTIFY`, so the others hold at once.
-/// - **The circuit breaker and retry budget** stay each process's own (a ``Quota`` without
-///   rate limits inside): a broken connection is a fact about one machine's network.
+/// - **The circuit breaker** is each process's own (a ``Quota`` without rate limits inside),
+///   and when it opens the others hear of it by `NOTIFY` and hold for the same cooldown, then
+///   each sends its own probe: a server that is down is found once, not once per process,
+///   while a machine whose own network broke costs the others a cooldown at most.
+/// - **The retry budget** stays each process's own.
 ///
 /// Run ``run()`` (it listens for pauses and sends this process's) for as long as batches use
 /// it; ``BatchRunner`` takes it as its `quota`.
@@ -93,8 +96,8 @@ public final class PostgresQuota: QuotaProtocol {
     private let local: Quota<ContinuousClock>
     private let state: Mutex<Shared>
     private let origin = ContinuousClock.now
-    private let pauses: AsyncStream<Double>
-    private let pausesContinuation: AsyncStream<Double>.Continuation
+    private let announcements: AsyncStream<Announcement>
+    private let announcementsContinuation: AsyncStream<Announcement>.Continuation
     private let logger: Logger
     private let onOutage: @Sendable (String) -> Void
 
@@ -137,7 +140,10 @@ public final class PostgresQuota: QuotaProtocol {
                 knowsLimits: given.requestsPerMinute != nil || given.tokensPerMinute != nil
             )
         )
-        (pauses, pausesContinuation) = AsyncStream.makeStream(of: Double.self, bufferingPolicy: .bufferingNewest(16))
+        (announcements, announcementsContinuation) = AsyncStream.makeStream(
+            of: Announcement.self,
+            bufferingPolicy: .bufferingNewest(16)
+        )
         self.logger = logger
     }
 
@@ -149,6 +155,10 @@ public final class PostgresQuota: QuotaProtocol {
     static func maxLease(perMinute: Double, leaseSeconds: Double) -> Int {
         max(1, Int((perMinute / 60 * leaseSeconds * 2).rounded(.up)))
     }
+
+    /// Whether this process's circuit breaker holds requests back now (opened here, or by
+    /// another process's announcement).
+    public var breakerIsOpen: Bool { local.breakerIsOpen }
 
     /// Leases made so far: this process's database round trips for pacing.
     public var leases: Int { state.withLock { $0.leases } }
@@ -167,29 +177,52 @@ public final class PostgresQuota: QuotaProtocol {
 
     /// Creates the quota's table and functions if needed (one round trip when they are there).
     public func prepare() async throws {
-        try await QuotaSchema.prepare(database)
+        try await QuotaSchema.migration.prepare(database)
     }
 
-    /// Listens for pauses other processes announce and announces this process's, until
-    /// cancelled. Reconnects after an outage.
+    /// What this process tells the others: a pause a 429 asked for, or its breaker opening,
+    /// each for `seconds` from now.
+    private enum Announcement: Sendable {
+        case pause(seconds: Double)
+        case breaker(seconds: Double)
+    }
+
+    /// Listens for pauses and breaker openings other processes announce and announces this
+    /// process's, until cancelled. Reconnects after an outage.
     public func run() async throws {
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await self.listen() }
             group.addTask {
-                for await seconds in self.pauses { try await self.announce(pause: seconds) }
+                for await announcement in self.announcements { try await self.announce(announcement) }
             }
             try await group.next()
             group.cancelAll()
         }
     }
 
-    /// Tells the row and every listener about a pause of `seconds` from now; while the
-    /// database is down, tries again (this process holds meanwhile) until the pause is over.
-    private func announce(pause seconds: Double) async throws {
+    /// Tells every listener (and, for a pause, the row) about a pause or a breaker opening;
+    /// while the database is down, tries again (this process holds meanwhile) until it is over.
+    private func announce(_ announcement: Announcement) async throws {
+        let seconds: Double
+        switch announcement {
+        case .pause(let pause): seconds = pause
+        case .breaker(let cooldown): seconds = cooldown
+        }
         let until = now + seconds
         while true {
             do {
-                try await database.query("SELECT pacer_quota_pause(\(configuration.name), \(max(0, until - now)))")
+                let left = max(0, until - now)
+                switch announcement {
+                case .pause:
+                    try await database.query("SELECT pacer_quota_pause(\(configuration.name), \(left))")
+                case .breaker:
+                    try await database.query(
+                        """
+                        SELECT pg_notify('pacer_quota', json_build_object(
+                            'quota', \(configuration.name)::text, 'breaker_seconds', \(left)::double precision)::text)
+                        """
+                    )
+                }
                 return
             } catch is CancellationError {
                 throw CancellationError()
@@ -201,10 +234,11 @@ public final class PostgresQuota: QuotaProtocol {
     }
 
     private func listen() async throws {
-        struct Announcement: Decodable {
+        struct Heard: Decodable {
             var quota: String
-            var paused_until: Double
-            var db_now: Double
+            var paused_until: Double?
+            var db_now: Double?
+            var breaker_seconds: Double?
         }
         while !Task.isCancelled {
             do {
@@ -212,14 +246,18 @@ public final class PostgresQuota: QuotaProtocol {
                     try await connection.listen(on: "pacer_quota") { notifications in
                         for try await notification in notifications {
                             guard
-                                let announcement = try? JSONDecoder().decode(
-                                    Announcement.self,
+                                let heard = try? JSONDecoder().decode(
+                                    Heard.self,
                                     from: Data(notification.payload.utf8)
                                 ),
-                                announcement.quota == configuration.name
+                                heard.quota == configuration.name
                             else { continue }
-                            let remaining = announcement.paused_until - announcement.db_now
-                            if remaining > 0 { _ = local.pause(for: .pacerSeconds(remaining)) }
+                            if let until = heard.paused_until, let databaseNow = heard.db_now, until > databaseNow {
+                                _ = local.pause(for: .pacerSeconds(until - databaseNow))
+                            }
+                            if let cooldown = heard.breaker_seconds, cooldown > 0 {
+                                local.tripBreaker(for: .pacerSeconds(cooldown))
+                            }
                         }
                     }
                 }
@@ -331,9 +369,12 @@ public final class PostgresQuota: QuotaProtocol {
     }
 
     /// Ends a booking: learns the server's limits from its headers (for every process), gives
-    /// back unused tokens to this lease, and feeds this process's breaker.
+    /// back unused tokens to this lease, and feeds this process's breaker (telling the others
+    /// when it opens).
     public func release(_ reservation: QuotaReservation, outcome: QuotaOutcome) {
-        local.release(reservation, outcome: outcome)
+        if let cooldown = local.releaseNotingBreaker(reservation, outcome: outcome) {
+            announcementsContinuation.yield(.breaker(seconds: cooldown.pacerSeconds))
+        }
         let unused = outcome.unusedTokens(of: reservation.tokens)
         let snapshot = outcome.rateLimit
         state.withLock { state in
@@ -361,7 +402,7 @@ public final class PostgresQuota: QuotaProtocol {
     @discardableResult
     public func pause(for duration: Duration) -> Bool {
         let holds = local.pause(for: duration)
-        pausesContinuation.yield(duration.pacerSeconds)
+        announcementsContinuation.yield(.pause(seconds: duration.pacerSeconds))
         return holds
     }
 

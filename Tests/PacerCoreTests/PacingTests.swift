@@ -252,6 +252,38 @@ import Testing
             #expect(outcome == .pass)
         }
     }
+
+    /// `trip(until:)` (another process's breaker opened): table of the state before, the
+    /// time tripped to, and the state after.
+    @Test(arguments: [
+        // Closed: opens until then, with its own first cooldown.
+        (CircuitBreaker.State.closed(failures: 2), 5.0, CircuitBreaker.State.open(until: 5, cooldown: 1)),
+        // Open: the later of the two times, keeping its cooldown.
+        (.open(until: 3, cooldown: 2), 5.0, .open(until: 5, cooldown: 2)),
+        (.open(until: 8, cooldown: 4), 5.0, .open(until: 8, cooldown: 4)),
+        // Half-open: its own probe decides.
+        (.halfOpen(cooldown: 2), 5.0, .halfOpen(cooldown: 2)),
+    ])
+    func tripOpensUntilTheLaterTimeAndLeavesAProbeAlone(
+        before: CircuitBreaker.State,
+        until: Double,
+        after: CircuitBreaker.State
+    ) {
+        var breaker = CircuitBreaker(threshold: 3, cooldown: 1, maxCooldown: 4)
+        breaker.force(before)
+        breaker.trip(until: until)
+        #expect(breaker.state == after)
+    }
+
+    @Test func aTrippedBreakerProbesOnceAfterTheCooldownAndDoublesFromItsOwnCooldown() {
+        var breaker = CircuitBreaker(threshold: 3, cooldown: 1, maxCooldown: 4)
+        breaker.trip(until: 2)
+        #expect(breaker.permission(now: 1) == .wait(until: 2))
+        #expect(breaker.permission(now: 2) == .probe)
+        #expect(breaker.permission(now: 2) == .wait(until: nil))
+        breaker.record(connectionFailed: true, probe: true, now: 2.5)
+        #expect(breaker.state == .open(until: 4.5, cooldown: 2))
+    }
 }
 
 @Suite struct QuotaTests {

@@ -116,6 +116,11 @@ package struct AdmissionState: Sendable {
         }
     }
 
+    /// Opens the circuit breaker until `until` (see ``CircuitBreaker/trip(until:)``).
+    public mutating func tripBreaker(until: Double) {
+        breaker.trip(until: until)
+    }
+
     /// Settles a reservation of `reserved` tokens: `used` is what the server counted, or `nil`
     /// when the request was not counted (it failed), which refunds it all.
     public mutating func settle(reserved: Int, used: Int?) {

@@ -67,6 +67,32 @@ public struct CircuitBreaker: Sendable, Hashable {
         }
     }
 
+    /// Opens the breaker until `until` because someone else found the server unreachable:
+    /// another process sharing the quota, whose breaker opened. A closed breaker opens with
+    /// its first cooldown (so a failed probe after `until` doubles from there); an open one
+    /// stays open until the later of the two times; a half-open one waits for its own probe.
+    public mutating func trip(until: Double) {
+        switch state {
+        case .closed:
+            state = .open(until: until, cooldown: cooldown)
+        case .open(let current, let cooldown):
+            state = .open(until: max(current, until), cooldown: cooldown)
+        case .halfOpen:
+            break
+        }
+    }
+
+    /// Sets the state, for tests.
+    package mutating func force(_ state: State) {
+        self.state = state
+    }
+
+    /// When the breaker is open: until when. `nil` when closed or half-open.
+    public var openUntil: Double? {
+        if case .open(let until, _) = state { return until }
+        return nil
+    }
+
     /// The probe will not be sent after all: the next request may probe at once.
     public mutating func abandonProbe(now: Double) {
         if case .halfOpen(let cooldown) = state {

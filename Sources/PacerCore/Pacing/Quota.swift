@@ -118,8 +118,32 @@ public final class Quota<C: Clock>: Sendable where C.Duration == Duration {
     /// Ends a booking: settles its tokens with what the server counted, learns from the
     /// answer's headers, feeds the circuit breaker, and gives back the probe.
     public func release(_ reservation: Reservation, outcome: QuotaOutcome) {
+        _ = releaseNotingBreaker(reservation, outcome: outcome)
+    }
+
+    /// ``release(_:outcome:)``, saying how long the circuit breaker stays open when this
+    /// release opened it (`nil` otherwise), so that a shared quota can tell the others.
+    package func releaseNotingBreaker(_ reservation: Reservation, outcome: QuotaOutcome) -> Duration? {
         let now = self.now
-        state.withLock { $0.release(tokens: reservation.tokens, probe: reservation.probe, outcome: outcome, now: now) }
+        return state.withLock { state in
+            let before = state.breaker.openUntil
+            state.release(tokens: reservation.tokens, probe: reservation.probe, outcome: outcome, now: now)
+            guard let until = state.breaker.openUntil, until != before else { return nil }
+            return .pacerSeconds(until - now)
+        }
+    }
+
+    /// Opens the circuit breaker for `duration` from now (see ``CircuitBreaker/trip(until:)``):
+    /// another process sharing the quota found the server unreachable.
+    package func tripBreaker(for duration: Duration) {
+        let now = self.now
+        state.withLock { $0.tripBreaker(until: now + duration.pacerSeconds) }
+    }
+
+    /// Whether the circuit breaker holds requests back now.
+    package var breakerIsOpen: Bool {
+        let now = self.now
+        return state.withLock { state in state.breaker.openUntil.map { $0 > now } ?? false }
     }
 
     /// Holds every caller for `duration`.

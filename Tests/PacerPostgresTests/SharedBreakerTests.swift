@@ -1,0 +1,54 @@
+import Foundation
+import PacerCore
+import PacerTesting
+import Testing
+
+/// The circuit breaker of a shared quota: when one process's breaker opens (the API cannot be
+/// reached), every process on the same quota hears of it by `NOTIFY` and holds too, so that a
+/// server that is down is found once, not once per process.
+@Suite(.timeLimit(.minutes(2))) struct SharedBreakerTests {
+    @Test func oneProcessFindingTheServerDownHoldsTheOthers() async throws {
+        try await withPostgres { server in
+            try await QueueDatabase.withDatabase(try DatabaseURL(server.url)) { database in
+                let configuration = PostgresQuota.Configuration(
+                    name: "breaker",
+                    limits: RateLimits(requestsPerMinute: 60_000, learnFromServer: false)
+                )
+                let breaker = CircuitBreaker(threshold: 3, cooldown: 10, maxCooldown: 10)
+                let finder = PostgresQuota(database: database, configuration: configuration, breaker: breaker)
+                let other = PostgresQuota(database: database, configuration: configuration, breaker: breaker)
+                let elsewhere = PostgresQuota(
+                    database: database,
+                    configuration: .init(name: "another", limits: configuration.limits),
+                    breaker: breaker
+                )
+                try await finder.prepare()
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    for quota in [finder, other, elsewhere] { group.addTask { try await quota.run() } }
+                    defer { group.cancelAll() }
+                    // Let the listeners connect before anything is announced.
+                    try await Task.sleep(for: .milliseconds(500))
+                    for _ in 0..<3 {
+                        let reservation = try await finder.acquire(tokens: 0, before: nil, unlessStopped: nil)
+                        finder.release(reservation, outcome: .connectionFailed)
+                    }
+                    #expect(finder.breakerIsOpen)
+                    let heard = try await eventually(within: .seconds(10)) { other.breakerIsOpen }
+                    #expect(heard, "the other process on the quota holds")
+                    #expect(!elsewhere.breakerIsOpen, "a process on another quota does not")
+                }
+            }
+        }
+    }
+}
+
+/// Polls `condition` every 50 ms until it holds or `duration` passes (for what another
+/// connection to a real server does: no clock to advance).
+func eventually(within duration: Duration, _ condition: () -> Bool) async throws -> Bool {
+    let deadline = ContinuousClock.now + duration
+    while ContinuousClock.now < deadline {
+        if condition() { return true }
+        try await Task.sleep(for: .milliseconds(50))
+    }
+    return condition()
+}
