@@ -10,27 +10,17 @@
 # port, in a temporary folder) unless PACER_BENCH_DB names one (postgres://…, no query).
 set -euo pipefail
 PACER=$(realpath "${1:-.build/release/pacer}")
+SCRIPTS=$(cd "$(dirname "$0")" && pwd)
 WORK=$(mktemp -d /tmp/pacer-quota-bench.XXXXXX)
 chmod 777 "$WORK"
 cd "$WORK"
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-as_postgres() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
-PG_BIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
 cleanup() {
     [ -n "${SIM:-}" ] && kill "$SIM" 2>/dev/null || true
-    [ -n "${PG_STARTED:-}" ] && as_postgres "$PG_BIN/pg_ctl" -D "$WORK/pg" -m immediate stop >/dev/null 2>&1 || true
+    cleanup_postgres
     rm -rf "$WORK"
 }
 trap cleanup EXIT
-DB=${PACER_BENCH_DB:-}
-if [ -z "$DB" ]; then
-    PG_PORT=$(free_port)
-    as_postgres "$PG_BIN/initdb" -D "$WORK/pg" -A trust -U postgres >/dev/null
-    as_postgres "$PG_BIN/pg_ctl" -D "$WORK/pg" -l "$WORK/pg.log" -w \
-        -o "-p $PG_PORT -k $WORK -c listen_addresses=127.0.0.1 -c fsync=off" start >/dev/null
-    PG_STARTED=1
-    DB="postgres://postgres@127.0.0.1:$PG_PORT/postgres"
-fi
+. "$SCRIPTS/lib/throwaway-postgres.sh"
 for i in 1 2 3 4; do seq 1 300 | sed "s/^/process $i prompt /" > "p$i.txt"; done
 export OPENAI_API_KEY=sk-bench
 
