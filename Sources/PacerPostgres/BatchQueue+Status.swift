@@ -26,9 +26,9 @@ public struct QueueStatus: Sendable, Hashable {
     /// Results stored per second over the last minute (or since the first, if later).
     public var perSecond: Double { Double(lastMinute) / min(60, max(1, lastMinuteSeconds)) }
     /// Seconds until every item has a result at the last minute's rate; `nil` when nothing
-    /// was stored in the last minute or everything is done.
+    /// was stored in the last minute, no worker is running, or everything is done.
     public var etaSeconds: Double? {
-        guard lastMinute > 0, done < items else { return nil }
+        guard lastMinute > 0, done < items, workers.contains(where: { $0.state == "running" }) else { return nil }
         return Double(items - done) / perSecond
     }
 

@@ -57,6 +57,8 @@ struct QueueStatusCommand: AsyncParsableCommand {
         }
         if status.done == status.items {
             lines.append("  every item has a result: pacer queue export --db URL --batch \(batch) -o FILE")
+        } else if running.isEmpty {
+            lines.append("  no worker is running: start one with pacer worker --db URL --batch \(batch)")
         }
         return lines
     }
