@@ -63,4 +63,7 @@ for mode in ("shared", "own"):
             f"  429 {refused} ({100 * refused / max(1, attempts):.2f}%)  ok {done}/1200")
     if leases: line += f"  leases {sum(leases)} ({sum(leases) / 1200:.3f} per request)"
     print(line)
+    clients = stats.get("by_client", {})
+    print("        429s per process: " + ", ".join(
+        f"{c.get('by_status', {}).get('429', 0)}/{c['requests']}" for _, c in sorted(clients.items())))
 PY

@@ -29,6 +29,10 @@ public struct APIAccess: Sendable, Hashable {
     public var azureAPIVersion: String?
     /// Headers sent with every request (a gateway's, OpenRouter's), after Pacer's own.
     public var headers: [String: String]
+    /// The `User-Agent` sent (``headers`` may replace it). Default ``userAgent(run:)`` of a
+    /// run id drawn at random, so that a server's logs, and `pacer simulate`'s `/stats`, tell
+    /// the processes sharing a key apart.
+    public var userAgent: String
 
     /// Creates an access.
     public init(
@@ -36,13 +40,22 @@ public struct APIAccess: Sendable, Hashable {
         apiKey: String? = nil,
         keyHeader: KeyHeader = .bearer,
         azureAPIVersion: String? = nil,
-        headers: [String: String] = [:]
+        headers: [String: String] = [:],
+        userAgent: String = APIAccess.userAgent(run: UInt32.random(in: 0...0xFF_FFFF))
     ) {
         self.baseURL = baseURL
         self.apiKey = apiKey
         self.keyHeader = keyHeader
         self.azureAPIVersion = azureAPIVersion
         self.headers = headers
+        self.userAgent = userAgent
+    }
+
+    /// `pacer (run 3fa9c1)`: the product and a run id of six hex digits (nothing of the
+    /// machine or the user).
+    public static func userAgent(run: UInt32) -> String {
+        let hex = String(run & 0xFF_FFFF, radix: 16)
+        return "pacer (run \(String(repeating: "0", count: 6 - hex.count))\(hex))"
     }
 
     /// What must never appear in a message or a file: the key, and the values of headers
@@ -68,11 +81,12 @@ public struct APIAccess: Sendable, Hashable {
             "\(base)/openai/deployments/\(deployment)/\(endpoint.path)?api-version=\(version.addingPercentEncodingForPath())"
     }
 
-    /// The headers of a JSON request: content type, the key, and ``headers``.
+    /// The headers of a JSON request: content type, ``userAgent``, the key, and ``headers``.
     public func requestHeaders() -> HTTPHeaders {
         var fields = HTTPHeaders()
         fields.add(name: "Content-Type", value: "application/json")
         fields.add(name: "Accept", value: "application/json")
+        fields.add(name: "User-Agent", value: userAgent)
         if let apiKey {
             switch keyHeader {
             case .bearer: fields.add(name: "Authorization", value: "Bearer \(apiKey)")

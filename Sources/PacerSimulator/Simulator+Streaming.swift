@@ -50,12 +50,13 @@ extension Simulator {
         )
         stats.recordStream()
         let endpoint = SimulatorStats.endpoint
+        let client = SimulatorStats.client
         return Response(
             status: .ok,
             headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"],
             body: ResponseBody { [lease] writer in
                 defer { lease?.release() }
-                try await play(script, to: &writer, tokens: tokens, fault: fault, endpoint: endpoint)
+                try await play(script, to: &writer, tokens: tokens, fault: fault, endpoint: endpoint, client: client)
             }
         )
     }
@@ -78,14 +79,15 @@ extension Simulator {
         to writer: inout any ResponseBodyWriter,
         tokens: TokenUsage?,
         fault: Fault?,
-        endpoint: String?
+        endpoint: String?,
+        client: String?
     ) async throws {
         let stream = streams.start()
         defer { streams.end(stream) }
         var recorded = false
         func record(_ outcome: String, tokens: TokenUsage? = nil) {
             recorded = true
-            stats.recordOutcome(outcome, tokens: tokens, endpoint: endpoint)
+            stats.recordOutcome(outcome, tokens: tokens, endpoint: endpoint, client: client)
         }
         do {
             switch try await emit(script, to: &writer, stream: stream, fault: fault, record: { record($0) }) {

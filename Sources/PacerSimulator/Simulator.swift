@@ -167,9 +167,12 @@ public struct Simulator: Sendable {
     func addRoutes(to router: Router<SimulatorContext>) {
         for (path, handler) in Self.endpoints {
             let serve: @Sendable (Request, SimulatorContext) async throws -> Response = { request, context in
-                // Every outcome recorded while serving the request counts for its endpoint too.
+                // Every outcome recorded while serving the request counts for its endpoint and
+                // its client too.
                 try await SimulatorStats.$endpoint.withValue(path) {
-                    try await handler(self, request, context)
+                    try await SimulatorStats.$client.withValue(request.headers[.userAgent] ?? "unknown") {
+                        try await handler(self, request, context)
+                    }
                 }
             }
             router.post(RouterPath("v1/" + path), use: serve)

@@ -26,6 +26,10 @@ public struct SimulatorStatsSnapshot: Sendable, Hashable, Codable {
     /// Streamed chat answers begun (`"stream": true` requests answered with an event stream),
     /// however they ended.
     public var streams: Int
+    /// The API requests of each client, keyed by its `User-Agent` (`pacer (run 3fa9c1)`,
+    /// `OpenAI/Python 3.57.0`; `"unknown"` without one): one simulator is one organisation's
+    /// limit, and this tells which of the processes sharing it were refused.
+    public var byClient: [String: ClientStats]
 
     /// Creates a snapshot.
     public init(
@@ -35,7 +39,8 @@ public struct SimulatorStatsSnapshot: Sendable, Hashable, Codable {
         tokens: TokenUsage = TokenUsage(),
         perSecond: [Second] = [],
         byEndpoint: [String: EndpointStats] = [:],
-        streams: Int = 0
+        streams: Int = 0,
+        byClient: [String: ClientStats] = [:]
     ) {
         self.requests = requests
         self.byStatus = byStatus
@@ -44,10 +49,11 @@ public struct SimulatorStatsSnapshot: Sendable, Hashable, Codable {
         self.perSecond = perSecond
         self.byEndpoint = byEndpoint
         self.streams = streams
+        self.byClient = byClient
     }
 
-    /// Decodes a snapshot; `by_endpoint` and `streams` may be absent (a simulator older than
-    /// them).
+    /// Decodes a snapshot; `by_endpoint`, `streams` and `by_client` may be absent (a simulator
+    /// older than them).
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         self.requests = try container.decode(Int.self, forKey: .requests)
@@ -57,6 +63,26 @@ public struct SimulatorStatsSnapshot: Sendable, Hashable, Codable {
         self.perSecond = try container.decode([Second].self, forKey: .perSecond)
         self.byEndpoint = try container.decodeIfPresent([String: EndpointStats].self, forKey: .byEndpoint) ?? [:]
         self.streams = try container.decodeIfPresent(Int.self, forKey: .streams) ?? 0
+        self.byClient = try container.decodeIfPresent([String: ClientStats].self, forKey: .byClient) ?? [:]
+    }
+
+    /// What one client has been answered.
+    public struct ClientStats: Sendable, Hashable, Codable {
+        /// Its API requests.
+        public var requests: Int
+        /// Its requests per outcome, as ``SimulatorStatsSnapshot/byStatus`` (`"429"`: refused).
+        public var byStatus: [String: Int]
+
+        /// Creates the counts of a client.
+        public init(requests: Int = 0, byStatus: [String: Int] = [:]) {
+            self.requests = requests
+            self.byStatus = byStatus
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case requests
+            case byStatus = "by_status"
+        }
     }
 
     /// What one API endpoint has served.
@@ -101,6 +127,7 @@ public struct SimulatorStatsSnapshot: Sendable, Hashable, Codable {
         case byStatus = "by_status"
         case byItem = "by_item"
         case byEndpoint = "by_endpoint"
+        case byClient = "by_client"
     }
 }
 
@@ -119,6 +146,10 @@ public final class SimulatorStats: Sendable {
     /// (including the error answers of the shared paths) lands on its endpoint.
     @TaskLocal static var endpoint: String?
 
+    /// The client (`User-Agent`) of the current API request, for
+    /// ``SimulatorStatsSnapshot/byClient``; set by the router with ``endpoint``.
+    @TaskLocal static var client: String?
+
     /// The current second since the server started, with its slot created.
     private func second(_ snapshot: inout SimulatorStatsSnapshot) -> Int {
         let second = Int(started.duration(to: .now).pacerSeconds)
@@ -128,10 +159,12 @@ public final class SimulatorStats: Sendable {
 
     func recordRequest(item: String) {
         let endpoint = Self.endpoint
+        let client = Self.client
         let requests = state.withLock {
             $0.requests += 1
             $0.byItem[item, default: 0] += 1
             if let endpoint { $0.byEndpoint[endpoint, default: .init()].requests += 1 }
+            if let client { $0.byClient[client, default: .init()].requests += 1 }
             $0.perSecond[second(&$0)].requests += 1
             return $0.requests
         }
@@ -150,11 +183,18 @@ public final class SimulatorStats: Sendable {
     }
 
     /// Counts an outcome (and the tokens delivered) for the request being served; `endpoint`
-    /// defaults to the one the router set, and is passed explicitly from a response body
-    /// written after the handler returned (a stream), where the router's value is gone.
-    func recordOutcome(_ outcome: String, tokens: TokenUsage? = nil, endpoint: String? = SimulatorStats.endpoint) {
+    /// and `client` default to the ones the router set, and are passed explicitly from a
+    /// response body written after the handler returned (a stream), where the router's
+    /// values are gone.
+    func recordOutcome(
+        _ outcome: String,
+        tokens: TokenUsage? = nil,
+        endpoint: String? = SimulatorStats.endpoint,
+        client: String? = SimulatorStats.client
+    ) {
         state.withLock {
             $0.byStatus[outcome, default: 0] += 1
+            if let client { $0.byClient[client, default: .init()].byStatus[outcome, default: 0] += 1 }
             if let tokens { $0.tokens = $0.tokens + tokens }
             if let endpoint {
                 var counts = $0.byEndpoint[endpoint] ?? .init()

@@ -57,6 +57,12 @@ import Testing
             // The first requests of each run can meet a bucket the others just emptied before
             // the limit is learned; after that, none.
             #expect(refused <= 3, "\(stats.byStatus)")
+            // The simulator tells the three runs apart by their User-Agent: 30 answers each.
+            #expect(stats.byClient.count == 3, "\(stats.byClient)")
+            for (client, counts) in stats.byClient {
+                #expect(client.hasPrefix("pacer (run "), "\(client)")
+                #expect(counts.byStatus["200"] == 30, "\(client): \(counts)")
+            }
             // The three learned the limit once, kept in the database.
             let stored = try await QueueDatabase.withDatabase(try DatabaseURL(database.url)) { connection in
                 try await StoredQuota.read("test-org", from: connection)
@@ -73,5 +79,10 @@ import Testing
         // of CPU by a loaded machine still pass it together.
         let (_, stats) = try await threeRuns(quota: nil, rpm: 300, prompts: 25)
         #expect((stats.byStatus["429"] ?? 0) > 3, "\(stats.byStatus)")
+        // Every one of them was refused, as its own count in /stats says.
+        #expect(stats.byClient.count == 3, "\(stats.byClient)")
+        for (client, counts) in stats.byClient {
+            #expect((counts.byStatus["429"] ?? 0) > 0, "\(client): \(counts)")
+        }
     }
 }
