@@ -40,6 +40,36 @@ extension QueueSuites {
             }
         }
 
+        /// `pacer queue drop` deletes a batch, but not while a worker runs on it (unless
+        /// `--force`); afterwards the same ids can be pushed again.
+        @Test func dropDeletesABatchButNotUnderARunningWorker() async throws {
+            let input = try write("in.jsonl", chatLines(5))
+            try await withPostgres { database in
+                #expect(await pacer(["queue", "push", input, "--db", database.url, "--batch", "b", "-q"]) == 0)
+                let worker = WorkerIdentity.current()
+                try await QueueDatabase.withDatabase(try DatabaseURL(database.url)) { connection in
+                    _ = try await BatchQueue(database: connection, batch: "b").heartbeat(worker)
+                }
+                let refused = try PacerProcess(
+                    ["queue", "drop", "--db", database.url, "--batch", "b"],
+                    stderrFile: directory.appendingPathComponent("drop1.txt")
+                )
+                let (status, stderr) = try await refused.run()
+                #expect(status == 2)
+                #expect(stderr.contains("batch 'b' has 1 workers running") && stderr.contains("--force"), "\(stderr)")
+                #expect(try await self.status(database, batch: "b")?.items == 5, "kept whole")
+
+                try await QueueDatabase.withDatabase(try DatabaseURL(database.url)) { connection in
+                    _ = try await BatchQueue(database: connection, batch: "b").giveBack(worker)
+                }
+                #expect(await pacer(["queue", "drop", "--db", database.url, "--batch", "b", "-q"]) == 0)
+                #expect(try await self.status(database, batch: "b") == nil)
+                #expect(await pacer(["queue", "drop", "--db", database.url, "--batch", "b", "-q"]) == 2, "gone")
+                #expect(await pacer(["queue", "push", input, "--db", database.url, "--batch", "b", "-q"]) == 0)
+                #expect(await pacer(["queue", "drop", "--db", database.url, "--batch", "b", "--force", "-q"]) == 0)
+            }
+        }
+
         /// A database that answers "no" (here: no such database) ends the command with the
         /// server's reason, instead of a wait for an outage that is not one.
         @Test func aDatabaseThatRefusesIsAnErrorNotAWait() async throws {

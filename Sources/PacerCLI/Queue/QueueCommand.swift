@@ -9,8 +9,8 @@ struct QueueCommand: AsyncParsableCommand {
             pacer queue push FILE --db URL --batch NAME checks an OpenAI Batch API file as pacer batch \
             does and loads it; pacer worker --db URL --batch NAME (on any machine, as many as you like) \
             runs it; pacer queue status shows progress and the workers; pacer queue export writes the \
-            results as pacer batch writes them. See README, "Scale out".
+            results as pacer batch writes them; pacer queue drop deletes the batch. See README, "Scale out".
             """,
-        subcommands: [QueuePushCommand.self, QueueStatusCommand.self, QueueExportCommand.self]
+        subcommands: [QueuePushCommand.self, QueueStatusCommand.self, QueueExportCommand.self, QueueDropCommand.self]
     )
 }
