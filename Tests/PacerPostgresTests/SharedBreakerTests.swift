@@ -1,7 +1,10 @@
 import Foundation
 import PacerCore
 import PacerTesting
+import PostgresNIO
 import Testing
+
+@testable import PacerPostgres
 
 /// The circuit breaker of a shared quota: when one process's breaker opens (the API cannot be
 /// reached), every process on the same quota hears of it by `NOTIFY` and holds too, so that a
@@ -26,8 +29,17 @@ import Testing
                 try await withThrowingTaskGroup(of: Void.self) { group in
                     for quota in [finder, other, elsewhere] { group.addTask { try await quota.run() } }
                     defer { group.cancelAll() }
-                    // Let the listeners connect before anything is announced.
-                    try await Task.sleep(for: .milliseconds(500))
+                    // A notification sent before a LISTEN is lost: wait until all three listen.
+                    var listening = 0
+                    let deadline = ContinuousClock.now + .seconds(30)
+                    while listening < 3, ContinuousClock.now < deadline {
+                        try await Task.sleep(for: .milliseconds(50))
+                        let rows = try await database.query(
+                            "SELECT count(*) FROM pg_stat_activity WHERE query ILIKE 'LISTEN%pacer_quota%'"
+                        )
+                        for try await count in rows.decode(Int.self) { listening = count }
+                    }
+                    #expect(listening == 3)
                     for _ in 0..<3 {
                         let reservation = try await finder.acquire(tokens: 0, before: nil, unlessStopped: nil)
                         finder.release(reservation, outcome: .connectionFailed)
