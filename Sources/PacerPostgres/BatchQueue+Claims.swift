@@ -139,12 +139,14 @@ extension BatchQueue {
             ), me AS (
                 UPDATE pacer_workers SET state = 'stopped', heartbeat_at = now() WHERE id = \(worker.id)
                 RETURNING id
+            ), told AS (
+                SELECT pg_notify('pacer_queue', \(batch)) WHERE EXISTS (SELECT 1 FROM back)
             )
-            SELECT (SELECT count(*) FROM back), (SELECT count(*) FROM me)
+            SELECT (SELECT count(*) FROM back), (SELECT count(*) FROM me), (SELECT count(*) FROM told)
             """
         )
         var returned = 0
-        for try await (count, _) in rows.decode((Int, Int).self) { returned = count }
+        for try await (count, _, _) in rows.decode((Int, Int, Int).self) { returned = count }
         return returned
     }
 
@@ -165,12 +167,14 @@ extension BatchQueue {
                 DELETE FROM pacer_results r USING reopened
                 WHERE r.batch = \(batch) AND r.chunk = reopened.chunk AND NOT r.success
                 RETURNING r.seq
+            ), told AS (
+                SELECT pg_notify('pacer_queue', \(batch)) WHERE EXISTS (SELECT 1 FROM reopened)
             )
-            SELECT (SELECT count(*) FROM dropped), (SELECT count(*) FROM reopened)
+            SELECT (SELECT count(*) FROM dropped), (SELECT count(*) FROM reopened), (SELECT count(*) FROM told)
             """
         )
         var reopened = (items: 0, chunks: 0)
-        for try await row in rows.decode((Int, Int).self) { reopened = row }
+        for try await (items, chunks, _) in rows.decode((Int, Int, Int).self) { reopened = (items, chunks) }
         return reopened
     }
 }

@@ -25,7 +25,7 @@ extension BatchQueue {
     /// The rows are streamed to the server with `COPY … FROM STDIN` in 64 KiB writes, so a
     /// million of them need no more memory than ten. Concurrent pushes to one batch take turns
     /// (the batch's row is locked until the commit), so their items never interleave.
-    /// Six round trips plus the COPY's writes (the last brings the planner's statistics up to date).
+    /// Seven round trips plus the COPY's writes (the last brings the planner's statistics up to date).
     ///
     /// - Returns: How many items were pushed, and how many the batch now holds.
     /// - Throws: ``QueueError`` (`duplicate_id`) when an id is already in the batch; the rows'
@@ -36,7 +36,7 @@ extension BatchQueue {
     ) async throws -> (pushed: Int, total: Int) where Rows.Element == PushRow {
         precondition(chunkSize >= 1, "chunkSize must be at least 1")
         do {
-            let pushed = try await database.transaction(statements: 4) { connection in
+            let pushed = try await database.transaction(statements: 5) { connection in
                 let logger = database.logger
                 var start = (items: 0, chunks: 0)
                 // Creates the batch, or locks its row until the commit.
@@ -89,6 +89,8 @@ extension BatchQueue {
                     "UPDATE pacer_batches SET items = \(start.items + count), chunks = \(start.chunks + chunks) WHERE name = \(batch)",
                     logger: logger
                 )
+                // Delivered at the commit, to workers waiting with --follow.
+                try await connection.query("SELECT pg_notify('pacer_queue', \(batch))", logger: logger)
                 return (count, start.items + count)
             }
             // A bulk load leaves the planner's statistics behind (autovacuum analyses later):

@@ -93,13 +93,14 @@ extension QueueSuites {
         }
 
         /// With `--follow`, a worker that ran out of work takes what is pushed later, until
-        /// Ctrl-C.
+        /// Ctrl-C. It polls only every 600 s here: the push's `NOTIFY` wakes it, and Ctrl-C ends
+        /// its wait.
         @Test func aFollowingWorkerTakesWorkPushedLater() async throws {
             try await withPostgres { database in
                 try await push(10, chunkSize: 5, to: database)
                 try await withSimulator { server in
                     let flags =
-                        workerFlags(database, batch: "b", baseURL: server.baseURL) + ["--follow", "--poll", "0.1"]
+                        workerFlags(database, batch: "b", baseURL: server.baseURL) + ["--follow", "--poll", "600"]
                     let worker = try PacerProcess(flags, stderrFile: directory.appendingPathComponent("worker.txt"))
                     async let ended = worker.run()
                     try await waitUntil(done: 10, in: database)

@@ -8,7 +8,8 @@ import PacerPostgres
 ///
 /// When no chunk is pending, the chunks a lost answer left claimed by this worker go back, and
 /// the reaper runs once (a dead worker's chunks become pending); then the feed ends, or with
-/// `follow` looks again every ``WorkerTiming/poll``. Once `stopping` fires it ends at once:
+/// `follow` looks again when `wake` rings (a push or a give-back announced by the database,
+/// or the stop) and at least every ``WorkerTiming/poll``. Once `stopping` opens it ends at once:
 /// what it claimed and did not hand out goes back with the worker's chunks. A claim waits out
 /// a database outage.
 struct ClaimFeed: AsyncSequence, Sendable {
@@ -16,6 +17,8 @@ struct ClaimFeed: AsyncSequence, Sendable {
     let ledger: ChunkLedger
     let stopping: Latch
     let follow: Bool
+    /// Rung when work may have become claimable, and when `stopping` opens.
+    let wake: Bell
 
     struct AsyncIterator: AsyncIteratorProtocol {
         let feed: ClaimFeed
@@ -51,7 +54,7 @@ struct ClaimFeed: AsyncSequence, Sendable {
                     continue
                 }
                 guard feed.follow else { return nil }
-                await feed.stopping.wait(upTo: context.timing.poll, on: ContinuousClock())
+                await feed.wake.wait(upTo: context.timing.poll)
             }
             return nil
         }

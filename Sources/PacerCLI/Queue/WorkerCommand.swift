@@ -39,8 +39,11 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(help: "Seconds without a heartbeat after which a worker counts as gone and its chunks go back.")
     var reapAfter: Double = 30
 
-    @Option(help: "With --follow: seconds between looks for new work.")
-    var poll: Double = 2
+    @Option(
+        help:
+            "With --follow: seconds between looks for new work (pushes and given-back chunks wake the worker at once)."
+    )
+    var poll: Double = 10
 
     @Option(help: "Longest seconds a finished result waits before it is stored (results are stored in batches).")
     var flushInterval: Double = 0.5

@@ -113,7 +113,8 @@ struct WorkerJob: Sendable {
         let abandon = Latch()
         let interrupted = Tally()
         let flusher = ResultFlusher(context: context, ledger: ledger)
-        let feed = ClaimFeed(context: context, ledger: ledger, stopping: stopping, follow: follow)
+        let wake = Bell()
+        let feed = ClaimFeed(context: context, ledger: ledger, stopping: stopping, follow: follow, wake: wake)
         let runner = BatchRunner(
             configuration: configuration,
             random: options.seed.map(RandomSource.seeded) ?? .system,
@@ -185,12 +186,20 @@ struct WorkerJob: Sendable {
                     return .ended
                 }
             }
+            if follow {
+                // Pushes and given-back chunks wake the feed at once (it polls besides).
+                group.addTask {
+                    try? await context.queue.listenForWork { wake.ring() }
+                    return .ended
+                }
+            }
             let graceStarted = Latch()
             group.addTask {
                 for await _ in await UnixSignalsSequence(trapping: .sigint, .sigterm) {
                     interrupted.add()
                     if interrupted.count == 1 {
                         stopping.open()
+                        wake.ring()
                         control.stopAdmitting()
                         Console.error(
                             "\nstopping: claiming no more work; waiting up to \(SummaryText.format(grace, digits: 0)) s "

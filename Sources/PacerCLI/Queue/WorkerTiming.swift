@@ -6,8 +6,9 @@ struct WorkerTiming: Sendable, Hashable {
     /// A worker whose heartbeat is older than this is lost, and its chunks go back. Default 30 s:
     /// several heartbeats, so that a slow database or a paused machine is not taken for dead.
     var reapAfter: Duration = .seconds(30)
-    /// With `--follow`, between looks for new work when there is none. Default 2 s.
-    var poll: Duration = .seconds(2)
+    /// With `--follow`, between looks for new work when there is none (a push or a give-back
+    /// wakes the worker at once; this is for a missed notification). Default 10 s.
+    var poll: Duration = .seconds(10)
     /// The longest a finished result waits before it is stored. Default 0.5 s.
     var flushInterval: Duration = .milliseconds(500)
     /// Results that are stored at once, without waiting for the interval. Default 200.
