@@ -49,15 +49,4 @@ public final class Latch: Sendable {
             waiter?.resume()
         }
     }
-
-    /// Returns once the latch is open, `duration` has passed on `clock`, or the task is
-    /// cancelled.
-    public func wait<C: Clock>(upTo duration: C.Duration, on clock: C) async {
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask { try? await clock.sleep(for: duration) }
-            group.addTask { await self.wait() }
-            await group.next()
-            group.cancelAll()
-        }
-    }
 }
