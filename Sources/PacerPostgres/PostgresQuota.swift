@@ -160,6 +160,10 @@ public final class PostgresQuota: QuotaProtocol {
     /// another process's announcement).
     public var breakerIsOpen: Bool { local.breakerIsOpen }
 
+    /// The most slots one lease holds against a server without limits: 1,000 (a worker at
+    /// 5,000 requests a second leases five times a second).
+    static let unlimitedLease = 1000
+
     /// Leases made so far: this process's database round trips for pacing.
     public var leases: Int { state.withLock { $0.leases } }
 
@@ -362,6 +366,12 @@ public final class PostgresQuota: QuotaProtocol {
                     state.lease.maxRequests = Self.maxLease(perMinute: rpm, leaseSeconds: configuration.leaseSeconds)
                 } else if tpm != nil {
                     state.knowsLimits = true
+                } else if granted > 1 {
+                    // No limit, and more than the probe granted: the server has none. Slots
+                    // cost nothing then, so lease them in large runs (a lease still follows
+                    // this process's demand, doubling while used up).
+                    state.knowsLimits = true
+                    state.lease.maxRequests = Self.unlimitedLease
                 }
                 state.lease.apply(grant, now: received)
             }

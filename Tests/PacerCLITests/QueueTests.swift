@@ -143,7 +143,8 @@ extension QueueSuites {
         }
 
         /// Claims, completions and heartbeats come in batches: with the default timing and chunks,
-        /// a worker makes far fewer than 0.2 database round trips per item (issue 13's bound).
+        /// a worker makes far fewer than 0.2 database round trips per item (issue 13's bound),
+        /// and the shared quota it uses by default fewer than 0.1 leases per item.
         @Test func aWorkerMakesFewerThanAFifthOfARoundTripPerItem() async throws {
             let count = 1000
             let input = try write("in.jsonl", chatLines(count))
@@ -156,6 +157,13 @@ extension QueueSuites {
                     ]
                     #expect(await pacer(worker) == 0)
                 }
+                // Without --quota, the worker paced against quota 'default' in the queue's
+                // database, leasing slots in long runs from a server without limits.
+                let stored = try await QueueDatabase.withDatabase(try DatabaseURL(database.url)) { connection in
+                    try await StoredQuota.read("default", from: connection)
+                }
+                let leases = try #require(stored?.leases)
+                #expect(leases > 0 && Double(leases) <= 0.1 * Double(count), "\(leases) leases for \(count) items")
             }
             let summary = try workerSummary(path("worker.json"))
             #expect(summary["results_stored"] as? Int == count)

@@ -71,7 +71,9 @@ package struct RunOptions: ParsableArguments {
     @Option(
         help: ArgumentHelp(
             "Share one rate limit with every process that names this quota: postgres://USER@HOST/DB?quota=NAME.",
-            discussion: "Default: PACER_QUOTA_URL, if set. The database's password may come from PGPASSWORD."
+            discussion:
+                "Default: PACER_QUOTA_URL, if set; for pacer worker, quota 'default' in the queue's database. "
+                + "'off': pace alone. The database's password may come from PGPASSWORD."
         )
     )
     var quota: String?

@@ -16,6 +16,11 @@ enum SharedQuotaOption {
             let query = URLComponents(string: text)?.queryItems ?? []
             name = query.first(where: { $0.name == "quota" })?.value.flatMap { $0.isEmpty ? nil : $0 } ?? "default"
         }
+
+        init(database: DatabaseURL, name: String) {
+            self.database = database
+            self.name = name
+        }
     }
 
     /// The URL given with `--quota`, else `PACER_QUOTA_URL`; `nil` when neither is set.
@@ -26,19 +31,28 @@ enum SharedQuotaOption {
     }
 
     /// Runs `body` with the shared quota the options name (listening for its pauses while
-    /// `body` runs), or with `nil` when they name none. After the run, says how many leases
-    /// pacing took, unless quiet.
+    /// `body` runs), else the one at `fallback` (a worker's: quota `default` in the queue's
+    /// database), or with `nil` when there is none or `--quota off`. After the run, says how
+    /// many leases pacing took, unless quiet.
     static func with<T: Sendable>(
         _ options: RunOptions,
         configuration: BatchConfiguration,
+        fallback: Address? = nil,
         _ body: ((any QuotaProtocol<ContinuousClock>)?) async throws -> T
     ) async throws -> T {
-        guard let text = url(options) else { return try await body(nil) }
         let address: Address
-        do {
-            address = try Address(text)
-        } catch {
-            throw InputError(file: "--quota", message: "\(error)")
+        switch url(options) {
+        case "off"?:
+            return try await body(nil)
+        case let text?:
+            do {
+                address = try Address(text)
+            } catch {
+                throw InputError(file: "--quota", message: "\(error)")
+            }
+        case nil:
+            guard let fallback else { return try await body(nil) }
+            address = fallback
         }
         return try await QueueDatabase.withDatabase(address.database) { database in
             let quota = PostgresQuota(
@@ -48,7 +62,13 @@ enum SharedQuotaOption {
                 onOutage: { Console.error("note: \($0)") }
             )
             do {
-                try await quota.prepare()
+                // A database that is down is waited for (and said so), as the queue's is.
+                let outages = OutageReporter(quiet: options.quiet)
+                try await database.retrying("prepare the shared quota", onOutage: outages.report) {
+                    try await quota.prepare()
+                }
+            } catch is CancellationError {
+                throw CancellationError()
             } catch {
                 throw InputError(
                     file: address.database.description,

@@ -36,8 +36,9 @@ struct WorkerJob: Sendable {
     /// Runs the worker; returns its exit status: 0 when nothing is left to claim and its
     /// results are stored, 130 interrupted, 2 when the batch or the database cannot be used.
     ///
-    /// With `--quota` (or `PACER_QUOTA_URL`) the worker paces against the quota it names,
-    /// shared with every other worker and process that names it, as `pacer batch` does; with
+    /// The worker paces against a shared quota: the one `--quota` (or `PACER_QUOTA_URL`)
+    /// names, else quota `default` in the queue's database, so that the workers of a batch
+    /// keep to one limit together without being told (`--quota off`: each on its own). With
     /// `--metrics-port` it serves its metrics while it runs.
     func run() async throws -> ExitCode {
         try await options.metrics.serving(
@@ -45,7 +46,11 @@ struct WorkerJob: Sendable {
             concurrency: configuration.maxConcurrent,
             quiet: options.quiet
         ) { metrics in
-            try await SharedQuotaOption.with(options, configuration: configuration) { quota in
+            try await SharedQuotaOption.with(
+                options,
+                configuration: configuration,
+                fallback: .init(database: url, name: "default")
+            ) { quota in
                 try await run(metrics: metrics, quota: quota)
             }
         }
