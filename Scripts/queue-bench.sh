@@ -57,7 +57,7 @@ worker() { # worker BATCH NAME ARGS…: one worker in the background, its pid in
     local batch=$1 name=$2; shift 2
     /usr/bin/time -f "%M %e %U %S" -o "time-$name.txt" \
         "$PACER" worker --db "$DB" --batch "$batch" --base-url "http://127.0.0.1:$SIM_PORT/v1" \
-        --summary-json "sum-$name.json" "$@" > "out-$name.txt" 2> "err-$name.txt" &
+        --summary-json "sum-$name.json" ${WORKER_ARGS:-} "$@" > "out-$name.txt" 2> "err-$name.txt" &
     WORKER_PID=$!
 }
 
