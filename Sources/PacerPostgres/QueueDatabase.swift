@@ -31,16 +31,19 @@ public final class QueueDatabase: Sendable {
     ///
     /// - Parameters:
     ///   - url: The database.
+    ///   - maximumConnections: The most connections the pool opens (it opens them as needed).
+    ///     Default 4; a worker, whose shared quota also holds one to listen on, takes 6.
     ///   - logger: Where the pool logs (at debug level and below).
     ///   - body: The work.
     public static func withDatabase<T: Sendable>(
         _ url: DatabaseURL,
+        maximumConnections: Int = 4,
         logger: Logger = Logger(label: "pacer.postgres", factory: { _ in SwiftLogNoOpLogHandler() }),
         _ body: (QueueDatabase) async throws -> T
     ) async throws -> T {
         var configuration = url.clientConfiguration
         configuration.options.connectTimeout = .seconds(5)
-        configuration.options.maximumConnections = 4
+        configuration.options.maximumConnections = maximumConnections
         // A restarted server's connections are dead: find out on the next query, not in 30 s.
         configuration.options.keepAliveBehavior = .init(frequency: .seconds(10))
         let client = PostgresClient(configuration: configuration, backgroundLogger: logger)

@@ -34,19 +34,27 @@ import Testing
                     operation: timed
                 )
                 #expect(summary.succeeded == count)
-                // The achieved rate beyond the first burst (one second's worth at 98%, less one:
-                // 18 requests), from the median time ten requests take: a scheduling stall (the
-                // other tests load this machine) makes one long gap and then a cluster of short
-                // ones as the pacer catches up. A mean over the run would count the gap, and a
-                // median of single intervals the cluster; spans of ten starts absorb the cluster
-                // and their median ignores the gap.
-                let starts = Array(timed.starts.dropFirst(18))
-                let spans = zip(starts.dropFirst(10), starts).map { $0 - $1 }.sorted()
-                let perMinute = 60 * 10 / spans[spans.count / 2]
-                // Within 10%: on a two-core machine starved by a parallel build it measured 6%
-                // off (pacing itself is exact on the test clock, PacingTests); no pacing, or
-                // pacing at a wrong rate, is far outside it.
-                #expect(abs(perMinute - 1200) <= 1200 * 0.10, "\(perMinute) per minute")
+                // Never ahead of the limit: by its n-th start the client has had at most one
+                // second's burst (98% of 20, less one: 18) plus the rate at 98% since its first.
+                let starts = timed.starts
+                let rate = 1200 * 0.98 / 60
+                let ahead = starts.indices.filter { index in
+                    starts[index] - starts[0] < Double(index + 1 - 18 - 1) / rate - 0.05
+                }
+                #expect(ahead.isEmpty, "starts ahead of the pace: \(ahead.prefix(5))")
+                // Near the limit when the machine let it run: the rate beyond the burst, from the
+                // median time ten requests take (a stall makes one long gap and then a cluster as
+                // the pacer catches up; spans of ten absorb the cluster and their median ignores
+                // the gap). Checked when the run took under 1.5× its paced time: inside the full
+                // suite on two cores it once took 3.5× (21 s), starved of CPU, which no pacer
+                // can make up.
+                let paced = Double(count - 18) / rate
+                if starts[starts.count - 1] - starts[0] < 1.5 * paced {
+                    let steady = Array(starts.dropFirst(18))
+                    let spans = zip(steady.dropFirst(10), steady).map { $0 - $1 }.sorted()
+                    let perMinute = 60 * 10 / spans[spans.count / 2]
+                    #expect(abs(perMinute - 1200) <= 1200 * 0.05, "\(perMinute) per minute")
+                }
                 // No 429s in steady state: the seconds after the first two (the burst, and new
                 // connections that can spill it into a second one) and before the last.
                 let seconds = server.stats.snapshot().perSecond.drop { $0.requests == 0 }

@@ -31,64 +31,79 @@ enum SharedQuotaOption {
     }
 
     /// Runs `body` with the shared quota the options name (listening for its pauses while
-    /// `body` runs), else the one at `fallback` (a worker's: quota `default` in the queue's
-    /// database), or with `nil` when there is none or `--quota off`. After the run, says how
-    /// many leases pacing took, unless quiet.
+    /// `body` runs), else quota `fallback.name` in `fallback.database` (a worker's: `default`
+    /// in the queue's database, on the queue's own connections), or with `nil` when there is
+    /// none or `--quota off`. After the run, says how many leases pacing took, unless quiet.
     static func with<T: Sendable>(
         _ options: RunOptions,
         configuration: BatchConfiguration,
-        fallback: Address? = nil,
+        fallback: (database: QueueDatabase, name: String)? = nil,
         _ body: ((any QuotaProtocol<ContinuousClock>)?) async throws -> T
     ) async throws -> T {
-        let address: Address
         switch url(options) {
         case "off"?:
             return try await body(nil)
         case let text?:
+            let address: Address
             do {
                 address = try Address(text)
             } catch {
                 throw InputError(file: "--quota", message: "\(error)")
             }
+            return try await QueueDatabase.withDatabase(address.database) { database in
+                try await using(database, name: address.name, options: options, configuration: configuration, body)
+            }
         case nil:
             guard let fallback else { return try await body(nil) }
-            address = fallback
-        }
-        return try await QueueDatabase.withDatabase(address.database) { database in
-            let quota = PostgresQuota(
-                database: database,
-                configuration: .init(name: address.name, limits: configuration.pacing ?? RateLimits()),
-                retryBudget: configuration.retryBudget,
-                onOutage: { Console.error("note: \($0)") }
+            return try await using(
+                fallback.database,
+                name: fallback.name,
+                options: options,
+                configuration: configuration,
+                body
             )
-            do {
-                // A database that is down is waited for (and said so), as the queue's is.
-                let outages = OutageReporter(quiet: options.quiet)
-                try await database.retrying("prepare the shared quota", onOutage: outages.report) {
-                    try await quota.prepare()
-                }
-            } catch is CancellationError {
-                throw CancellationError()
-            } catch {
-                throw InputError(
-                    file: address.database.description,
-                    message: "cannot prepare the shared quota: \(DatabaseFailure.describe(error))"
-                )
-            }
-            let result = try await withThrowingTaskGroup(of: T?.self) { group in
-                group.addTask {
-                    try await quota.run()
-                    return nil
-                }
-                defer { group.cancelAll() }
-                return try await body(quota)
-            }
-            if !options.quiet {
-                Console.error(
-                    "shared quota '\(address.name)' at \(address.database): \(quota.leases) leases (database round trips)"
-                )
-            }
-            return result
         }
+    }
+
+    /// Runs `body` with quota `name` in `database`.
+    private static func using<T: Sendable>(
+        _ database: QueueDatabase,
+        name: String,
+        options: RunOptions,
+        configuration: BatchConfiguration,
+        _ body: ((any QuotaProtocol<ContinuousClock>)?) async throws -> T
+    ) async throws -> T {
+        let quota = PostgresQuota(
+            database: database,
+            configuration: .init(name: name, limits: configuration.pacing ?? RateLimits()),
+            retryBudget: configuration.retryBudget,
+            onOutage: { Console.error("note: \($0)") }
+        )
+        do {
+            // A database that is down is waited for (and said so), as the queue's is.
+            let outages = OutageReporter(quiet: options.quiet)
+            try await database.retrying("prepare the shared quota", onOutage: outages.report) {
+                try await quota.prepare()
+            }
+        } catch is CancellationError {
+            throw CancellationError()
+        } catch {
+            throw InputError(
+                file: database.url.description,
+                message: "cannot prepare the shared quota: \(DatabaseFailure.describe(error))"
+            )
+        }
+        let result = try await withThrowingTaskGroup(of: T?.self) { group in
+            group.addTask {
+                try await quota.run()
+                return nil
+            }
+            defer { group.cancelAll() }
+            return try await body(quota)
+        }
+        if !options.quiet {
+            Console.error("shared quota '\(name)' at \(database.url): \(quota.leases) leases (database round trips)")
+        }
+        return result
     }
 }

@@ -46,31 +46,37 @@ struct WorkerJob: Sendable {
             concurrency: configuration.maxConcurrent,
             quiet: options.quiet
         ) { metrics in
-            try await SharedQuotaOption.with(
-                options,
-                configuration: configuration,
-                fallback: .init(database: url, name: "default")
-            ) { quota in
-                try await run(metrics: metrics, quota: quota)
+            // The default quota shares the queue's connections: a worker holds a few
+            // connections, not two pools' worth.
+            try await QueueDatabase.withDatabase(url, maximumConnections: 6) { database in
+                try await SharedQuotaOption.with(
+                    options,
+                    configuration: configuration,
+                    fallback: (database, "default")
+                ) { quota in
+                    try await run(database, metrics: metrics, quota: quota)
+                }
             }
         }
     }
 
-    /// The run, feeding `metrics` when they are served, against `quota` (`nil`: one of its own).
-    private func run(metrics: RunMetrics?, quota: (any QuotaProtocol<ContinuousClock>)?) async throws -> ExitCode {
-        let outages = OutageReporter(quiet: options.quiet)
-        return try await QueueDatabase.withDatabase(url) { database in
-            let context = WorkerContext(
-                queue: BatchQueue(database: database, batch: batch),
-                worker: .current(),
-                timing: timing,
-                outages: outages,
-                quiet: options.quiet
-            )
-            return try await DatabaseErrors.readable(url) {
-                try await prepare(context)
-                return try await work(context, metrics: metrics, quota: quota)
-            }
+    /// The run on `database`, feeding `metrics` when they are served, against `quota`
+    /// (`nil`: one of its own).
+    private func run(
+        _ database: QueueDatabase,
+        metrics: RunMetrics?,
+        quota: (any QuotaProtocol<ContinuousClock>)?
+    ) async throws -> ExitCode {
+        let context = WorkerContext(
+            queue: BatchQueue(database: database, batch: batch),
+            worker: .current(),
+            timing: timing,
+            outages: OutageReporter(quiet: options.quiet),
+            quiet: options.quiet
+        )
+        return try await DatabaseErrors.readable(url) {
+            try await prepare(context)
+            return try await work(context, metrics: metrics, quota: quota)
         }
     }
 
