@@ -189,6 +189,12 @@ public final class PostgresQuota: QuotaProtocol {
     private enum Announcement: Sendable {
         case pause(seconds: Double)
         case breaker(seconds: Double)
+
+        var seconds: Double {
+            switch self {
+            case .pause(let seconds), .breaker(let seconds): seconds
+            }
+        }
     }
 
     /// Listens for pauses and breaker openings other processes announce and announces this
@@ -207,12 +213,7 @@ public final class PostgresQuota: QuotaProtocol {
     /// Tells every listener (and, for a pause, the row) about a pause or a breaker opening;
     /// while the database is down, tries again (this process holds meanwhile) until it is over.
     private func announce(_ announcement: Announcement) async throws {
-        let seconds: Double
-        switch announcement {
-        case .pause(let pause): seconds = pause
-        case .breaker(let cooldown): seconds = cooldown
-        }
-        let until = now + seconds
+        let until = now + announcement.seconds
         while true {
             do {
                 let left = max(0, until - now)
@@ -244,33 +245,19 @@ public final class PostgresQuota: QuotaProtocol {
             var db_now: Double?
             var breaker_seconds: Double?
         }
-        while !Task.isCancelled {
-            do {
-                try await database.client.withConnection { connection in
-                    try await connection.listen(on: "pacer_quota") { notifications in
-                        for try await notification in notifications {
-                            guard
-                                let heard = try? JSONDecoder().decode(
-                                    Heard.self,
-                                    from: Data(notification.payload.utf8)
-                                ),
-                                heard.quota == configuration.name
-                            else { continue }
-                            if let until = heard.paused_until, let databaseNow = heard.db_now, until > databaseNow {
-                                _ = local.pause(for: .pacerSeconds(until - databaseNow))
-                            }
-                            if let cooldown = heard.breaker_seconds, cooldown > 0 {
-                                local.tripBreaker(for: .pacerSeconds(cooldown))
-                            }
-                        }
-                    }
-                }
-            } catch is CancellationError {
-                return
-            } catch {
-                logger.debug("quota listener: \(error); listening again in 1 s")
+        let (name, local) = (configuration.name, local)
+        try await database.listen(on: "pacer_quota", logger: logger) { payload in
+            guard
+                let payload,
+                let heard = try? JSONDecoder().decode(Heard.self, from: Data(payload.utf8)),
+                heard.quota == name
+            else { return }
+            if let until = heard.paused_until, let databaseNow = heard.db_now, until > databaseNow {
+                _ = local.pause(for: .pacerSeconds(until - databaseNow))
             }
-            try await Task.sleep(for: .seconds(1))
+            if let cooldown = heard.breaker_seconds, cooldown > 0 {
+                local.tripBreaker(for: .pacerSeconds(cooldown))
+            }
         }
     }
 

@@ -55,6 +55,32 @@ public final class QueueDatabase: Sendable {
         }
     }
 
+    /// Calls `onNotification` with the payload of every `NOTIFY` on `channel` until cancelled,
+    /// and once more each time it starts listening (so that a caller can look for what it
+    /// may have missed meanwhile); listens again 1 s after an outage, logging why to `logger`
+    /// (default: the database's). Holds one connection.
+    func listen(
+        on channel: String,
+        logger: Logger? = nil,
+        _ onNotification: @escaping @Sendable (String?) -> Void
+    ) async throws {
+        while !Task.isCancelled {
+            do {
+                try await client.withConnection { connection in
+                    try await connection.listen(on: channel) { notifications in
+                        onNotification(nil)
+                        for try await notification in notifications { onNotification(notification.payload) }
+                    }
+                }
+            } catch is CancellationError {
+                return
+            } catch {
+                (logger ?? self.logger).debug("listener on \(channel): \(error); listening again in 1 s")
+            }
+            try await Task.sleep(for: .seconds(1))
+        }
+    }
+
     /// Runs one statement and returns its rows (one round trip).
     @discardableResult
     func query(_ query: PostgresQuery) async throws -> PostgresRowSequence {

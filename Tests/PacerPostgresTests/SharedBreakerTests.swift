@@ -30,16 +30,15 @@ import Testing
                     for quota in [finder, other, elsewhere] { group.addTask { try await quota.run() } }
                     defer { group.cancelAll() }
                     // A notification sent before a LISTEN is lost: wait until all three listen.
-                    var listening = 0
-                    let deadline = ContinuousClock.now + .seconds(30)
-                    while listening < 3, ContinuousClock.now < deadline {
-                        try await Task.sleep(for: .milliseconds(50))
+                    let listening = try await eventually(within: .seconds(30)) {
+                        var count = 0
                         let rows = try await database.query(
                             "SELECT count(*) FROM pg_stat_activity WHERE query ILIKE 'LISTEN%pacer_quota%'"
                         )
-                        for try await count in rows.decode(Int.self) { listening = count }
+                        for try await value in rows.decode(Int.self) { count = value }
+                        return count == 3
                     }
-                    #expect(listening == 3)
+                    #expect(listening)
                     for _ in 0..<3 {
                         let reservation = try await finder.acquire(tokens: 0, before: nil, unlessStopped: nil)
                         finder.release(reservation, outcome: .connectionFailed)
@@ -52,15 +51,4 @@ import Testing
             }
         }
     }
-}
-
-/// Polls `condition` every 50 ms until it holds or `duration` passes (for what another
-/// connection to a real server does: no clock to advance).
-func eventually(within duration: Duration, _ condition: () -> Bool) async throws -> Bool {
-    let deadline = ContinuousClock.now + duration
-    while ContinuousClock.now < deadline {
-        if condition() { return true }
-        try await Task.sleep(for: .milliseconds(50))
-    }
-    return condition()
 }
