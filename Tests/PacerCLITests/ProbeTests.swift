@@ -1,5 +1,7 @@
 import Foundation
 import PacerCore
+import PacerHTTP
+import PacerOpenAI
 import PacerSimulator
 import PacerTesting
 import Testing
@@ -80,12 +82,37 @@ import FoundationXML
         #expect(throughput.map(\.value) == [100, 200, 380, 400])
     }
 
+    @Test func aStepThatEndsBeforeItsFirstAnswerStillMeasuresOneAnswerPerWorker() async throws {
+        // A step over before its workers start (a starved machine, or a step shorter than one
+        // answer) once measured nothing: 0 requests/s, a level never recommended.
+        let configuration = SimulatorConfiguration(slots: SimulatorSlots(count: 4, tokenLatency: .milliseconds(5)))
+        let step = try await withSimulator(configuration) { server in
+            try await HTTPTransport.withTransport { transport in
+                let sweep = ProbeSweep(
+                    client: ChatClient(
+                        configuration: .init(baseURL: server.baseURL, maxTokens: 4),
+                        transport: transport
+                    ),
+                    stepDuration: .zero,
+                    timeout: .seconds(10),
+                    prompt: "probe"
+                )
+                return await sweep.step(concurrency: 3, number: 0)
+            }
+        }
+        #expect(step.succeeded == 3 && step.errors == 0)
+        #expect(step.outputTokens == 12 && step.seconds > 0)
+    }
+
     @Test func probingTheSimulatorFindsItsSlotsAndDrawsTheSweep() async throws {
-        // Two slots at 3 ms a token: two in flight double one's throughput; eight only queue.
-        let configuration = SimulatorConfiguration(slots: SimulatorSlots(count: 2, tokenLatency: .milliseconds(3)))
+        // Two slots at 25 ms a token, answers of 8 tokens: 200 ms each, nearly all of it the
+        // server's time rather than CPU, so that a loaded machine changes the ratio little. Two
+        // in flight double one's throughput; eight only queue.
+        let configuration = SimulatorConfiguration(slots: SimulatorSlots(count: 2, tokenLatency: .milliseconds(25)))
         let status = try await withSimulator(configuration) { server in
             await pacer([
                 "probe", "--base-url", server.baseURL, "--max-concurrency", "8", "--step-seconds", "1",
+                "--max-tokens", "8",
                 "--plot", path("probe.svg"), "--json", path("probe.json"),
             ])
         }

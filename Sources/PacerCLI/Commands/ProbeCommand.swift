@@ -196,7 +196,8 @@ package struct ProbeSweep: Sendable {
         return ProbeReport(steps: steps)
     }
 
-    /// One step: `concurrency` workers each send a request after the other until the time is up.
+    /// One step: `concurrency` workers each send a request after the other until the time is up
+    /// (each at least one).
     func step(concurrency: Int, number: Int) async -> ProbeStep {
         let clock = ContinuousClock()
         let start = clock.now
@@ -207,7 +208,10 @@ package struct ProbeSweep: Sendable {
                     var samples = ProbeSamples()
                     var last = start
                     var sent = 0
-                    while clock.now < deadline, !Task.isCancelled {
+                    // At least one request each, even when the worker starts after the deadline
+                    // (a starved machine, a step shorter than one answer): a step without an
+                    // answer measures nothing.
+                    repeat {
                         let item = BatchItem(
                             index: sent,
                             id: "probe-\(number)-\(worker)-\(sent)",
@@ -228,7 +232,7 @@ package struct ProbeSweep: Sendable {
                             samples.failed(ItemError(classifying: error))
                             try? await Task.sleep(for: pauseAfterError)
                         }
-                    }
+                    } while clock.now < deadline && !Task.isCancelled
                     return (samples, last)
                 }
             }
