@@ -322,22 +322,17 @@ public struct ChatClient: BatchOperation {
                 isRetryable: retryable
             )
         }
-        guard let json = try? JSONValue(parsing: response.body) else {
-            throw failure("not a complete chat completion", retryable: true)
-        }
-        guard case .array(let choices)? = json["choices"] else {
-            throw failure("not a chat completion: no \"choices\"", retryable: true)
-        }
-        let completion: ChatCompletionResponse
-        do throws(ChatShapeError) {
-            completion = try ChatCompletionResponse(json: json, requestedModel: model)
+        do throws(ChatBodyProblem) {
+            return try ChatCompletionResponse.read(response.body, requestedModel: model)
         } catch {
-            throw failure("a chat completion of an unexpected shape: \(error.message)", retryable: false)
+            switch error {
+            case .notJSON: throw failure("not a complete chat completion", retryable: true)
+            case .notAChatCompletion: throw failure("not a chat completion: no \"choices\"", retryable: true)
+            case .shape(let shape):
+                throw failure("a chat completion of an unexpected shape: \(shape.message)", retryable: false)
+            case .noChoice: throw failure("a chat completion without any choice", retryable: false)
+            }
         }
-        guard let first = choices.first, let message = first["message"] else {
-            throw failure("a chat completion without any choice", retryable: false)
-        }
-        return (completion, message)
     }
 
     /// The most tokens a request for `prompt` may use: its estimated prompt tokens plus its

@@ -189,13 +189,66 @@ import Testing
     )
     func aCompletionIsReadLenientlyButNotOfTheWrongType(body: String, problem: String?) throws {
         let json = try JSONValue(parsing: body)
+        var fromTree: ChatCompletionResponse?
         do throws(ChatShapeError) {
             let completion = try ChatCompletionResponse(json: json, requestedModel: "asked-for")
             #expect(problem == nil)
             #expect(completion.model == "asked-for")
+            fromTree = completion
         } catch {
             #expect(error.message == problem)
         }
+        // The byte reader ChatClient uses reads the same: the same completion, the same error.
+        do throws(ChatBodyProblem) {
+            let (completion, message) = try ChatCompletionResponse.read(
+                ByteBuffer(string: body),
+                requestedModel: "asked-for"
+            )
+            #expect(completion == fromTree)
+            guard case .array(let choices)? = json["choices"] else {
+                Issue.record("no choices: \(body)")
+                return
+            }
+            #expect(message == choices.first?["message"])
+        } catch {
+            switch error {
+            case .shape(let shape): #expect(shape.message == problem)
+            case .noChoice: #expect(problem == nil && fromTree?.choices.isEmpty == true)
+            default: Issue.record("\(error) for \(body)")
+            }
+        }
+    }
+
+    @Test(
+        arguments: [
+            // Cut off after a member of the wrong type: cut off is what counts (retryable).
+            (#"{"choices":[{"message":{"content":5}}],"usage":{"prompt_to"#, "notJSON"),
+            // Invalid JSON in a member Pacer skips.
+            (#"{"choices":[{"message":{"content":"x"},"logprobs":[1,]}]}"#, "notJSON"),
+            (#"{"choices":[{"message":{"content":"x"}}]} trailing"#, "notJSON"),
+            (#"[{"choices":[]}]"#, "notAChatCompletion"),
+            (#"{"choices":{"message":{}}}"#, "notAChatCompletion"),
+            (#"{"choices":[],"choices":3}"#, "notAChatCompletion"),
+            (#"{"error":"busy"}"#, "notAChatCompletion"),
+            (#"{"choices":[]}"#, "noChoice"),
+            (#"{"id":"a","choices":[{"message":{"content":"x","role":"assistant"},"finish_reason":"stop"}]}"#, "ok"),
+        ] as [(String, String)]
+    )
+    func theByteReaderTellsCutOffFromNotAChatCompletionFromNoChoice(body: String, expected: String) {
+        let outcome: String
+        do throws(ChatBodyProblem) {
+            let (completion, message) = try ChatCompletionResponse.read(ByteBuffer(string: body), requestedModel: "m")
+            #expect(completion.choices.first?.message.content == "x" && message["content"] == .string("x"))
+            outcome = "ok"
+        } catch {
+            switch error {
+            case .notJSON: outcome = "notJSON"
+            case .notAChatCompletion: outcome = "notAChatCompletion"
+            case .shape: outcome = "shape"
+            case .noChoice: outcome = "noChoice"
+            }
+        }
+        #expect(outcome == expected, "\(body)")
     }
 
     @Test func insufficientQuotaIsNotRetried() throws {
