@@ -166,24 +166,19 @@ extension BenchCommand {
         }
     }
 
-    /// Every endpoint's three rows.
-    func endpointOverheadResults(count: Int, concurrency: Int) async throws -> [CostResult] {
-        var results: [CostResult] = []
+    /// Every endpoint's three rows, measured in turn (see ``interleaved(_:)``).
+    func endpointOverheadResults(
+        count: Int,
+        concurrency: Int
+    ) async throws -> [(rows: [CostResult], ratio: Double, rounds: String)] {
+        var results: [(rows: [CostResult], ratio: Double, rounds: String)] = []
         for kind in OverheadEndpoint.allCases {
             results.append(
-                try await median(by: \.cpuMicrosecondsPerItem) {
-                    try await endpointTransportRun(kind, count: count, concurrency: concurrency)
-                }
-            )
-            results.append(
-                try await median(by: \.cpuMicrosecondsPerItem) {
-                    try await endpointEngineRun(kind, count: count, concurrency: concurrency)
-                }
-            )
-            results.append(
-                try await median(by: \.cpuMicrosecondsPerItem) {
-                    try await endpointCLIRun(kind, count: count, concurrency: concurrency)
-                }
+                try await interleaved([
+                    { try await endpointTransportRun(kind, count: count, concurrency: concurrency) },
+                    { try await endpointEngineRun(kind, count: count, concurrency: concurrency) },
+                    { try await endpointCLIRun(kind, count: count, concurrency: concurrency) },
+                ])
             )
         }
         return results

@@ -241,27 +241,54 @@ extension BenchCommand {
     }
 
     func runOverhead() async throws {
-        let results = [
-            try await median(by: \.cpuMicrosecondsPerItem) {
-                try await transportOverheadRun(count: 50_000, concurrency: 100)
-            },
-            try await median(by: \.cpuMicrosecondsPerItem) {
-                try await engineOverheadRun(count: 50_000, concurrency: 100)
-            },
-            try await median(by: \.cpuMicrosecondsPerItem) {
-                try await cliRun(section: "pacer fetch", count: 50_000, concurrency: 100)
-            },
-        ]
+        let fetch = try await interleaved([
+            { try await transportOverheadRun(count: 50_000, concurrency: 100) },
+            { try await engineOverheadRun(count: 50_000, concurrency: 100) },
+            { try await cliRun(section: "pacer fetch", count: 50_000, concurrency: 100) },
+        ])
         try printCost(
-            results,
+            fetch.rows,
             title: "Overhead: 50,000 fetches at 0 latency, concurrency 100, simulator in its own process."
         )
+        let endpoints = try await endpointOverheadResults(count: 20_000, concurrency: 100)
         try printCost(
-            try await endpointOverheadResults(count: 20_000, concurrency: 100),
+            endpoints.flatMap(\.rows),
             title:
                 "Overhead per endpoint: 20,000 requests at 0 latency, concurrency 100, simulator in its own process\n"
                 + "(chat: `pacer chat` over text prompts; the others: `pacer batch` over Batch API lines)."
         )
+        if !json {
+            print("Command / HTTP client alone, the median of each round's ratio (rounds run the three rows in turn):")
+            for group in [fetch] + endpoints {
+                let name = group.rows.last?.section ?? "?"
+                print("- \(name): \(SummaryText.format(group.ratio, digits: 2)) (rounds: \(group.rounds))")
+            }
+            print("")
+        }
+    }
+
+    /// Three rows measured in turn, `--repeat` rounds of all three rather than each row's runs
+    /// back to back, so that a machine that slows down midway weighs on every row alike; each
+    /// row is its median, and the command's cost over the floor's is the median of the rounds'
+    /// ratios (the first row is the floor, the last the command).
+    func interleaved(
+        _ runs: [() async throws -> CostResult]
+    ) async throws -> (rows: [CostResult], ratio: Double, rounds: String) {
+        var samples = Array(repeating: [CostResult](), count: runs.count)
+        var ratios: [Double] = []
+        for _ in 0..<repetitions {
+            for (index, run) in runs.enumerated() { samples[index].append(try await run()) }
+            if let floor = samples.first?.last?.cpuMicrosecondsPerItem, floor > 0,
+                let command = samples.last?.last?.cpuMicrosecondsPerItem
+            {
+                ratios.append(command / floor)
+            }
+        }
+        let rows = samples.map { runs in
+            runs.sorted { $0.cpuMicrosecondsPerItem < $1.cpuMicrosecondsPerItem }[runs.count / 2]
+        }
+        let ratio = ratios.isEmpty ? 0 : ratios.sorted()[ratios.count / 2]
+        return (rows, ratio, ratios.map { SummaryText.format($0, digits: 2) }.joined(separator: ", "))
     }
 
     func runMemory() async throws {

@@ -23,7 +23,8 @@ public struct BenchCommand: AsyncParsableCommand {
             time against the ideal ceil(N/C)·L, retries and items lost. \
             overhead: 50,000 fetches at 0 latency, 100 concurrent, with the simulator in a process of \
             its own: items/s and client CPU µs per item, for the HTTP client alone, the engine, and \
-            `pacer fetch` from a file. \
+            `pacer fetch` from a file; then the same three rows for each API endpoint, run in turn \
+            round by round, with the command's cost over the HTTP client's. \
             memory: peak RSS of `pacer fetch` over 10^4, 10^5 and 10^6 URLs streamed from a file. \
             pacing: for RPM limits 60, 600 and 6000, with the limit given (--rpm) and learned from \
             the server's headers, chat requests for --seconds against a simulator enforcing the \
@@ -35,6 +36,8 @@ public struct BenchCommand: AsyncParsableCommand {
             reference-client: the reference solution's Python client (openai-python, from \
             $PACER_OPENAI_VENV or /tmp/pacer-openai-venv) and `pacer chat`, 5,000 prompts × 100 \
             concurrent against one simulator process: whole-process CPU per request and the ratio. \
+            engine (not run by default): the engine's own CPU per item without HTTP, 200,000 items \
+            whose attempt only suspends once, against plain tasks doing the same. \
             With --repeat N, each figure is the median of N runs.
             """
     )
@@ -54,7 +57,7 @@ public struct BenchCommand: AsyncParsableCommand {
     )
     var sections: String = Self.defaultSections.joined(separator: ",")
 
-    static let allSections = defaultSections + ["reference-client"]
+    static let allSections = defaultSections + ["reference-client", "engine"]
 
     /// The sections that need nothing but this build.
     static let defaultSections = ["reference", "scale", "overhead", "memory", "pacing", "adaptive", "streaming"]
@@ -101,6 +104,7 @@ public struct BenchCommand: AsyncParsableCommand {
         if chosen.contains("adaptive") { try await runAdaptive() }
         if chosen.contains("streaming") { try await runStreaming() }
         if chosen.contains("reference-client") { try await runReferenceClient() }
+        if chosen.contains("engine") { try await runEngine() }
     }
 
     func runPacing() async throws {
