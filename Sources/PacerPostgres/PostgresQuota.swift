@@ -20,7 +20,9 @@ import Synchronization
 /// - **The circuit breaker** is each process's own (a ``Quota`` without rate limits inside),
 ///   and when it opens the others hear of it by `NOTIFY` and hold for the same cooldown, then
 ///   each sends its own probe: a server that is down is found once, not once per process,
-///   while a machine whose own network broke costs the others a cooldown at most.
+///   while a machine whose own network broke costs the others a cooldown at most. The
+///   cooldown's end is kept in the row too, so a process that starts meanwhile holds from its
+///   first lease.
 /// - **The retry budget** stays each process's own.
 ///
 /// Run ``run()`` (it listens for pauses and sends this process's) for as long as batches use
@@ -82,6 +84,8 @@ public final class PostgresQuota: QuotaProtocol {
         var clockOffset = 0.0
         var leases = 0
         var outage = false
+        /// The latest end of a breaker's cooldown a lease brought (database clock).
+        var breakerUntilSeen = 0.0
 
         /// Records whether leases fail; `true` when that changed.
         mutating func setOutage(_ failing: Bool) -> Bool {
@@ -221,12 +225,7 @@ public final class PostgresQuota: QuotaProtocol {
                 case .pause:
                     try await database.query("SELECT pacer_quota_pause(\(configuration.name), \(left))")
                 case .breaker:
-                    try await database.query(
-                        """
-                        SELECT pg_notify('pacer_quota', json_build_object(
-                            'quota', \(configuration.name)::text, 'breaker_seconds', \(left)::double precision)::text)
-                        """
-                    )
+                    try await database.query("SELECT pacer_quota_trip(\(configuration.name), \(left))")
                 }
                 return
             } catch is CancellationError {
@@ -326,15 +325,24 @@ public final class PostgresQuota: QuotaProtocol {
         let sent = now
         let rows = try await database.query(
             """
-            SELECT granted, granted_tokens, window_start, spacing, db_now, rpm, tpm
+            SELECT granted, granted_tokens, window_start, spacing, db_now, rpm, tpm, breaker_until
             FROM pacer_quota_lease(\(configuration.name), \(requests), \(Int64(tokens)),
                 \(limits.requestsPerMinute), \(limits.tokensPerMinute), \(learnedRPM), \(learnedTPM), \(unlimited),
                 \(limits.headroom), \(configuration.probeSeconds), \(60.0))
             """
         )
-        for try await (granted, grantedTokens, start, spacing, databaseNow, rpm, tpm) in rows.decode(
-            (Int, Int64, Double, Double, Double, Double?, Double?).self
+        for try await (granted, grantedTokens, start, spacing, databaseNow, rpm, tpm, breakerUntil) in rows.decode(
+            (Int, Int64, Double, Double, Double, Double?, Double?, Double).self
         ) {
+            // A breaker another process opened before this one listened (or while the
+            // announcement was lost): hold as it does. Each opening once, so that a breaker
+            // closed here by a probe that got through is not opened again by the same row.
+            let newBreaker = state.withLock { state in
+                guard breakerUntil > databaseNow, breakerUntil > state.breakerUntilSeen else { return false }
+                state.breakerUntilSeen = breakerUntil
+                return true
+            }
+            if newBreaker { local.tripBreaker(for: .pacerSeconds(breakerUntil - databaseNow)) }
             let received = now
             // The database's clock at the middle of the round trip.
             let offset = databaseNow - (sent + received) / 2

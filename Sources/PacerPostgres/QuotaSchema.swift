@@ -5,12 +5,14 @@ import PostgresNIO
 ///
 /// `pacer_quotas` holds one row per quota name: the theoretical arrival times of the request
 /// and token GCRA (in seconds since the epoch, on the database's clock), the limits learned
-/// from the server, the pause a 429 imposed, and the probe of a quota whose limits are not
-/// known yet. `pacer_quota_lease` books a lease in one round trip under the row's lock;
-/// `pacer_quota_pause` extends the pause and tells every listener on `pacer_quota`.
+/// from the server, the pause a 429 imposed, the end of an open breaker's cooldown, and the
+/// probe of a quota whose limits are not known yet. `pacer_quota_lease` books a lease in one
+/// round trip under the row's lock; `pacer_quota_pause` and `pacer_quota_trip` extend the
+/// pause and the breaker and tell every listener on `pacer_quota`.
 enum QuotaSchema {
-    /// The statements of version 1, in order.
-    static let statements: [PostgresQuery] = [
+    /// The statements of version 1, in order (its lease function is version 2's now: a new
+    /// database gets only that one).
+    static let version1: [PostgresQuery] = [
         """
         CREATE TABLE IF NOT EXISTS pacer_quotas (
             name text PRIMARY KEY,
@@ -25,19 +27,75 @@ enum QuotaSchema {
             granted bigint NOT NULL DEFAULT 0
         ) WITH (fillfactor = 50)
         """,
-        // A lease: `p_requests` slots from the later of now, the pause's end and both GCRA
-        // arrival times, spaced at the effective rate (the limit less its headroom); the
-        // token time advances by the tokens asked. Without a known limit: one probe at a
-        // time (until an answer brings the limits), or all asked when the server has none.
         """
-        CREATE OR REPLACE FUNCTION pacer_quota_lease(
+        CREATE OR REPLACE FUNCTION pacer_quota_pause(p_name text, p_seconds double precision)
+        RETURNS double precision LANGUAGE plpgsql AS $$
+        DECLARE
+            now_s double precision := extract(epoch FROM clock_timestamp());
+            until_s double precision;
+        BEGIN
+            INSERT INTO pacer_quotas (name) VALUES (p_name) ON CONFLICT (name) DO NOTHING;
+            UPDATE pacer_quotas SET paused_until = greatest(pacer_quotas.paused_until, now_s + p_seconds)
+            WHERE name = p_name RETURNING pacer_quotas.paused_until INTO until_s;
+            PERFORM pg_notify('pacer_quota', json_build_object(
+                'quota', p_name, 'paused_until', until_s, 'db_now', now_s)::text);
+            RETURN until_s;
+        END
+        $$
+        """,
+    ]
+
+    /// Version 2: the breaker in the row, so that a process that joins while it is open
+    /// learns it from its first lease, not only from a `NOTIFY` it was not there to hear.
+    static let version2: [PostgresQuery] = [
+        "ALTER TABLE pacer_quotas ADD COLUMN IF NOT EXISTS breaker_until double precision NOT NULL DEFAULT 0",
+        """
+        DROP FUNCTION IF EXISTS pacer_quota_lease(
+            text, bigint, bigint, double precision, double precision, double precision, double precision, boolean,
+            double precision, double precision, double precision)
+        """,
+        leaseFunction,
+        // A breaker opened: kept in the row until its cooldown ends, and told to every listener.
+        """
+        CREATE OR REPLACE FUNCTION pacer_quota_trip(p_name text, p_seconds double precision)
+        RETURNS double precision LANGUAGE plpgsql AS $$
+        DECLARE
+            now_s double precision := extract(epoch FROM clock_timestamp());
+            until_s double precision;
+        BEGIN
+            INSERT INTO pacer_quotas (name) VALUES (p_name) ON CONFLICT (name) DO NOTHING;
+            UPDATE pacer_quotas SET breaker_until = greatest(pacer_quotas.breaker_until, now_s + p_seconds)
+            WHERE name = p_name RETURNING pacer_quotas.breaker_until INTO until_s;
+            PERFORM pg_notify('pacer_quota', json_build_object(
+                'quota', p_name, 'breaker_seconds', until_s - now_s)::text);
+            RETURN until_s;
+        END
+        $$
+        """,
+    ]
+
+    /// The migration that creates them: one round trip when they are there at this version.
+    static let migration = SchemaMigration(
+        name: "quota",
+        versionTable: "pacer_quota_schema",
+        steps: [version1, version2]
+    )
+
+    // A lease: `p_requests` slots from the later of now, the pause's end and both GCRA arrival
+    // times, spaced at the effective rate (the limit less its headroom); the token time
+    // advances by the tokens asked. Without a known limit: one probe at a time (until an
+    // answer brings the limits), or all asked when the server has none. It also tells the
+    // pause's and the breaker's ends.
+    private static let leaseFunction: PostgresQuery = """
+        CREATE FUNCTION pacer_quota_lease(
             p_name text, p_requests bigint, p_tokens bigint,
             p_rpm double precision, p_tpm double precision,
             p_learned_rpm double precision, p_learned_tpm double precision, p_unlimited boolean,
             p_headroom double precision, p_probe_seconds double precision, p_horizon double precision
         ) RETURNS TABLE (
             granted integer, granted_tokens bigint, window_start double precision, spacing double precision,
-            db_now double precision, paused_until double precision, rpm double precision, tpm double precision
+            db_now double precision, paused_until double precision, rpm double precision, tpm double precision,
+            breaker_until double precision
         ) LANGUAGE plpgsql AS $$
         #variable_conflict use_variable
         DECLARE
@@ -58,6 +116,7 @@ enum QuotaSchema {
             eff_tpm := coalesce(p_tpm, q.learned_tpm);
             db_now := now_s;
             paused_until := q.paused_until;
+            breaker_until := q.breaker_until;
             rpm := eff_rpm;
             tpm := eff_tpm;
             granted_tokens := p_tokens;
@@ -104,29 +163,5 @@ enum QuotaSchema {
             RETURN NEXT;
         END
         $$
-        """,
         """
-        CREATE OR REPLACE FUNCTION pacer_quota_pause(p_name text, p_seconds double precision)
-        RETURNS double precision LANGUAGE plpgsql AS $$
-        DECLARE
-            now_s double precision := extract(epoch FROM clock_timestamp());
-            until_s double precision;
-        BEGIN
-            INSERT INTO pacer_quotas (name) VALUES (p_name) ON CONFLICT (name) DO NOTHING;
-            UPDATE pacer_quotas SET paused_until = greatest(pacer_quotas.paused_until, now_s + p_seconds)
-            WHERE name = p_name RETURNING pacer_quotas.paused_until INTO until_s;
-            PERFORM pg_notify('pacer_quota', json_build_object(
-                'quota', p_name, 'paused_until', until_s, 'db_now', now_s)::text);
-            RETURN until_s;
-        END
-        $$
-        """,
-    ]
-
-    /// The migration that creates them: one round trip when they are there at this version.
-    static let migration = SchemaMigration(
-        name: "quota",
-        versionTable: "pacer_quota_schema",
-        steps: [statements]
-    )
 }

@@ -51,4 +51,94 @@ import Testing
             }
         }
     }
+
+    @Test func aProcessThatStartsWhileTheBreakerIsOpenHoldsFromItsFirstLease() async throws {
+        try await withPostgres { server in
+            try await QueueDatabase.withDatabase(try DatabaseURL(server.url)) { database in
+                let configuration = PostgresQuota.Configuration(
+                    name: "breaker",
+                    limits: RateLimits(requestsPerMinute: 60_000, learnFromServer: false)
+                )
+                let breaker = CircuitBreaker(threshold: 3, cooldown: 30, maxCooldown: 30)
+                let finder = PostgresQuota(database: database, configuration: configuration, breaker: breaker)
+                try await finder.prepare()
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    group.addTask { try await finder.run() }
+                    defer { group.cancelAll() }
+                    for _ in 0..<3 {
+                        let reservation = try await finder.acquire(tokens: 0, before: nil, unlessStopped: nil)
+                        finder.release(reservation, outcome: .connectionFailed)
+                    }
+                    #expect(finder.breakerIsOpen)
+                    let stored = try await eventually(within: .seconds(10)) {
+                        var open = false
+                        let rows = try await database.query(
+                            "SELECT breaker_until > extract(epoch FROM clock_timestamp()) FROM pacer_quotas WHERE name = 'breaker'"
+                        )
+                        for try await value in rows.decode(Bool.self) { open = value }
+                        return open
+                    }
+                    #expect(stored, "the opening is kept in the row")
+                    // Started after the announcement: it never heard it, and learns it from
+                    // its first lease, so its first request waits instead of going out.
+                    let joiner = PostgresQuota(database: database, configuration: configuration, breaker: breaker)
+                    let sent = try? await joiner.acquire(tokens: 0, before: .now + .seconds(1), unlessStopped: nil)
+                    #expect(sent == nil, "the first request waits for the cooldown")
+                    #expect(joiner.breakerIsOpen)
+                }
+            }
+        }
+    }
+
+    @Test func aQuotaTableOfTheFirstVersionIsUpgradedKeepingItsRows() async throws {
+        try await withPostgres { server in
+            try await QueueDatabase.withDatabase(try DatabaseURL(server.url)) { database in
+                let first = SchemaMigration(
+                    name: "quota",
+                    versionTable: "pacer_quota_schema",
+                    steps: [QuotaSchema.version1]
+                )
+                try await first.prepare(database)
+                // Version 1's lease function, by its signature and columns (the body does not matter).
+                try await database.query(
+                    """
+                    CREATE FUNCTION pacer_quota_lease(
+                        p_name text, p_requests bigint, p_tokens bigint, p_rpm double precision,
+                        p_tpm double precision, p_learned_rpm double precision, p_learned_tpm double precision,
+                        p_unlimited boolean, p_headroom double precision, p_probe_seconds double precision,
+                        p_horizon double precision
+                    ) RETURNS TABLE (
+                        granted integer, granted_tokens bigint, window_start double precision, spacing double precision,
+                        db_now double precision, paused_until double precision, rpm double precision, tpm double precision
+                    ) LANGUAGE sql AS $$ SELECT 0, 0::bigint, 0.0::float8, 0.0::float8, 0.0::float8, 0.0::float8,
+                        NULL::float8, NULL::float8 $$
+                    """
+                )
+                try await database.query("INSERT INTO pacer_quotas (name, learned_rpm) VALUES ('kept', 600)")
+                let quota = PostgresQuota(
+                    database: database,
+                    configuration: .init(name: "kept", limits: RateLimits(learnFromServer: true))
+                )
+                try await quota.prepare()
+                var rows: [(Double?, Double)] = []
+                for try await row in try await database.query(
+                    "SELECT learned_rpm, breaker_until FROM pacer_quotas WHERE name = 'kept'"
+                ).decode((Double?, Double).self) {
+                    rows.append(row)
+                }
+                #expect(rows.count == 1 && rows.first?.0 == 600 && rows.first?.1 == 0)
+                var version = 0
+                for try await value in try await database.query("SELECT max(version) FROM pacer_quota_schema")
+                    .decode(Int.self)
+                {
+                    version = value
+                }
+                #expect(version == QuotaSchema.migration.version && version == 2)
+                // The new lease function answers, with the limit the row had learned.
+                let reservation = try await quota.acquire(tokens: 0, before: nil, unlessStopped: nil)
+                quota.release(reservation, outcome: .answered(usedTokens: nil, rateLimit: nil))
+                #expect(quota.leases == 1)
+            }
+        }
+    }
 }
