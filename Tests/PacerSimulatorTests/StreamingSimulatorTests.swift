@@ -187,21 +187,29 @@ import Testing
     }
 
     @Test func aLlamaStreamIsCutWhenAnotherRequestArrives() async throws {
+        // Tokens of 250 ms: the whole answer (21 tokens) would take over 5 s, time enough for
+        // the other request to arrive on a starved machine; the cut ends the test at once. (The
+        // other request asks for one token: a plain answer holds its slot a step per token.)
         let configuration = SimulatorConfiguration(
-            slots: SimulatorSlots(count: 2, tokenLatency: .milliseconds(20)),
+            slots: SimulatorSlots(count: 2, tokenLatency: .milliseconds(250)),
             llamaQuirks: true,
             cutRate: 1
         )
+        let whole = try await plainAnswer(prompt, maxTokens: 40)
         try await withSimulator(configuration) { server in
             let (firstToken, signal) = AsyncStream.makeStream(of: Void.self)
             async let cut = streamChat(server, chatBody(prompt, maxTokens: 40)) { signal.finish() }
             for await _ in firstToken {}
-            let other = try await plainAnswer(server, "another request")
+            let other = try await plainAnswer(server, "another request", maxTokens: 1)
             let answer = try await cut
             #expect(answer.endsWithDone)
             #expect(answer.bodyError == nil)
+            // Ended before its last token, and without a finish reason.
             #expect(answer.choices.allSatisfy { $0["finish_reason"] is NSNull })
-            #expect((1..<20).contains(answer.contentPieces.count), "\(answer.contentPieces.count) tokens")
+            #expect(
+                (1..<whole.completionTokens).contains(answer.contentPieces.count),
+                "\(answer.contentPieces.count) of \(whole.completionTokens) tokens"
+            )
             guard case .incomplete = answer.assembled() else {
                 Issue.record("not incomplete: \(answer.assembled())")
                 return
@@ -334,24 +342,41 @@ import Testing
     }
 
     @Test func aFullQueueRefusesAStreamWith503() async throws {
+        // The first stream would take 20 tokens of 500 ms (10 s), so that it surely still holds
+        // the slot when the second request comes on a starved machine; it is cancelled once the
+        // 503 is in, and the test ends.
         let configuration = SimulatorConfiguration(
-            slots: SimulatorSlots(count: 1, tokenLatency: .milliseconds(10), maxQueue: 0)
+            slots: SimulatorSlots(count: 1, tokenLatency: .milliseconds(500), maxQueue: 0)
         )
         try await withSimulator(configuration) { server in
             let (firstToken, signal) = AsyncStream.makeStream(of: Void.self)
-            async let running = streamChat(server, chatBody(prompt, maxTokens: 20)) { signal.finish() }
+            let running = Task {
+                try await streamChat(server, chatBody(prompt, maxTokens: 20)) { signal.finish() }
+            }
             for await _ in firstToken {}
             let refused = try await streamChat(server, chatBody("another", maxTokens: 20))
             #expect(refused.status == 503)
-            #expect(try await running.endsWithDone)
-            let stats = try await outcomes(server)
-            #expect(stats.byStatus == ["200": 1, "503": 1] && stats.streams == 1)
+            // Refused while the first stream runs: it has no outcome yet.
+            let during = try await outcomes(server)
+            #expect(during.byStatus == ["503": 1] && during.streams == 1, "\(during)")
+            running.cancel()
+            let first = try await running.value
+            #expect(!first.endsWithDone)
+            // The server records the first stream's end when its next token finds the client gone.
+            let closed = try await eventually(within: .seconds(30)) {
+                try await outcomes(server).byStatus == ["client-closed": 1, "503": 1]
+            }
+            let after = try await outcomes(server)
+            #expect(closed, "\(after)")
         }
     }
 
     @Test func aClientThatGoesAwayMidStreamGivesItsSlotBack() async throws {
+        // Tokens of 400 ms: the stream (21 tokens) would run over 8 s, so that the server sees
+        // the client go long before it could end, even on a starved machine; it sees it at its
+        // next token, and the next stream is two tokens long, so the test takes about 2 s.
         let configuration = SimulatorConfiguration(
-            slots: SimulatorSlots(count: 1, tokenLatency: .milliseconds(10))
+            slots: SimulatorSlots(count: 1, tokenLatency: .milliseconds(400))
         )
         try await withSimulator(configuration) { server in
             let (firstToken, signal) = AsyncStream.makeStream(of: Void.self)
@@ -363,12 +388,12 @@ import Testing
             let gone = try await reader.value
             #expect(!gone.endsWithDone)
             // The next stream gets the slot once the server has seen the client go.
-            let next = try await streamChat(server, chatBody("next", maxTokens: 5))
+            let next = try await streamChat(server, chatBody("next", maxTokens: 2))
             #expect(next.endsWithDone)
             let stats = try await outcomes(server)
             #expect(stats.byStatus == ["client-closed": 1, "200": 1] && stats.streams == 2)
             // Only the whole stream's tokens count.
-            #expect(stats.total == (try await plainAnswer("next", maxTokens: 5)).totalTokens)
+            #expect(stats.total == (try await plainAnswer("next", maxTokens: 2)).totalTokens)
         }
     }
 }
