@@ -136,10 +136,16 @@ extension QueueSuites {
                     let url = "postgres://postgres:hunter2@127.0.0.1:\(database.port)/postgres"
                     var flags = workerFlags(database, batch: "b", baseURL: server.baseURL)
                     flags[2] = url
-                    let worker = try PacerProcess(flags, stderrFile: directory.appendingPathComponent("worker.txt"))
+                    let stderrFile = directory.appendingPathComponent("worker.txt")
+                    let worker = try PacerProcess(flags, stderrFile: stderrFile)
                     async let ended = worker.run()
-                    // The worker says it waits after 3 s without an answer.
-                    try await Task.sleep(for: .milliseconds(3500))
+                    // The worker says it waits after 3 s without an answer; the database comes back
+                    // once it has (a fixed 3.5 s sleep could lose that race on a starved machine).
+                    let waiting = try await eventually(within: .seconds(60), every: .milliseconds(100)) {
+                        let text = (try? String(contentsOf: stderrFile, encoding: .utf8)) ?? ""
+                        return text.contains("waiting for the database")
+                    }
+                    #expect(waiting, "the worker never said it waits")
                     try await database.start()
                     let (exit, stderr) = try await ended
                     #expect(exit == 0, "\(stderr)")
