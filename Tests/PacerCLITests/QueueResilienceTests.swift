@@ -35,7 +35,9 @@ extension QueueSuites {
             try await withPostgres { database in
                 try await push(count, chunkSize: 10, to: database)
                 try await withSimulator(SimulatorConfiguration(latency: .milliseconds(40))) { server in
-                    let flags = workerFlags(database, batch: "b", baseURL: server.baseURL) + ["--concurrency", "4"]
+                    // This test needs the reaper soon after the kill.
+                    let quickReaper = workerFlags(database, batch: "b", baseURL: server.baseURL, reapAfter: 1)
+                    let flags = quickReaper + ["--concurrency", "4"]
                     let doomed = try PacerProcess(flags, stderrFile: directory.appendingPathComponent("doomed.txt"))
                     server.stats.when(requests: 20) { send(SIGKILL, to: doomed.pid) }
                     #expect(try await doomed.run().status == 128 + SIGKILL)
