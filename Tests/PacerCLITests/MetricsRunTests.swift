@@ -88,7 +88,10 @@ import Testing
     /// In process, as the test suite runs every command: the counters move while `pacer fetch`
     /// runs, and a second run in the same process starts again from zero.
     @Test func fetchServesItsOwnCountersInProcessAndASecondRunStartsFromZero() async throws {
-        try await withSimulator(SimulatorConfiguration(latency: .milliseconds(25))) { server in
+        // Answers of 100 ms: 80 items two at a time take about 4 s, long enough for scrapes
+        // every 40 ms to see the counter move even when a starved machine delays them by a
+        // second or two (at 25 ms, a run of 1 s could end between two scrapes).
+        try await withSimulator(SimulatorConfiguration(latency: .milliseconds(100))) { server in
             let input = try write("urls.txt", (1...80).map { server.postURL($0) }.joined(separator: "\n") + "\n")
             for run in 1...2 {
                 let port = try await freePort()
@@ -200,16 +203,25 @@ import Testing
         throw MetricsTestFailure("the run never said where its metrics are")
     }
 
-    /// Scrapes until `ready` holds (every 50 ms, for at most 30 s).
+    /// Scrapes until `ready` holds (every 50 ms, for at most 60 s). A scrape that fails (a
+    /// timeout on a starved machine) is tried again, not the end of the test.
     func scrape(_ url: String, until ready: (MetricsScrape) -> Bool) async throws -> MetricsScrape {
         var last: MetricsScrape?
-        for _ in 0..<600 {
-            let scrape = try await MetricsScrape.get(url)
-            if ready(scrape) { return scrape }
-            last = scrape
+        var lastError: (any Error)?
+        let deadline = ContinuousClock.now + .seconds(60)
+        while ContinuousClock.now < deadline {
+            do {
+                let scrape = try await MetricsScrape.get(url)
+                if ready(scrape) { return scrape }
+                last = scrape
+            } catch {
+                lastError = error
+            }
             try await Task.sleep(for: .milliseconds(50))
         }
-        throw MetricsTestFailure("not ready after 30 s: \(last?.values ?? [:])")
+        throw MetricsTestFailure(
+            "not ready after 60 s: \(last?.values ?? [:]), last error: \(lastError.map { "\($0)" } ?? "none")"
+        )
     }
 
     /// A port nothing listens on now (one the system gave, then let go).

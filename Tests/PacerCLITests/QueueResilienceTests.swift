@@ -35,7 +35,9 @@ extension QueueSuites {
             try await withPostgres { database in
                 try await push(count, chunkSize: 10, to: database)
                 try await withSimulator(SimulatorConfiguration(latency: .milliseconds(40))) { server in
-                    let flags = workerFlags(database, batch: "b", baseURL: server.baseURL) + ["--concurrency", "4"]
+                    // This test needs the reaper soon after the kill.
+                    let quickReaper = workerFlags(database, batch: "b", baseURL: server.baseURL, reapAfter: 1)
+                    let flags = quickReaper + ["--concurrency", "4"]
                     let doomed = try PacerProcess(flags, stderrFile: directory.appendingPathComponent("doomed.txt"))
                     server.stats.when(requests: 20) { send(SIGKILL, to: doomed.pid) }
                     #expect(try await doomed.run().status == 128 + SIGKILL)
@@ -136,10 +138,16 @@ extension QueueSuites {
                     let url = "postgres://postgres:hunter2@127.0.0.1:\(database.port)/postgres"
                     var flags = workerFlags(database, batch: "b", baseURL: server.baseURL)
                     flags[2] = url
-                    let worker = try PacerProcess(flags, stderrFile: directory.appendingPathComponent("worker.txt"))
+                    let stderrFile = directory.appendingPathComponent("worker.txt")
+                    let worker = try PacerProcess(flags, stderrFile: stderrFile)
                     async let ended = worker.run()
-                    // The worker says it waits after 3 s without an answer.
-                    try await Task.sleep(for: .milliseconds(3500))
+                    // The worker says it waits after 3 s without an answer; the database comes back
+                    // once it has (a fixed 3.5 s sleep could lose that race on a starved machine).
+                    let waiting = try await eventually(within: .seconds(60), every: .milliseconds(100)) {
+                        let text = (try? String(contentsOf: stderrFile, encoding: .utf8)) ?? ""
+                        return text.contains("waiting for the database")
+                    }
+                    #expect(waiting, "the worker never said it waits")
                     try await database.start()
                     let (exit, stderr) = try await ended
                     #expect(exit == 0, "\(stderr)")

@@ -19,12 +19,20 @@ extension QueueScratch {
         }.joined(separator: "\n") + "\n"
     }
 
-    /// The flags that make a worker quick in a test: short heartbeats, reaper and flushes,
-    /// short backoff, and enough retries that injected faults never fail an item.
-    func workerFlags(_ database: ThrowawayPostgres, batch: String, baseURL: String) -> [String] {
+    /// The flags that make a worker quick in a test: short heartbeats and flushes, short
+    /// backoff, and enough retries that injected faults never fail an item. Other workers count
+    /// one as gone after `reapAfter` seconds without a heartbeat: 10 by default, far beyond the
+    /// 1–2 s a starved machine delays a live worker's heartbeat (at 1 s, such a worker could be
+    /// reaped); the test that kills a worker passes 1.
+    func workerFlags(
+        _ database: ThrowawayPostgres,
+        batch: String,
+        baseURL: String,
+        reapAfter: Double = 10
+    ) -> [String] {
         [
             "worker", "--db", database.url, "--batch", batch, "--base-url", baseURL, "-q",
-            "--heartbeat", "0.2", "--reap-after", "1", "--flush-interval", "0.05",
+            "--heartbeat", "0.2", "--reap-after", String(reapAfter), "--flush-interval", "0.05",
             "--max-retries", "12", "--backoff-base", "0.01", "--backoff-cap", "0.05", "--retry-budget", "off",
         ]
     }

@@ -29,38 +29,47 @@ import Testing
                 let count = 140
                 let prompts = (1...count).map { ChatPrompt("paced prompt \($0)") }
                 let timed = TimedOperation(base: client(server, transport))
-                let (_, summary) = try await runner(pacing: RateLimits(requestsPerMinute: 1200)).collect(
-                    prompts,
-                    operation: timed
-                )
+                let (summary, oversleep) = try await worstOversleep {
+                    try await runner(pacing: RateLimits(requestsPerMinute: 1200)).collect(prompts, operation: timed).1
+                }
                 #expect(summary.succeeded == count)
                 // Never ahead of the limit: by its n-th start the client has had at most one
                 // second's burst (98% of 20, less one: 18) plus the rate at 98% since its first.
+                // Checked always: a starved machine only makes starts later.
                 let starts = timed.starts
                 let rate = 1200 * 0.98 / 60
                 let ahead = starts.indices.filter { index in
                     starts[index] - starts[0] < Double(index + 1 - 18 - 1) / rate - 0.05
                 }
                 #expect(ahead.isEmpty, "starts ahead of the pace: \(ahead.prefix(5))")
-                // Near the limit when the machine let it run: the rate beyond the burst, from the
-                // median time ten requests take (a stall makes one long gap and then a cluster as
-                // the pacer catches up; spans of ten absorb the cluster and their median ignores
-                // the gap). Checked when the run took under 1.5× its paced time: inside the full
-                // suite on two cores it once took 3.5× (21 s), starved of CPU, which no pacer
-                // can make up.
+                // Near the limit: the rate beyond the burst, from the median time ten requests
+                // take (a stall makes one long gap and then a cluster as the pacer catches up;
+                // spans of ten absorb the cluster and their median ignores the gap).
+                let steadyStarts = Array(starts.dropFirst(18))
+                let spans = zip(steadyStarts.dropFirst(10), steadyStarts).map { $0 - $1 }.sorted()
+                let perMinute = 60 * 10 / spans[spans.count / 2]
+                // Not above it when the run took under 1.5× its paced time (a pacer that runs
+                // ahead only makes the run shorter): inside the full suite on two cores one run
+                // took 3.5× (21 s), starved of CPU, and its catch-up clusters can fill the median.
                 let paced = Double(count - 18) / rate
                 if starts[starts.count - 1] - starts[0] < 1.5 * paced {
-                    let steady = Array(starts.dropFirst(18))
-                    let spans = zip(steady.dropFirst(10), steady).map { $0 - $1 }.sorted()
-                    let perMinute = 60 * 10 / spans[spans.count / 2]
-                    #expect(abs(perMinute - 1200) <= 1200 * 0.05, "\(perMinute) per minute")
+                    #expect(perMinute <= 1200 * 1.05, "\(perMinute) per minute")
                 }
-                // No 429s in steady state: the seconds after the first two (the burst, and new
-                // connections that can spill it into a second one) and before the last.
+                // Not below it, and no 429s, unless the machine was starved of CPU meanwhile,
+                // which no pacer can make up (a late start) and which bunches requests into one
+                // second of the server's window (a 429). Starved: a task sleeping 20 ms at a time
+                // beside the run woke over 100 ms late at least once; on an idle machine it wakes
+                // within a few, and the suite's start on two cores delays tasks by a second or
+                // two. (Not the run's length, which a pacer that is too slow stretches too.)
                 let seconds = server.stats.snapshot().perSecond.drop { $0.requests == 0 }
                 try #require(seconds.count >= 6, "\(seconds)")
-                let steady = seconds.dropFirst(2).dropLast()
-                #expect(steady.allSatisfy { $0.rateLimited == 0 }, "\(Array(seconds))")
+                if oversleep < .milliseconds(100) {
+                    #expect(perMinute >= 1200 * 0.95, "\(perMinute) per minute")
+                    // No 429s in steady state: the seconds after the first two (the burst, and
+                    // new connections that can spill it into a second one) and before the last.
+                    let steady = seconds.dropFirst(2).dropLast()
+                    #expect(steady.allSatisfy { $0.rateLimited == 0 }, "\(Array(seconds))")
+                }
             }
         }
     }
@@ -180,4 +189,29 @@ import Testing
             }
         }
     }
+}
+
+/// Runs `body` beside a task that sleeps 20 ms at a time, and returns what `body` returned and
+/// the longest the task overslept: how late a task woke while `body` ran, that is how starved
+/// of CPU the machine was.
+func worstOversleep<T: Sendable>(during body: () async throws -> T) async throws -> (T, Duration) {
+    let watcher = Task {
+        let nap = Duration.milliseconds(20)
+        var worst = Duration.zero
+        while !Task.isCancelled {
+            let before = ContinuousClock.now
+            guard (try? await Task.sleep(for: nap)) != nil else { break }
+            worst = max(worst, before.duration(to: .now) - nap)
+        }
+        return worst
+    }
+    let result: T
+    do {
+        result = try await body()
+    } catch {
+        watcher.cancel()
+        throw error
+    }
+    watcher.cancel()
+    return (result, await watcher.value)
 }
