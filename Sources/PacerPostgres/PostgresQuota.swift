@@ -168,6 +168,10 @@ public final class PostgresQuota: QuotaProtocol {
     /// 5,000 requests a second leases five times a second).
     static let unlimitedLease = 1000
 
+    /// How long a lease may go unanswered, while the database answers a new connection,
+    /// before it is abandoned and asked again.
+    static let abandonUnanswered: Duration = .seconds(15)
+
     /// Leases made so far: this process's database round trips for pacing.
     public var leases: Int { state.withLock { $0.leases } }
 
@@ -220,12 +224,13 @@ public final class PostgresQuota: QuotaProtocol {
         let until = now + announcement.seconds
         while true {
             do {
-                let left = max(0, until - now)
-                switch announcement {
-                case .pause:
-                    try await database.query("SELECT pacer_quota_pause(\(configuration.name), \(left))")
-                case .breaker:
-                    try await database.query("SELECT pacer_quota_trip(\(configuration.name), \(left))")
+                let (left, name, database) = (max(0, until - now), configuration.name, database)
+                // Bounded as a lease is: a hung announcement would hold back the ones after it.
+                try await database.abandoning(after: Self.abandonUnanswered, "announce a pause") {
+                    switch announcement {
+                    case .pause: try await database.query("SELECT pacer_quota_pause(\(name), \(left))")
+                    case .breaker: try await database.query("SELECT pacer_quota_trip(\(name), \(left))")
+                    }
                 }
                 return
             } catch is CancellationError {
@@ -323,17 +328,35 @@ public final class PostgresQuota: QuotaProtocol {
             return (state.unsentRPM, state.unsentTPM, state.unlimitedSeen)
         }
         let sent = now
-        let rows = try await database.query(
-            """
-            SELECT granted, granted_tokens, window_start, spacing, db_now, rpm, tpm, breaker_until
-            FROM pacer_quota_lease(\(configuration.name), \(requests), \(Int64(tokens)),
-                \(limits.requestsPerMinute), \(limits.tokensPerMinute), \(learnedRPM), \(learnedTPM), \(unlimited),
-                \(limits.headroom), \(configuration.probeSeconds), \(60.0))
-            """
-        )
-        for try await (granted, grantedTokens, start, spacing, databaseNow, rpm, tpm, breakerUntil) in rows.decode(
-            (Int, Int64, Double, Double, Double, Double?, Double?, Double).self
-        ) {
+        let (name, probeSeconds, database) = (configuration.name, configuration.probeSeconds, database)
+        typealias Lease = (Int, Int64, Double, Double, Double, Double?, Double?, Double)
+        let leases: [Lease]
+        do {
+            // Abandoned when unanswered while the database answers others (a connection the
+            // pool kept across a restart can leave a statement unanswered for good): every
+            // request of this process waits on the lease, so it must not wait forever.
+            leases = try await database.abandoning(after: Self.abandonUnanswered, "lease from the shared quota") {
+                let rows = try await database.query(
+                    """
+                    SELECT granted, granted_tokens, window_start, spacing, db_now, rpm, tpm, breaker_until
+                    FROM pacer_quota_lease(\(name), \(requests), \(Int64(tokens)),
+                        \(limits.requestsPerMinute), \(limits.tokensPerMinute), \(learnedRPM), \(learnedTPM), \(unlimited),
+                        \(limits.headroom), \(probeSeconds), \(60.0))
+                    """
+                )
+                var leases: [Lease] = []
+                for try await lease in rows.decode(Lease.self) { leases.append(lease) }
+                return leases
+            }
+        } catch {
+            // The learned limits were not written: the next lease carries them.
+            state.withLock { state in
+                state.unsentRPM = state.unsentRPM ?? learnedRPM
+                state.unsentTPM = state.unsentTPM ?? learnedTPM
+            }
+            throw error
+        }
+        for (granted, grantedTokens, start, spacing, databaseNow, rpm, tpm, breakerUntil) in leases {
             // A breaker another process opened before this one listened (or while the
             // announcement was lost): hold as it does. Each opening once, so that a breaker
             // closed here by a probe that got through is not opened again by the same row.

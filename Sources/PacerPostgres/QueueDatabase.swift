@@ -177,6 +177,17 @@ public final class QueueDatabase: Sendable {
         }
     }
 
+    /// Runs `body` once, abandoning it (``DatabaseFailure/Unanswered``) when it has no answer
+    /// after `limit` while the database answers a new connection; for callers that retry on
+    /// their own. Errors are `body`'s, as they come.
+    package func abandoning<T: Sendable>(
+        after limit: Duration,
+        _ what: String,
+        _ body: @escaping @Sendable () async throws -> T
+    ) async throws -> T {
+        try await attempt(what, reported: true, abandonAfter: limit, onOutage: { _ in }, body).get()
+    }
+
     /// One attempt at `body`. If it has not ended after 3 s, a connection of its own finds out
     /// why: a reason waiting cannot fix (a refused login) ends the attempt with that error;
     /// otherwise `onOutage` hears that the database is slow or unreachable, once.

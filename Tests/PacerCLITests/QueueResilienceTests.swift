@@ -11,7 +11,7 @@ import Glibc
 extension QueueSuites {
     /// Workers that die, are stopped, or lose their database (issue 13): whatever happens, every
     /// item ends with one stored result.
-    @Suite struct QueueResilienceTests: QueueScratch {
+    @Suite(.timeLimit(.minutes(3))) struct QueueResilienceTests: QueueScratch {
         let directory: URL
 
         init() throws { directory = try makeScratchFolder() }

@@ -10,7 +10,7 @@ extension QueueSuites {
     /// `pacer queue` and `pacer worker` against a real PostgreSQL of their own and the simulator
     /// (issue 13): input checked as `pacer batch` checks it, several workers draining one batch,
     /// and an export with the lines a file run writes.
-    @Suite struct QueueTests: QueueScratch {
+    @Suite(.timeLimit(.minutes(3))) struct QueueTests: QueueScratch {
         let directory: URL
 
         init() throws { directory = try makeScratchFolder() }

@@ -43,4 +43,34 @@ import Testing
             }
         }
     }
+
+    /// The shared quota's leases and announcements go through `abandoning`: a lease that never
+    /// answers would hold every request of the process.
+    @Test func oneAttemptUnansweredWhileTheDatabaseAnswersIsAbandoned() async throws {
+        try await withPostgres { server in
+            try await QueueDatabase.withDatabase(try DatabaseURL(server.url)) { database in
+                let stuck = Latch()
+                defer { stuck.open() }
+                let started = ContinuousClock.now
+                do {
+                    _ = try await database.abandoning(after: .seconds(4), "lease") {
+                        await Task.detached { await stuck.wait() }.value
+                        return 1
+                    }
+                    Issue.record("a statement without an answer was waited for")
+                } catch {
+                    #expect(error is DatabaseFailure.Unanswered, "\(error)")
+                }
+                let waited = started.duration(to: .now)
+                #expect(waited >= .seconds(4) && waited < .seconds(30), "\(waited)")
+                // An answered one is returned as it is.
+                let value = try await database.abandoning(after: .seconds(4), "read") {
+                    var value = 0
+                    for try await row in try await database.query("SELECT 42").decode(Int.self) { value = row }
+                    return value
+                }
+                #expect(value == 42)
+            }
+        }
+    }
 }
