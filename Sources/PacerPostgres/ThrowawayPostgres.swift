@@ -136,14 +136,21 @@ public final class ThrowawayPostgres: Sendable {
 /// }
 /// ```
 public func withThrowawayPostgres<T: Sendable>(_ body: (ThrowawayPostgres) async throws -> T) async throws -> T {
-    let server = try await ThrowawayPostgres.start()
-    do {
-        let result = try await body(server)
-        await server.remove()
-        return result
-    } catch {
-        await server.remove()
-        throw error
+    try await ThrowawayPostgres.start().removed(after: body)
+}
+
+extension ThrowawayPostgres {
+    /// Runs `body` with this server, then stops it and removes its folder, whether `body`
+    /// returns or throws.
+    public func removed<T: Sendable>(after body: (ThrowawayPostgres) async throws -> T) async throws -> T {
+        do {
+            let result = try await body(self)
+            await remove()
+            return result
+        } catch {
+            await remove()
+            throw error
+        }
     }
 }
 

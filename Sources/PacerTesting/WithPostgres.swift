@@ -13,15 +13,7 @@
 /// }
 /// ```
 public func withPostgres<T: Sendable>(_ body: (ThrowawayPostgres) async throws -> T) async throws -> T {
-    let server = try await PostgresStartGate.shared.oneAtATime { try await ThrowawayPostgres.start() }
-    do {
-        let result = try await body(server)
-        await server.remove()
-        return result
-    } catch {
-        await server.remove()
-        throw error
-    }
+    try await PostgresStartGate.shared.oneAtATime { try await ThrowawayPostgres.start() }.removed(after: body)
 }
 
 /// Lets one throwaway PostgreSQL start at a time in this process: the others wait, first come
