@@ -137,7 +137,7 @@ import Testing
                 // The new lease function answers, with the limit the row had learned.
                 let reservation = try await quota.acquire(tokens: 0, before: nil, unlessStopped: nil)
                 quota.release(reservation, outcome: .answered(usedTokens: nil, rateLimit: nil))
-                #expect(quota.leases == 1)
+                #expect(quota.leases >= 1)
             }
         }
     }
