@@ -25,10 +25,13 @@ extension ChatCompletionResponse {
     /// Reads a chat completion straight from a body's bytes, with its first choice's message
     /// exactly as sent.
     ///
-    /// The same reading as ``init(json:requestedModel:)`` on the parsed tree — the same
-    /// leniency, the same checks, in the same order — but only the members Pacer uses are
-    /// built; the rest of the body is checked for shape and skipped, so that a body cut off
-    /// anywhere is still told from a whole one.
+    /// Lenient where OpenAI-compatible servers differ: a missing `id`, `object` or `created`
+    /// gets a default, a missing `model` is the one requested, a missing `usage` is `nil`,
+    /// `content` may be `null` or absent (a refusal, tool calls). Strict about types: a field
+    /// that is present with the wrong type is an error, since asking again will not change it.
+    /// Only the members Pacer uses are built (no dictionary for the body, its choices or its
+    /// usage); the rest is checked for shape and skipped, so that a body cut off anywhere is
+    /// still told from a whole one.
     ///
     /// - Throws: ``ChatBodyProblem``; a body that is not whole JSON is
     ///   ``ChatBodyProblem/notJSON(_:)`` whatever else is wrong with it.
@@ -107,53 +110,8 @@ extension ChatCompletionResponse {
         return .members(prompt: prompt, completion: completion, total: total)
     }
 
-    /// Reads a chat completion from a parsed body.
-    ///
-    /// Lenient where OpenAI-compatible servers differ: a missing `id`, `object` or `created`
-    /// gets a default, a missing `model` is the one requested, a missing `usage` is `nil`,
-    /// `content` may be `null` or absent (a refusal, tool calls). Strict about types: a field
-    /// that is present with the wrong type is an error, since asking again will not change it.
-    ///
-    /// - Parameters:
-    ///   - json: The parsed body.
-    ///   - requestedModel: The model the request named, for a body that names none.
-    /// - Throws: ``ChatShapeError`` naming the first field of the wrong type.
-    package init(json: JSONValue, requestedModel: String) throws(ChatShapeError) {
-        guard case .object(let root) = json else {
-            throw ChatShapeError(message: "the body is \(json.typeName), not an object")
-        }
-        guard case .array(let choices)? = root["choices"] else {
-            throw ChatShapeError(message: "\"choices\" is not an array")
-        }
-        try self.init(
-            fields: Fields(
-                id: root["id"],
-                object: root["object"],
-                created: root["created"],
-                model: root["model"],
-                choices: choices.map { choice in
-                    guard case .object(let members) = choice else { return .other(choice) }
-                    return .members(
-                        index: members["index"],
-                        message: members["message"],
-                        finishReason: members["finish_reason"]
-                    )
-                },
-                usage: root["usage"].map { usage in
-                    guard case .object(let members) = usage else { return .other(usage) }
-                    return .members(
-                        prompt: members["prompt_tokens"],
-                        completion: members["completion_tokens"],
-                        total: members["total_tokens"]
-                    )
-                }
-            ),
-            requestedModel: requestedModel
-        )
-    }
-
     /// The members of a completion that Pacer reads, as found in the body, before their types
-    /// are checked: what both the parsed tree and the byte reader hand to the same checks.
+    /// are checked.
     struct Fields {
         enum Choice {
             case members(index: JSONValue?, message: JSONValue?, finishReason: JSONValue?)

@@ -226,7 +226,7 @@ public final class PostgresQuota: QuotaProtocol {
             do {
                 let (left, name, database) = (max(0, until - now), configuration.name, database)
                 // Bounded as a lease is: a hung announcement would hold back the ones after it.
-                try await database.abandoning(after: Self.abandonUnanswered, "announce a pause") {
+                try await database.abandoning(after: Self.abandonUnanswered, "announce a pause or an open breaker") {
                     let rows =
                         switch announcement {
                         case .pause: try await database.query("SELECT pacer_quota_pause(\(name), \(left))")
