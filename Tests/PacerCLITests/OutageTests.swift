@@ -27,12 +27,11 @@ import Testing
         )
         let ended = Task { try await run.run() }
         // Five refusals open the breaker; the sixth and seventh are failed probes.
-        var failures = 0
-        while failures < 7 {
-            try await Task.sleep(for: .milliseconds(50))
+        let probesFailed = try await eventually(within: .seconds(60)) {
             let log = (try? String(contentsOf: stderrFile, encoding: .utf8)) ?? ""
-            failures = log.components(separatedBy: "attempt failed").count - 1
+            return log.components(separatedBy: "attempt failed").count - 1 >= 7
         }
+        #expect(probesFailed, "the breaker never opened and probed twice")
         let cameBack = ContinuousClock.now
         let (status, stderr) = try await withSimulator(SimulatorConfiguration(port: port)) { _ in try await ended.value
         }

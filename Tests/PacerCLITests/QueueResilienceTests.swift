@@ -81,7 +81,10 @@ extension QueueSuites {
                 try await withSimulator(SimulatorConfiguration(latency: .milliseconds(20))) { server in
                     let flags = workerFlags(database, batch: "b", baseURL: server.baseURL) + ["--concurrency", "4"]
                     async let worker = pacer(flags + ["--summary-json", path("worker.json")])
-                    while server.stats.snapshot().requests < 30 { try await Task.sleep(for: .milliseconds(10)) }
+                    let started = try await eventually(within: .seconds(60), every: .milliseconds(10)) {
+                        server.stats.snapshot().requests >= 30
+                    }
+                    #expect(started, "the worker never got going")
                     try await database.stop()
                     try await Task.sleep(for: .seconds(1))
                     try await database.start()
@@ -118,14 +121,10 @@ extension QueueSuites {
 
         /// Waits (at most 30 s) until batch `b` has `done` results.
         func waitUntil(done: Int, in database: ThrowawayPostgres) async throws {
-            let deadline = ContinuousClock.now + .seconds(30)
-            while try await status(database, batch: "b")?.done != done {
-                guard ContinuousClock.now < deadline else {
-                    Issue.record("batch b never reached \(done) results")
-                    return
-                }
-                try await Task.sleep(for: .milliseconds(50))
+            let reached = try await eventually(within: .seconds(30)) {
+                try await status(database, batch: "b")?.done == done
             }
+            #expect(reached, "batch b never reached \(done) results")
         }
 
         /// A worker that cannot reach its database says so (without the URL's password) and
