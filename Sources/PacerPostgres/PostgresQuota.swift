@@ -227,11 +227,8 @@ public final class PostgresQuota: QuotaProtocol {
                 let (left, name, database) = (max(0, until - now), configuration.name, database)
                 // Bounded as a lease is: a hung announcement would hold back the ones after it.
                 try await database.abandoning(after: Self.abandonUnanswered, "announce a pause or an open breaker") {
-                    let rows =
-                        switch announcement {
-                        case .pause: try await database.query("SELECT pacer_quota_pause(\(name), \(left))")
-                        case .breaker: try await database.query("SELECT pacer_quota_trip(\(name), \(left))")
-                        }
+                    let breaker = if case .breaker = announcement { true } else { false }
+                    let rows = try await database.query("SELECT pacer_quota_hold(\(name), \(breaker), \(left))")
                     // Read to the end: a row stream left unread holds its connection.
                     for try await _ in rows {}
                 }

@@ -7,11 +7,11 @@ import PostgresNIO
 /// and token GCRA (in seconds since the epoch, on the database's clock), the limits learned
 /// from the server, the pause a 429 imposed, the end of an open breaker's cooldown, and the
 /// probe of a quota whose limits are not known yet. `pacer_quota_lease` books a lease in one
-/// round trip under the row's lock; `pacer_quota_pause` and `pacer_quota_trip` extend the
-/// pause and the breaker and tell every listener on `pacer_quota`.
+/// round trip under the row's lock; `pacer_quota_hold` extends the pause or the breaker and
+/// tells every listener on `pacer_quota`.
 enum QuotaSchema {
-    /// The statements of version 1, in order (its lease function is version 2's now: a new
-    /// database gets only that one).
+    /// The statements of version 1, in order (its lease and pause functions are version 2's
+    /// now: a new database gets only those).
     static let version1: [PostgresQuery] = [
         """
         CREATE TABLE IF NOT EXISTS pacer_quotas (
@@ -26,23 +26,7 @@ enum QuotaSchema {
             leases bigint NOT NULL DEFAULT 0,
             granted bigint NOT NULL DEFAULT 0
         ) WITH (fillfactor = 50)
-        """,
         """
-        CREATE OR REPLACE FUNCTION pacer_quota_pause(p_name text, p_seconds double precision)
-        RETURNS double precision LANGUAGE plpgsql AS $$
-        DECLARE
-            now_s double precision := extract(epoch FROM clock_timestamp());
-            until_s double precision;
-        BEGIN
-            INSERT INTO pacer_quotas (name) VALUES (p_name) ON CONFLICT (name) DO NOTHING;
-            UPDATE pacer_quotas SET paused_until = greatest(pacer_quotas.paused_until, now_s + p_seconds)
-            WHERE name = p_name RETURNING pacer_quotas.paused_until INTO until_s;
-            PERFORM pg_notify('pacer_quota', json_build_object(
-                'quota', p_name, 'paused_until', until_s, 'db_now', now_s)::text);
-            RETURN until_s;
-        END
-        $$
-        """,
     ]
 
     /// Version 2: the breaker in the row, so that a process that joins while it is open
@@ -55,22 +39,35 @@ enum QuotaSchema {
             double precision, double precision, double precision)
         """,
         leaseFunction,
-        // A breaker opened: kept in the row until its cooldown ends, and told to every listener.
+        // A pause (a 429's) or a breaker's cooldown: kept in the row until it ends, and told
+        // to every listener on `pacer_quota`.
         """
-        CREATE OR REPLACE FUNCTION pacer_quota_trip(p_name text, p_seconds double precision)
+        CREATE OR REPLACE FUNCTION pacer_quota_hold(p_name text, p_breaker boolean, p_seconds double precision)
         RETURNS double precision LANGUAGE plpgsql AS $$
         DECLARE
             now_s double precision := extract(epoch FROM clock_timestamp());
             until_s double precision;
         BEGIN
             INSERT INTO pacer_quotas (name) VALUES (p_name) ON CONFLICT (name) DO NOTHING;
-            UPDATE pacer_quotas SET breaker_until = greatest(pacer_quotas.breaker_until, now_s + p_seconds)
-            WHERE name = p_name RETURNING pacer_quotas.breaker_until INTO until_s;
-            PERFORM pg_notify('pacer_quota', json_build_object(
-                'quota', p_name, 'breaker_seconds', until_s - now_s)::text);
+            UPDATE pacer_quotas SET
+                paused_until = CASE WHEN p_breaker THEN pacer_quotas.paused_until
+                    ELSE greatest(pacer_quotas.paused_until, now_s + p_seconds) END,
+                breaker_until = CASE WHEN p_breaker THEN greatest(pacer_quotas.breaker_until, now_s + p_seconds)
+                    ELSE pacer_quotas.breaker_until END
+            WHERE name = p_name
+            RETURNING CASE WHEN p_breaker THEN pacer_quotas.breaker_until ELSE pacer_quotas.paused_until END
+            INTO until_s;
+            PERFORM pg_notify('pacer_quota', (CASE WHEN p_breaker
+                THEN json_build_object('quota', p_name, 'breaker_seconds', until_s - now_s)
+                ELSE json_build_object('quota', p_name, 'paused_until', until_s, 'db_now', now_s) END)::text);
             RETURN until_s;
         END
         $$
+        """,
+        // Version 1's name for a pause, which a process of that version still running calls.
+        """
+        CREATE OR REPLACE FUNCTION pacer_quota_pause(p_name text, p_seconds double precision)
+        RETURNS double precision LANGUAGE sql AS $$ SELECT pacer_quota_hold(p_name, false, p_seconds) $$
         """,
     ]
 

@@ -114,6 +114,12 @@ import Testing
                         NULL::float8, NULL::float8 $$
                     """
                 )
+                try await database.query(
+                    """
+                    CREATE FUNCTION pacer_quota_pause(p_name text, p_seconds double precision)
+                    RETURNS double precision LANGUAGE sql AS $$ SELECT 0.0::float8 $$
+                    """
+                )
                 try await database.query("INSERT INTO pacer_quotas (name, learned_rpm) VALUES ('kept', 600)")
                 let quota = PostgresQuota(
                     database: database,
@@ -138,6 +144,50 @@ import Testing
                 let reservation = try await quota.acquire(tokens: 0, before: nil, unlessStopped: nil)
                 quota.release(reservation, outcome: .answered(usedTokens: nil, rateLimit: nil))
                 #expect(quota.leases >= 1)
+                // Version 1's pause, as a process of that version still running calls it, is
+                // the new one's: it holds the row and leaves the breaker alone.
+                for try await _ in try await database.query("SELECT pacer_quota_pause('kept', 30)") {}
+                var held: [(Bool, Double)] = []
+                for try await row in try await database.query(
+                    "SELECT paused_until > extract(epoch FROM clock_timestamp()), breaker_until FROM pacer_quotas WHERE name = 'kept'"
+                ).decode((Bool, Double).self) {
+                    held.append(row)
+                }
+                #expect(held.count == 1 && held.first?.0 == true && held.first?.1 == 0)
+            }
+        }
+    }
+
+    @Test func aPauseOneProcessWasAskedForHoldsAnotherOnTheQuota() async throws {
+        try await withPostgres { server in
+            try await QueueDatabase.withDatabase(try DatabaseURL(server.url)) { database in
+                let configuration = PostgresQuota.Configuration(
+                    name: "paused",
+                    limits: RateLimits(requestsPerMinute: 60_000, learnFromServer: false)
+                )
+                let asked = PostgresQuota(database: database, configuration: configuration)
+                try await asked.prepare()
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    group.addTask { try await asked.run() }
+                    defer { group.cancelAll() }
+                    #expect(asked.pause(for: .seconds(30)))
+                    let stored = try await eventually(within: .seconds(10)) {
+                        var held = false
+                        let rows = try await database.query(
+                            "SELECT paused_until > extract(epoch FROM clock_timestamp()) + 20, breaker_until = 0 FROM pacer_quotas WHERE name = 'paused'"
+                        )
+                        for try await (paused, noBreaker) in rows.decode((Bool, Bool).self) {
+                            held = paused && noBreaker
+                        }
+                        return held
+                    }
+                    #expect(stored, "the pause is kept in the row, and only the pause")
+                    // Another process's first lease starts after the pause.
+                    let other = PostgresQuota(database: database, configuration: configuration)
+                    let sent = try? await other.acquire(tokens: 0, before: .now + .seconds(1), unlessStopped: nil)
+                    #expect(sent == nil, "the other process's first request waits for the pause")
+                    #expect(!other.breakerIsOpen)
+                }
             }
         }
     }
