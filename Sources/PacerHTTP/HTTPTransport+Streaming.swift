@@ -78,12 +78,7 @@ extension HTTPTransport {
         let delegate = StreamingDelegate(reader: reader, timeouts: timeouts, maxBodyBytes: configuration.maxBodyBytes)
         let task: HTTPClient.Task<StreamedResponse<Reader>>
         do {
-            let outgoing = try HTTPClient.Request(
-                url: request.url,
-                method: request.method,
-                headers: request.headers,
-                body: request.body.map { .byteBuffer($0) }
-            )
+            let outgoing = try templates.request(for: request)
             task = execute(outgoing, delegate: delegate, deadline: .now() + .nanoseconds(limit.nanoseconds))
         } catch {
             throw HTTPFailure.error(classifying: error, context: failureContext(request, limit: limit))

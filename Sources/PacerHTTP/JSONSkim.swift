@@ -137,7 +137,12 @@ extension JSONParser {
         }
         var count = 0
         while true {
-            try skipValue(depth: depth)
+            // Most skipped arrays are of numbers (an embedding's): straight to the number.
+            if let byte = current, byte == UInt8(ascii: "-") || Self.isDigit(byte) {
+                try skipNumber()
+            } else {
+                try skipValue(depth: depth)
+            }
             count += 1
             skipWhitespace()
             switch current {

@@ -289,33 +289,67 @@ struct JSONParser {
     }
 
     /// Reads past a number by JSON's grammar.
+    ///
+    /// The position is kept in a local for the whole number: an embedding's answer is
+    /// thousands of numbers, and stepping the stored position byte by byte cost about
+    /// 50 ns a number.
     mutating func skipNumber() throws(JSONParseError) {
-        if current == UInt8(ascii: "-") { position += 1 }
-        guard let first = current, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(first) else {
+        let end = bytes.count
+        var index = position
+        if index < end, bytes[index] == UInt8(ascii: "-") { index += 1 }
+        guard index < end, Self.isDigit(bytes[index]) else {
+            position = index
             throw failure("expected a digit")
         }
-        if first == UInt8(ascii: "0") {
-            position += 1
+        if bytes[index] == UInt8(ascii: "0") {
+            index += 1
         } else {
-            _ = skipDigits()
+            index = digitsEnd(from: index + 1)
         }
-        if current == UInt8(ascii: ".") {
-            position += 1
-            guard skipDigits() > 0 else { throw failure("expected a digit after '.'") }
+        if index < end, bytes[index] == UInt8(ascii: ".") {
+            let fraction = digitsEnd(from: index + 1)
+            guard fraction > index + 1 else {
+                position = index + 1
+                throw failure("expected a digit after '.'")
+            }
+            index = fraction
         }
-        if current == UInt8(ascii: "e") || current == UInt8(ascii: "E") {
-            position += 1
-            if current == UInt8(ascii: "+") || current == UInt8(ascii: "-") { position += 1 }
-            guard skipDigits() > 0 else { throw failure("expected a digit in the exponent") }
+        if index < end, bytes[index] | 0x20 == UInt8(ascii: "e") {
+            index += 1
+            if index < end, bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-") { index += 1 }
+            let exponent = digitsEnd(from: index)
+            guard exponent > index else {
+                position = index
+                throw failure("expected a digit in the exponent")
+            }
+            index = exponent
         }
+        position = index
     }
 
-    mutating func skipDigits() -> Int {
-        var count = 0
-        while let byte = current, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) {
-            position += 1
-            count += 1
+    /// The position of the first byte from `start` on that is not a decimal digit.
+    ///
+    /// Eight bytes at a time while eight are left: a byte is a digit when its high nibble
+    /// is 3 and its low nibble plus 6 does not carry into the high one, checked for all
+    /// eight lanes at once (no lane can carry into the next).
+    @inline(__always)
+    func digitsEnd(from start: Int) -> Int {
+        var index = start
+        if let base = bytes.baseAddress {
+            while index + 8 <= bytes.count {
+                let word = UInt64(littleEndian: base.loadUnaligned(fromByteOffset: index, as: UInt64.self))
+                let highNibbleNotThree = (word & 0xF0F0_F0F0_F0F0_F0F0) ^ 0x3030_3030_3030_3030
+                let lowNibblePlusSix = (word & 0x0F0F_0F0F_0F0F_0F0F) &+ 0x0606_0606_0606_0606
+                let lowNibbleAboveNine = lowNibblePlusSix & 0xF0F0_F0F0_F0F0_F0F0
+                let notDigits = highNibbleNotThree | lowNibbleAboveNine
+                if notDigits != 0 { return index + notDigits.trailingZeroBitCount / 8 }
+                index += 8
+            }
         }
-        return count
+        while index < bytes.count, Self.isDigit(bytes[index]) { index += 1 }
+        return index
     }
+
+    @inline(__always)
+    static func isDigit(_ byte: UInt8) -> Bool { byte &- UInt8(ascii: "0") < 10 }
 }

@@ -49,4 +49,32 @@ import Testing
             try JSONSkim.object(in: ByteBuffer(string: body), keeping: ["a"], counting: "b")
         }
     }
+
+    /// Numbers are skipped eight digits at a time: every length around the eight-byte steps,
+    /// with what may follow a digit run, is accepted exactly when JSON's number grammar
+    /// (written here as a regular expression) accepts it, by the skim and the full parser.
+    @Test func skippedNumbersFollowJSONsGrammarAtEveryLength() throws {
+        let grammar = /-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?/
+        let runs = [1, 2, 7, 8, 9, 15, 16, 17, 24].map { String(repeating: "7", count: $0 - 1) + "3" }
+        var tokens: [String] = []
+        for sign in ["", "-"] {
+            for whole in ["0", "01", "00"] + runs {
+                for fraction in ["", ".", ".5", "." + runs[6], ".:", "./"] {
+                    for exponent in ["", "e", "E+", "e-7", "E" + runs[7], "e+:"] {
+                        tokens.append(sign + whole + fraction + exponent)
+                    }
+                }
+            }
+        }
+        tokens += ["-", "+1", "1:", "1/", "9\u{7F}", "12345678é", "1234567:", ".5", "1.5E"]
+        for token in tokens {
+            let valid = token.wholeMatch(of: grammar) != nil
+            let body = ByteBuffer(string: #"{"data":[1,"# + token + "]}")
+            let skimmed = (try? JSONSkim.object(in: body, keeping: [], counting: "data")) != nil
+            #expect(skimmed == valid, "skim of \(token)")
+            let parsed = try? JSONValue(parsing: "[" + token + "]")
+            #expect((parsed != nil) == valid, "parse of \(token)")
+            if valid { #expect(parsed == .array([.number(JSONNumber(checked: token))]), "text of \(token)") }
+        }
+    }
 }
