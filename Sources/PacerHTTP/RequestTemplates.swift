@@ -10,16 +10,19 @@ import Synchronization
 /// put in: exactly what `HTTPClient.Request(url:method:headers:body:)` would have built. The
 /// table keeps the first ``capacity`` URLs it sees; a batch of distinct URLs (`pacer fetch`)
 /// parses each one as before and only pays a lookup.
-final class RequestTemplates: Sendable {
+package final class RequestTemplates: Sendable {
     /// The most URLs kept.
-    static let capacity = 32
+    package static let capacity = 32
 
     private let templates = Mutex<[String: HTTPClient.Request]>([:])
+
+    /// Creates an empty table.
+    package init() {}
 
     /// The AsyncHTTPClient request for `request`.
     ///
     /// - Throws: What `HTTPClient.Request` throws for a URL it cannot use.
-    func request(for request: HTTPRequestSpec) throws -> HTTPClient.Request {
+    package func request(for request: HTTPRequestSpec) throws -> HTTPClient.Request {
         let body = request.body.map { HTTPClient.Body.byteBuffer($0) }
         if var outgoing = templates.withLock({ $0[request.url] }), outgoing.method == request.method {
             outgoing.headers = request.headers
