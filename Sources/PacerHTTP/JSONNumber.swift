@@ -69,6 +69,9 @@ public struct JSONNumber: Sendable, Hashable, CustomStringConvertible, Expressib
     /// The integer the text denotes, when it is one and an `Int` holds it exactly: `3`, `3.0`
     /// and `3e0` are 3; `3.5`, `1e19` (beyond `Int.max`) and `1e-3` are `nil`.
     public var int: Int? {
+        // Most numbers read as an Int are short integer literals (token counts): read them
+        // digit by digit, without splitting the text into its decimal parts.
+        if let small = smallInteger { return small }
         let parts = DecimalParts(text)
         var digits = parts.digits
         var exponent = parts.exponent
@@ -82,6 +85,24 @@ public struct JSONNumber: Sendable, Hashable, CustomStringConvertible, Expressib
         guard exponent >= 0, digits.count + exponent <= 19 else { return nil }
         let magnitude = String(decoding: digits, as: UTF8.self) + String(repeating: "0", count: exponent)
         return Int(parts.isNegative ? "-" + magnitude : magnitude)
+    }
+
+    /// The value of an integer literal of at most 18 digits (which cannot overflow), else `nil`.
+    private var smallInteger: Int? {
+        var value = 0
+        var digits = 0
+        var isNegative = false
+        for byte in text.utf8 {
+            if byte == UInt8(ascii: "-"), digits == 0, !isNegative {
+                isNegative = true
+                continue
+            }
+            guard byte &- UInt8(ascii: "0") < 10, digits < 18 else { return nil }
+            value = value * 10 + Int(byte &- UInt8(ascii: "0"))
+            digits += 1
+        }
+        guard digits > 0 else { return nil }
+        return isNegative ? -value : value
     }
 
     /// Whether the text is an integer literal: digits with an optional minus, no fraction and

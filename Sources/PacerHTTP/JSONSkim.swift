@@ -51,14 +51,14 @@ extension JSONParser {
         } else {
             members: while true {
                 guard current == UInt8(ascii: "\"") else { throw failure("expected a string key") }
-                let key = try parseString()
+                let key = try skimKey()
                 skipWhitespace()
                 guard current == UInt8(ascii: ":") else { throw failure("expected ':' after an object key") }
                 position += 1
                 skipWhitespace()
-                if keeping.contains(key) {
-                    skim.members[key] = try parseValue(depth: 1)
-                } else if key == counting, current == UInt8(ascii: "[") {
+                if let kept = keeping.first(where: key.is) {
+                    skim.members[kept] = try parseValue(depth: 1)
+                } else if let counting, key.is(counting), current == UInt8(ascii: "[") {
                     skim.count = try skipArray(depth: 2)
                 } else {
                     try skipValue(depth: 1)
@@ -79,6 +79,31 @@ extension JSONParser {
         skipWhitespace()
         guard position == bytes.count else { throw failure("unexpected data after the JSON value") }
         return skim
+    }
+
+    /// A key as the skim reads it: its bytes between the quotes, compared with the names
+    /// asked for without building a `String` (a body has dozens of keys, and a string and a
+    /// hash for each was a third of the skim); a key with escapes is decoded.
+    struct SkimmedKey {
+        let raw: UnsafeRawBufferPointer
+        let decoded: String?
+
+        func `is`(_ name: String) -> Bool {
+            decoded.map { $0 == name } ?? name.utf8.elementsEqual(raw)
+        }
+    }
+
+    /// Reads a key starting at its opening quote.
+    private mutating func skimKey() throws(JSONParseError) -> SkimmedKey {
+        let start = position
+        try skipString()
+        let raw = UnsafeRawBufferPointer(rebasing: bytes[(start + 1)..<(position - 1)])
+        guard raw.contains(UInt8(ascii: "\\")) else { return SkimmedKey(raw: raw, decoded: nil) }
+        let end = position
+        position = start
+        let decoded = try parseString()
+        position = end
+        return SkimmedKey(raw: raw, decoded: decoded)
     }
 
     /// Reads past one value, checking its shape.

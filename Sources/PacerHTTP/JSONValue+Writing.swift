@@ -79,9 +79,12 @@ public struct JSONFieldWriter {
     private var empty = true
 
     /// Starts an object.
-    public init() {
+    ///
+    /// - Parameter capacity: The bytes to make room for at once (default 256); an object
+    ///   that holds a whole answer should ask for the answer's size and some.
+    public init(capacity: Int = 256) {
         output = [UInt8(ascii: "{")]
-        output.reserveCapacity(256)
+        output.reserveCapacity(capacity)
     }
 
     private mutating func key(_ name: String) {

@@ -3,6 +3,12 @@ import NIOHTTP1
 import PacerCore
 import PacerHTTP
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// One request for any endpoint: where it goes and the JSON body to post, as an OpenAI Batch
 /// API line holds it.
 public struct APIRequest: Sendable, Hashable {
@@ -250,7 +256,10 @@ public struct APIClient: BatchOperation {
     static func oneLine(_ body: ByteBuffer) -> String {
         body.withUnsafeReadableBytes { raw in
             let bytes = raw.bindMemory(to: UInt8.self)
-            guard bytes.contains(where: { $0 == 0x0A || $0 == 0x0D }) else {
+            // `memchr` reads a word or a vector at a time; an embedding's answer is kilobytes.
+            guard let base = raw.baseAddress,
+                memchr(base, 0x0A, raw.count) != nil || memchr(base, 0x0D, raw.count) != nil
+            else {
                 return String(decoding: bytes, as: UTF8.self)
             }
             return String(decoding: bytes.filter { $0 != 0x0A && $0 != 0x0D }, as: UTF8.self)

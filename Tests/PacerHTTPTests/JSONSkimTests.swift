@@ -30,6 +30,15 @@ import Testing
         #expect(empty.count == 0)
     }
 
+    /// Keys are compared by their bytes: a key with escapes is decoded first, and a key
+    /// that only starts like a kept one is skipped.
+    @Test func keysAreMatchedWholeAndWithTheirEscapesDecoded() throws {
+        let body = #"{"mode":1,"models":2,"mo\u0064el":"m","u\"sage":{"a":1},"dat":[1],"data":[1,2,3]}"#
+        let skim = try JSONSkim.object(in: ByteBuffer(string: body), keeping: ["model", "u\"sage"], counting: "data")
+        #expect(skim.members == ["model": .string("m"), "u\"sage": .object(["a": .number(JSONNumber(1))])])
+        #expect(skim.count == 3)
+    }
+
     @Test func everyCutOffPrefixIsRefused() {
         let bytes = Array(Self.body.utf8)
         for length in 0..<bytes.count {

@@ -60,11 +60,14 @@ struct BatchAPILine: OutputRecord {
     }
 
     func appendJSON(to output: inout [UInt8], encoder: JSONEncoder) {
-        var fields = JSONFieldWriter()
+        // Room for the answer at once: an embedding's is kilobytes, and growing by doubling
+        // copied it four times more.
+        let room = (response?.body.utf8.count ?? 0) + 2 * customID.utf8.count + 160
+        var fields = JSONFieldWriter(capacity: room)
         fields.string("id", "batch_req_" + customID)
         fields.string("custom_id", customID)
         if let response {
-            var nested = JSONFieldWriter()
+            var nested = JSONFieldWriter(capacity: room)
             nested.number("status_code", response.statusCode)
             nested.value("request_id", response.requestID.map(JSONValue.string) ?? .null)
             nested.raw("body", response.body)
