@@ -127,12 +127,15 @@ struct JSONParser {
     private mutating func parseObject(depth: Int) throws(JSONParseError) -> JSONValue {
         guard depth <= maxDepth else { throw failure("nested deeper than \(maxDepth) levels") }
         position += 1  // {
-        var object: [String: JSONValue] = [:]
         skipWhitespace()
         if current == UInt8(ascii: "}") {
             position += 1
-            return .object(object)
+            return .object([:])
         }
+        // The members are gathered first and the dictionary made once at its size: growing it
+        // member by member hashed every key again at each growth.
+        var members: [(String, JSONValue)] = []
+        members.reserveCapacity(8)
         while true {
             guard current == UInt8(ascii: "\"") else { throw failure("expected a string key") }
             let key = try parseString()
@@ -140,7 +143,7 @@ struct JSONParser {
             guard current == UInt8(ascii: ":") else { throw failure("expected ':' after an object key") }
             position += 1
             skipWhitespace()
-            object[key] = try parseValue(depth: depth)
+            members.append((key, try parseValue(depth: depth)))
             skipWhitespace()
             switch current {
             case UInt8(ascii: ","):
@@ -148,7 +151,8 @@ struct JSONParser {
                 skipWhitespace()
             case UInt8(ascii: "}"):
                 position += 1
-                return .object(object)
+                // A repeated key keeps its last value.
+                return .object(Dictionary(members, uniquingKeysWith: { _, last in last }))
             default:
                 throw failure("expected ',' or '}' in an object")
             }
