@@ -15,7 +15,7 @@ public struct JSONSkim: Sendable, Hashable {
     ///
     /// For answers Pacer keeps as the server sent them (`pacer batch` writes the body as is):
     /// a body cut off or not JSON is still told apart from a whole one, at a fraction of the
-    /// cost of building every member. Skipped strings are checked for their quotes, escapes
+    /// cost of building every member. Skipped strings, and keys, are checked for their quotes, escapes
     /// and control characters, not for valid UTF-8.
     ///
     /// - Parameters:
