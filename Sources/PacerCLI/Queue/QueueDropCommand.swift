@@ -15,6 +15,8 @@ struct QueueDropCommand: AsyncParsableCommand {
 
     @OptionGroup var database: DatabaseOptions
 
+    @OptionGroup var wait: DatabaseWaitOption
+
     @Flag(help: "Drop the batch even while workers run on it.")
     var force = false
 
@@ -29,8 +31,10 @@ struct QueueDropCommand: AsyncParsableCommand {
         let outcome = try await QueueDatabase.withDatabase(url) { database in
             try await DatabaseErrors.readable(url) {
                 let queue = BatchQueue(database: database, batch: batch)
-                return try await database.retrying("drop the batch", onOutage: outages.report) {
-                    try await queue.drop(force: force)
+                return try await wait.reaching(url, onOutage: outages.report) { onOutage in
+                    try await database.retrying("drop the batch", onOutage: onOutage) {
+                        try await queue.drop(force: force)
+                    }
                 }
             }
         }

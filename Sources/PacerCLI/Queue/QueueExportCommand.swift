@@ -17,6 +17,8 @@ struct QueueExportCommand: AsyncParsableCommand {
 
     @OptionGroup var database: DatabaseOptions
 
+    @OptionGroup var wait: DatabaseWaitOption
+
     @Option(name: .shortAndLong, help: "Write the answers here ('-': stdout).")
     var output: String
 
@@ -42,8 +44,10 @@ struct QueueExportCommand: AsyncParsableCommand {
             try await DatabaseErrors.readable(url) {
                 let queue = BatchQueue(database: database, batch: batch)
                 let outages = OutageReporter(quiet: quiet)
-                guard let info = try await database.retrying("find the batch", onOutage: outages.report, queue.info)
-                else {
+                let found = try await wait.reaching(url, onOutage: outages.report) { onOutage in
+                    try await database.retrying("find the batch", onOutage: onOutage, queue.info)
+                }
+                guard let info = found else {
                     throw InputError(
                         file: url.description,
                         message:

@@ -23,6 +23,8 @@ struct QueuePushCommand: AsyncParsableCommand {
 
     @OptionGroup var database: DatabaseOptions
 
+    @OptionGroup var wait: DatabaseWaitOption
+
     @Option(help: "Input format: auto, batch or jsonl (each reads OpenAI Batch API lines).")
     var format: InputFormat = .auto
 
@@ -60,8 +62,10 @@ struct QueuePushCommand: AsyncParsableCommand {
         let (pushed, total) = try await QueueDatabase.withDatabase(url) { database in
             let queue = BatchQueue(database: database, batch: batch)
             return try await DatabaseErrors.readable(url) {
-                try await database.retrying("create the queue's tables", onOutage: reporter.report) {
-                    try await queue.prepareSchema()
+                try await wait.reaching(url, onOutage: reporter.report) { onOutage in
+                    try await database.retrying("create the queue's tables", onOutage: onOutage) {
+                        try await queue.prepareSchema()
+                    }
                 }
                 return try await queue.push(rows, chunkSize: chunkSize)
             }

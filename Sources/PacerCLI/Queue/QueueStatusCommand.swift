@@ -11,6 +11,8 @@ struct QueueStatusCommand: AsyncParsableCommand {
 
     @OptionGroup var database: DatabaseOptions
 
+    @OptionGroup var wait: DatabaseWaitOption
+
     func run() async throws {
         let url = try database.databaseURL(environment: Environment.current)
         let batch = database.batch
@@ -18,8 +20,10 @@ struct QueueStatusCommand: AsyncParsableCommand {
         let status = try await QueueDatabase.withDatabase(url) { database in
             try await DatabaseErrors.readable(url) {
                 let queue = BatchQueue(database: database, batch: batch)
-                return try await database.retrying("read the batch's status", onOutage: outages.report) {
-                    try await queue.status()
+                return try await wait.reaching(url, onOutage: outages.report) { onOutage in
+                    try await database.retrying("read the batch's status", onOutage: onOutage) {
+                        try await queue.status()
+                    }
                 }
             }
         }
