@@ -82,7 +82,7 @@ public final class HTTPTransport: Sendable {
         clientConfiguration.tlsConfiguration = tls
         // Pacer records no traces. With the default, the client asks the global tracer (a
         // no-op unless an app installed one) for a span per request and fills in its
-        // attributes from the URL again: about 2% of a request's CPU for nothing. A borrowed
+        // attributes from the URL again: about 1.5% of a request's CPU for nothing. A borrowed
         // client (`init(client:configuration:)`) keeps its app's tracing.
         clientConfiguration.tracing.tracer = nil
         self.client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: clientConfiguration)
