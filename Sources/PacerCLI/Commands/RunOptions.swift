@@ -79,6 +79,15 @@ package struct RunOptions: ParsableArguments {
     var quota: String?
 
     @Option(
+        name: .customLong("wait-for-db"),
+        help: ArgumentHelp(
+            "With --quota: how long to wait at the start for its database when it cannot be reached, before giving up, in seconds (0: until Ctrl-C).",
+            valueName: "seconds"
+        )
+    )
+    var waitForDatabase: Double = 30
+
+    @Option(
         help: "Longest server-requested wait (Retry-After) to sit through, in seconds; a longer one stops the batch."
     )
     var maxWait: Double = 120
@@ -117,7 +126,10 @@ package struct RunOptions: ParsableArguments {
     )
     var ordered = false
 
-    @Option(help: "With --ordered: the most results held while an earlier one is unfinished.")
+    @Option(
+        help:
+            "With --ordered: the most results held while an earlier one is unfinished. They are paid for and not yet written: a crash or a second Ctrl-C loses up to this many, and the rerun pays for them again."
+    )
     var orderedWindow: Int = 1024
 
     @Option(name: .customLong("summary-json"), help: "Write the summary as JSON to this file.")
@@ -150,19 +162,23 @@ package struct RunOptions: ParsableArguments {
         guard minConcurrency >= 1, maxConcurrency >= minConcurrency else {
             throw ValidationError("--min-concurrency must be at least 1 and not above --max-concurrency")
         }
-        guard maxRetries >= 0 else { throw ValidationError("--max-retries must be 0 or more, got \(maxRetries)") }
-        if let timeout, !(timeout > 0) { throw ValidationError("--timeout must be a positive number of seconds") }
-        if let deadline, !(deadline > 0) { throw ValidationError("--deadline must be a positive number of seconds") }
-        guard backoffBase >= 0, backoffCap >= backoffBase else {
-            throw ValidationError("--backoff-base must be 0 or more and not above --backoff-cap")
-        }
+        try NumberCheck.within(maxRetries, "--max-retries", 0...10_000)
+        try NumberCheck.within(orderedWindow, "--ordered-window", 1...1_000_000)
+        try NumberCheck.within(maxConcurrency, "--max-concurrency", 1...100_000)
+        if !adaptiveConcurrency { try NumberCheck.within(Int(concurrencySetting), "--concurrency", 1...100_000) }
+        try NumberCheck.seconds(timeout, "--timeout")
+        try NumberCheck.seconds(deadline, "--deadline")
+        try NumberCheck.seconds(backoffBase, "--backoff-base", zeroAllowed: true)
+        try NumberCheck.seconds(backoffCap, "--backoff-cap", zeroAllowed: true)
+        guard backoffCap >= backoffBase else { throw ValidationError("--backoff-base must not be above --backoff-cap") }
         guard Jitter(name: jitter) != nil else {
             throw ValidationError("--jitter must be one of \(Jitter.names.joined(separator: ", ")), got '\(jitter)'")
         }
         guard !(quiet && verbose) else { throw ValidationError("--quiet and --verbose cannot be used together") }
-        if let rpm, !(rpm > 0) { throw ValidationError("--rpm must be a positive number, got \(rpm)") }
-        guard maxWait >= 0 else { throw ValidationError("--max-wait must not be negative") }
-        guard grace >= 0 else { throw ValidationError("--grace must not be negative") }
+        try NumberCheck.rate(rpm, "--rpm")
+        try NumberCheck.seconds(maxWait, "--max-wait", zeroAllowed: true)
+        try NumberCheck.seconds(grace, "--grace", zeroAllowed: true)
+        try NumberCheck.seconds(waitForDatabase, "--wait-for-db", zeroAllowed: true, limit: 86_400)
         if retryFailed, !resume {
             throw ValidationError("--retry-failed continues an output file; it cannot be used with --no-resume")
         }

@@ -17,10 +17,8 @@ struct StreamOptions: ParsableArguments {
     var idleTimeout: Double = 30
 
     func validate() throws {
-        if let firstTokenTimeout, !(firstTokenTimeout > 0) {
-            throw ValidationError("--first-token-timeout must be a positive number of seconds")
-        }
-        guard idleTimeout > 0 else { throw ValidationError("--idle-timeout must be a positive number of seconds") }
+        try NumberCheck.seconds(firstTokenTimeout, "--first-token-timeout")
+        try NumberCheck.seconds(idleTimeout, "--idle-timeout")
     }
 
     /// The client's streaming settings, or `nil` without `--stream`.
