@@ -64,8 +64,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
-            ],
-            resources: [.copy("Resources/prices.json")]
+            ]
         ),
         // Run metrics on swift-metrics (any backend), and a Prometheus endpoint to scrape them from.
         .target(
