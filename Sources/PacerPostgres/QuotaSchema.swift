@@ -38,6 +38,7 @@ enum QuotaSchema {
             text, bigint, bigint, double precision, double precision, double precision, double precision, boolean,
             double precision, double precision, double precision)
         """,
+        // A new database gets version 3's lease function here (step 3 replaces it with itself).
         leaseFunction,
         // A pause (a 429's) or a breaker's cooldown: kept in the row until it ends, and told
         // to every listener on `pacer_quota`.
@@ -71,24 +72,54 @@ enum QuotaSchema {
         """,
     ]
 
-    /// The migration that creates them: one round trip when they are there at this version.
-    static let migration = SchemaMigration(
-        name: "quota",
-        versionTable: "pacer_quota_schema",
-        steps: [version1, version2]
-    )
-
-    // A lease: `p_requests` slots from the later of now, the pause's end and both GCRA arrival
-    // times, spaced at the effective rate (the limit less its headroom); the token time
-    // advances by the tokens asked. Without a known limit: one probe at a time (until an
-    // answer brings the limits), or all asked when the server has none. It also tells the
-    // pause's and the breaker's ends.
-    private static let leaseFunction: PostgresQuery = """
+    /// Version 3: a lease settles the tokens its process booked and did not use (a request's
+    /// estimate less its real usage), so that processes sharing a token limit run as fast as
+    /// one alone; one lease moves at most a minute of the token limit. The lease function of
+    /// version 2 stays, under its signature, for a version-2 process still running.
+    static let version3: [PostgresQuery] = [
+        leaseFunction,
+        """
+        DROP FUNCTION IF EXISTS pacer_quota_lease(
+            text, bigint, bigint, double precision, double precision, double precision, double precision, boolean,
+            double precision, double precision, double precision)
+        """,
+        """
         CREATE FUNCTION pacer_quota_lease(
             p_name text, p_requests bigint, p_tokens bigint,
             p_rpm double precision, p_tpm double precision,
             p_learned_rpm double precision, p_learned_tpm double precision, p_unlimited boolean,
             p_headroom double precision, p_probe_seconds double precision, p_horizon double precision
+        ) RETURNS TABLE (
+            granted integer, granted_tokens bigint, window_start double precision, spacing double precision,
+            db_now double precision, paused_until double precision, rpm double precision, tpm double precision,
+            breaker_until double precision
+        ) LANGUAGE sql AS $$
+            SELECT * FROM pacer_quota_lease(p_name, p_requests, p_tokens, p_rpm, p_tpm, p_learned_rpm, p_learned_tpm,
+                p_unlimited, p_headroom, p_probe_seconds, p_horizon, 0::bigint)
+        $$
+        """,
+    ]
+
+    /// The migration that creates them: one round trip when they are there at this version.
+    static let migration = SchemaMigration(
+        name: "quota",
+        versionTable: "pacer_quota_schema",
+        steps: [version1, version2, version3]
+    )
+
+    // A lease: `p_requests` slots from the later of now, the pause's end and both GCRA arrival
+    // times, spaced at the effective rate (the limit less its headroom); the token time
+    // advances by the tokens asked, at most a minute of the limit. `p_settle_tokens` booked
+    // earlier and not used are given back first (the token time moves back, never before
+    // now). Without a known limit: one probe at a time (until an answer brings the limits),
+    // or all asked when the server has none. It also tells the pause's and the breaker's ends.
+    private static let leaseFunction: PostgresQuery = """
+        CREATE OR REPLACE FUNCTION pacer_quota_lease(
+            p_name text, p_requests bigint, p_tokens bigint,
+            p_rpm double precision, p_tpm double precision,
+            p_learned_rpm double precision, p_learned_tpm double precision, p_unlimited boolean,
+            p_headroom double precision, p_probe_seconds double precision, p_horizon double precision,
+            p_settle_tokens bigint
         ) RETURNS TABLE (
             granted integer, granted_tokens bigint, window_start double precision, spacing double precision,
             db_now double precision, paused_until double precision, rpm double precision, tpm double precision,
@@ -101,6 +132,7 @@ enum QuotaSchema {
             eff_rpm double precision;
             eff_tpm double precision;
             start_s double precision;
+            tokens_asked bigint := p_tokens;
             len_r double precision := 0;
             len_t double precision := 0;
         BEGIN
@@ -116,8 +148,14 @@ enum QuotaSchema {
             breaker_until := q.breaker_until;
             rpm := eff_rpm;
             tpm := eff_tpm;
-            granted_tokens := p_tokens;
             spacing := 0;
+            IF eff_tpm IS NOT NULL THEN
+                IF p_settle_tokens > 0 AND q.tat_tokens > now_s THEN
+                    q.tat_tokens := greatest(now_s, q.tat_tokens - p_settle_tokens * 60.0 / (eff_tpm * (1 - p_headroom)));
+                END IF;
+                tokens_asked := least(tokens_asked, ceil(eff_tpm)::bigint);
+            END IF;
+            granted_tokens := tokens_asked;
             IF eff_rpm IS NULL AND eff_tpm IS NULL AND NOT q.unlimited THEN
                 IF q.probe_until > now_s THEN
                     granted := 0;
@@ -135,7 +173,7 @@ enum QuotaSchema {
                 END IF;
                 IF eff_tpm IS NOT NULL THEN
                     start_s := greatest(start_s, q.tat_tokens);
-                    len_t := p_tokens * 60.0 / (eff_tpm * (1 - p_headroom));
+                    len_t := tokens_asked * 60.0 / (eff_tpm * (1 - p_headroom));
                 END IF;
                 IF start_s > now_s + p_horizon THEN
                     granted := 0;
