@@ -21,6 +21,7 @@ package enum SummaryText {
                 + (summary.pausedSeconds > 0
                     ? "; paused \(format(summary.pausedSeconds, digits: 1))s at the server's request" : ""),
         ]
+        lines += failureLines(summary.failureReasons)
         if showTokens {
             let tokens = summary.tokens
             lines.append("Total tokens: \(tokens.total) (prompt \(tokens.prompt), completion \(tokens.completion))")
@@ -53,6 +54,16 @@ package enum SummaryText {
             }
         }
         return lines
+    }
+
+    /// "Failed:" and a line per reason (`  5 × network: …`); nothing when none failed.
+    static func failureLines(_ reasons: [FailureReason]) -> [String] {
+        guard !reasons.isEmpty else { return [] }
+        return ["Failed because:"]
+            + reasons.map { reason in
+                let kind = reason.status.map { "\(reason.kind) \($0)" } ?? reason.kind
+                return "  \(reason.count) × \(kind): \(reason.message)"
+            }
     }
 
     static func cost(_ summary: BatchSummary) -> String {
