@@ -26,7 +26,7 @@ struct APIOptions: ParsableArguments {
 
     @Option(
         help:
-            "Stop sending before the estimated spend (finished requests plus those in flight at their most) would pass this many USD; a rerun with a higher cap continues."
+            "Stop sending before this run's estimated spend (finished requests, retries the server may have billed, and those in flight at their most) would pass this many USD. Per run: a rerun continues and spends up to its own cap. Models without a price are not counted (a warning names them)."
     )
     var maxCost: Double?
 
@@ -44,13 +44,13 @@ struct APIOptions: ParsableArguments {
 
     func validate() throws {
         if let maxCost, !(maxCost > 0) { throw ValidationError("--max-cost must be a positive number of USD") }
-        if let tpm, !(tpm > 0) { throw ValidationError("--tpm must be a positive number, got \(tpm)") }
+        try NumberCheck.within(maxCost, "--max-cost", 0...1e12)
+        try NumberCheck.rate(tpm, "--tpm")
         guard (priceIn == nil) == (priceOut == nil) else {
             throw ValidationError("--price-in and --price-out go together")
         }
-        if let priceIn, let priceOut, !(priceIn >= 0 && priceOut >= 0) {
-            throw ValidationError("prices must not be negative")
-        }
+        try NumberCheck.within(priceIn, "--price-in", 0...1e9)
+        try NumberCheck.within(priceOut, "--price-out", 0...1e9)
     }
 
     /// How to reach the API: the root and the key (from `--api-key-file` or `OPENAI_API_KEY`,
@@ -123,7 +123,10 @@ struct APIOptions: ParsableArguments {
         to job: inout BatchJob<Operation, Feed>,
         estimate: @escaping @Sendable (Operation.Input) -> CostEstimate
     ) where Feed.Input == Operation.Input {
-        if let maxCost { job.costCap = (maxCost, { estimate($0).maxUSD ?? 0 }) }
+        if let maxCost {
+            let unpriced = UnpricedModels(warn: Console.error)
+            job.costCap = (maxCost, { unpriced.maxUSD(estimate($0)) })
+        }
         if dryRun { job.dryRunEstimate = estimate }
     }
 

@@ -55,38 +55,46 @@ where Feed.Unit == Operation.Input, Feed.Output == Operation.Output {
             concurrency: configuration.maxConcurrent,
             quiet: options.quiet
         ) { metrics in
-            try await SharedQuotaOption.with(options, configuration: configuration) { quota in
-                try await run(counters: counters, metrics: metrics, quota: quota)
+            // The input is checked before the shared quota's database is waited for.
+            let items = try await checkInput()
+            return try await SharedQuotaOption.with(options, configuration: configuration) { quota in
+                try await run(items: items, counters: counters, metrics: metrics, quota: quota)
             }
         }
     }
 
-    /// The run itself, updating `counters` and, when served, `metrics`, against `quota`
-    /// (`nil`: a quota of its own).
+    /// Checks the whole input file before spending anything on it (or creating the output);
+    /// returns its items (`nil` for stdin, which is read as it goes). It runs before the
+    /// journal is read, so that its duplicate check and the journal's done ids are never in
+    /// memory together.
+    private func checkInput() async throws -> Int? {
+        guard options.input != "-" else { return nil }
+        let tolerate: (@Sendable (String, InputError) -> Void)? = options.skipInvalid ? { @Sendable _, _ in } : nil
+        let check = try ItemSource(
+            path: options.input,
+            format: options.format,
+            parser: parser,
+            skip: { _ in false },
+            onInvalid: tolerate
+        )
+        return try await check.count().items
+    }
+
+    /// The run itself over an input of `items` (when known), updating `counters` and, when
+    /// served, `metrics`, against `quota` (`nil`: a quota of its own).
     private func run(
+        items: Int?,
         counters: BatchProgress,
         metrics: RunMetrics?,
         quota: (any QuotaProtocol<ContinuousClock>)?
     ) async throws -> ExitCode {
         let logger = Console.logger(quiet: options.quiet, verbose: options.verbose)
         let output = options.output.flatMap { $0 == "-" ? nil : $0 }
-        var items: Int?
-        if options.input != "-" {
-            // Check the whole file before spending anything on it (or creating the output);
-            // this also gives the total. It runs before the journal is read, so that its
-            // duplicate check and the journal's done ids are never in memory together.
-            let tolerate: (@Sendable (String, InputError) -> Void)? = options.skipInvalid ? { @Sendable _, _ in } : nil
-            let check = try ItemSource(
-                path: options.input,
-                format: options.format,
-                parser: parser,
-                skip: { _ in false },
-                onInvalid: tolerate
-            )
-            items = try await check.count().items
-        }
         var journal = Journal()
         let errors = output == nil ? nil : errorsPath
+        // Held until the run returns: no other run reads, repairs or writes these files meanwhile.
+        let lock = try output.map { try OutputLock(paths: [$0] + (errors.map { [$0] } ?? [])) }
+        defer { withExtendedLifetime(lock) {} }
         if let output {
             journal = try await Journal.open(
                 paths: [output] + (errors.map { [$0] } ?? []),
@@ -159,7 +167,13 @@ where Feed.Unit == Operation.Input, Feed.Output == Operation.Output {
                     ) {
                         unit,
                         result in
-                        if let maxCost { costGuard.settle(reserved: maxCost(unit.input), cost: result.output?.costUSD) }
+                        if let maxCost {
+                            costGuard.settle(
+                                reserved: maxCost(unit.input),
+                                cost: result.output?.costUSD,
+                                billedFailures: result.attemptErrors.count(where: \.mayHaveBeenBilled)
+                            )
+                        }
                         let lines = feed.lines(for: unit, result: result)
                         if let metrics {
                             // The items the unit ends: its lines, or all it carries when it was not
@@ -246,6 +260,12 @@ where Feed.Unit == Operation.Input, Feed.Output == Operation.Output {
         summary.skipped = source.skipped.count
         summary.failed += invalid.count
         summary.total += invalid.count
+        if invalid.count > 0 {
+            summary.failureReasons.append(
+                FailureReason(kind: "invalid_input", message: "input lines that cannot be read", count: invalid.count)
+            )
+            summary.failureReasons.sort { $0.count > $1.count }
+        }
         report(summary)
         if interrupted.count > 0 {
             // Items never sent are not cancelled ones: with a known total, say how many there are.
@@ -262,9 +282,10 @@ where Feed.Unit == Operation.Input, Feed.Output == Operation.Output {
         if interrupted.count > 0 { return ExitCode(130) }
         if let cap = costCap?.usd, costGuard.stoppedAdmission {
             Console.error(
-                "stopped at --max-cost \(cap): spent about $\(SummaryText.format(costGuard.spent, digits: 4)) "
-                    + "(every request sent has finished); the next would have passed the cap. "
-                    + "Run the same command with a higher --max-cost to do the rest; nothing done is redone."
+                "stopped at --max-cost \(cap): this run spent about $\(SummaryText.format(costGuard.spent, digits: 4)) "
+                    + "(every request sent has finished, retries counted); the next would have passed the cap. "
+                    + "The cap is per run: the same command with --max-cost N spends up to N more on the rest; "
+                    + "nothing done is redone."
             )
             return ExitCode(1)
         }
@@ -272,13 +293,15 @@ where Feed.Unit == Operation.Input, Feed.Output == Operation.Output {
         return summary.allSucceeded ? .success : ExitCode(1)
     }
 
-    /// After a `--retry-failed` run that redid failures, rewrites the output with one line per
-    /// id (see ``JournalCompaction``); with an errors file, rewrites that one instead, without
+    /// After a `--retry-failed` run that redid failures, or any run that found lines such a
+    /// run left uncompacted (it was killed first), rewrites the output with one line per id
+    /// (see ``JournalCompaction``); with an errors file, rewrites that one instead, without
     /// the ids that now succeeded in the output, so that each id is in exactly one of the two.
     /// A failure here loses nothing: the files stay a valid journal, whose readers take the
     /// same line for each id.
     private func compact(_ output: String, errors: String?, journal: Journal, written: Int) async {
-        guard options.retryFailed, journal.failures > 0, written > 0 else { return }
+        let redone = options.retryFailed && journal.failures > 0 && written > 0
+        guard redone || journal.superseded > 0 else { return }
         do {
             var dropped = 0
             if let errors {

@@ -1,4 +1,5 @@
 import PacerCore
+import PacerOpenAI
 import Synchronization
 
 /// `--max-cost`: admits a request only while what was spent, what is in flight (each at the
@@ -35,11 +36,12 @@ final class CostGuard: Sendable {
     }
 
     /// A request finished: its reservation becomes what it cost (`nil`: nothing known to be
-    /// charged, as for a failed request).
-    func settle(reserved: Double, cost: Double?) {
+    /// charged, as for a failed request), plus its most for each failed attempt the server may
+    /// have billed (``ItemError/mayHaveBeenBilled``): retries are paid for too.
+    func settle(reserved: Double, cost: Double?, billedFailures: Int = 0) {
         state.withLock { state in
             state.reserved -= reserved
-            state.spent += cost ?? 0
+            state.spent += (cost ?? 0) + Double(billedFailures) * reserved
         }
     }
 
@@ -72,5 +74,40 @@ where Base.Element == BatchItem<Unit> {
             // The unit not admitted is not sent and not written: a rerun does it.
             return costGuard.admit(maxCost(unit.input)) ? unit : nil
         }
+    }
+}
+
+extension ItemError {
+    /// Whether the server may have charged for the failed attempt: it answered 2xx and the
+    /// answer could not be used (cut off, malformed), or it did not answer in time (it may
+    /// have generated all the same). A refusal (4xx, 5xx) is not charged.
+    var mayHaveBeenBilled: Bool {
+        kind == .timeout || (200..<300).contains(status ?? 0)
+    }
+}
+
+/// `--max-cost` for models the price table does not know: their requests cannot be counted
+/// against the cap, which a person must hear of (once per model) rather than find on a bill.
+final class UnpricedModels: Sendable {
+    private let warned = Mutex<Set<String>>([])
+    private let warn: @Sendable (String) -> Void
+
+    /// Reports each model without a price once, through `warn`.
+    init(warn: @escaping @Sendable (String) -> Void) {
+        self.warn = warn
+    }
+
+    /// The most `estimate` may cost, or 0 (with a warning, once per model) when its price is
+    /// unknown.
+    func maxUSD(_ estimate: CostEstimate) -> Double {
+        if let most = estimate.maxUSD { return most }
+        let first = warned.withLock { $0.insert(estimate.model).inserted }
+        if first {
+            warn(
+                "warning: --max-cost: no price for model '\(estimate.model)', so its requests are not counted against "
+                    + "the cap; give its price with --prices FILE or --price-in/--price-out"
+            )
+        }
+        return 0
     }
 }

@@ -50,27 +50,42 @@ enum SharedQuotaOption {
             } catch {
                 throw InputError(file: "--quota", message: "\(error)")
             }
+            var wait = DatabaseWaitOption()
+            wait.seconds = options.waitForDatabase
             return try await QueueDatabase.withDatabase(address.database) { database in
-                try await using(database, name: address.name, options: options, configuration: configuration, body)
+                try await using(
+                    database,
+                    name: address.name,
+                    options: options,
+                    configuration: configuration,
+                    wait: wait,
+                    body
+                )
             }
         case nil:
             guard let fallback else { return try await body(nil) }
+            // A worker's own queue database: it waits out any outage, as for the queue.
+            var wait = DatabaseWaitOption()
+            wait.seconds = 0
             return try await using(
                 fallback.database,
                 name: fallback.name,
                 options: options,
                 configuration: configuration,
+                wait: wait,
                 body
             )
         }
     }
 
-    /// Runs `body` with quota `name` in `database`.
+    /// Runs `body` with quota `name` in `database`, giving up on a database that cannot be
+    /// reached after `wait`.
     private static func using<T: Sendable>(
         _ database: QueueDatabase,
         name: String,
         options: RunOptions,
         configuration: BatchConfiguration,
+        wait: DatabaseWaitOption,
         _ body: ((any QuotaProtocol<ContinuousClock>)?) async throws -> T
     ) async throws -> T {
         let quota = PostgresQuota(
@@ -82,11 +97,15 @@ enum SharedQuotaOption {
         do {
             // A database that is down is waited for (and said so), as the queue's is.
             let outages = OutageReporter(quiet: options.quiet)
-            try await database.retrying("prepare the shared quota", onOutage: outages.report) {
-                try await quota.prepare()
+            try await wait.reaching(database.url, flag: "--quota", onOutage: outages.report) { onOutage in
+                try await database.retrying("prepare the shared quota", onOutage: onOutage) {
+                    try await quota.prepare()
+                }
             }
         } catch is CancellationError {
             throw CancellationError()
+        } catch let error as InputError {
+            throw error
         } catch {
             throw InputError(
                 file: database.url.description,

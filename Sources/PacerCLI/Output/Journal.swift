@@ -31,6 +31,9 @@ package struct Journal: Sendable {
     private(set) var entries = 0
     /// Of those, failures.
     private(set) var failures = 0
+    /// Lines of an id done by an earlier line: a `--retry-failed` run's, left uncompacted
+    /// when it was killed before the end. A run that finds any compacts the file.
+    private(set) var superseded = 0
 
     /// The bytes held for the done ids (see ``IDFingerprints/storageBytes``).
     var storageBytes: Int { done.storageBytes }
@@ -87,7 +90,7 @@ package struct Journal: Sendable {
             }
             entries += 1
             if !succeeded { failures += 1 }
-            if succeeded || !retryFailed { done.insert(id) }
+            if succeeded || !retryFailed, !done.insert(id) { superseded += 1 }
         }
     }
 

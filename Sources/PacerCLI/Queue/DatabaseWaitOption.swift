@@ -32,10 +32,12 @@ struct DatabaseWaitOption: ParsableArguments {
     ///
     /// - Parameters:
     ///   - url: The database, for the message.
+    ///   - flag: The flag that named it, for the message.
     ///   - onOutage: Told of each outage as usual (the reporter that prints them).
     ///   - body: The work, handed the outage callback to use.
     func reaching<T: Sendable>(
         _ url: DatabaseURL,
+        flag: String = "--db",
         onOutage: @escaping @Sendable (DatabaseOutage) -> Void,
         _ body: @escaping @Sendable (_ onOutage: @escaping @Sendable (DatabaseOutage) -> Void) async throws -> T
     ) async throws -> T {
@@ -58,7 +60,7 @@ struct DatabaseWaitOption: ParsableArguments {
                 throw InputError(
                     file: url.description,
                     message: "could not reach the database in \(limit.formatted) s; "
-                        + "check that it is running and that --db names it, or wait longer with --wait-for-db"
+                        + "check that it is running and that \(flag) names it, or wait longer with --wait-for-db"
                 )
             }
             return value
