@@ -1,5 +1,6 @@
 import Foundation
 import PacerHTTP
+import PacerJobs
 import PacerOpenAI
 import PacerTesting
 import Testing

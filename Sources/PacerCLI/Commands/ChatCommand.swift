@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import PacerCore
 import PacerHTTP
+import PacerJobs
 import PacerOpenAI
 
 /// `pacer chat`: one chat completion per prompt, against any OpenAI-compatible server.

@@ -1,4 +1,5 @@
 import ArgumentParser
+import PacerJobs
 
 /// The `pacer` command line: the commands that run batches and the simulator. The `pacer`
 /// executable adds `bench` (in PacerBench) to these.

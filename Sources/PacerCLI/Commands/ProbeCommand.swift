@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import PacerCore
 import PacerHTTP
+import PacerJobs
 import PacerOpenAI
 
 /// `pacer probe`: sweeps concurrency against a chat endpoint and recommends the number to use.

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import PacerCore
+import PacerJobs
 import PacerOpenAI
 
 /// The options of every command that calls an OpenAI-compatible API (`chat`, `batch`): where,

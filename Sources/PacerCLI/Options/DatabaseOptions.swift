@@ -1,4 +1,5 @@
 import ArgumentParser
+import PacerJobs
 import PacerPostgres
 
 /// Where the queue is: `--db` (or `PACER_DATABASE_URL`) and `--batch`.

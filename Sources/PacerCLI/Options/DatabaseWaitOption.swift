@@ -1,4 +1,5 @@
 import ArgumentParser
+import PacerJobs
 import PacerPostgres
 import Synchronization
 

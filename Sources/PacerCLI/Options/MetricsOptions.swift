@@ -1,5 +1,6 @@
 import ArgumentParser
 import PacerCore
+import PacerJobs
 import PacerMetrics
 
 /// `--metrics-port` and `--metrics-host`: Prometheus metrics while a command runs.

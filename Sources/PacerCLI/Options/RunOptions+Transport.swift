@@ -1,4 +1,5 @@
 import PacerHTTP
+import PacerJobs
 
 extension RunOptions {
     /// The transport these options describe: a connection per worker, and for HTTPS the CAs the

@@ -1,5 +1,6 @@
 import ArgumentParser
 import PacerCore
+import PacerJobs
 
 /// Options shared by `pacer chat` and `pacer fetch`.
 package struct RunOptions: ParsableArguments {

@@ -1,5 +1,6 @@
 import Foundation
 import PacerCore
+import PacerJobs
 import PacerPostgres
 
 /// `--quota postgres://…?quota=NAME` (or `PACER_QUOTA_URL`): the run paces against a quota

@@ -6,7 +6,7 @@ import Synchronization
 /// most it may cost) and the request's own most stay within the cap. So a run never spends
 /// past the cap by more than its estimates fall short (a request without `max_tokens` is
 /// reckoned at the default allowance), and when it stops, every request it sent has finished.
-final class CostGuard: Sendable {
+package final class CostGuard: Sendable {
     private struct State {
         var spent = 0.0
         var reserved = 0.0
@@ -14,17 +14,17 @@ final class CostGuard: Sendable {
     }
 
     /// The cap, in USD.
-    let cap: Double
+    package let cap: Double
     private let state = Mutex(State())
 
     /// A guard for `cap` USD.
-    init(cap: Double) {
+    package init(cap: Double) {
         self.cap = cap
     }
 
     /// Reserves `maxUSD` for a request about to be sent; `false` (and no reservation) when it
     /// would pass the cap: the run admits nothing more.
-    func admit(_ maxUSD: Double) -> Bool {
+    package func admit(_ maxUSD: Double) -> Bool {
         state.withLock { state in
             guard !state.refused, state.spent + state.reserved + maxUSD <= cap else {
                 state.refused = true
@@ -38,7 +38,7 @@ final class CostGuard: Sendable {
     /// A request finished: its reservation becomes what it cost (`nil`: nothing known to be
     /// charged, as for a failed request), plus its most for each failed attempt the server may
     /// have billed (``ItemError/mayHaveBeenBilled``): retries are paid for too.
-    func settle(reserved: Double, cost: Double?, billedFailures: Int = 0) {
+    package func settle(reserved: Double, cost: Double?, billedFailures: Int = 0) {
         state.withLock { state in
             state.reserved -= reserved
             state.spent += (cost ?? 0) + Double(billedFailures) * reserved
@@ -46,30 +46,37 @@ final class CostGuard: Sendable {
     }
 
     /// What the finished requests cost, in USD.
-    var spent: Double { state.withLock { $0.spent } }
+    package var spent: Double { state.withLock { $0.spent } }
 
     /// Whether the cap stopped admission.
-    var stoppedAdmission: Bool { state.withLock { $0.refused } }
+    package var stoppedAdmission: Bool { state.withLock { $0.refused } }
 }
 
 /// The runner's units, ended early when the next one would pass the ``CostGuard``'s cap.
-struct CappedUnits<Base: AsyncSequence & Sendable, Unit: Sendable>: AsyncSequence, Sendable
+package struct CappedUnits<Base: AsyncSequence & Sendable, Unit: Sendable>: AsyncSequence, Sendable
 where Base.Element == BatchItem<Unit> {
-    let base: Base
-    let costGuard: CostGuard
+    package let base: Base
+    package let costGuard: CostGuard
     /// The most a unit may cost, in USD (0 when its price is unknown).
-    let maxCost: @Sendable (Unit) -> Double
+    package let maxCost: @Sendable (Unit) -> Double
 
-    func makeAsyncIterator() -> Iterator {
+    /// `base`'s units, ended before the first that `costGuard` does not admit at `maxCost`.
+    package init(base: Base, costGuard: CostGuard, maxCost: @escaping @Sendable (Unit) -> Double) {
+        self.base = base
+        self.costGuard = costGuard
+        self.maxCost = maxCost
+    }
+
+    package func makeAsyncIterator() -> Iterator {
         Iterator(base: base.makeAsyncIterator(), costGuard: costGuard, maxCost: maxCost)
     }
 
-    struct Iterator: AsyncIteratorProtocol {
-        var base: Base.AsyncIterator
-        let costGuard: CostGuard
-        let maxCost: @Sendable (Unit) -> Double
+    package struct Iterator: AsyncIteratorProtocol {
+        package var base: Base.AsyncIterator
+        package let costGuard: CostGuard
+        package let maxCost: @Sendable (Unit) -> Double
 
-        mutating func next() async throws -> BatchItem<Unit>? {
+        package mutating func next() async throws -> BatchItem<Unit>? {
             guard let unit = try await base.next() else { return nil }
             // The unit not admitted is not sent and not written: a rerun does it.
             return costGuard.admit(maxCost(unit.input)) ? unit : nil
@@ -81,25 +88,25 @@ extension ItemError {
     /// Whether the server may have charged for the failed attempt: it answered 2xx and the
     /// answer could not be used (cut off, malformed), or it did not answer in time (it may
     /// have generated all the same). A refusal (4xx, 5xx) is not charged.
-    var mayHaveBeenBilled: Bool {
+    package var mayHaveBeenBilled: Bool {
         kind == .timeout || (200..<300).contains(status ?? 0)
     }
 }
 
 /// `--max-cost` for models the price table does not know: their requests cannot be counted
 /// against the cap, which a person must hear of (once per model) rather than find on a bill.
-final class UnpricedModels: Sendable {
+package final class UnpricedModels: Sendable {
     private let warned = Mutex<Set<String>>([])
     private let warn: @Sendable (String) -> Void
 
     /// Reports each model without a price once, through `warn`.
-    init(warn: @escaping @Sendable (String) -> Void) {
+    package init(warn: @escaping @Sendable (String) -> Void) {
         self.warn = warn
     }
 
     /// The most `estimate` may cost, or 0 (with a warning, once per model) when its price is
     /// unknown.
-    func maxUSD(_ estimate: CostEstimate) -> Double {
+    package func maxUSD(_ estimate: CostEstimate) -> Double {
         if let most = estimate.maxUSD { return most }
         let first = warned.withLock { $0.insert(estimate.model).inserted }
         if first {

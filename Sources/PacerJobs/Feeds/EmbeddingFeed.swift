@@ -8,20 +8,25 @@ import Synchronization
 /// answer unpacked into one line per text. A pack the server refuses as a whole is split
 /// (``EmbeddingPack/split(after:)``) and its parts sent again, until the input it refused
 /// stands alone: one bad text fails one line.
-struct EmbeddingFeed: JobFeed {
-    let limits: EmbeddingPacker.Limits
+package struct EmbeddingFeed: JobFeed {
+    package let limits: EmbeddingPacker.Limits
     /// Packs split for sending again, and the packs not yet finished.
-    let queue = PackQueue()
+    package let queue = PackQueue()
     /// Texts written, for the summary.
-    let succeeded = Tally()
-    let failed = Tally()
-    let cancelled = Tally()
+    package let succeeded = Tally()
+    package let failed = Tally()
+    package let cancelled = Tally()
 
-    func units(from source: ItemSource<EmbeddingInput>) -> PackedItems {
+    /// A feed that packs texts within `limits`.
+    package init(limits: EmbeddingPacker.Limits) {
+        self.limits = limits
+    }
+
+    package func units(from source: ItemSource<EmbeddingInput>) -> PackedItems {
         PackedItems(source: source, limits: limits, queue: queue)
     }
 
-    func lines(
+    package func lines(
         for unit: BatchItem<EmbeddingPack>,
         result: ItemResult<EmbeddingPackResult>
     ) -> [(line: any OutputRecord, success: Bool)] {
@@ -60,13 +65,13 @@ struct EmbeddingFeed: JobFeed {
         }
     }
 
-    var unitsAreItems: Bool { false }
+    package var unitsAreItems: Bool { false }
 
-    func itemCount(of unit: BatchItem<EmbeddingPack>) -> Int { unit.input.inputs.count }
+    package func itemCount(of unit: BatchItem<EmbeddingPack>) -> Int { unit.input.inputs.count }
 
     /// Items are texts, not requests: a split pack's first refusal is neither a success nor a
     /// failure of its texts.
-    func adjust(_ summary: inout BatchSummary) {
+    package func adjust(_ summary: inout BatchSummary) {
         summary.succeeded = succeeded.count
         summary.failed = failed.count
         summary.cancelled = cancelled.count
@@ -77,14 +82,14 @@ struct EmbeddingFeed: JobFeed {
 
 /// An embed output line: `{"id", "embedding", "usage": {"prompt_tokens", "total_tokens"},
 /// "model", "success": true, "attempts"}`; `usage` is the text's share of its request's.
-struct EmbeddingLine: OutputRecord {
-    var id: String
-    var embedding: JSONValue
-    var tokens: Int
-    var model: String
-    var attempts: Int
+package struct EmbeddingLine: OutputRecord {
+    package var id: String
+    package var embedding: JSONValue
+    package var tokens: Int
+    package var model: String
+    package var attempts: Int
 
-    func appendJSON(to output: inout [UInt8], encoder: JSONEncoder) {
+    package func appendJSON(to output: inout [UInt8], encoder: JSONEncoder) {
         var fields = JSONFieldWriter()
         fields.number("attempts", attempts)
         fields.value("embedding", embedding)
@@ -102,7 +107,7 @@ struct EmbeddingLine: OutputRecord {
 /// Packs split to be sent again, and how many packs are out (handed to the runner and not
 /// finished): the packed input ends only when the texts are read and no pack is out, since
 /// any pack out may still come back in parts.
-final class PackQueue: Sendable {
+package final class PackQueue: Sendable {
     private struct State {
         var splits: [EmbeddingPack] = []
         var outstanding = 0
@@ -112,10 +117,10 @@ final class PackQueue: Sendable {
     private let state = Mutex(State())
 
     /// A pack was handed to the runner.
-    func started() { state.withLock { $0.outstanding += 1 } }
+    package func started() { state.withLock { $0.outstanding += 1 } }
 
     /// A pack finished (written, failed, stopped, or split into ``requeue(_:)``'s parts).
-    func finished() {
+    package func finished() {
         let waiter = state.withLock { state in
             state.outstanding -= 1
             return state.waiter.take()
@@ -124,7 +129,7 @@ final class PackQueue: Sendable {
     }
 
     /// Parts of a refused pack, to send before any new pack.
-    func requeue(_ parts: [EmbeddingPack]) {
+    package func requeue(_ parts: [EmbeddingPack]) {
         let waiter = state.withLock { state in
             state.splits.append(contentsOf: parts)
             return state.waiter.take()
@@ -133,7 +138,7 @@ final class PackQueue: Sendable {
     }
 
     /// A split part to send now, counted as out.
-    func takeSplit() -> EmbeddingPack? {
+    package func takeSplit() -> EmbeddingPack? {
         state.withLock { state in
             guard !state.splits.isEmpty else { return nil }
             state.outstanding += 1
@@ -142,7 +147,7 @@ final class PackQueue: Sendable {
     }
 
     /// Waits until a part is ready or no pack is out; returns whether the input has ended.
-    func waitForPartsOrEnd() async -> Bool {
+    package func waitForPartsOrEnd() async -> Bool {
         while true {
             var ended = false
             await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
@@ -164,23 +169,23 @@ final class PackQueue: Sendable {
 
 /// The packed input: split parts first, then new packs from the texts in input order, until
 /// both run out.
-struct PackedItems: AsyncSequence, Sendable {
-    let source: ItemSource<EmbeddingInput>
-    let limits: EmbeddingPacker.Limits
-    let queue: PackQueue
+package struct PackedItems: AsyncSequence, Sendable {
+    package let source: ItemSource<EmbeddingInput>
+    package let limits: EmbeddingPacker.Limits
+    package let queue: PackQueue
 
-    func makeAsyncIterator() -> Iterator {
+    package func makeAsyncIterator() -> Iterator {
         Iterator(inner: source.makeAsyncIterator(), packer: EmbeddingPacker(limits: limits), queue: queue)
     }
 
-    struct Iterator: AsyncIteratorProtocol {
-        var inner: ItemSource<EmbeddingInput>.AsyncIterator
-        var packer: EmbeddingPacker
-        let queue: PackQueue
-        var sourceEnded = false
-        var sent = 0
+    package struct Iterator: AsyncIteratorProtocol {
+        package var inner: ItemSource<EmbeddingInput>.AsyncIterator
+        package var packer: EmbeddingPacker
+        package let queue: PackQueue
+        package var sourceEnded = false
+        package var sent = 0
 
-        mutating func next() async throws -> BatchItem<EmbeddingPack>? {
+        package mutating func next() async throws -> BatchItem<EmbeddingPack>? {
             while true {
                 if let part = queue.takeSplit() { return item(part) }
                 if !sourceEnded {

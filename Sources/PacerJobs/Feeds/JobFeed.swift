@@ -3,7 +3,7 @@ import PacerCore
 /// How a ``BatchJob`` turns the items it reads into the runner's units of work, and each
 /// finished unit into output lines: one to one for `chat`, `fetch` and `batch`
 /// (``OneToOneFeed``); many texts to one request for `embed` (``EmbeddingFeed``).
-protocol JobFeed: Sendable {
+package protocol JobFeed: Sendable {
     /// What an input line parses to.
     associatedtype Input: Sendable
     /// What the runner sends: an input, or several in one request.
@@ -32,20 +32,28 @@ protocol JobFeed: Sendable {
 }
 
 /// One unit per input item, and one line per unit.
-struct OneToOneFeed<Input: Sendable, Output: MeteredOutput>: JobFeed {
-    let makeLine: @Sendable (BatchItem<Input>, ItemResult<Output>) -> any OutputRecord
+package struct OneToOneFeed<Input: Sendable, Output: MeteredOutput>: JobFeed {
+    package let makeLine: @Sendable (BatchItem<Input>, ItemResult<Output>) -> any OutputRecord
 
-    func units(from source: ItemSource<Input>) -> ItemSource<Input> { source }
+    /// A feed that writes `makeLine`'s line for each item.
+    package init(makeLine: @escaping @Sendable (BatchItem<Input>, ItemResult<Output>) -> any OutputRecord) {
+        self.makeLine = makeLine
+    }
 
-    func lines(for unit: BatchItem<Input>, result: ItemResult<Output>) -> [(line: any OutputRecord, success: Bool)] {
+    package func units(from source: ItemSource<Input>) -> ItemSource<Input> { source }
+
+    package func lines(
+        for unit: BatchItem<Input>,
+        result: ItemResult<Output>
+    ) -> [(line: any OutputRecord, success: Bool)] {
         // An item stopped before it was done is not written: a rerun does it.
         if result.error?.kind == .cancelled { return [] }
         return [(makeLine(unit, result), result.isSuccess)]
     }
 
-    var unitsAreItems: Bool { true }
+    package var unitsAreItems: Bool { true }
 
-    func itemCount(of unit: BatchItem<Input>) -> Int { 1 }
+    package func itemCount(of unit: BatchItem<Input>) -> Int { 1 }
 
-    func adjust(_ summary: inout BatchSummary) {}
+    package func adjust(_ summary: inout BatchSummary) {}
 }

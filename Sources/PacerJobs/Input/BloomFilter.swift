@@ -2,20 +2,20 @@
 ///
 /// The duplicate-id check of a file input uses it so that memory does not grow with the number
 /// of items: ids the filter has maybe seen are checked exactly in a second pass.
-struct BloomFilter {
+package struct BloomFilter {
     private var words: [UInt64]
     private let bits: UInt64
     private let hashes = 5
 
     /// A filter of about `bits` bits (at least 2^16).
-    init(bits: Int) {
+    package init(bits: Int) {
         let count = max(1 << 10, (bits + 63) / 64)
         self.words = [UInt64](repeating: 0, count: count)
         self.bits = UInt64(count * 64)
     }
 
     /// Adds `text`; returns whether it was maybe there already.
-    mutating func insert(_ text: String) -> Bool {
+    package mutating func insert(_ text: String) -> Bool {
         let (first, second) = Self.hashes(text)
         var present = true
         for index in 0..<UInt64(hashes) {

@@ -15,11 +15,11 @@ import Darwin
 /// A pipe or terminal may have nothing to read for as long as its writer likes, so on those
 /// the reader waits with `poll(2)` in slices of 100 ms and gives up when ``stop()`` is called
 /// or the reading task is cancelled: Ctrl-C must not wait for the next line of stdin.
-final class FileReader: Sendable {
+package final class FileReader: Sendable {
     /// The name used in messages: the path, or `<stdin>`.
-    let name: String
+    package let name: String
     /// The file's size in bytes when opened (0 for stdin and pipes).
-    let size: Int
+    package let size: Int
     private let descriptor: Int32
     private let ownsDescriptor: Bool
     private let queue = DispatchQueue(label: "pacer.input")
@@ -27,7 +27,7 @@ final class FileReader: Sendable {
     private let stopped = Atomic<Bool>(false)
 
     /// Opens `path` for reading; `-` means stdin.
-    init(path: String) throws(InputError) {
+    package init(path: String) throws(InputError) {
         if path == "-" {
             self.name = "<stdin>"
             self.descriptor = STDIN_FILENO
@@ -55,20 +55,20 @@ final class FileReader: Sendable {
 
     /// Ends the input here: a read waiting for data returns at once, and every read after
     /// returns nothing. What was read but not yet a whole line is dropped (see ``isStopped``).
-    func stop() {
+    package func stop() {
         stopped.store(true, ordering: .releasing)
     }
 
     /// Whether ``stop()`` was called (or a read was cancelled): an empty read then means
     /// "stopped", not the end of the input.
-    var isStopped: Bool { stopped.load(ordering: .acquiring) }
+    package var isStopped: Bool { stopped.load(ordering: .acquiring) }
 
     deinit {
         if ownsDescriptor { close(descriptor) }
     }
 
     /// The next chunk of at most `size` bytes; empty at the end of the input or once stopped.
-    func read(upTo size: Int = 64 * 1024) async throws(InputError) -> [UInt8] {
+    package func read(upTo size: Int = 64 * 1024) async throws(InputError) -> [UInt8] {
         let result: Result<[UInt8], InputError> = await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
                 queue.async { continuation.resume(returning: self.blockingRead(upTo: size)) }

@@ -17,39 +17,39 @@
 /// kept). An insert moves about `count / 4096` neighbours, a lookup is a binary search in one
 /// bucket. Six bytes rather than eight is what keeps 10^6 ids on stdin within a quarter of a
 /// small run's memory (BENCHMARKS.md, issue 9).
-struct IDFingerprints: Sendable {
+package struct IDFingerprints: Sendable {
     private static let bucketBits = 12
     /// `UInt16`s an entry: 48 bits.
     private static let width = 3
     private var buckets: [[UInt16]] = Array(repeating: [], count: 1 << bucketBits)
     /// The number of distinct fingerprints held.
-    private(set) var count = 0
+    package private(set) var count = 0
 
     /// An empty set (32 KiB of bucket headers; the buckets themselves start empty).
-    init() {}
+    package init() {}
 
     /// The bytes the set holds for its fingerprints: bucket headers and capacities (not
     /// counting the allocator's own overhead).
-    var storageBytes: Int {
+    package var storageBytes: Int {
         buckets.count * MemoryLayout<[UInt16]>.stride
             + buckets.reduce(0) { $0 + ($1.capacity > 0 ? 32 + $1.capacity * 2 : 0) }
     }
 
     /// The fingerprint of `id` (its UTF-8 bytes) in this process.
-    static func fingerprint(_ id: String) -> UInt64 {
+    package static func fingerprint(_ id: String) -> UInt64 {
         var id = id
         return id.withUTF8 { fingerprint(UnsafeRawBufferPointer($0)) }
     }
 
     /// The fingerprint of the UTF-8 bytes of an id.
-    static func fingerprint(_ bytes: UnsafeRawBufferPointer) -> UInt64 {
+    package static func fingerprint(_ bytes: UnsafeRawBufferPointer) -> UInt64 {
         var hasher = Hasher()
         hasher.combine(bytes: bytes)
         return UInt64(UInt(bitPattern: hasher.finalize()))
     }
 
     /// Whether an id with this fingerprint was inserted.
-    func contains(fingerprint: UInt64) -> Bool {
+    package func contains(fingerprint: UInt64) -> Bool {
         let key = Self.key(fingerprint)
         let bucket = buckets[Self.bucket(fingerprint)]
         let index = Self.insertionIndex(of: key, in: bucket)
@@ -57,11 +57,11 @@ struct IDFingerprints: Sendable {
     }
 
     /// Whether `id` was inserted (see the type's note on what is exact).
-    func contains(_ id: String) -> Bool { contains(fingerprint: Self.fingerprint(id)) }
+    package func contains(_ id: String) -> Bool { contains(fingerprint: Self.fingerprint(id)) }
 
     /// Adds a fingerprint; returns `false` when it was there already.
     @discardableResult
-    mutating func insert(fingerprint: UInt64) -> Bool {
+    package mutating func insert(fingerprint: UInt64) -> Bool {
         let key = Self.key(fingerprint)
         let which = Self.bucket(fingerprint)
         let index = Self.insertionIndex(of: key, in: buckets[which])
@@ -83,7 +83,7 @@ struct IDFingerprints: Sendable {
 
     /// Adds `id`; returns `false` when it (or an id with its fingerprint) was there already.
     @discardableResult
-    mutating func insert(_ id: String) -> Bool { insert(fingerprint: Self.fingerprint(id)) }
+    package mutating func insert(_ id: String) -> Bool { insert(fingerprint: Self.fingerprint(id)) }
 
     private static func bucket(_ fingerprint: UInt64) -> Int { Int(fingerprint >> UInt64(64 - bucketBits)) }
 

@@ -4,7 +4,7 @@ import PacerHTTP
 import PacerOpenAI
 
 /// How input lines are read.
-enum InputFormat: String, Sendable, CaseIterable {
+package enum InputFormat: String, Sendable, CaseIterable {
     /// Decide from the first non-blank line: `{` means JSONL, anything else text.
     case auto
     /// One prompt (chat) or URL (fetch) per line.
@@ -16,20 +16,24 @@ enum InputFormat: String, Sendable, CaseIterable {
 }
 
 /// What is wrong with one input line (the caller adds the file and line number).
-struct LineProblem: Error {
-    var message: String
+package struct LineProblem: Error {
+    package var message: String
     /// The id the line gives its item, if it is known.
-    var itemID: String?
+    package var itemID: String?
 }
 
 /// Turns input lines into batch items; pure, so it is tested with tables.
-struct ItemParser<Input: Sendable>: Sendable {
+package struct ItemParser<Input: Sendable>: Sendable {
     /// Parses one non-blank line of each format; `nil` id means "use the line number".
-    let parseText: @Sendable (String) throws -> Input
-    let parseJSON: @Sendable ([String: JSONValue]) throws -> (id: String?, input: Input)
+    package let parseText: @Sendable (String) throws -> Input
+    package let parseJSON: @Sendable ([String: JSONValue]) throws -> (id: String?, input: Input)
 
     /// Parses a line in a known format; `nil` for a blank line.
-    func parse(_ line: Line, format: InputFormat, file: String) throws(InputError) -> (id: String, input: Input)? {
+    package func parse(
+        _ line: Line,
+        format: InputFormat,
+        file: String
+    ) throws(InputError) -> (id: String, input: Input)? {
         let trimmed = Self.trimmed(line.text)
         guard !trimmed.isEmpty else { return nil }
         do {
@@ -60,7 +64,7 @@ struct ItemParser<Input: Sendable>: Sendable {
 
     /// `text` without leading and trailing whitespace. Most lines have none, and Foundation's
     /// trimming costs more than parsing a short JSON line, so those are returned as they are.
-    static func trimmed(_ text: String) -> String {
+    package static func trimmed(_ text: String) -> String {
         func plain(_ byte: UInt8?) -> Bool {
             guard let byte else { return false }
             return byte > 0x20 && byte < 0x80
@@ -70,7 +74,7 @@ struct ItemParser<Input: Sendable>: Sendable {
     }
 
     /// The format of a file whose first non-blank line is `line`.
-    static func detect(_ line: String) -> InputFormat {
+    package static func detect(_ line: String) -> InputFormat {
         line.trimmingCharacters(in: .whitespaces).hasPrefix("{") ? .jsonl : .text
     }
 }
@@ -78,7 +82,7 @@ struct ItemParser<Input: Sendable>: Sendable {
 extension ItemParser where Input == ChatPrompt {
     /// Chat lines: a prompt per text line; JSONL with `prompt` or `messages`, optional `id`,
     /// `model`, `max_tokens`, `temperature`.
-    static let chat = ItemParser(
+    package static let chat = ItemParser(
         parseText: { text throws in ChatPrompt(text) },
         parseJSON: { line throws in
             var object = line
@@ -135,7 +139,7 @@ extension ItemParser where Input == ChatPrompt {
 
 extension ItemParser where Input == FetchRequest {
     /// Fetch lines: a URL per text line; JSONL with `url`, optional `id` and `headers`.
-    static let fetch = ItemParser(
+    package static let fetch = ItemParser(
         parseText: { text throws in FetchRequest(url: try checkedURL(text)) },
         parseJSON: { object throws in
             guard case .string(let url)? = object["url"] else {
@@ -157,7 +161,7 @@ extension ItemParser where Input == FetchRequest {
         }
     )
 
-    static func checkedURL(_ text: String) throws -> String {
+    package static func checkedURL(_ text: String) throws -> String {
         guard let url = URL(string: text), let scheme = url.scheme?.lowercased(), scheme == "http" || scheme == "https",
             url.host?.isEmpty == false
         else {
@@ -173,7 +177,7 @@ extension ItemParser where Input == FetchRequest {
 /// that id, and never collides with a neighbour the way two `Double`s above 2^53 would); one
 /// written with a fraction or exponent (`7.0`, `7e0`) is the integer's digits when an `Int`
 /// holds it exactly. Anything else (`1.5`, `1e19`) is an error, not a rounded id.
-func itemID(_ object: [String: JSONValue]) throws -> String? {
+package func itemID(_ object: [String: JSONValue]) throws -> String? {
     switch object["id"] ?? object["custom_id"] {
     case nil, .null?: return nil
     case .string(let id)?:
@@ -192,7 +196,7 @@ func itemID(_ object: [String: JSONValue]) throws -> String? {
 
 extension JSONValue {
     /// The value's JSON text, cut to 40 characters, for messages.
-    var excerpt: String {
+    package var excerpt: String {
         let text = jsonText
         return text.count > 40 ? text.prefix(40) + "…" : text
     }

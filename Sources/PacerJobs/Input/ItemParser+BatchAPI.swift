@@ -6,7 +6,7 @@ extension ItemParser where Input == APIRequest {
     /// "body"}`, where `url` is one of ``APIEndpoint``'s (`/v1/chat/completions`,
     /// `/v1/embeddings`, `/v1/completions`, `/v1/responses`, `/v1/moderations`; with or
     /// without `/v1`) and `body` an object, sent as it is.
-    static let batchAPI = ItemParser(
+    package static let batchAPI = ItemParser(
         parseText: { _ throws in
             throw LineProblem(message: #"expected an OpenAI Batch API line: {"custom_id", "method", "url", "body"}"#)
         },

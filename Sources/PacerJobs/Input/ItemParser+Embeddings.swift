@@ -4,7 +4,7 @@ import PacerOpenAI
 extension ItemParser where Input == EmbeddingInput {
     /// Texts to embed: a text per line; JSONL with `text` (or `input`), optional `id`. A text
     /// keeps its line exactly (only a JSONL string can hold leading or trailing spaces).
-    static let embeddings = ItemParser(
+    package static let embeddings = ItemParser(
         parseText: { text throws in EmbeddingInput(id: "", text: text) },
         parseJSON: { object throws in
             guard case .string(let text)? = object["text"] ?? object["input"] else {

@@ -5,30 +5,30 @@ import Synchronization
 ///
 /// A source is read once. ``count()`` reads a file through a separate handle, so a file can be
 /// checked whole (and counted) before the first request.
-struct ItemSource<Input: Sendable>: AsyncSequence, Sendable {
-    let path: String
-    let format: InputFormat
-    let parser: ItemParser<Input>
+package struct ItemSource<Input: Sendable>: AsyncSequence, Sendable {
+    package let path: String
+    package let format: InputFormat
+    package let parser: ItemParser<Input>
     /// Ids to leave out (done in an earlier run); each one left out is counted in `skipped`.
-    let skip: @Sendable (String) -> Bool
-    let skipped = Tally()
+    package let skip: @Sendable (String) -> Bool
+    package let skipped = Tally()
     /// When set, a line that does not parse is handed here (with its line number as id) and
     /// reading goes on, instead of ending the input with the error (`--skip-invalid`).
-    let onInvalid: (@Sendable (_ id: String, _ error: InputError) -> Void)?
+    package let onInvalid: (@Sendable (_ id: String, _ error: InputError) -> Void)?
     /// Whether reading checks ids for duplicates itself, keeping a fingerprint of every id
     /// (stdin, which cannot be read twice). A file is checked by ``count()`` instead, in memory
     /// that does not grow with it.
-    let checksDuplicates: Bool
+    package let checksDuplicates: Bool
     private let reader: FileReader
 
     /// Ends the input where it is (Ctrl-C): a read waiting on stdin returns, and no more
     /// items come.
-    func stopReading() {
+    package func stopReading() {
         reader.stop()
     }
 
     /// Opens the input; `-` is stdin.
-    init(
+    package init(
         path: String,
         format: InputFormat,
         parser: ItemParser<Input>,
@@ -52,7 +52,7 @@ struct ItemSource<Input: Sendable>: AsyncSequence, Sendable {
     ///
     /// - Throws: The first ``InputError``, or one saying the file has no items.
     /// - Returns: The items in the file, and how many of them `skip` leaves out.
-    func count() async throws -> (items: Int, skipped: Int) {
+    package func count() async throws -> (items: Int, skipped: Int) {
         let invalid = Tally()
         var countInvalid: (@Sendable (String, InputError) -> Void)?
         if onInvalid != nil {
@@ -89,23 +89,23 @@ struct ItemSource<Input: Sendable>: AsyncSequence, Sendable {
         return (count + skipped + invalid.count, skipped)
     }
 
-    struct AsyncIterator: AsyncIteratorProtocol {
-        var lines: Lines.AsyncIterator
-        let file: String
-        var format: InputFormat
-        let parser: ItemParser<Input>
-        let skip: @Sendable (String) -> Bool
-        let skipped: Tally
-        let onInvalid: (@Sendable (String, InputError) -> Void)?
-        var index = 0
-        let checksDuplicates: Bool
+    package struct AsyncIterator: AsyncIteratorProtocol {
+        package var lines: Lines.AsyncIterator
+        package let file: String
+        package var format: InputFormat
+        package let parser: ItemParser<Input>
+        package let skip: @Sendable (String) -> Bool
+        package let skipped: Tally
+        package let onInvalid: (@Sendable (String, InputError) -> Void)?
+        package var index = 0
+        package let checksDuplicates: Bool
         /// Every id seen, to reject duplicates (stdin only): 6 bytes an id, and a duplicate is
         /// never missed (see ``IDFingerprints`` for the other way round).
-        var seen = IDFingerprints()
+        package var seen = IDFingerprints()
         /// The line of the item returned last.
-        private(set) var lineNumber = 0
+        package private(set) var lineNumber = 0
 
-        mutating func next() async throws -> BatchItem<Input>? {
+        package mutating func next() async throws -> BatchItem<Input>? {
             while let line = try await lines.next() {
                 if let item = try item(from: line) {
                     if skip(item.id) {
@@ -147,7 +147,7 @@ struct ItemSource<Input: Sendable>: AsyncSequence, Sendable {
         }
     }
 
-    func makeAsyncIterator() -> AsyncIterator {
+    package func makeAsyncIterator() -> AsyncIterator {
         AsyncIterator(
             lines: Lines(reader: reader).makeAsyncIterator(),
             file: reader.name,
@@ -162,8 +162,10 @@ struct ItemSource<Input: Sendable>: AsyncSequence, Sendable {
 }
 
 /// A thread-safe count.
-final class Tally: Sendable {
+package final class Tally: Sendable {
     private let value = Mutex(0)
-    func add(_ count: Int = 1) { value.withLock { $0 += count } }
-    var count: Int { value.withLock { $0 } }
+    /// A count at zero.
+    package init() {}
+    package func add(_ count: Int = 1) { value.withLock { $0 += count } }
+    package var count: Int { value.withLock { $0 } }
 }

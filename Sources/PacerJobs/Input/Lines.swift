@@ -1,29 +1,29 @@
 import PacerHTTP
 
 /// One line of input with its 1-based number.
-struct Line: Sendable {
-    var number: Int
-    var text: String
+package struct Line: Sendable {
+    package var number: Int
+    package var text: String
 }
 
 /// The lines of a file or stdin, read lazily in chunks.
 ///
 /// A line longer than ``maxLineBytes`` or that is not UTF-8 ends the sequence with an
 /// ``InputError`` naming the line. A final `\r` is removed (CRLF files).
-struct Lines: AsyncSequence, Sendable {
+package struct Lines: AsyncSequence, Sendable {
     /// The longest accepted line: 1 MiB.
-    static let maxLineBytes = 1 << 20
+    package static let maxLineBytes = 1 << 20
 
-    let reader: FileReader
+    package let reader: FileReader
 
-    struct AsyncIterator: AsyncIteratorProtocol {
-        let reader: FileReader
-        var buffer: [UInt8] = []
-        var start = 0
-        var number = 0
-        var finished = false
+    package struct AsyncIterator: AsyncIteratorProtocol {
+        package let reader: FileReader
+        package var buffer: [UInt8] = []
+        package var start = 0
+        package var number = 0
+        package var finished = false
 
-        mutating func next() async throws -> Line? {
+        package mutating func next() async throws -> Line? {
             while true {
                 if let newline = buffer[start...].firstIndex(of: UInt8(ascii: "\n")) {
                     let line = try makeLine(buffer[start..<newline])
@@ -67,5 +67,5 @@ struct Lines: AsyncSequence, Sendable {
         }
     }
 
-    func makeAsyncIterator() -> AsyncIterator { AsyncIterator(reader: reader) }
+    package func makeAsyncIterator() -> AsyncIterator { AsyncIterator(reader: reader) }
 }

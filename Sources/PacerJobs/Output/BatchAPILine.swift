@@ -17,24 +17,24 @@ import PacerOpenAI
 ///
 /// Keys are written in OpenAI's order. The journal tells the two apart as every Batch API
 /// reader does: a success is a 2xx `status_code` with `error: null`.
-struct BatchAPILine: OutputRecord {
+package struct BatchAPILine: OutputRecord {
     /// The answer, when there was one.
-    struct Response {
-        var statusCode: Int
-        var requestID: String?
+    package struct Response {
+        package var statusCode: Int
+        package var requestID: String?
         /// JSON text.
-        var body: String
+        package var body: String
     }
 
-    var customID: String
-    var response: Response?
-    var error: (code: String, message: String)?
+    package var customID: String
+    package var response: Response?
+    package var error: (code: String, message: String)?
 
     /// Whether the line goes to the output file (a 2xx answer) rather than the errors file.
-    var isSuccess: Bool { error == nil && response.map { (200...299).contains($0.statusCode) } == true }
+    package var isSuccess: Bool { error == nil && response.map { (200...299).contains($0.statusCode) } == true }
 
     /// The line for an item's result.
-    init(_ result: ItemResult<APIResponse>) {
+    package init(_ result: ItemResult<APIResponse>) {
         customID = result.id
         switch result.outcome {
         case .success(let answer):
@@ -49,7 +49,7 @@ struct BatchAPILine: OutputRecord {
     }
 
     /// The line for an input line that could not be read (`--skip-invalid`).
-    static func invalid(id: String, error: InputError) -> BatchAPILine {
+    package static func invalid(id: String, error: InputError) -> BatchAPILine {
         BatchAPILine(customID: id, response: nil, error: (ItemError.Kind.invalidInput.rawValue, error.description))
     }
 
@@ -59,7 +59,7 @@ struct BatchAPILine: OutputRecord {
         self.error = error
     }
 
-    func appendJSON(to output: inout [UInt8], encoder: JSONEncoder) {
+    package func appendJSON(to output: inout [UInt8], encoder: JSONEncoder) {
         // Room for the answer at once: an embedding's is kilobytes, and growing by doubling
         // copied it four times more.
         let room = (response?.body.utf8.count ?? 0) + 2 * customID.utf8.count + 160

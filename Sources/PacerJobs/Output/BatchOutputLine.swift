@@ -2,7 +2,7 @@ import PacerCore
 import PacerOpenAI
 
 /// Which lines `--output` gets.
-enum OutputFormat: String, CaseIterable, Sendable {
+package enum OutputFormat: String, CaseIterable, Sendable {
     /// Pacer's JSONL (DESIGN.md): one flat object per item.
     case pacer
     /// OpenAI Batch API output lines, so a file meant for the Batch API can be run live and
@@ -18,19 +18,19 @@ enum OutputFormat: String, CaseIterable, Sendable {
 /// takes `error: null` with a 2xx status for a success; an HTTP error also keeps its
 /// `response` (its status and OpenAI's error body). A failure whose answer was a 2xx (a body
 /// that did not decode) has no `response`: that 2xx is not a result.
-struct BatchOutputLine: Encodable, OutputRecord {
-    struct Response: Encodable {
-        var statusCode: Int
-        var requestID: String?
-        var body: Body
+package struct BatchOutputLine: Encodable, OutputRecord {
+    package struct Response: Encodable {
+        package var statusCode: Int
+        package var requestID: String?
+        package var body: Body
 
-        enum CodingKeys: String, CodingKey {
+        package enum CodingKeys: String, CodingKey {
             case statusCode = "status_code"
             case requestID = "request_id"
             case body
         }
 
-        func encode(to encoder: any Encoder) throws {
+        package func encode(to encoder: any Encoder) throws {
             var container = encoder.container(keyedBy: CodingKeys.self)
             try container.encode(statusCode, forKey: .statusCode)
             try container.encode(requestID, forKey: .requestID)
@@ -38,11 +38,11 @@ struct BatchOutputLine: Encodable, OutputRecord {
         }
     }
 
-    enum Body: Encodable {
+    package enum Body: Encodable {
         case completion(ChatCompletionResponse)
         case error(OpenAIErrorBody)
 
-        func encode(to encoder: any Encoder) throws {
+        package func encode(to encoder: any Encoder) throws {
             switch self {
             case .completion(let completion): try completion.encode(to: encoder)
             case .error(let error): try error.encode(to: encoder)
@@ -50,23 +50,23 @@ struct BatchOutputLine: Encodable, OutputRecord {
         }
     }
 
-    struct Failure: Encodable {
-        var code: String
-        var message: String
+    package struct Failure: Encodable {
+        package var code: String
+        package var message: String
     }
 
-    var id: String
-    var customID: String
-    var response: Response?
-    var error: Failure?
+    package var id: String
+    package var customID: String
+    package var response: Response?
+    package var error: Failure?
 
-    enum CodingKeys: String, CodingKey {
+    package enum CodingKeys: String, CodingKey {
         case id, response, error
         case customID = "custom_id"
     }
 
     /// The Batch API line for a chat item.
-    init(_ result: ItemResult<ChatResult>) {
+    package init(_ result: ItemResult<ChatResult>) {
         id = "batch_req_\(result.id)"
         customID = result.id
         switch result.outcome {
@@ -106,7 +106,7 @@ struct BatchOutputLine: Encodable, OutputRecord {
         }
     }
 
-    func encode(to encoder: any Encoder) throws {
+    package func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(id, forKey: .id)
         try container.encode(customID, forKey: .customID)

@@ -23,26 +23,29 @@ import Darwin
 /// The journal reads lines of any length (an answer can be 16 MiB) byte by byte and keeps
 /// only a fingerprint of each done id (``IDFingerprints``): 6 bytes an id, not the line.
 package struct Journal: Sendable {
+    /// An empty journal (nothing done): the one of a run that writes to stdout.
+    package init() {}
+
     /// The ids this run skips.
     private var done = IDFingerprints()
     /// Bytes cut off the end (a torn last line), if any.
-    private(set) var repairedBytes = 0
+    package private(set) var repairedBytes = 0
     /// Lines that are an item's outcome.
-    private(set) var entries = 0
+    package private(set) var entries = 0
     /// Of those, failures.
-    private(set) var failures = 0
+    package private(set) var failures = 0
     /// Lines of an id done by an earlier line: a `--retry-failed` run's, left uncompacted
     /// when it was killed before the end. A run that finds any compacts the file.
-    private(set) var superseded = 0
+    package private(set) var superseded = 0
 
     /// The bytes held for the done ids (see ``IDFingerprints/storageBytes``).
-    var storageBytes: Int { done.storageBytes }
+    package var storageBytes: Int { done.storageBytes }
 
     /// How many distinct ids this run skips.
-    var doneCount: Int { done.count }
+    package var doneCount: Int { done.count }
 
     /// Whether the item with `id` was done by an earlier run and is skipped now.
-    func isDone(_ id: String) -> Bool { done.contains(id) }
+    package func isDone(_ id: String) -> Bool { done.contains(id) }
 
     /// Reads the journal at `path`, repairing a torn last line.
     ///
@@ -51,13 +54,13 @@ package struct Journal: Sendable {
     ///   - retryFailed: Whether an id whose line is a failure is done again (so not skipped).
     /// - Throws: ``InputError`` when the file cannot be read, is not Pacer output, or (without
     ///   `resume`) is not empty.
-    static func open(path: String, resume: Bool, retryFailed: Bool = false) async throws -> Journal {
+    package static func open(path: String, resume: Bool, retryFailed: Bool = false) async throws -> Journal {
         try await open(paths: [path], resume: resume, retryFailed: retryFailed)
     }
 
     /// Reads the journal kept in several files: an OpenAI Batch API output file and its
     /// errors file, whose ids are done together (a success in either is final).
-    static func open(paths: [String], resume: Bool, retryFailed: Bool = false) async throws -> Journal {
+    package static func open(paths: [String], resume: Bool, retryFailed: Bool = false) async throws -> Journal {
         var journal = Journal()
         for path in paths {
             try await journal.read(path: path, resume: resume, retryFailed: retryFailed)

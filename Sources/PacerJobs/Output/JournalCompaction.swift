@@ -21,7 +21,7 @@ import Darwin
 /// Memory: ids seen more than once are found with a Bloom filter (about 16 bits a line) and
 /// confirmed exactly in a second pass, as the input's duplicate check does; only the ids
 /// that have several lines (those redone) are kept as text.
-enum JournalCompaction {
+package enum JournalCompaction {
     /// Compacts the file at `path`; returns the number of lines dropped (0 leaves the file as
     /// it is).
     ///
@@ -31,7 +31,7 @@ enum JournalCompaction {
     ///     errors file, the ids that now have a success in the output file.
     /// - Throws: ``InputError`` naming the file when it cannot be read or rewritten; the file
     ///   is then unchanged.
-    static func compact(path: String, lines: Int, supersededBy: IDFingerprints? = nil) async throws -> Int {
+    package static func compact(path: String, lines: Int, supersededBy: IDFingerprints? = nil) async throws -> Int {
         // 1. Ids that may have more than one line, and lines whose id succeeded elsewhere.
         var filter = BloomFilter(bits: max(lines, 1) * 16)
         var suspects: Set<String> = []
@@ -105,7 +105,7 @@ enum JournalCompaction {
     }
 
     private static func writeAll(_ bytes: [UInt8], to descriptor: Int32, path: String) throws {
-        guard PacerCLI.writeAll(bytes, to: descriptor) else { throw error("cannot write \(path)", path: path) }
+        guard PacerJobs.writeAll(bytes, to: descriptor) else { throw error("cannot write \(path)", path: path) }
     }
 
     /// Flushes the folder holding `path`, so that a rename in it is on disk.

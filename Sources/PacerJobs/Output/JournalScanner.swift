@@ -55,7 +55,10 @@ package struct JournalScanner {
     private var statusCode: Int?
 
     /// Feeds `bytes`; calls `onLine` with each line they end (at `\n`).
-    mutating func scan(_ bytes: UnsafeRawBufferPointer, onLine: (Line) throws -> Void) rethrows {
+    /// A scanner at the start of a file.
+    package init() {}
+
+    package mutating func scan(_ bytes: UnsafeRawBufferPointer, onLine: (Line) throws -> Void) rethrows {
         for byte in bytes {
             if byte == UInt8(ascii: "\n") {
                 try onLine(finishLine())
@@ -66,7 +69,7 @@ package struct JournalScanner {
     }
 
     /// Ends a last line that has no newline (only in a file that was not repaired).
-    mutating func finish(onLine: (Line) throws -> Void) rethrows {
+    package mutating func finish(onLine: (Line) throws -> Void) rethrows {
         if expect != .start || invalid { try onLine(finishLine()) }
     }
 

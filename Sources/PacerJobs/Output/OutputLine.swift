@@ -4,48 +4,48 @@ import PacerHTTP
 import PacerOpenAI
 
 /// One line of the JSONL output, with the fields of DESIGN.md (written with sorted keys).
-struct OutputLine: OutputRecord {
-    struct Tokens {
-        var prompt: Int
-        var completion: Int
-        var total: Int
+package struct OutputLine: OutputRecord {
+    package struct Tokens {
+        package var prompt: Int
+        package var completion: Int
+        package var total: Int
         /// Pacer's estimate, not the server's count (a stream that reported no usage).
-        var estimated = false
+        package var estimated = false
     }
 
-    struct Failure {
-        var kind: String
-        var status: Int?
-        var message: String
+    package struct Failure {
+        package var kind: String
+        package var status: Int?
+        package var message: String
     }
 
-    var id: String
+    package var id: String
     /// The item's 0-based position among the input's items; absent for a line that could not
     /// be parsed (`--skip-invalid`), which is no item.
-    var index: Int?
-    var success: Bool
-    var prompt: String?
-    var url: String?
+    package var index: Int?
+    package var success: Bool
+    package var prompt: String?
+    package var url: String?
     /// A chat answer's text, or `null` when the model gave none (a refusal, tool calls).
-    var response: JSONValue?
+    package var response: JSONValue?
     /// Why the model declined, when it did.
-    var refusal: String?
+    package var refusal: String?
     /// The tools the model asked to call, as the server sent them.
-    var toolCalls: JSONValue?
-    var status: Int?
-    var data: JSONValue?
-    var tokens: Tokens?
-    var model: String?
-    var costUSD: Double?
-    var error: Failure?
-    var attempts: Int
-    var latencyMs: Int
+    package var toolCalls: JSONValue?
+    package var status: Int?
+    package var data: JSONValue?
+    package var tokens: Tokens?
+    package var model: String?
+    package var costUSD: Double?
+    package var error: Failure?
+    package var attempts: Int
+    package var latencyMs: Int
     /// A streamed answer's time to first token.
-    var ttftMs: Int?
+    package var ttftMs: Int?
 
     /// Writes the line as a JSON object with its keys in sorted order, leaving out absent
     /// fields, straight into `output` (one line per item: no dictionary, no sorting).
-    func appendJSON(to output: inout [UInt8], encoder: JSONEncoder) {
+    package func appendJSON(to output: inout [UInt8], encoder: JSONEncoder) {
         var fields = JSONFieldWriter()
         fields.number("attempts", attempts)
         if let costUSD { fields.number("cost_usd", costUSD) }
@@ -80,7 +80,7 @@ struct OutputLine: OutputRecord {
         output.append(contentsOf: fields.finish())
     }
 
-    init<Output>(_ result: ItemResult<Output>) {
+    package init<Output>(_ result: ItemResult<Output>) {
         self.id = result.id
         self.index = result.index
         self.success = result.isSuccess
@@ -92,7 +92,7 @@ struct OutputLine: OutputRecord {
     }
 
     /// The line of an input line that could not be parsed (`--skip-invalid`).
-    static func invalid(id: String, error: InputError) -> OutputLine {
+    package static func invalid(id: String, error: InputError) -> OutputLine {
         let failed = ItemResult<FetchResult>(
             index: 0,
             id: id,
@@ -109,7 +109,7 @@ struct OutputLine: OutputRecord {
     /// A chat item's line; a failure keeps the prompt so that it can be found again. A
     /// success always has `response` (`null` when the model gave no text), and `refusal` and
     /// `tool_calls` when the model refused or called tools.
-    static func chat(_ result: ItemResult<ChatResult>, prompt: String) -> OutputLine {
+    package static func chat(_ result: ItemResult<ChatResult>, prompt: String) -> OutputLine {
         var line = OutputLine(result)
         line.prompt = prompt
         if let output = result.output {
@@ -130,7 +130,7 @@ struct OutputLine: OutputRecord {
     }
 
     /// A fetch item's line; a failure keeps the URL.
-    static func fetch(_ result: ItemResult<FetchResult>, url: String) -> OutputLine {
+    package static func fetch(_ result: ItemResult<FetchResult>, url: String) -> OutputLine {
         var line = OutputLine(result)
         line.url = url
         if let output = result.output {

@@ -15,14 +15,14 @@ import Darwin
 /// The lock is `flock(2)`'s, on an open file description of its own: reading or compacting the
 /// journal through other descriptors leaves it held, and the kernel drops it when the process
 /// ends, however it ends, so a killed run never leaves a file locked.
-final class OutputLock: Sendable {
+package final class OutputLock: Sendable {
     private let descriptors: [Int32]
 
     /// Locks each of `paths` (creating a missing file empty).
     ///
     /// - Throws: ``InputError`` naming the file and, where the system tells, the process that
     ///   holds it.
-    init(paths: [String]) throws(InputError) {
+    package init(paths: [String]) throws(InputError) {
         var descriptors: [Int32] = []
         for path in paths {
             let descriptor = open(path, O_RDONLY | O_CREAT | O_CLOEXEC, 0o644)
@@ -51,7 +51,7 @@ final class OutputLock: Sendable {
 
     /// The process holding a `flock` on `descriptor`'s file, from Linux's `/proc/locks`
     /// (`1: FLOCK  ADVISORY  WRITE 4242 08:01:1234 0 EOF`); `nil` where that is not known.
-    static func holder(of descriptor: Int32) -> Int? {
+    package static func holder(of descriptor: Int32) -> Int? {
         var status = stat()
         guard fstat(descriptor, &status) == 0,
             let table = try? String(contentsOfFile: "/proc/locks", encoding: .utf8)

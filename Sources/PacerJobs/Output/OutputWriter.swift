@@ -10,14 +10,14 @@ import Darwin
 #endif
 
 /// A line of output that writes itself as JSON.
-protocol OutputRecord: Sendable {
+package protocol OutputRecord: Sendable {
     /// Appends the line's JSON, without the newline; `encoder` is the writer's, for lines
     /// that are `Encodable`.
     func appendJSON(to output: inout [UInt8], encoder: JSONEncoder) throws
 }
 
 extension OutputRecord where Self: Encodable {
-    func appendJSON(to output: inout [UInt8], encoder: JSONEncoder) throws {
+    package func appendJSON(to output: inout [UInt8], encoder: JSONEncoder) throws {
         output.append(contentsOf: try encoder.encode(self))
     }
 }
@@ -30,7 +30,7 @@ extension OutputRecord where Self: Encodable {
 /// until 64 KiB are waiting; then they are written in one `write(2)`. Lines are appended whole,
 /// so a crash leaves at most one torn line at the end, and at most the lines of one burst of
 /// finished items unwritten.
-final class OutputWriter: Sendable {
+package final class OutputWriter: Sendable {
     /// The encoder, and lines not written yet.
     private struct State {
         var encoder: JSONEncoder
@@ -39,21 +39,21 @@ final class OutputWriter: Sendable {
     }
 
     /// Waiting lines are written once they hold this many bytes.
-    static let flushBytes = 64 << 10
+    package static let flushBytes = 64 << 10
 
-    let name: String
+    package let name: String
     private let descriptor: Int32
     private let ownsDescriptor: Bool
     private let state: Mutex<State>
     private let lineCount = Atomic<Int>(0)
 
     /// The lines written so far.
-    var linesWritten: Int { lineCount.load(ordering: .relaxed) }
+    package var linesWritten: Int { lineCount.load(ordering: .relaxed) }
 
     /// Opens `path` for appending (created if missing); `nil` or `-` is stdout.
     ///
     /// The file is never emptied: it is the journal a rerun continues (see ``Journal``).
-    init(path: String?) throws(InputError) {
+    package init(path: String?) throws(InputError) {
         let encoder = JSONEncoder()
         // Sorted keys: the same item gives the same line on every platform and run.
         encoder.outputFormatting = [.withoutEscapingSlashes, .sortedKeys]
@@ -86,7 +86,7 @@ final class OutputWriter: Sendable {
     ///   - line: The line.
     ///   - flush: `false` keeps it (and the lines before it) until ``flush()``, or until 64 KiB
     ///     wait.
-    func write(_ line: some OutputRecord, flush: Bool = true) throws {
+    package func write(_ line: some OutputRecord, flush: Bool = true) throws {
         try state.withLock { state in
             let start = state.pending.count
             do {
@@ -102,7 +102,7 @@ final class OutputWriter: Sendable {
     }
 
     /// Writes the lines waiting, if any.
-    func flush() throws {
+    package func flush() throws {
         try state.withLock { try writePending(&$0) }
     }
 
@@ -119,7 +119,7 @@ final class OutputWriter: Sendable {
 
 /// Writes all of `bytes` to `descriptor`, retrying short and interrupted writes; `false` on
 /// an error, with `errno` saying which.
-func writeAll(_ bytes: [UInt8], to descriptor: Int32) -> Bool {
+package func writeAll(_ bytes: [UInt8], to descriptor: Int32) -> Bool {
     bytes.withUnsafeBytes { raw in
         var offset = 0
         while offset < raw.count {

@@ -9,8 +9,8 @@ import Synchronization
 /// to be admitted is `size` or more ahead of the oldest unfinished one, so at most `size`
 /// items' lines are ever held: a slow item (a long answer, a retry) stalls admission after
 /// `size` items instead of letting the held results grow without bound.
-final class ReorderWindow: Sendable {
-    typealias Lines = [(line: any OutputRecord, success: Bool)]
+package final class ReorderWindow: Sendable {
+    package typealias Lines = [(line: any OutputRecord, success: Bool)]
 
     private struct State {
         /// The number the next admitted item gets.
@@ -26,16 +26,16 @@ final class ReorderWindow: Sendable {
     }
 
     /// The most items admitted ahead of the oldest unfinished one.
-    let size: Int
+    package let size: Int
     private let state = Mutex(State())
 
     /// A window of `size` items.
-    init(size: Int) {
+    package init(size: Int) {
         self.size = max(1, size)
     }
 
     /// Waits until an item may be admitted, then numbers it.
-    func admit(index: Int) async {
+    package func admit(index: Int) async {
         while true {
             var admitted = false
             await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
@@ -58,7 +58,7 @@ final class ReorderWindow: Sendable {
 
     /// An item finished with `lines` (none when it is not written); returns the lines now
     /// due, in input order.
-    func finished(index: Int, lines: Lines) -> Lines {
+    package func finished(index: Int, lines: Lines) -> Lines {
         let (due, waiter) = state.withLock { state -> (Lines, CheckedContinuation<Void, Never>?) in
             guard let number = state.numbers.removeValue(forKey: index) else { return (lines, nil) }
             state.held[number] = lines
@@ -75,13 +75,13 @@ final class ReorderWindow: Sendable {
     }
 
     /// How many items were admitted (for tests).
-    var admittedCount: Int { state.withLock { $0.nextAdmitted } }
+    package var admittedCount: Int { state.withLock { $0.nextAdmitted } }
 
     /// Whether admission is waiting for the window to move (for tests).
-    var isWaiting: Bool { state.withLock { $0.waiter != nil } }
+    package var isWaiting: Bool { state.withLock { $0.waiter != nil } }
 
     /// Whatever is still held (items after one that never finished), in order.
-    func drain() -> Lines {
+    package func drain() -> Lines {
         state.withLock { state in
             let due = state.held.sorted { $0.key < $1.key }.flatMap(\.value)
             state.held = [:]
@@ -91,20 +91,26 @@ final class ReorderWindow: Sendable {
 }
 
 /// The runner's units, each admitted through a ``ReorderWindow`` (or as they come, without one).
-struct OrderedUnits<Base: AsyncSequence & Sendable, Unit: Sendable>: AsyncSequence, Sendable
+package struct OrderedUnits<Base: AsyncSequence & Sendable, Unit: Sendable>: AsyncSequence, Sendable
 where Base.Element == BatchItem<Unit> {
-    let base: Base
-    let window: ReorderWindow?
+    package let base: Base
+    package let window: ReorderWindow?
 
-    func makeAsyncIterator() -> Iterator {
+    /// `base`'s units, admitted through `window` when there is one.
+    package init(base: Base, window: ReorderWindow?) {
+        self.base = base
+        self.window = window
+    }
+
+    package func makeAsyncIterator() -> Iterator {
         Iterator(base: base.makeAsyncIterator(), window: window)
     }
 
-    struct Iterator: AsyncIteratorProtocol {
-        var base: Base.AsyncIterator
-        let window: ReorderWindow?
+    package struct Iterator: AsyncIteratorProtocol {
+        package var base: Base.AsyncIterator
+        package let window: ReorderWindow?
 
-        mutating func next() async throws -> BatchItem<Unit>? {
+        package mutating func next() async throws -> BatchItem<Unit>? {
             guard let unit = try await base.next() else { return nil }
             await window?.admit(index: unit.index)
             return unit
