@@ -128,7 +128,10 @@ let package = Package(
         // argument parsing, no printing, no exit.
         .target(
             name: "PacerJobs",
-            dependencies: ["PacerCore", "PacerHTTP", "PacerOpenAI"]
+            dependencies: [
+                "PacerCore", "PacerHTTP", "PacerOpenAI",
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         // The command line: commands, option groups, the console (progress, summary text).
         .target(

@@ -43,6 +43,8 @@ public struct BatchSummary: Sendable, Hashable, Codable {
     public var pausedSeconds: Double
     /// Whether the batch stopped early because its input could not be read further.
     public var inputFailed = false
+    /// When it did: why, naming the file and line.
+    public var inputError: String?
     /// When the batch stopped because the server asked for a wait longer than the maximum:
     /// seconds from the end of the batch until the server expects capacity again.
     public var resumeAfterSeconds: Double?
