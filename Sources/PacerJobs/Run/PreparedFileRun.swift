@@ -125,16 +125,17 @@ where Feed.Unit == Operation.Input, Feed.Output == Operation.Output {
             base: CappedUnits(base: feed.units(from: source), costGuard: costGuard) { maxCost?($0) ?? 0 },
             window: window
         )
+        let caughtUp: @Sendable () throws -> Void = {
+            try writer.flush()
+            try failureWriter.flush()
+        }
         do {
             return try await runner.run(
                 units,
                 operation: run.operation,
                 control: control,
                 progress: counters,
-                caughtUp: {
-                    try writer.flush()
-                    try failureWriter.flush()
-                }
+                caughtUp: caughtUp
             ) { unit, result in
                 if let maxCost {
                     costGuard.settle(
