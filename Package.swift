@@ -62,7 +62,6 @@ let package = Package(
             name: "PacerOpenAI",
             dependencies: [
                 "PacerCore", "PacerHTTP",
-                .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
@@ -117,7 +116,6 @@ let package = Package(
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
-                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "SwiftASN1", package: "swift-asn1"),
@@ -149,7 +147,6 @@ let package = Package(
             dependencies: [
                 "PacerCLI", "PacerCore", "PacerHTTP", "PacerJobs", "PacerOpenAI", "PacerSimulator",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),
@@ -166,7 +163,7 @@ let package = Package(
         .testTarget(
             name: "PacerHTTPTests",
             dependencies: [
-                "PacerCore", "PacerHTTP", "PacerTesting",
+                "PacerCore", "PacerHTTP", "PacerSimulator", "PacerTesting",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -176,7 +173,7 @@ let package = Package(
         .testTarget(
             name: "PacerOpenAITests",
             dependencies: [
-                "PacerCore", "PacerHTTP", "PacerOpenAI", "PacerTesting",
+                "PacerCore", "PacerHTTP", "PacerOpenAI", "PacerSimulator", "PacerTesting",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -2,6 +2,7 @@ import Foundation
 import PacerHTTP
 import PacerJobs
 import PacerOpenAI
+import PacerSimulator
 import PacerTesting
 import Testing
 

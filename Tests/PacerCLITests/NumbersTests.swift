@@ -2,6 +2,7 @@ import Foundation
 import PacerCore
 import PacerHTTP
 import PacerJobs
+import PacerSimulator
 import PacerTesting
 import Testing
 

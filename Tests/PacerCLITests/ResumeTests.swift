@@ -1,6 +1,7 @@
 import Foundation
 import PacerCore
 import PacerJobs
+import PacerSimulator
 import PacerTesting
 import Testing
 
