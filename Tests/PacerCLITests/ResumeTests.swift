@@ -45,7 +45,7 @@ import Glibc
     }
 
     /// Issue 9, defect 9: `--retry-failed` appends an id's new line; the run then leaves one
-    /// line per id, the newest (DESIGN.md: each id appears exactly once).
+    /// line per id, the newest (each id appears exactly once).
     @Test func retryFailedLeavesOneLinePerIdTheNewest() async throws {
         let output = path("out.jsonl")
         try await withSimulator(SimulatorConfiguration(postCount: 3)) { missing in

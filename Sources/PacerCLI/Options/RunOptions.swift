@@ -16,7 +16,7 @@ package struct RunOptions: ParsableArguments {
     @Option(help: "Input format: auto, text, jsonl or batch (OpenAI Batch API input lines).")
     var format: InputFormat = .auto
 
-    @Option(help: "Output lines: pacer (DESIGN.md's JSONL) or batch (OpenAI Batch API output lines; chat only).")
+    @Option(help: "Output lines: pacer (one JSON object per item) or batch (OpenAI Batch API output lines; chat only).")
     var outputFormat: OutputFormat = .pacer
 
     @Option(

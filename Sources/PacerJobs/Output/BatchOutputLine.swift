@@ -3,7 +3,7 @@ import PacerOpenAI
 
 /// Which lines `--output` gets.
 package enum OutputFormat: String, CaseIterable, Sendable {
-    /// Pacer's JSONL (DESIGN.md): one flat object per item.
+    /// Pacer's JSONL (the README's "Formats"): one flat object per item.
     case pacer
     /// OpenAI Batch API output lines, so a file meant for the Batch API can be run live and
     /// read back by the same code.

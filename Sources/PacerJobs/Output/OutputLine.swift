@@ -3,7 +3,7 @@ import PacerCore
 import PacerHTTP
 import PacerOpenAI
 
-/// One line of the JSONL output, with the fields of DESIGN.md (written with sorted keys).
+/// One line of the JSONL output, with the fields the README's "Formats" lists (written with sorted keys).
 package struct OutputLine: OutputRecord {
     package struct Tokens {
         package var prompt: Int
