@@ -88,6 +88,9 @@ public final class PostgresQuota: QuotaProtocol {
         var breakerUntilSeen = 0.0
         /// The token limit, given or as the last lease told it.
         var tokenLimit: Double?
+        /// The shared token time after this process's last lease (database clock): when it is
+        /// still there at the next, nobody leased since, and a settlement moves it back.
+        var tokensUntil: Double?
 
         /// Records whether leases fail; `true` when that changed.
         mutating func setOutage(_ failing: Bool) -> Bool {
@@ -340,10 +343,10 @@ public final class PostgresQuota: QuotaProtocol {
             }
             return (state.unsentRPM, state.unsentTPM, state.unlimitedSeen)
         }
-        let settle = state.withLock { $0.lease.settlement() }
+        let (settle, tokensUntil) = state.withLock { ($0.lease.settlement(), $0.tokensUntil) }
         let sent = now
         let (name, probeSeconds, database) = (configuration.name, configuration.probeSeconds, database)
-        typealias Lease = (Int, Int64, Double, Double, Double, Double?, Double?, Double)
+        typealias Lease = (Int, Int64, Double, Double, Double, Double?, Double?, Double, Double)
         let leases: [Lease]
         do {
             // Abandoned when unanswered while the database answers others (a connection the
@@ -352,10 +355,10 @@ public final class PostgresQuota: QuotaProtocol {
             leases = try await database.abandoning(after: Self.abandonUnanswered, "lease from the shared quota") {
                 let rows = try await database.query(
                     """
-                    SELECT granted, granted_tokens, window_start, spacing, db_now, rpm, tpm, breaker_until
+                    SELECT granted, granted_tokens, window_start, spacing, db_now, rpm, tpm, breaker_until, tokens_until
                     FROM pacer_quota_lease(\(name), \(requests), \(Int64(tokens)),
                         \(limits.requestsPerMinute), \(limits.tokensPerMinute), \(learnedRPM), \(learnedTPM), \(unlimited),
-                        \(limits.headroom), \(probeSeconds), \(60.0), \(Int64(settle)))
+                        \(limits.headroom), \(probeSeconds), \(60.0), \(Int64(settle)), \(tokensUntil))
                     """
                 )
                 var leases: [Lease] = []
@@ -371,7 +374,7 @@ public final class PostgresQuota: QuotaProtocol {
             }
             throw error
         }
-        for (granted, grantedTokens, start, spacing, databaseNow, rpm, tpm, breakerUntil) in leases {
+        for (granted, grantedTokens, start, spacing, databaseNow, rpm, tpm, breakerUntil, until) in leases {
             // A breaker another process opened before this one listened (or while the
             // announcement was lost): hold as it does. Each opening once, so that a breaker
             // closed here by a probe that got through is not opened again by the same row.
@@ -395,6 +398,7 @@ public final class PostgresQuota: QuotaProtocol {
                 state.clockOffset = offset
                 state.leases += 1
                 state.tokenLimit = configuration.limits.tokensPerMinute ?? tpm
+                state.tokensUntil = until
                 if let rpm {
                     state.knowsLimits = true
                     state.lease.maxRequests = Self.maxLease(perMinute: rpm, leaseSeconds: configuration.leaseSeconds)
