@@ -91,6 +91,8 @@ public final class PostgresQuota: QuotaProtocol {
         /// The shared token time after this process's last lease (database clock): when it is
         /// still there at the next, nobody leased since, and a settlement moves it back.
         var tokensUntil: Double?
+        /// Tokens a request of this process really used lately (a moving average).
+        var usedPerRequest: Double?
 
         /// Records whether leases fail; `true` when that changed.
         mutating func setOutage(_ failing: Bool) -> Bool {
@@ -343,7 +345,12 @@ public final class PostgresQuota: QuotaProtocol {
             }
             return (state.unsentRPM, state.unsentTPM, state.unlimitedSeen)
         }
-        let (settle, tokensUntil) = state.withLock { ($0.lease.settlement(), $0.tokensUntil) }
+        // What the lease's requests will really use is about the recent usage: the lease is
+        // charged no less than that, the rest of what is given back waits for later leases.
+        let (settle, tokensUntil) = state.withLock { state in
+            let floor = Int((Double(requests) * (state.usedPerRequest ?? Double(tokens))).rounded(.up))
+            return (state.lease.settlement(upTo: tokens - floor), state.tokensUntil)
+        }
         let sent = now
         let (name, probeSeconds, database) = (configuration.name, configuration.probeSeconds, database)
         typealias Lease = (Int, Int64, Double, Double, Double, Double?, Double?, Double, Double)
@@ -427,6 +434,10 @@ public final class PostgresQuota: QuotaProtocol {
         let snapshot = outcome.rateLimit
         state.withLock { state in
             if unused > 0 { state.lease.refund(tokens: unused) }
+            if outcome.isAnswer, unused < reservation.tokens {
+                let used = Double(reservation.tokens - unused)
+                state.usedPerRequest = state.usedPerRequest.map { $0 * 0.9 + used * 0.1 } ?? used
+            }
             guard outcome.isAnswer, configuration.limits.learnFromServer else { return }
             let rpm = snapshot?.requestLimit.map(Double.init)
             let tpm = snapshot?.tokenLimit.map(Double.init)

@@ -144,11 +144,17 @@ package struct QuotaLease: Sendable, Equatable {
         if tokensGranted != .max { unsettled += tokens - kept }
     }
 
-    /// Takes the tokens to give back to the shared store with the lease being asked for; give
-    /// them back with ``unsettle(_:)`` when asking fails.
-    package mutating func settlement() -> Int {
-        defer { unsettled = 0 }
-        return unsettled
+    /// Takes the tokens to give back to the shared store with the lease being asked for, at
+    /// most `limit` (the rest waits for a later lease); give them back with ``unsettle(_:)``
+    /// when asking fails.
+    ///
+    /// The limit keeps a lease's slots from being packed tighter than its requests will
+    /// really use: tokens given back by a large lease, all applied to a small one, would
+    /// space its slots closer than the server refills.
+    package mutating func settlement(upTo limit: Int = .max) -> Int {
+        let taken = min(unsettled, max(0, limit))
+        unsettled -= taken
+        return taken
     }
 
     /// Tokens a failed lease did not give back: they go with the next one.
