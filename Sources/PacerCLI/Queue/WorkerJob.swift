@@ -154,9 +154,11 @@ struct WorkerJob: Sendable {
         let interrupted = run.interrupted.count > 0
         show(report)
         if let path = options.summaryJSON { try report.write(to: path) }
+        // A drop found by the last store, after the feed had ended, ends the worker the same way.
+        let replaced = ledger.isReplaced ? QueueError.batchReplaced(batch) : nil
         let exit = WorkerExit(
             interrupted: interrupted,
-            claimError: ending.claimError,
+            claimError: ending.claimError ?? replaced,
             resumeAfterSeconds: ending.summary.resumeAfterSeconds
         )
         for line in exit.messages(givenBack: ending.givenBack, now: Date()) { Console.error(line) }
