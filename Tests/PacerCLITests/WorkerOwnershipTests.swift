@@ -123,6 +123,7 @@ import Testing
         #expect(ledger.check(generation: 4) && !ledger.isReplaced)
         #expect(!ledger.check(generation: 9))
         #expect(ledger.isReplaced && ledger.unsaved == 0 && ledger.openChunks.isEmpty)
+        #expect(ledger.losses == (0, 0, 0), "a replaced batch is not a reap")
         // Dropped without a new push: replaced as well.
         let dropped = ChunkLedger(trustFor: .seconds(5), generation: 4)
         #expect(!dropped.check(generation: nil) && dropped.isReplaced)

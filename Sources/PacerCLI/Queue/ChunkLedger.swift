@@ -38,15 +38,16 @@ final class ChunkLedger: Sendable {
         var unsentDropped = 0
 
         /// Forgets `chunks`: their results waiting and their items are not the worker's to store.
-        mutating func forget(_ chunks: some Collection<Int64>) {
+        /// Chunks `reaped` count as lost (a batch replaced is said otherwise).
+        mutating func forget(_ chunks: some Collection<Int64>, reaped: Bool = true) {
             guard !chunks.isEmpty else { return }
             let gone = Set(chunks)
-            lostChunks += gone.filter { outstanding[$0] != nil }.count
+            if reaped { lostChunks += gone.filter { outstanding[$0] != nil }.count }
             for chunk in gone { outstanding[chunk] = nil }
             chunkOf = chunkOf.filter { !gone.contains($0.value) }
             let before = buffered.count
             buffered.removeAll { gone.contains($0.chunk) }
-            lostResults += before - buffered.count
+            if reaped { lostResults += before - buffered.count }
             holds.released(gone)
         }
     }
@@ -77,7 +78,7 @@ final class ChunkLedger: Sendable {
             }
             guard current != generation else { return !state.replaced }
             state.replaced = true
-            state.forget(Array(state.outstanding.keys))
+            state.forget(Array(state.outstanding.keys), reaped: false)
             return false
         }
     }
@@ -118,7 +119,7 @@ final class ChunkLedger: Sendable {
     func add(seq: Int64, success: Bool, line: String, attempts: Int) -> Int {
         state.withLock { state in
             guard let chunk = state.chunkOf[seq] else {
-                state.lostResults += 1
+                if !state.replaced { state.lostResults += 1 }
                 return state.buffered.count
             }
             state.buffered.append(
@@ -150,9 +151,8 @@ final class ChunkLedger: Sendable {
     func stored(_ flush: Flush, outcome: StoreOutcome, sentAt: ContinuousClock.Instant) {
         state.withLock { state in
             guard outcome.batchFound else {
-                state.lostResults += flush.results.count
                 state.replaced = true
-                state.forget(Array(state.outstanding.keys))
+                state.forget(Array(state.outstanding.keys), reaped: false)
                 return
             }
             var refused: Set<Int64> = []

@@ -54,7 +54,8 @@ struct WorkerContext: Sendable {
             // Said even with --quiet: the worker was not doing what it seemed to.
             Console.error(
                 "\npacer: this worker was silent for more than --reap-after (\(reapSeconds) s) and the reaper gave "
-                    + "its \(lost) chunks to the batch; it drops their items not sent yet and goes on with new work"
+                    + "\(lost == 1 ? "its chunk" : "its \(lost) chunks") back to the batch; it drops their items not "
+                    + "sent yet and goes on with new work"
             )
         }
         if outcome.returnedChunks > 0, !quiet {

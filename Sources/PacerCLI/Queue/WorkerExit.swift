@@ -39,7 +39,7 @@ struct WorkerExit: Sendable {
         if let wait = resumeAfterSeconds {
             let resume = now.addingTimeInterval(wait)
             let back =
-                givenBack.map { "\($0) unfinished chunks went back to the batch" }
+                givenBack.map { "\($0) unfinished \($0 == 1 ? "chunk" : "chunks") went back to the batch" }
                 ?? "the unfinished chunks go back to the batch when the reaper finds this worker gone"
             lines.append(
                 "stopped: the server asked to wait \(Int(wait.rounded(.up))) s (more than --max-wait); it expects "

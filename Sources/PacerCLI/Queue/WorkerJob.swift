@@ -193,7 +193,8 @@ struct WorkerJob: Sendable {
         }
         if report.chunksLost > 0 {
             Console.error(
-                "warning: \(report.chunksLost) chunks went back to the batch while this worker was silent for longer "
+                "warning: \(report.chunksLost == 1 ? "1 chunk" : "\(report.chunksLost) chunks") went back to the batch "
+                    + "while this worker was silent for longer "
                     + "than --reap-after: \(report.resultsRefused) of their results were not stored and "
                     + "\(report.itemsDropped) of their items were not sent (the workers that hold them now do them)."
             )
