@@ -13,6 +13,7 @@ let package = Package(
         .library(name: "PacerSimulator", targets: ["PacerSimulator"]),
         .library(name: "PacerTesting", targets: ["PacerTesting"]),
         .library(name: "PacerPostgres", targets: ["PacerPostgres"]),
+        .library(name: "PacerJobs", targets: ["PacerJobs"]),
     ],
     dependencies: [
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
@@ -61,11 +62,9 @@ let package = Package(
             name: "PacerOpenAI",
             dependencies: [
                 "PacerCore", "PacerHTTP",
-                .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
-            ],
-            resources: [.copy("Resources/prices.json")]
+            ]
         ),
         // Run metrics on swift-metrics (any backend), and a Prometheus endpoint to scrape them from.
         .target(
@@ -117,17 +116,26 @@ let package = Package(
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
-                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "SwiftASN1", package: "swift-asn1"),
             ]
         ),
-        // The command line: commands, input/output formats, summary rendering.
+        // The run as a library: input reading and checking, the journal and its compaction,
+        // output and error writers, job feeds, the cost guard and the reorder window. No
+        // argument parsing, no printing, no exit.
+        .target(
+            name: "PacerJobs",
+            dependencies: [
+                "PacerCore", "PacerHTTP", "PacerOpenAI",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // The command line: commands, option groups, the console (progress, summary text).
         .target(
             name: "PacerCLI",
             dependencies: [
-                "PacerCore", "PacerHTTP", "PacerMetrics", "PacerOpenAI", "PacerSimulator", "PacerPostgres",
+                "PacerCore", "PacerHTTP", "PacerJobs", "PacerMetrics", "PacerOpenAI", "PacerSimulator", "PacerPostgres",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -137,9 +145,8 @@ let package = Package(
         .target(
             name: "PacerBench",
             dependencies: [
-                "PacerCLI", "PacerCore", "PacerHTTP", "PacerOpenAI", "PacerSimulator",
+                "PacerCLI", "PacerCore", "PacerHTTP", "PacerJobs", "PacerOpenAI", "PacerSimulator",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),
@@ -156,7 +163,7 @@ let package = Package(
         .testTarget(
             name: "PacerHTTPTests",
             dependencies: [
-                "PacerCore", "PacerHTTP", "PacerTesting",
+                "PacerCore", "PacerHTTP", "PacerSimulator", "PacerTesting",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -166,7 +173,7 @@ let package = Package(
         .testTarget(
             name: "PacerOpenAITests",
             dependencies: [
-                "PacerCore", "PacerHTTP", "PacerOpenAI", "PacerTesting",
+                "PacerCore", "PacerHTTP", "PacerOpenAI", "PacerSimulator", "PacerTesting",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -194,7 +201,8 @@ let package = Package(
         .testTarget(
             name: "PacerCLITests",
             dependencies: [
-                "PacerCLI", "PacerCore", "PacerHTTP", "PacerMetrics", "PacerOpenAI", "PacerPostgres", "PacerSimulator",
+                "PacerCLI", "PacerCore", "PacerJobs", "PacerHTTP", "PacerMetrics", "PacerOpenAI", "PacerPostgres",
+                "PacerSimulator",
                 "PacerTesting",
             ]
         ),

@@ -2,6 +2,7 @@ import Foundation
 import PacerCLI
 import PacerCore
 import PacerHTTP
+import PacerJobs
 
 #if canImport(Glibc)
 import Glibc

@@ -1,6 +1,7 @@
 import Foundation
 import PacerCLI
 import PacerCore
+import PacerJobs
 
 #if canImport(Glibc)
 import Glibc

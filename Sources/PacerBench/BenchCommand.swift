@@ -66,8 +66,9 @@ public struct BenchCommand: AsyncParsableCommand {
     var json = false
 
     public func validate() throws {
+        try NumberCheck.seconds(seconds, "--seconds", limit: 86_400)
         guard seconds >= 5 else { throw ValidationError("--seconds must be at least 5") }
-        guard repetitions >= 1 else { throw ValidationError("--repeat must be at least 1") }
+        try NumberCheck.within(repetitions, "--repeat", 1...1_000)
         guard latencyMs >= 0 else { throw ValidationError("--latency-ms must not be negative") }
         let unknown = Set(sections.split(separator: ",").map(String.init)).subtracting(Self.allSections)
         guard unknown.isEmpty else {

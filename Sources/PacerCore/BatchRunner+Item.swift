@@ -54,7 +54,15 @@ extension BatchRunner {
                 do {
                     let result: Operation.Output
                     if let timeout, operation.enforcesTimeout {
-                        result = try await operation.attempt(item, attempt: number, timeout: timeout)
+                        if let left = lifecycle.timeLeft(now: now) {
+                            // The operation may bound only part of the attempt (a stream, its
+                            // first token): the item's deadline bounds all of it.
+                            result = try await withAttemptTimeout(left) {
+                                try await operation.attempt(item, attempt: number, timeout: timeout)
+                            }
+                        } else {
+                            result = try await operation.attempt(item, attempt: number, timeout: timeout)
+                        }
                     } else {
                         result = try await withAttemptTimeout(timeout) {
                             try await operation.attempt(item, attempt: number)
@@ -77,13 +85,17 @@ extension BatchRunner {
                     // A timeout that fired because the whole batch is being cancelled is a cancellation.
                     let failure = Task.isCancelled ? ItemError.cancelled : ItemError(classifying: error)
                     lastFailure = (number, failure)
+                    // A stream cut short while others were in flight: the server serves fewer
+                    // at once than the limit let through, and the retry is the limit's doing.
+                    let displaced = observers.gate != nil && failure.endedEarly && inFlight > 1
                     if let gate = observers.gate {
-                        gate.record(Self.concurrencySample(for: failure))
+                        gate.record(displaced ? .overloaded : Self.concurrencySample(for: failure))
                         observers.progress?.limited(to: gate.limit)
                     }
                     action = lifecycle.failed(
                         failure,
                         stopping: control?.isStopping == true,
+                        displaced: displaced,
                         unit: random.nextUnit(),
                         now: now
                     )

@@ -43,6 +43,8 @@ public struct BatchSummary: Sendable, Hashable, Codable {
     public var pausedSeconds: Double
     /// Whether the batch stopped early because its input could not be read further.
     public var inputFailed = false
+    /// When it did: why, naming the file and line.
+    public var inputError: String?
     /// When the batch stopped because the server asked for a wait longer than the maximum:
     /// seconds from the end of the batch until the server expects capacity again.
     public var resumeAfterSeconds: Double?
@@ -70,6 +72,9 @@ public struct BatchSummary: Sendable, Hashable, Codable {
     public var streaming: StreamingStats?
     /// Output (completion) tokens per second of wall time: the run's generation throughput.
     public var outputTokensPerSecond: Double = 0
+    /// The most common reasons items failed, most frequent first (at most
+    /// ``FailureReason/shown``), so that a run whose items all fail says why.
+    public var failureReasons: [FailureReason] = []
 
     /// Whether every item that ran succeeded and none was left undone.
     public var allSucceeded: Bool { failed == 0 && cancelled == 0 }
@@ -103,6 +108,7 @@ public struct SummaryBuilder: Sendable {
     private var interToken = Self.microsecondHistogram()
     // Thousandths of a token per second.
     private var decodeSpeed = Self.microsecondHistogram()
+    private var reasons = FailureReason.Tally()
 
     private static func microsecondHistogram() -> Histogram<UInt64> {
         Histogram(highestTrackableValue: 86_400_000_000, numberOfSignificantValueDigits: .three)
@@ -140,7 +146,12 @@ public struct SummaryBuilder: Sendable {
                 }
             }
         case .failure(let error):
-            if error.kind == .cancelled { cancelled += 1 } else { failed += 1 }
+            if error.kind == .cancelled {
+                cancelled += 1
+            } else {
+                failed += 1
+                reasons.add(error)
+            }
         }
         requests += result.attempts
         retries += max(0, result.attempts - 1)
@@ -188,6 +199,7 @@ public struct SummaryBuilder: Sendable {
             breakdown: breakdown.values.sorted { $0.key < $1.key }
         )
         summary.outputTokensPerSecond = wall > 0 ? Double(tokens.completion) / wall : 0
+        summary.failureReasons = reasons.mostCommon
         if streamed > 0 {
             func rate(_ percentile: Double) -> Double {
                 decodeSpeed.totalCount > 0 ? Double(decodeSpeed.valueAtPercentile(percentile)) / 1000 : 0

@@ -38,6 +38,10 @@ public struct ItemError: Error, Sendable, Hashable, CustomStringConvertible {
     public var message: String
     /// Whether another attempt may succeed.
     public var isRetryable: Bool
+    /// Whether the answer stopped before its end (a stream that ended without finishing): a
+    /// server that serves one request at a time does that to a running stream when another
+    /// request arrives, so with others in flight it is a sign of overload.
+    public var endedEarly = false
     /// How long the server asked us to wait before trying again, if it said so.
     public var retryAfter: Duration?
     /// What the failed response said about the server's rate limits, if anything.

@@ -94,6 +94,9 @@ struct ItemLifecycle: Sendable {
     private var firstAttemptAt: Duration?
     private var deadline: Duration?
     private var previousDelay: Duration?
+    /// Retries after attempts that the batch's own concurrency probing displaced: they do not
+    /// count against the item's retries (at most as many again as it may make).
+    private var displacedRetries = 0
 
     init(configuration: Configuration) {
         self.configuration = configuration
@@ -160,24 +163,40 @@ struct ItemLifecycle: Sendable {
     }
 
     /// The attempt failed with `error`; `stopping` when the batch was told to stop meanwhile;
-    /// `unit` is a uniform random value in `0..<1` for jitter.
-    mutating func failed(_ error: ItemError, stopping: Bool, unit: Double, now: Duration) -> Action {
+    /// `unit` is a uniform random value in `0..<1` for jitter. `displaced` when the failure is
+    /// the batch's own doing (`--concurrency auto` probing past what the server serves: a
+    /// stream cut short by another request): its retry is not counted against the item's,
+    /// up to as many again as ``RetryPolicy/maxRetries``.
+    mutating func failed(
+        _ error: ItemError,
+        stopping: Bool,
+        displaced: Bool = false,
+        unit: Double,
+        now: Duration
+    ) -> Action {
         guard case .attempting(let attempt, let reservation, let startedAt) = state else {
             preconditionFailure("failed: \(state)")
         }
+        let free = displaced && error.isRetryable && displacedRetries < configuration.retry.maxRetries
         busy += now - startedAt
         let release = Release(reservation: reservation, outcome: QuotaOutcome(failure: error))
         var failure = error
         errors.append(failure)
         if failure.kind == .cancelled { return finish(failure, now: now, release: release) }
 
+        // Retries counted so far; a free one is allowed even when they are all spent.
+        let counted = attempt - 1 - displacedRetries
         var decision = configuration.retry.decide(
             after: failure,
-            retriesSoFar: attempt - 1,
+            retriesSoFar: free ? min(counted, configuration.retry.maxRetries - 1) : counted,
             previousDelay: previousDelay,
             unit: unit
         )
-        if case .retry(let delay) = decision, let deadline, now + delay >= deadline {
+        if let deadline, now >= deadline, failure.kind == .timeout {
+            // The attempt was cut at the item's deadline.
+            failure = deadlineReached()
+            decision = .giveUp
+        } else if case .retry(let delay) = decision, let deadline, now + delay >= deadline {
             // The retry could not start before the item's deadline.
             failure = deadlineReached()
             decision = .giveUp
@@ -201,6 +220,7 @@ struct ItemLifecycle: Sendable {
             }
         }
         previousDelay = delay
+        if free { displacedRetries += 1 }
         state = .backingOff(attempt: attempt + 1)
         return Action(release: release, pause: pause, next: .backOff(delay))
     }
@@ -219,6 +239,11 @@ struct ItemLifecycle: Sendable {
         guard case .backingOff(let attempt) = state else { preconditionFailure("backOffEnded: \(state)") }
         state = .waitingForQuota(attempt: attempt)
         return Action(next: .acquire(tokens: configuration.tokens, deadline: deadline))
+    }
+
+    /// The time left before the item's deadline, if it has one and has started.
+    func timeLeft(now: Duration) -> Duration? {
+        deadline.map { max(.zero, $0 - now) }
     }
 
     /// The batch was told to stop (or was cancelled) during a wait before a send.

@@ -60,7 +60,9 @@ extension ChatClient {
         }
         switch reader.assembler.finish(promptTokens: TokenEstimate.prompt(body.messages)) {
         case .incomplete(let problem):
-            throw ItemError(kind: .invalidResponse, status: response.status, message: problem, isRetryable: true)
+            var error = ItemError(kind: .invalidResponse, status: response.status, message: problem, isRetryable: true)
+            error.endedEarly = true
+            throw error
         case .failed(let message):
             throw ItemError(
                 kind: .invalidResponse,

@@ -223,19 +223,18 @@ public struct ChatClient: BatchOperation {
     /// The request body for a prompt, with the client's defaults and system prompt applied
     /// (and `stream: true` with usage, when the client streams).
     public func request(for prompt: ChatPrompt) -> ChatCompletionRequest {
-        var messages = prompt.messages
-        if let system = configuration.systemPrompt, !messages.contains(where: { $0.role == "system" }) {
-            messages.insert(.system(system), at: 0)
-        }
-        let streams = configuration.streaming != nil
-        return ChatCompletionRequest(
-            model: prompt.model ?? configuration.model,
-            messages: messages,
-            maxTokens: prompt.maxTokens ?? configuration.maxTokens,
-            temperature: prompt.temperature ?? configuration.temperature,
-            stream: streams ? true : nil,
-            streamOptions: streams ? .init(includeUsage: true) : nil
+        var request = ChatCompletionRequest(
+            prompt: prompt,
+            model: configuration.model,
+            maxTokens: configuration.maxTokens,
+            temperature: configuration.temperature,
+            system: configuration.systemPrompt
         )
+        if configuration.streaming != nil {
+            request.stream = true
+            request.streamOptions = .init(includeUsage: true)
+        }
+        return request
     }
 
     /// Sends one chat completion.

@@ -73,6 +73,21 @@ public struct ChatCompletionRequest: Sendable, Hashable, Codable {
         case maxTokens = "max_tokens"
         case streamOptions = "stream_options"
     }
+
+    /// The request for `prompt`: its own model, `max_tokens` and temperature where it gives
+    /// them, else these; `system` first unless the prompt has a system message of its own.
+    public init(prompt: ChatPrompt, model: String, maxTokens: Int?, temperature: Double?, system: String?) {
+        var messages = prompt.messages
+        if let system, !messages.contains(where: { $0.role == "system" }) {
+            messages.insert(.system(system), at: 0)
+        }
+        self.init(
+            model: prompt.model ?? model,
+            messages: messages,
+            maxTokens: prompt.maxTokens ?? maxTokens,
+            temperature: prompt.temperature ?? temperature
+        )
+    }
 }
 
 /// The body of a successful chat completion.

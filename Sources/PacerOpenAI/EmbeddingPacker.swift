@@ -29,7 +29,8 @@ public struct EmbeddingPacker: Sendable {
         public static func from(tokensPerMinute: Double?, pack: Int?, bytesPerEmbedding: Int = 0) -> Limits {
             var tokens = 150_000
             if let tokensPerMinute, tokensPerMinute > 0 {
-                tokens = min(tokens, max(1, Int(tokensPerMinute / 30)))
+                // Compared as a Double first: a limit of 1e30 has no Int.
+                tokens = max(1, Int(min(Double(tokens), tokensPerMinute / 30)))
             }
             let inputs = pack ?? min(2048, max(1, answerBudget / max(1, bytesPerEmbedding)))
             return Limits(maxInputs: inputs, maxTokens: tokens)

@@ -38,8 +38,12 @@ public struct EmbeddingPack: Sendable, Hashable {
     /// A refusal that names the input (`param: "input[3]"`) isolates it at once; one that
     /// does not halves the pack, so a bad input among `n` stands alone after `log2(n)`
     /// rounds and costs its neighbours nothing.
+    /// A refusal that names another parameter (`param: "dimensions"`) is the request's,
+    /// not an input's: every part would be refused again, so the pack is not split.
     public func split(after error: ItemError) -> [EmbeddingPack]? {
         guard inputs.count > 1, Self.isAboutTheInputs(error) else { return nil }
+        let parameter = Self.refusedParameter(in: error)
+        if let parameter, parameter != "input", !parameter.hasPrefix("input[") { return nil }
         if let index = Self.refusedIndex(in: error), inputs.indices.contains(index) {
             var rest = inputs
             let refused = rest.remove(at: index)
@@ -58,10 +62,17 @@ public struct EmbeddingPack: Sendable, Hashable {
 
     /// The index in `param: "input[i]"` of an OpenAI error body, if the error names one.
     static func refusedIndex(in error: ItemError) -> Int? {
-        guard let body = error.responseBody, let json = try? JSONValue(parsing: body),
-            case .string(let param)? = json["error"]?["param"], param.hasPrefix("input["), param.hasSuffix("]")
+        guard let param = refusedParameter(in: error), param.hasPrefix("input["), param.hasSuffix("]")
         else { return nil }
         return Int(param.dropFirst(6).dropLast())
+    }
+
+    /// The `param` an OpenAI error body names, if any.
+    static func refusedParameter(in error: ItemError) -> String? {
+        guard let body = error.responseBody, let json = try? JSONValue(parsing: body),
+            case .string(let param)? = json["error"]?["param"]
+        else { return nil }
+        return param
     }
 }
 

@@ -41,21 +41,12 @@ public struct PricingTable: Sendable, Hashable {
         self.everyModel = everyModel
     }
 
-    /// OpenAI's list prices (standard tier, USD per 1M tokens) for common chat models, from
-    /// the package's `prices.json`. Prices change: give your own file (`--prices`) or
-    /// `--price-in/--price-out` when it matters.
-    public static let builtIn: PricingTable = {
-        guard let url = Bundle.module.url(forResource: "prices", withExtension: "json"),
-            let data = try? Data(contentsOf: url),
-            let table = try? PricingTable(json: data)
-        else {
-            // Without the file every cost is unknown, which is shown as such, never as $0.
-            return PricingTable(prices: [:])
-        }
-        return table
-    }()
+    /// OpenAI's list prices (standard tier, USD per 1M tokens) for common chat and embedding
+    /// models, compiled in (``listPrices``). Prices change: give your own file (`--prices`)
+    /// or `--price-in/--price-out` when it matters.
+    public static let builtIn = PricingTable(prices: listPrices)
 
-    /// Reads a table in the format of `prices.json`:
+    /// Reads a table in the format of a `--prices` file:
     /// `{"model": {"input_per_million": 0.15, "output_per_million": 0.6}, …}`.
     public init(json: Data) throws {
         self.init(prices: try JSONDecoder().decode([String: ModelPrice].self, from: json))

@@ -40,33 +40,77 @@ public struct DatabaseURL: Sendable, CustomStringConvertible {
 
     /// Parses `text`; `environment`'s `PGPASSWORD` is the password when the URL has none.
     ///
-    /// - Throws: ``DatabaseURLError`` saying what is wrong, without the password.
+    /// The user and password are everything before the last `@` of the part before the
+    /// query, so a password may hold `/`, `:` or `@` (as libpq reads it); percent-encoding is
+    /// decoded.
+    ///
+    /// - Throws: ``DatabaseURLError`` saying what is wrong. A text that cannot be read as a
+    ///   URL is not shown at all: where its password would be is not known.
     public init(_ text: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws {
-        guard let components = URLComponents(string: text), let scheme = components.scheme?.lowercased(),
-            scheme == "postgres" || scheme == "postgresql"
-        else {
-            throw DatabaseURLError(
-                "expected a URL such as postgres://USER@HOST:5432/DATABASE, got '\(Self.redacting(text))'"
-            )
+        let unreadable = DatabaseURLError(
+            "the database URL cannot be read (it is not shown, as it may hold a password); "
+                + "expected postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?sslmode=MODE]"
+        )
+        guard let schemeEnd = text.range(of: "://"),
+            ["postgres", "postgresql"].contains(text[..<schemeEnd.lowerBound].lowercased())
+        else { throw unreadable }
+        let rest = text[schemeEnd.upperBound...]
+        let query = rest.firstIndex(of: "?").map { rest[rest.index(after: $0)...] } ?? ""
+        let head = rest[..<(rest.firstIndex(of: "?") ?? rest.endIndex)]
+        var userinfo: Substring?
+        var location = head
+        if let at = head.lastIndex(of: "@") {
+            userinfo = head[..<at]
+            location = head[head.index(after: at)...]
         }
-        guard let host = components.host, !host.isEmpty else {
-            throw DatabaseURLError("the database URL '\(Self.redacting(text))' names no host")
+        guard !location.isEmpty, !location.hasPrefix("/") else {
+            throw DatabaseURLError("the database URL names no host (postgres://USER@HOST/DATABASE)")
         }
+        let path = location.firstIndex(of: "/").map { location[location.index(after: $0)...] } ?? ""
+        guard let (host, port) = Self.hostAndPort(location[..<(location.firstIndex(of: "/") ?? location.endIndex)])
+        else { throw unreadable }
         self.host = host
-        self.port = components.port ?? 5432
-        self.user =
-            components.user.flatMap { $0.removingPercentEncoding }.flatMap { $0.isEmpty ? nil : $0 } ?? "postgres"
+        self.port = port
+        let user = userinfo.map { $0[..<($0.firstIndex(of: ":") ?? $0.endIndex)] }
+        let password = userinfo.flatMap { info in info.firstIndex(of: ":").map { info[info.index(after: $0)...] } }
+        self.user = user.flatMap { $0.isEmpty ? nil : String($0).removingPercentEncoding } ?? "postgres"
         self.password =
-            components.password.flatMap { $0.removingPercentEncoding }
+            password.map { String($0).removingPercentEncoding ?? String($0) }
             ?? environment["PGPASSWORD"].flatMap { $0.isEmpty ? nil : $0 }
-        let path = components.path.drop(while: { $0 == "/" })
-        self.database = path.isEmpty ? user : String(path).removingPercentEncoding ?? String(path)
-        let mode = components.queryItems?.first(where: { $0.name == "sslmode" })?.value ?? "prefer"
+        let name = path.drop(while: { $0 == "/" })
+        guard !name.contains("/") else { throw unreadable }
+        self.database = name.isEmpty ? self.user : String(name).removingPercentEncoding ?? String(name)
+        var mode = "prefer"
+        for pair in query.split(separator: "&") where pair.hasPrefix("sslmode=") {
+            mode = String(pair.dropFirst("sslmode=".count))
+        }
         guard let sslMode = SSLMode(rawValue: mode) else {
             let modes = SSLMode.allCases.map(\.rawValue).joined(separator: ", ")
             throw DatabaseURLError("sslmode '\(mode)' is not one of \(modes)")
         }
         self.sslMode = sslMode
+    }
+
+    /// `HOST`, `HOST:PORT`, `[V6]` or `[V6]:PORT`; `nil` when it is not one of those.
+    private static func hostAndPort(_ text: Substring) -> (String, Int)? {
+        var host = text
+        var port: Substring?
+        if text.hasPrefix("[") {
+            guard let close = text.firstIndex(of: "]") else { return nil }
+            host = text[text.index(after: text.startIndex)..<close]
+            let after = text[text.index(after: close)...]
+            if !after.isEmpty {
+                guard after.hasPrefix(":") else { return nil }
+                port = after.dropFirst()
+            }
+        } else if let colon = text.firstIndex(of: ":") {
+            host = text[..<colon]
+            port = text[text.index(after: colon)...]
+        }
+        guard !host.isEmpty, !host.contains(where: { " @/?#".contains($0) }) else { return nil }
+        guard let port else { return (String(host), 5432) }
+        guard let number = Int(port), (1...65535).contains(number) else { return nil }
+        return (String(host), number)
     }
 
     /// The URL without its password: `postgres://app@db.internal:5432/pacer`.
@@ -129,15 +173,6 @@ public struct DatabaseURL: Sendable, CustomStringConvertible {
             database: database,
             tls: tls
         )
-    }
-
-    /// `text` with anything between `://user:` and `@` replaced by `***`, for messages about a
-    /// URL that could not be read.
-    static func redacting(_ text: String) -> String {
-        guard let scheme = text.range(of: "://"), let at = text[scheme.upperBound...].lastIndex(of: "@"),
-            let colon = text[scheme.upperBound..<at].firstIndex(of: ":")
-        else { return text }
-        return String(text[..<text.index(after: colon)]) + "***" + String(text[at...])
     }
 }
 

@@ -86,6 +86,11 @@ public final class PostgresQuota: QuotaProtocol {
         var outage = false
         /// The latest end of a breaker's cooldown a lease brought (database clock).
         var breakerUntilSeen = 0.0
+        /// The token limit, given or as the last lease told it.
+        var tokenLimit: Double?
+        /// The shared token time after this process's last lease (database clock): when it is
+        /// still there at the next, nobody leased since, and a settlement moves it back.
+        var tokensUntil: Double?
 
         /// Records whether leases fail; `true` when that changed.
         mutating func setOutage(_ failing: Bool) -> Bool {
@@ -141,7 +146,8 @@ public final class PostgresQuota: QuotaProtocol {
         self.state = Mutex(
             Shared(
                 lease: lease,
-                knowsLimits: given.requestsPerMinute != nil || given.tokensPerMinute != nil
+                knowsLimits: given.requestsPerMinute != nil || given.tokensPerMinute != nil,
+                tokenLimit: given.tokensPerMinute
             )
         )
         (announcements, announcementsContinuation) = AsyncStream.makeStream(
@@ -280,6 +286,16 @@ public final class PostgresQuota: QuotaProtocol {
             if local.isStopped { break }
             let now = self.now
             if let limit, now >= limit { throw DeadlineReached() }
+            // A request larger than the whole limit is refused before it leases, as the
+            // local quota does: leased, it would hold the shared row for minutes.
+            if let tokenLimit = state.withLock({ $0.tokenLimit }), Double(tokens) > tokenLimit {
+                throw ItemError(
+                    kind: .rateLimited,
+                    message: "the request needs about \(tokens) tokens, more than the whole limit of "
+                        + "\(Int(tokenLimit)) tokens per minute",
+                    isRetryable: false
+                )
+            }
             switch state.withLock({ $0.lease.take(tokens: tokens, now: now) }) {
             case .send(let at):
                 if at > now { try await sleep(until: at, limit: limit, control) }
@@ -327,9 +343,10 @@ public final class PostgresQuota: QuotaProtocol {
             }
             return (state.unsentRPM, state.unsentTPM, state.unlimitedSeen)
         }
+        let (settle, tokensUntil) = state.withLock { ($0.lease.settlement(), $0.tokensUntil) }
         let sent = now
         let (name, probeSeconds, database) = (configuration.name, configuration.probeSeconds, database)
-        typealias Lease = (Int, Int64, Double, Double, Double, Double?, Double?, Double)
+        typealias Lease = (Int, Int64, Double, Double, Double, Double?, Double?, Double, Double)
         let leases: [Lease]
         do {
             // Abandoned when unanswered while the database answers others (a connection the
@@ -338,10 +355,10 @@ public final class PostgresQuota: QuotaProtocol {
             leases = try await database.abandoning(after: Self.abandonUnanswered, "lease from the shared quota") {
                 let rows = try await database.query(
                     """
-                    SELECT granted, granted_tokens, window_start, spacing, db_now, rpm, tpm, breaker_until
+                    SELECT granted, granted_tokens, window_start, spacing, db_now, rpm, tpm, breaker_until, tokens_until
                     FROM pacer_quota_lease(\(name), \(requests), \(Int64(tokens)),
                         \(limits.requestsPerMinute), \(limits.tokensPerMinute), \(learnedRPM), \(learnedTPM), \(unlimited),
-                        \(limits.headroom), \(probeSeconds), \(60.0))
+                        \(limits.headroom), \(probeSeconds), \(60.0), \(Int64(settle)), \(tokensUntil))
                     """
                 )
                 var leases: [Lease] = []
@@ -349,14 +366,15 @@ public final class PostgresQuota: QuotaProtocol {
                 return leases
             }
         } catch {
-            // The learned limits were not written: the next lease carries them.
+            // The learned limits and the settlement were not written: the next lease carries them.
             state.withLock { state in
                 state.unsentRPM = state.unsentRPM ?? learnedRPM
                 state.unsentTPM = state.unsentTPM ?? learnedTPM
+                state.lease.unsettle(settle)
             }
             throw error
         }
-        for (granted, grantedTokens, start, spacing, databaseNow, rpm, tpm, breakerUntil) in leases {
+        for (granted, grantedTokens, start, spacing, databaseNow, rpm, tpm, breakerUntil, until) in leases {
             // A breaker another process opened before this one listened (or while the
             // announcement was lost): hold as it does. Each opening once, so that a breaker
             // closed here by a probe that got through is not opened again by the same row.
@@ -379,6 +397,8 @@ public final class PostgresQuota: QuotaProtocol {
             state.withLock { state in
                 state.clockOffset = offset
                 state.leases += 1
+                state.tokenLimit = configuration.limits.tokensPerMinute ?? tpm
+                state.tokensUntil = until
                 if let rpm {
                     state.knowsLimits = true
                     state.lease.maxRequests = Self.maxLease(perMinute: rpm, leaseSeconds: configuration.leaseSeconds)

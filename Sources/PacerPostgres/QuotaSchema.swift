@@ -38,6 +38,7 @@ enum QuotaSchema {
             text, bigint, bigint, double precision, double precision, double precision, double precision, boolean,
             double precision, double precision, double precision)
         """,
+        // A new database gets version 3's lease function here (step 3 replaces it with itself).
         leaseFunction,
         // A pause (a 429's) or a breaker's cooldown: kept in the row until it ends, and told
         // to every listener on `pacer_quota`.
@@ -71,19 +72,18 @@ enum QuotaSchema {
         """,
     ]
 
-    /// The migration that creates them: one round trip when they are there at this version.
-    static let migration = SchemaMigration(
-        name: "quota",
-        versionTable: "pacer_quota_schema",
-        steps: [version1, version2]
-    )
-
-    // A lease: `p_requests` slots from the later of now, the pause's end and both GCRA arrival
-    // times, spaced at the effective rate (the limit less its headroom); the token time
-    // advances by the tokens asked. Without a known limit: one probe at a time (until an
-    // answer brings the limits), or all asked when the server has none. It also tells the
-    // pause's and the breaker's ends.
-    private static let leaseFunction: PostgresQuery = """
+    /// Version 3: a lease settles the tokens its process booked and did not use (a request's
+    /// estimate less its real usage), so that processes sharing a token limit run as fast as
+    /// one alone; one lease moves at most a minute of the token limit. The lease function of
+    /// version 2 stays, under its signature, for a version-2 process still running.
+    static let version3: [PostgresQuery] = [
+        leaseFunction,
+        """
+        DROP FUNCTION IF EXISTS pacer_quota_lease(
+            text, bigint, bigint, double precision, double precision, double precision, double precision, boolean,
+            double precision, double precision, double precision)
+        """,
+        """
         CREATE FUNCTION pacer_quota_lease(
             p_name text, p_requests bigint, p_tokens bigint,
             p_rpm double precision, p_tpm double precision,
@@ -93,6 +93,41 @@ enum QuotaSchema {
             granted integer, granted_tokens bigint, window_start double precision, spacing double precision,
             db_now double precision, paused_until double precision, rpm double precision, tpm double precision,
             breaker_until double precision
+        ) LANGUAGE sql AS $$
+            SELECT granted, granted_tokens, window_start, spacing, db_now, paused_until, rpm, tpm, breaker_until
+            FROM pacer_quota_lease(p_name, p_requests, p_tokens, p_rpm, p_tpm, p_learned_rpm, p_learned_tpm,
+                p_unlimited, p_headroom, p_probe_seconds, p_horizon, 0::bigint, NULL::double precision)
+        $$
+        """,
+    ]
+
+    /// The migration that creates them: one round trip when they are there at this version.
+    static let migration = SchemaMigration(
+        name: "quota",
+        versionTable: "pacer_quota_schema",
+        steps: [version1, version2, version3]
+    )
+
+    // A lease: `p_requests` slots from the later of now, the pause's end and both GCRA arrival
+    // times, spaced at the effective rate (the limit less its headroom); the token time
+    // advances by the tokens asked, at most a minute of the limit. `p_settle_tokens` the
+    // process booked earlier and did not use are given back: when nobody leased since its
+    // last lease (the token time is still `p_tat_seen`, which that lease returned), the token
+    // time moves back (never before now); otherwise this lease is charged that much less, so
+    // that its slots never overlap time another process booked. Without a known limit: one
+    // probe at a time (until an answer brings the limits), or all asked when the server has
+    // none. It also tells the pause's and the breaker's ends, and the token time after it.
+    private static let leaseFunction: PostgresQuery = """
+        CREATE OR REPLACE FUNCTION pacer_quota_lease(
+            p_name text, p_requests bigint, p_tokens bigint,
+            p_rpm double precision, p_tpm double precision,
+            p_learned_rpm double precision, p_learned_tpm double precision, p_unlimited boolean,
+            p_headroom double precision, p_probe_seconds double precision, p_horizon double precision,
+            p_settle_tokens bigint, p_tat_seen double precision
+        ) RETURNS TABLE (
+            granted integer, granted_tokens bigint, window_start double precision, spacing double precision,
+            db_now double precision, paused_until double precision, rpm double precision, tpm double precision,
+            breaker_until double precision, tokens_until double precision
         ) LANGUAGE plpgsql AS $$
         #variable_conflict use_variable
         DECLARE
@@ -101,8 +136,10 @@ enum QuotaSchema {
             eff_rpm double precision;
             eff_tpm double precision;
             start_s double precision;
+            tokens_asked bigint := p_tokens;
             len_r double precision := 0;
             len_t double precision := 0;
+            credit double precision := 0;
         BEGIN
             INSERT INTO pacer_quotas (name) VALUES (p_name) ON CONFLICT (name) DO NOTHING;
             SELECT * INTO q FROM pacer_quotas WHERE name = p_name FOR UPDATE;
@@ -116,8 +153,16 @@ enum QuotaSchema {
             breaker_until := q.breaker_until;
             rpm := eff_rpm;
             tpm := eff_tpm;
-            granted_tokens := p_tokens;
             spacing := 0;
+            IF eff_tpm IS NOT NULL THEN
+                credit := greatest(p_settle_tokens, 0) * 60.0 / (eff_tpm * (1 - p_headroom));
+                IF credit > 0 AND p_tat_seen IS NOT NULL AND abs(q.tat_tokens - p_tat_seen) < 1e-6 THEN
+                    q.tat_tokens := greatest(now_s, q.tat_tokens - credit);
+                    credit := 0;
+                END IF;
+                tokens_asked := least(tokens_asked, ceil(eff_tpm)::bigint);
+            END IF;
+            granted_tokens := tokens_asked;
             IF eff_rpm IS NULL AND eff_tpm IS NULL AND NOT q.unlimited THEN
                 IF q.probe_until > now_s THEN
                     granted := 0;
@@ -135,7 +180,7 @@ enum QuotaSchema {
                 END IF;
                 IF eff_tpm IS NOT NULL THEN
                     start_s := greatest(start_s, q.tat_tokens);
-                    len_t := p_tokens * 60.0 / (eff_tpm * (1 - p_headroom));
+                    len_t := greatest(0, tokens_asked * 60.0 / (eff_tpm * (1 - p_headroom)) - credit);
                 END IF;
                 IF start_s > now_s + p_horizon THEN
                     granted := 0;
@@ -157,6 +202,7 @@ enum QuotaSchema {
                 probe_until = q.probe_until, leases = pacer_quotas.leases + 1,
                 granted = pacer_quotas.granted + granted
             WHERE name = p_name;
+            tokens_until := q.tat_tokens;
             RETURN NEXT;
         END
         $$

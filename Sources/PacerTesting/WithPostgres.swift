@@ -1,4 +1,4 @@
-@_exported import PacerPostgres
+import PacerPostgres
 
 /// Runs `body` against a throwaway PostgreSQL server of its own (a new cluster on a free
 /// loopback port), then stops the server and removes its folder.

@@ -1,4 +1,4 @@
-@_exported import PacerSimulator
+import PacerSimulator
 
 /// Runs `body` against a simulator listening on a free loopback port, then stops it.
 ///

@@ -1,4 +1,6 @@
 import Foundation
+import PacerJobs
+import PacerSimulator
 import PacerTesting
 import Testing
 

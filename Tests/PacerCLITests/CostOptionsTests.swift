@@ -1,5 +1,6 @@
 import Foundation
 import PacerCore
+import PacerJobs
 import PacerSimulator
 import PacerTesting
 import Testing
@@ -39,6 +40,38 @@ import Testing
             #expect(server.stats.snapshot().requests == 100, "the rerun sent only what the first did not")
         }
         #expect(try lines(output).count == 100)
+    }
+
+    /// Issue 20: `--max-cost` with a model the price table does not know says so (once)
+    /// instead of counting its requests as free without a word.
+    @Test func maxCostWarnsOnceForAModelWithoutAPrice() async throws {
+        let input = try prompts(5)
+        try await withSimulator { server in
+            let (status, stderr) = try await PacerProcess(
+                [
+                    "chat", input, "-o", path("out.jsonl"), "--max-cost", "1", "--model", "my-own-model",
+                    "--base-url", server.baseURL,
+                ],
+                stderrFile: directory.appendingPathComponent("stderr.txt")
+            ).run()
+            #expect(status == 0, "\(stderr)")
+            let warnings = stderr.components(separatedBy: "no price for model 'my-own-model'").count - 1
+            #expect(warnings == 1, "\(stderr)")
+            #expect(stderr.contains("--price-in"), "\(stderr)")
+        }
+    }
+
+    /// Issue 20: a failed attempt the server may have billed (an answer that could not be
+    /// used, a timeout) counts against the cap at its most; a refusal does not.
+    @Test func billedFailedAttemptsCountAgainstTheCap() {
+        let guardian = CostGuard(cap: 1)
+        #expect(guardian.admit(0.1))
+        guardian.settle(reserved: 0.1, cost: 0.05, billedFailures: 2)
+        #expect(abs(guardian.spent - 0.25) < 1e-9)
+        let cut = ItemError(kind: .invalidResponse, status: 200, message: "cut", isRetryable: true)
+        let refused = ItemError(kind: .httpStatus, status: 503, message: "busy", isRetryable: true)
+        let late = ItemError(kind: .timeout, message: "late", isRetryable: true)
+        #expect(cut.mayHaveBeenBilled && late.mayHaveBeenBilled && !refused.mayHaveBeenBilled)
     }
 
     @Test func dryRunNeedsNoKeySendsNothingAndEstimatesTheTokensTheServerCounts() async throws {

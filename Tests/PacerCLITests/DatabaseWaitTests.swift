@@ -45,6 +45,30 @@ import Testing
         }
     }
 
+    /// Issue 20: `--quota` checks the input before it waits for the database, and gives up
+    /// on a database it cannot reach after `--wait-for-db` (on 991d846 it waited until Ctrl-C,
+    /// and a bad input was only found once the database answered).
+    @Test func aSharedQuotaChecksTheInputFirstAndGivesUpOnADatabaseThatIsDown() async throws {
+        let port = try await MetricsServer(configuration: .init(port: 0)) { [] }.withRunning { $0.port }
+        let quota = "postgres://pacer@127.0.0.1:\(port)/pacer?quota=q"
+        let bad = try write("bad.jsonl", #"{"prompt": "x"}"# + "\n" + "{not json\n")
+        let (badStatus, badError) = try await PacerProcess(
+            ["chat", bad, "--base-url", "http://127.0.0.1:9/v1", "--quota", quota, "--wait-for-db", "30"],
+            stderrFile: directory.appendingPathComponent("bad-stderr.txt")
+        ).run()
+        #expect(badStatus == 2 && badError.contains("\(bad):2:"), "\(badError)")
+        #expect(!badError.contains("waiting for the database"), "\(badError)")
+
+        let good = try write("good.txt", "a prompt\n")
+        let (status, stderr) = try await PacerProcess(
+            ["chat", good, "--base-url", "http://127.0.0.1:9/v1", "--quota", quota, "--wait-for-db", "1"],
+            stderrFile: directory.appendingPathComponent("good-stderr.txt")
+        ).run()
+        #expect(status == 2, "\(stderr)")
+        #expect(stderr.contains("could not reach the database in 1 s"), "\(stderr)")
+        #expect(stderr.contains("--quota names it"), "\(stderr)")
+    }
+
     @Test func aWaitOutsideItsRangeIsRefused() async throws {
         for wait in ["-1", "nan", "100000"] {
             let process = try PacerProcess(

@@ -35,6 +35,24 @@ import Testing
         #expect(tokens == stats.byEndpoint["embeddings"]?.tokens.prompt)
     }
 
+    /// Issue 20: a refusal about a parameter, not an input, fails each pack once. On 991d846
+    /// `--dimensions 5000` made 1,990 refused requests for 10 packs.
+    @Test func aRefusalOfAParameterFailsEachPackOnce() async throws {
+        let input = try write("texts.txt", (1...100).map { "text number \($0)" }.joined(separator: "\n") + "\n")
+        let output = path("out.jsonl")
+        let stats = try await withSimulator { server in
+            let arguments = [
+                "embed", input, "-o", output, "-q", "--base-url", server.baseURL, "--dimensions", "5000", "--pack",
+                "10",
+            ]
+            #expect(await pacer(arguments) == 1)
+            return server.stats.snapshot()
+        }
+        #expect(stats.requests == 10, "one refused request per pack")
+        let lines = try lines(output)
+        #expect(lines.count == 100 && lines.allSatisfy { $0["success"] as? Bool == false })
+    }
+
     @Test func aTextTheServerRefusesFailsAloneAndARerunRedoesNothingElse() async throws {
         let texts = (1...300).map { $0 == 137 ? "text \($0) POISON" : "text \($0)" }
         let input = try write("texts.txt", texts.joined(separator: "\n") + "\n")

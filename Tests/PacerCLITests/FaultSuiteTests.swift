@@ -1,4 +1,5 @@
 import Foundation
+import PacerSimulator
 import PacerTesting
 import Testing
 

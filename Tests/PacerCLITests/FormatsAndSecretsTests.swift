@@ -1,6 +1,8 @@
 import Foundation
 import PacerHTTP
+import PacerJobs
 import PacerOpenAI
+import PacerSimulator
 import PacerTesting
 import Testing
 

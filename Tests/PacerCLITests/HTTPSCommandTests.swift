@@ -1,4 +1,5 @@
 import Foundation
+import PacerSimulator
 import PacerTesting
 import Testing
 
@@ -69,6 +70,40 @@ import Glibc
             #expect(!stderr.contains(".cc:"), "BoringSSL's internals leaked: \(stderr)")
             #expect(server.stats.snapshot().requests == requestsSoFar)
         }
+    }
+
+    /// Issue 20: when every item fails on an untrusted certificate, the summary says why (on
+    /// 991d846 it said "0/3 successful, 3 failed", and the reason was only in the output lines).
+    @Test func theSummaryNamesTheMostCommonReasonItemsFailed() async throws {
+        try await withSimulator(SimulatorConfiguration(tls: certificate.simulatorTLS())) { server in
+            let input = try write("urls.txt", (1...3).map { server.postURL($0) }.joined(separator: "\n") + "\n")
+            let (status, stderr, written) = try await run(["fetch", input], output: path("bad.jsonl"))
+            #expect(status == 1, "\(stderr)")
+            #expect(written.count == 3)
+            #expect(stderr.contains("Failed because:"), "\(stderr)")
+            #expect(stderr.contains("  3 × network: certificate for 127.0.0.1 not trusted"), "\(stderr)")
+        }
+        let summaryPath = path("summary.json")
+        try await withSimulator { server in
+            let input = try write(
+                "urls2.txt",
+                [server.postURL(1), server.postURL(4040), server.postURL(4040)].joined(separator: "\n") + "\n"
+            )
+            let (status, stderr, _) = try await run(
+                ["fetch", input, "-q", "--summary-json", summaryPath],
+                output: path("mixed.jsonl")
+            )
+            #expect(status == 1, "\(stderr)")
+        }
+        let summary = try #require(
+            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: summaryPath)))
+                as? [String: Any]
+        )
+        let reasons = try #require(summary["failureReasons"] as? [[String: Any]])
+        #expect(reasons.count == 1)
+        #expect(reasons.first?["kind"] as? String == "http_status")
+        #expect(reasons.first?["status"] as? Int == 404)
+        #expect(reasons.first?["count"] as? Int == 2)
     }
 
     @Test func chatOverHTTPSWithCACert() async throws {

@@ -1,5 +1,6 @@
 import Foundation
 import PacerCore
+import PacerJobs
 import Testing
 
 @testable import PacerCLI
@@ -121,6 +122,29 @@ import Testing
         )
         let retrying = try await Journal.open(path: output, resume: true, retryFailed: true)
         #expect(retrying.isDone("a") && retrying.isDone("b") && !retrying.isDone("c"))
+    }
+
+    /// Issue 20: a `--retry-failed` run killed before its compaction leaves two lines for a
+    /// redone id; the next run (with or without `--retry-failed`) compacts them. On 991d846
+    /// only a `--retry-failed` run that redid something compacted.
+    @Test func theNextRunCompactsWhatAKilledRetryRunLeft() async throws {
+        let input = try write("prompts.txt", "one\ntwo\n")
+        let output = try write(
+            "out.jsonl",
+            [
+                #"{"id":"1","index":0,"success":false,"error":{"kind":"timeout","message":"late"}}"#,
+                #"{"id":"2","index":1,"success":true,"response":"fine"}"#,
+                #"{"id":"1","index":0,"success":true,"response":"redone"}"#,
+            ].joined(separator: "\n") + "\n"
+        )
+        let journal = try await Journal.open(path: output, resume: true)
+        #expect(journal.superseded == 1 && journal.doneCount == 2)
+        // Every item is done: nothing is sent (the base URL answers nothing), and the file is
+        // compacted to one line per id.
+        #expect(await pacer(["chat", input, "-o", output, "-q", "--base-url", "http://127.0.0.1:9/v1"]) == 0)
+        let written = try lines(output)
+        #expect(written.count == 2, "\(written)")
+        #expect(written.first { $0["id"] as? String == "1" }?["response"] as? String == "redone")
     }
 
     @Test func compactionKeepsEachIdsLineAndCopiesTheRestByteForByte() async throws {

@@ -1,5 +1,6 @@
 import Foundation
 import PacerMetrics
+import PacerSimulator
 import PacerTesting
 import Testing
 

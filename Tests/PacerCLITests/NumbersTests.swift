@@ -1,6 +1,8 @@
 import Foundation
 import PacerCore
 import PacerHTTP
+import PacerJobs
+import PacerSimulator
 import PacerTesting
 import Testing
 

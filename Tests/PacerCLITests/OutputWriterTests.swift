@@ -1,4 +1,5 @@
 import Foundation
+import PacerJobs
 import Testing
 
 @testable import PacerCLI

@@ -1,5 +1,7 @@
 import Foundation
 import PacerCore
+import PacerJobs
+import PacerSimulator
 import PacerTesting
 import Testing
 
@@ -43,7 +45,7 @@ import Glibc
     }
 
     /// Issue 9, defect 9: `--retry-failed` appends an id's new line; the run then leaves one
-    /// line per id, the newest (DESIGN.md: each id appears exactly once).
+    /// line per id, the newest (each id appears exactly once).
     @Test func retryFailedLeavesOneLinePerIdTheNewest() async throws {
         let output = path("out.jsonl")
         try await withSimulator(SimulatorConfiguration(postCount: 3)) { missing in

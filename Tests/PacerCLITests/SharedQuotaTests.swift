@@ -1,4 +1,5 @@
 import Foundation
+import PacerPostgres
 import PacerSimulator
 import PacerTesting
 import Testing

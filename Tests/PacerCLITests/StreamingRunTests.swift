@@ -120,4 +120,26 @@ import Testing
             #expect(line["attempts"] as? Int == 2)
         }
     }
+
+    /// Issue 20: `--deadline` bounds a streamed item after its first token too. On 991d846 the
+    /// deadline only bounded the wait for the first token, and a long stream ran past it.
+    @Test func theItemDeadlineHoldsAfterTheFirstToken() async throws {
+        // 40 tokens at 200 ms: 8 s a stream, whose first token comes at once.
+        let slow = SimulatorConfiguration(streamTokenLatency: .milliseconds(200))
+        let result = try await run(
+            "deadline",
+            configuration: slow,
+            prompts: 2,
+            extra: ["--stream", "--deadline", "1", "--max-tokens", "40", "--max-retries", "0"]
+        )
+        #expect(result.status == 1)
+        #expect(result.lines.count == 2)
+        for line in result.lines.values {
+            let error = try #require(line["error"] as? [String: Any])
+            #expect(error["kind"] as? String == "timeout", "\(error)")
+            #expect((error["message"] as? String)?.contains("deadline") == true, "\(error)")
+            // Cut at about 1 s, not after the whole stream's 8 s (room for a starved machine).
+            #expect((line["latency_ms"] as? Int).map { $0 < 6_000 } == true, "\(line)")
+        }
+    }
 }

@@ -45,6 +45,52 @@ import Testing
         #expect(end?.attempts == 1 && end?.latency == .seconds(2) && end?.busy == .seconds(2))
     }
 
+    /// Issue 20: a retry of an attempt the batch's own concurrency probing displaced (a stream
+    /// cut short by another request) does not spend the item's retries, up to as many again.
+    @Test func displacedAttemptsAreRetriedWithoutSpendingTheItemsRetries() {
+        var cut = ItemError(kind: .invalidResponse, status: 200, message: "cut", isRetryable: true)
+        cut.endedEarly = true
+        var machine = lifecycle(retries: 1)
+        attempting(&machine)
+        var now = Duration.zero
+        var attempt = 1
+        // Two displaced failures (the most that are free with one retry allowed: one), then
+        // one ordinary: 1 free + 1 counted = 3 attempts in all.
+        func fail(displaced: Bool) -> ItemLifecycle.Action {
+            now += .seconds(1)
+            return machine.failed(cut, stopping: false, displaced: displaced, unit: 0, now: now)
+        }
+        func again() {
+            now += .seconds(1)
+            attempt += 1
+            _ = machine.backOffEnded(now: now)
+            _ = machine.admitted(Self.booking, stopping: false, now: now)
+        }
+        guard case .backOff = fail(displaced: true).next else {
+            Issue.record("a displaced attempt is retried")
+            return
+        }
+        again()
+        guard case .backOff = fail(displaced: true).next else {
+            Issue.record("the item's own retry is left")
+            return
+        }
+        again()
+        let end = ending(fail(displaced: true))
+        #expect(end?.attempts == 3, "one free retry (as many as maxRetries) and one counted")
+        #expect(attempt == 3)
+        // Without displacement, one retry only.
+        var plain = lifecycle(retries: 1)
+        attempting(&plain)
+        guard case .backOff = plain.failed(cut, stopping: false, unit: 0, now: .seconds(1)).next else {
+            Issue.record("retried once")
+            return
+        }
+        _ = plain.backOffEnded(now: .seconds(2))
+        _ = plain.admitted(Self.booking, stopping: false, now: .seconds(2))
+        #expect(ending(plain.failed(cut, stopping: false, unit: 0, now: .seconds(3)))?.attempts == 2)
+    }
+
     @Test func aRetryableFailureReleasesBacksOffAndAsksTheQuotaAgain() {
         var machine = lifecycle()
         attempting(&machine)

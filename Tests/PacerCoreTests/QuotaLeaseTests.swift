@@ -82,6 +82,43 @@ import Testing
         #expect(sendTime(lease.take(tokens: 1, now: 0)) == nil)
     }
 
+    /// Issue 20: what a request booked and did not use goes back to the shared store with the
+    /// next lease, as do the tokens of a lease given up; a failed lease keeps them for the next.
+    @Test func unusedTokensAreSettledWithTheNextLease() {
+        var lease = QuotaLease()
+        _ = lease.take(tokens: 400, now: 0)
+        lease.apply(.init(requests: 2, tokens: 800, start: 0, spacing: 0.1), now: 0)
+        #expect(lease.take(tokens: 400, now: 0) == .send(at: 0))
+        #expect(lease.settlement() == 0, "nothing unused yet")
+        // Used 100 of 400: 300 back, which this lease can still take.
+        lease.refund(tokens: 300)
+        #expect(lease.settlement() == 0)
+        #expect(lease.take(tokens: 400, now: 0) == .send(at: 0.1))
+        // Used 50 of 400.
+        lease.refund(tokens: 350)
+        guard case .fetch = lease.take(tokens: 400, now: 0.2) else {
+            Issue.record("a used-up lease asks for the next")
+            return
+        }
+        // Booked 800, used 150: the lease is given up with 650 left, and they go back.
+        let settled = lease.settlement()
+        #expect(settled == 650)
+        lease.unsettle(settled)
+        lease.fetchFailed(retryAt: 1)
+        #expect(lease.settlement() == 650, "a failed lease carries them to the next")
+        #expect(lease.settlement() == 0)
+    }
+
+    @Test func withoutATokenLimitNothingIsSettled() {
+        var lease = QuotaLease()
+        _ = lease.take(tokens: 400, now: 0)
+        lease.apply(.init(requests: 1, tokens: .max, start: 0, spacing: 0.1), now: 0)
+        #expect(lease.take(tokens: 400, now: 0) == .send(at: 0))
+        lease.refund(tokens: 300)
+        _ = lease.take(tokens: 400, now: 1)
+        #expect(lease.settlement() == 0)
+    }
+
     @Test func nothingGrantedWaitsUntilTheStoreSaysAndAFailedFetchUntilItsRetry() {
         var lease = QuotaLease()
         _ = lease.take(tokens: 0, now: 0)

@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import PacerCore
 import PacerHTTP
+import PacerSimulator
 import PacerTesting
 import Testing
 

@@ -4,6 +4,7 @@ import NIOHTTP1
 import NIOSSL
 import PacerCore
 import PacerHTTP
+import PacerSimulator
 import PacerTesting
 import Testing
 

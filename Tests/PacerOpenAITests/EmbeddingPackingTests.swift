@@ -66,6 +66,15 @@ import Testing
         #expect(whole.split(after: tooLarge)?.count == 2)
     }
 
+    /// Issue 20: `--dimensions 5000` (a 400 naming `dimensions`) made 1,990 refused requests
+    /// for 10 packs on 991d846: the pack was halved down to single texts.
+    @Test func aRefusalNamingAnotherParameterDoesNotSplit() {
+        let whole = EmbeddingPack((0..<4).map { input($0) })
+        #expect(whole.split(after: refusal(param: "dimensions")) == nil)
+        #expect(whole.split(after: refusal(param: "encoding_format")) == nil)
+        #expect(whole.split(after: refusal(param: nil))?.count == 2, "a refusal naming nothing may be an input's")
+    }
+
     @Test func tokenSharesAddUpToTheServersCount() {
         let whole = EmbeddingPack([input(1, tokens: 1), input(2, tokens: 3), input(3, tokens: 6)])
         let answer = EmbeddingPackResult(

@@ -1,6 +1,7 @@
 import PacerCore
 import PacerHTTP
 import PacerOpenAI
+import PacerSimulator
 import PacerTesting
 import Testing
 

@@ -1,5 +1,6 @@
 import Foundation
 import PacerCore
+import PacerPostgres
 import PacerTesting
 import PostgresNIO
 import Synchronization

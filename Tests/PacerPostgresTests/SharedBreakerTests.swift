@@ -1,5 +1,6 @@
 import Foundation
 import PacerCore
+import PacerPostgres
 import PacerTesting
 import PostgresNIO
 import Testing
@@ -139,7 +140,19 @@ import Testing
                 {
                     version = value
                 }
-                #expect(version == QuotaSchema.migration.version && version == 2)
+                #expect(version == QuotaSchema.migration.version && version == 3)
+                // Version 2's lease, as a process of that version still running calls it (no
+                // settlement), answers through version 3's.
+                var granted: [Int] = []
+                for try await value in try await database.query(
+                    """
+                    SELECT granted FROM pacer_quota_lease('kept', 1::bigint, 0::bigint, NULL::float8, NULL::float8,
+                        NULL::float8, NULL::float8, false, 0.02::float8, 30.0::float8, 60.0::float8)
+                    """
+                ).decode(Int.self) {
+                    granted.append(value)
+                }
+                #expect(granted == [1])
                 // The new lease function answers, with the limit the row had learned.
                 let reservation = try await quota.acquire(tokens: 0, before: nil, unlessStopped: nil)
                 quota.release(reservation, outcome: .answered(usedTokens: nil, rateLimit: nil))

@@ -1,4 +1,5 @@
 import Foundation
+import PacerPostgres
 import PacerTesting
 import PostgresNIO
 import Testing

@@ -1,6 +1,7 @@
 import Foundation
 import PacerCore
 import PacerOpenAI
+import PacerSimulator
 import PacerTesting
 import Testing
 

@@ -3,6 +3,7 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import PacerHTTP
+import PacerSimulator
 import PacerTesting
 import Testing
 

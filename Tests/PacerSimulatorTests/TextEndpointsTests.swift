@@ -1,5 +1,6 @@
 import Foundation
 import PacerOpenAI
+import PacerSimulator
 import PacerTesting
 import Testing
 

@@ -1,6 +1,7 @@
 import ArgumentParser
 import PacerCore
 import PacerHTTP
+import PacerJobs
 import PacerOpenAI
 
 /// `pacer batch`: runs an OpenAI Batch API input file live, each line against the endpoint

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import PacerCore
+import PacerJobs
 import PacerMetrics
 import PacerOpenAI
 import UnixSignals
@@ -30,16 +31,6 @@ where Feed.Unit == Operation.Input, Feed.Output == Operation.Output {
     /// estimates printed, and nothing sent.
     var dryRunEstimate: (@Sendable (Feed.Input) -> CostEstimate)? = nil
 
-    /// How one of the job's concurrent tasks ended.
-    private enum TaskEnd: Sendable {
-        /// The batch ended, with its summary.
-        case summary(BatchSummary)
-        /// A second signal, or the end of the grace period: cancel what is still running.
-        case cancelNow
-        /// The progress display or a signal watcher ended; nothing to do.
-        case progressEnded, watchEnded
-    }
-
     /// Runs the batch; returns the exit status: 0 all succeeded, 1 some failed or were not
     /// done, 2 unusable input, 130 interrupted.
     ///
@@ -55,201 +46,97 @@ where Feed.Unit == Operation.Input, Feed.Output == Operation.Output {
             concurrency: configuration.maxConcurrent,
             quiet: options.quiet
         ) { metrics in
-            try await SharedQuotaOption.with(options, configuration: configuration) { quota in
-                try await run(counters: counters, metrics: metrics, quota: quota)
+            let fileRun = self.fileRun(metrics: metrics)
+            // The input is checked before the shared quota's database is waited for.
+            let items = try await fileRun.checkInput()
+            return try await SharedQuotaOption.with(options, configuration: configuration) { quota in
+                let prepared = try await fileRun.prepare(knownItems: items)
+                if prepared.journal.repairedBytes > 0 {
+                    Console.error(
+                        "note: cut a torn last line (\(prepared.journal.repairedBytes) bytes) off "
+                            + "\(prepared.output ?? "") \(prepared.errors.map { "or \($0) " } ?? "")left by an interrupted run"
+                    )
+                }
+                let report = try await run(prepared, counters: counters, quota: quota)
+                return try finish(report)
             }
         }
     }
 
-    /// The run itself, updating `counters` and, when served, `metrics`, against `quota`
-    /// (`nil`: a quota of its own).
+    /// The library's run of these options, recording into `metrics` when they are served.
+    private func fileRun(metrics: RunMetrics?) -> FileRun<Operation, Feed> {
+        var settings = FileRun<Operation, Feed>.Settings(input: options.input, engine: configuration)
+        settings.format = options.format
+        settings.output = options.output
+        settings.errors = errorsPath
+        settings.resume = options.resume
+        settings.retryFailed = options.retryFailed
+        settings.skipInvalid = options.skipInvalid
+        settings.orderedWindow = options.ordered ? options.orderedWindow : nil
+        settings.grace = .pacerSeconds(options.grace)
+        settings.seed = options.seed
+        settings.logger = Console.logger(quiet: options.quiet, verbose: options.verbose)
+        var run = FileRun(settings: settings, operation: operation, parser: parser, feed: feed)
+        run.makeInvalidLine = makeInvalidLine
+        run.costCap = costCap
+        if let metrics {
+            run.observe = { result, items in metrics.record(result, items: items) }
+            run.observeInvalid = { metrics.recordFailed(.invalidInput) }
+        }
+        return run
+    }
+
+    /// Runs `prepared` with the progress line drawn and signals watched: the first stops
+    /// admission and starts the grace period; the second, or the end of the grace period,
+    /// cancels what is still running.
     private func run(
+        _ prepared: PreparedFileRun<Operation, Feed>,
         counters: BatchProgress,
-        metrics: RunMetrics?,
         quota: (any QuotaProtocol<ContinuousClock>)?
-    ) async throws -> ExitCode {
-        let logger = Console.logger(quiet: options.quiet, verbose: options.verbose)
-        let output = options.output.flatMap { $0 == "-" ? nil : $0 }
-        var items: Int?
-        if options.input != "-" {
-            // Check the whole file before spending anything on it (or creating the output);
-            // this also gives the total. It runs before the journal is read, so that its
-            // duplicate check and the journal's done ids are never in memory together.
-            let tolerate: (@Sendable (String, InputError) -> Void)? = options.skipInvalid ? { @Sendable _, _ in } : nil
-            let check = try ItemSource(
-                path: options.input,
-                format: options.format,
-                parser: parser,
-                skip: { _ in false },
-                onInvalid: tolerate
-            )
-            items = try await check.count().items
-        }
-        var journal = Journal()
-        let errors = output == nil ? nil : errorsPath
-        if let output {
-            journal = try await Journal.open(
-                paths: [output] + (errors.map { [$0] } ?? []),
-                resume: options.resume,
-                retryFailed: options.retryFailed
-            )
-        }
-        if journal.repairedBytes > 0 {
-            Console.error(
-                "note: cut a torn last line (\(journal.repairedBytes) bytes) off \(output ?? "") \(errors.map { "or \($0) " } ?? "")"
-                    + "left by an interrupted run"
-            )
-        }
-        let done = journal
-        let skip: @Sendable (String) -> Bool = { id in done.isDone(id) }
-        // The items left to do (exact when the output holds only ids of this input, as a
-        // rerun's does); it only sizes the progress line.
-        let total = feed.unitsAreItems ? items.map { max(0, $0 - journal.doneCount) } : nil
-        let writer = try OutputWriter(path: output)
-        // Failures go to the errors file when there is one, else with the successes.
-        let failureWriter = try errors.map { try OutputWriter(path: $0) } ?? writer
-        let invalid = Tally()
-        var onInvalid: (@Sendable (String, InputError) -> Void)?
-        if options.skipInvalid {
-            onInvalid = { [makeInvalidLine] id, error in
-                invalid.add()
-                metrics?.recordFailed(.invalidInput)
-                // Written as this item's failure; a write error surfaces with the next line.
-                try? failureWriter.write(makeInvalidLine(id, error))
-            }
-        }
-        let source = try ItemSource(
-            path: options.input,
-            format: options.format,
-            parser: parser,
-            skip: skip,
-            onInvalid: onInvalid
-        )
-        let costGuard = CostGuard(cap: costCap?.usd ?? .infinity)
-        let window = options.ordered ? ReorderWindow(size: options.orderedWindow) : nil
-        let maxCost = costCap?.maxCost
-        let runner = BatchRunner(
-            configuration: configuration,
-            random: options.seed.map(RandomSource.seeded) ?? .system,
-            logger: logger,
-            quota: quota
-        )
-        let control = BatchControl()
-        let interrupted = Tally()
-        let grace = options.grace
-        let progress = options.quiet ? nil : ProgressReporter(total: total, showTokens: showTokens)
-        var summary = try await withThrowingTaskGroup(of: TaskEnd.self) { group in
+    ) async throws -> FileRunReport {
+        let handle = RunHandle()
+        let progress = options.quiet ? nil : ProgressReporter(total: prepared.total, showTokens: showTokens)
+        let verbose = options.verbose
+        return try await withThrowingTaskGroup(of: FileRunReport?.self) { group in
             group.addTask {
-                do {
-                    let summary = try await runner.run(
-                        OrderedUnits(
-                            // The cap decides first: every unit the window numbers is sent.
-                            base: CappedUnits(base: feed.units(from: source), costGuard: costGuard) {
-                                maxCost?($0) ?? 0
-                            },
-                            window: window
-                        ),
-                        operation: operation,
-                        control: control,
-                        progress: counters,
-                        caughtUp: {
-                            try writer.flush()
-                            try failureWriter.flush()
-                        }
-                    ) {
-                        unit,
-                        result in
-                        if let maxCost { costGuard.settle(reserved: maxCost(unit.input), cost: result.output?.costUSD) }
-                        let lines = feed.lines(for: unit, result: result)
-                        if let metrics {
-                            // The items the unit ends: its lines, or all it carries when it was not
-                            // done (none when it is sent again in parts).
-                            let notDone = lines.isEmpty && result.error?.kind == .cancelled
-                            metrics.record(result, items: notDone ? feed.itemCount(of: unit) : lines.count)
-                        }
-                        for (line, success) in window?.finished(index: unit.index, lines: lines) ?? lines {
-                            try (success ? writer : failureWriter).write(line, flush: false)
-                        }
-                    }
-                    return .summary(summary)
-                } catch let stopped as BatchStopped {
-                    Console.error("error: \(stopped.cause)")
-                    Console.error("stopped reading the input; the items that finished were written.")
-                    var summary = stopped.summary
-                    summary.inputFailed = true
-                    return .summary(summary)
-                }
+                for await _ in await UnixSignalsSequence(trapping: .sigint, .sigterm) { handle.interrupt() }
+                return nil
             }
             if let progress {
                 group.addTask {
                     await progress.run(counters)
-                    return .progressEnded
+                    return nil
                 }
             }
-            // Signals: the first stops admission and starts the grace period; the second, or
-            // the end of the grace period, cancels what is still running.
-            let (firstSignal, firstSignalContinuation) = AsyncStream.makeStream(of: Void.self)
-            group.addTask {
-                let signals = await UnixSignalsSequence(trapping: .sigint, .sigterm)
-                for await _ in signals {
-                    interrupted.add()
-                    guard interrupted.count == 1 else { return .cancelNow }
-                    control.stopAdmitting()
-                    // Admission may be waiting for the next line of stdin: end the input here.
-                    source.stopReading()
+            defer { group.cancelAll() }
+            return try await prepared.run(quota: quota, progress: counters, handle: handle) { note in
+                switch note {
+                case .stopping(let grace):
                     Console.error(
-                        "\nstopping: no new requests; waiting up to \(SummaryText.format(grace, digits: 0)) s for those in flight "
-                            + "(Ctrl-C again to stop now). Finished items are kept; a rerun does the rest."
+                        "\nstopping: no new requests; waiting up to \(SummaryText.format(grace.pacerSeconds, digits: 0)) s "
+                            + "for those in flight (Ctrl-C again to stop now). Finished items are kept; a rerun does the rest."
                     )
-                    firstSignalContinuation.yield()
-                }
-                return .watchEnded
-            }
-            group.addTask {
-                for await _ in firstSignal {
-                    do {
-                        try await Task.sleep(for: .pacerSeconds(grace))
-                        return .cancelNow
-                    } catch {
-                        return .watchEnded
+                case .compacted(let file, let dropped):
+                    if verbose {
+                        Console.error("note: \(file): dropped \(dropped) failure lines that a retry superseded")
                     }
-                }
-                return .watchEnded
-            }
-            var result: BatchSummary?
-            while let ended = try await group.next() {
-                switch ended {
-                case .summary(let summary):
-                    result = summary
-                    // The batch is over: stop watching for signals and drawing progress.
-                    firstSignalContinuation.finish()
-                    group.cancelAll()
-                case .cancelNow:
-                    group.cancelAll()
-                case .progressEnded, .watchEnded:
-                    break
+                case .compactionFailed(let message):
+                    Console.error("warning: \(message)")
                 }
             }
-            guard let result else { throw CancellationError() }
-            return result
         }
-        for (line, success) in window?.drain() ?? [] {
-            try (success ? writer : failureWriter).write(line, flush: false)
+    }
+
+    /// Prints the report and the summary, writes `--summary-json`, and chooses the exit status.
+    private func finish(_ report: FileRunReport) throws -> ExitCode {
+        let summary = report.summary
+        if let inputError = summary.inputError {
+            Console.error("error: \(inputError)")
+            Console.error("stopped reading the input; the items that finished were written.")
         }
-        try writer.flush()
-        try failureWriter.flush()
-        if let output {
-            let written = writer.linesWritten + (failureWriter === writer ? 0 : failureWriter.linesWritten)
-            await compact(output, errors: errors, journal: journal, written: written)
-        }
-        feed.adjust(&summary)
-        summary.skipped = source.skipped.count
-        summary.failed += invalid.count
-        summary.total += invalid.count
-        report(summary)
-        if interrupted.count > 0 {
-            // Items never sent are not cancelled ones: with a known total, say how many there are.
-            let unsent = total.map { $0 - summary.succeeded - summary.failed + invalid.count - summary.cancelled } ?? 0
+        self.report(summary)
+        if report.stop == .interrupted {
+            let unsent = report.notStarted
             Console.error(
                 "interrupted: \(summary.cancelled) items not done"
                     + (unsent > 0 ? " (and \(unsent) not started)" : "")
@@ -259,47 +146,18 @@ where Feed.Unit == Operation.Input, Feed.Output == Operation.Output {
         if let path = options.summaryJSON {
             try writeSummary(summary, to: path)
         }
-        if interrupted.count > 0 { return ExitCode(130) }
-        if let cap = costCap?.usd, costGuard.stoppedAdmission {
+        if report.stop == .interrupted { return ExitCode(130) }
+        if let (cap, spent) = report.costCap {
             Console.error(
-                "stopped at --max-cost \(cap): spent about $\(SummaryText.format(costGuard.spent, digits: 4)) "
-                    + "(every request sent has finished); the next would have passed the cap. "
-                    + "Run the same command with a higher --max-cost to do the rest; nothing done is redone."
+                "stopped at --max-cost \(cap): this run spent about $\(SummaryText.format(spent, digits: 4)) "
+                    + "(every request sent has finished, retries counted); the next would have passed the cap. "
+                    + "The cap is per run: the same command with --max-cost N spends up to N more on the rest; "
+                    + "nothing done is redone."
             )
             return ExitCode(1)
         }
         if summary.inputFailed { return ExitCode(2) }
         return summary.allSucceeded ? .success : ExitCode(1)
-    }
-
-    /// After a `--retry-failed` run that redid failures, rewrites the output with one line per
-    /// id (see ``JournalCompaction``); with an errors file, rewrites that one instead, without
-    /// the ids that now succeeded in the output, so that each id is in exactly one of the two.
-    /// A failure here loses nothing: the files stay a valid journal, whose readers take the
-    /// same line for each id.
-    private func compact(_ output: String, errors: String?, journal: Journal, written: Int) async {
-        guard options.retryFailed, journal.failures > 0, written > 0 else { return }
-        do {
-            var dropped = 0
-            if let errors {
-                var succeeded = IDFingerprints()
-                try await Journal.scan(path: output) { _, line in
-                    if case .entry(let id, true) = line { succeeded.insert(id) }
-                }
-                dropped = try await JournalCompaction.compact(
-                    path: errors,
-                    lines: journal.failures + written,
-                    supersededBy: succeeded
-                )
-            } else {
-                dropped = try await JournalCompaction.compact(path: output, lines: journal.entries + written)
-            }
-            if dropped > 0, options.verbose {
-                Console.error("note: \(errors ?? output): dropped \(dropped) failure lines that a retry superseded")
-            }
-        } catch {
-            Console.error("warning: \(error)")
-        }
     }
 
     private func report(_ summary: BatchSummary) {

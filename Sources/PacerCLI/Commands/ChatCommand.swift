@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import PacerCore
 import PacerHTTP
+import PacerJobs
 import PacerOpenAI
 
 /// `pacer chat`: one chat completion per prompt, against any OpenAI-compatible server.
@@ -35,7 +36,7 @@ struct ChatCommand: AsyncParsableCommand {
     var system: String?
 
     func validate() throws {
-        if let maxTokens, maxTokens < 1 { throw ValidationError("--max-tokens must be at least 1, got \(maxTokens)") }
+        try NumberCheck.within(maxTokens, "--max-tokens", 1...NumberCheck.largestCount)
         if let temperature, !(0...2).contains(temperature) {
             throw ValidationError("--temperature must be within 0...2")
         }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import PacerCore
+import PacerJobs
 import PacerOpenAI
 
 /// `--dry-run`: reads and checks the whole input as a run would, and prints per model the

@@ -1,6 +1,7 @@
 import ArgumentParser
 import PacerCore
 import PacerHTTP
+import PacerJobs
 import PacerOpenAI
 
 /// `pacer embed`: one embedding per text, many texts to a request.
@@ -36,7 +37,7 @@ struct EmbedCommand: AsyncParsableCommand {
     var pack: Int?
 
     func validate() throws {
-        if let dimensions, dimensions < 1 { throw ValidationError("--dimensions must be at least 1") }
+        try NumberCheck.within(dimensions, "--dimensions", 1...1_000_000)
         guard ["float", "base64"].contains(encodingFormat) else {
             throw ValidationError("--encoding-format must be float or base64, got '\(encodingFormat)'")
         }
@@ -84,7 +85,10 @@ struct EmbedCommand: AsyncParsableCommand {
                 showTokens: true,
                 feed: EmbeddingFeed(limits: limits)
             )
-            if let cap = api.maxCost { job.costCap = (cap, { client.costEstimate(for: $0).maxUSD ?? 0 }) }
+            if let cap = api.maxCost {
+                let unpriced = UnpricedModels(warn: Console.error)
+                job.costCap = (cap, { unpriced.maxUSD(client.costEstimate(for: $0)) })
+            }
             if api.dryRun { job.dryRunEstimate = { client.costEstimate(for: $0) } }
             return try await job.run()
         }

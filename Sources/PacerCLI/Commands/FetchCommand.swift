@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import PacerCore
 import PacerHTTP
+import PacerJobs
 
 /// `pacer fetch`: one GET per URL, expecting JSON.
 struct FetchCommand: AsyncParsableCommand {

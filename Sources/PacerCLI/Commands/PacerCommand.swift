@@ -1,4 +1,5 @@
 import ArgumentParser
+import PacerJobs
 
 /// The `pacer` command line: the commands that run batches and the simulator. The `pacer`
 /// executable adds `bench` (in PacerBench) to these.
@@ -26,7 +27,7 @@ public struct PacerCommand: AsyncParsableCommand {
     /// Runs `pacer` with `arguments` (without the program name) and returns the exit status:
     /// 0 all items succeeded, 1 some failed, 2 bad usage or unusable input.
     ///
-    /// Usage errors use status 2, not swift-argument-parser's 64, as DESIGN.md promises.
+    /// Usage errors use status 2, not swift-argument-parser's 64, as the README promises.
     ///
     /// - Parameters:
     ///   - arguments: The arguments, without the program name.

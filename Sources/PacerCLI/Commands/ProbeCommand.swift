@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import PacerCore
 import PacerHTTP
+import PacerJobs
 import PacerOpenAI
 
 /// `pacer probe`: sweeps concurrency against a chat endpoint and recommends the number to use.
@@ -74,10 +75,9 @@ struct ProbeCommand: AsyncParsableCommand {
             }
         }
         guard maxConcurrency <= 4096 else { throw ValidationError("--max-concurrency must be at most 4096") }
-        guard stepSeconds > 0, timeout > 0 else {
-            throw ValidationError("--step-seconds and --timeout must be positive numbers of seconds")
-        }
-        guard maxTokens >= 1 else { throw ValidationError("--max-tokens must be at least 1") }
+        try NumberCheck.seconds(stepSeconds, "--step-seconds", limit: 86_400)
+        try NumberCheck.seconds(timeout, "--timeout")
+        try NumberCheck.within(maxTokens, "--max-tokens", 1...NumberCheck.largestCount)
         for header in headers { try RunOptions.check(header) }
     }
 

@@ -1,4 +1,5 @@
 import ArgumentParser
+import PacerJobs
 import PacerPostgres
 
 /// `pacer queue drop`: deletes a batch from the database once its results are exported.

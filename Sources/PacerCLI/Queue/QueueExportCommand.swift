@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import PacerJobs
 import PacerPostgres
 
 /// `pacer queue export`: a batch's results as the output and errors files `pacer batch` writes.

@@ -1,6 +1,7 @@
 import ArgumentParser
 import PacerCore
 import PacerHTTP
+import PacerJobs
 import PacerOpenAI
 import PacerPostgres
 
@@ -9,7 +10,7 @@ import PacerPostgres
 struct QueuePushCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "push",
-        abstract: "Check an OpenAI Batch API file as pacer batch does and load it into a batch.",
+        abstract: "Check an OpenAI Batch API file (or prompts, or texts) as pacer batch does and load it into a batch.",
         discussion: """
             The whole file is checked first (bad input: exit 2, naming the file and line, and nothing \
             is loaded); then it is streamed into the database with COPY, in one transaction. Pushing \
@@ -18,8 +19,40 @@ struct QueuePushCommand: AsyncParsableCommand {
             """
     )
 
-    @Argument(help: "OpenAI Batch API input lines. '-' reads stdin.")
+    @Argument(help: "OpenAI Batch API input lines, or prompts or texts with --requests. '-' reads stdin.")
     var input: String
+
+    @Option(
+        help: ArgumentHelp(
+            "What the input holds: batch (OpenAI Batch API lines), chat (prompts, as pacer chat reads them) or embeddings (texts, as pacer embed reads them).",
+            discussion:
+                "chat and embeddings make each line the request pacer chat or pacer embed would send, with --model and the other request options; embeddings are one text per request (workers do not pack them)."
+        )
+    )
+    var requests: RequestKind = .batch
+
+    @Option(help: "With --requests chat or embeddings: the model, unless a line names one.")
+    var model: String?
+
+    @Option(help: "With --requests chat: most tokens per answer (default: the server's).")
+    var maxTokens: Int?
+
+    @Option(help: "With --requests chat: sampling temperature (default: the server's).")
+    var temperature: Double?
+
+    @Option(help: "With --requests chat: a system message put before every prompt.")
+    var system: String?
+
+    @Option(help: "With --requests embeddings: the size of the vectors (default: the model's).")
+    var dimensions: Int?
+
+    @Option(help: "With --requests embeddings: float or base64 (default: the server's, float).")
+    var encodingFormat: String?
+
+    /// What `pacer queue push` reads.
+    enum RequestKind: String, ExpressibleByArgument, CaseIterable {
+        case batch, chat, embeddings
+    }
 
     @OptionGroup var database: DatabaseOptions
 
@@ -38,12 +71,50 @@ struct QueuePushCommand: AsyncParsableCommand {
     var quiet = false
 
     func validate() throws {
-        guard format == .auto || format == .batch || format == .jsonl else {
-            throw ValidationError(
-                "pacer queue push reads OpenAI Batch API lines; --format \(format.rawValue) does not apply"
-            )
+        if requests == .batch {
+            guard format == .auto || format == .batch || format == .jsonl else {
+                throw ValidationError(
+                    "pacer queue push reads OpenAI Batch API lines; --format \(format.rawValue) does not apply "
+                        + "(push prompts or texts with --requests chat or embeddings)"
+                )
+            }
+            let given = [
+                ("--model", model != nil), ("--max-tokens", maxTokens != nil), ("--temperature", temperature != nil),
+                ("--system", system != nil), ("--dimensions", dimensions != nil),
+                ("--encoding-format", encodingFormat != nil),
+            ]
+            if let (flag, _) = given.first(where: { $0.1 }) {
+                throw ValidationError(
+                    "\(flag) applies with --requests chat or embeddings; Batch API lines carry their own"
+                )
+            }
+        }
+        if requests == .chat, format == .batch {
+            throw ValidationError("--requests chat reads prompts; push Batch API lines with --requests batch")
         }
         guard (1...100_000).contains(chunkSize) else { throw ValidationError("--chunk-size must be 1 to 100000") }
+        try NumberCheck.within(maxTokens, "--max-tokens", 1...NumberCheck.largestCount)
+        try NumberCheck.within(temperature, "--temperature", 0...2)
+        try NumberCheck.within(dimensions, "--dimensions", 1...1_000_000)
+        if let encodingFormat, !["float", "base64"].contains(encodingFormat) {
+            throw ValidationError("--encoding-format must be float or base64, got '\(encodingFormat)'")
+        }
+    }
+
+    /// How an input line becomes the request the queue holds.
+    var parser: ItemParser<APIRequest> {
+        switch requests {
+        case .batch:
+            .batchAPI
+        case .chat:
+            .chatRequests(model: model ?? "gpt-4o-mini", maxTokens: maxTokens, temperature: temperature, system: system)
+        case .embeddings:
+            .embeddingRequests(
+                model: model ?? "text-embedding-3-small",
+                dimensions: dimensions,
+                encodingFormat: encodingFormat
+            )
+        }
     }
 
     func run() async throws {
@@ -51,9 +122,9 @@ struct QueuePushCommand: AsyncParsableCommand {
         let url = try database.databaseURL(environment: environment)
         if input != "-" {
             // As pacer batch: the whole file is checked before anything is spent on it.
-            _ = try await ItemSource(path: input, format: format, parser: .batchAPI).count()
+            _ = try await ItemSource(path: input, format: format, parser: parser).count()
         }
-        let source = try ItemSource(path: input, format: format, parser: .batchAPI)
+        let source = try ItemSource(path: input, format: format, parser: parser)
         let rows = source.map { item in
             PushRow(customID: item.id, url: item.input.endpoint.batchURL, body: item.input.body.jsonText)
         }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import PacerJobs
 import PacerPostgres
 
 /// `pacer queue status`: a batch's progress and its workers.

@@ -1,6 +1,7 @@
 import ArgumentParser
 import PacerCore
 import PacerHTTP
+import PacerJobs
 import PacerOpenAI
 import PacerPostgres
 
@@ -79,11 +80,10 @@ struct WorkerCommand: AsyncParsableCommand {
         guard !api.dryRun, api.maxCost == nil else {
             throw ValidationError("--dry-run and --max-cost apply to pacer batch, not to pacer worker")
         }
-        for (name, value) in [("--heartbeat", heartbeat), ("--reap-after", reapAfter), ("--poll", poll)]
-        where !(value > 0) {
-            throw ValidationError("\(name) must be a positive number of seconds")
+        for (name, value) in [("--heartbeat", heartbeat), ("--reap-after", reapAfter), ("--poll", poll)] {
+            try NumberCheck.seconds(value, name, limit: 86_400)
         }
-        guard flushInterval >= 0 else { throw ValidationError("--flush-interval must not be negative") }
+        try NumberCheck.seconds(flushInterval, "--flush-interval", zeroAllowed: true, limit: 3_600)
         guard reapAfter > heartbeat else {
             throw ValidationError(
                 "--reap-after must be longer than --heartbeat (a live worker would be taken for dead)"

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import PacerCore
+import PacerJobs
 import PacerMetrics
 import PacerOpenAI
 import PacerPostgres

@@ -1,5 +1,6 @@
 import Foundation
 import PacerCore
+import PacerJobs
 
 /// What a worker did, for its summary and `--summary-json`.
 struct WorkerReport: Encodable {

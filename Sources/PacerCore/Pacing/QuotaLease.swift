@@ -65,6 +65,9 @@ package struct QuotaLease: Sendable, Equatable {
     private var nextWant = 1
     /// Tokens asked per request lately (a moving average), to size a lease's tokens.
     private var tokensPerRequest = 0.0
+    /// Tokens booked from the shared store and not used, to be given back with the next
+    /// lease: refunds beyond what this lease can take, and a given-up lease's tokens.
+    private var unsettled = 0
 
     /// Creates an empty lease.
     ///
@@ -97,8 +100,10 @@ package struct QuotaLease: Sendable, Equatable {
             return .wait(until: lastBooked - leaseSeconds)
         }
         if granted > 0 { nextWant = taken >= granted ? min(maxRequests, granted * 2) : max(1, taken + 1) }
-        // Slots the tokens cannot fill are given up with the lease.
+        // Slots the tokens cannot fill are given up with the lease, and its tokens go back.
         slotsLeft = 0
+        if tokensGranted != .max { unsettled += tokensLeft }
+        tokensLeft = 0
         fetching = true
         let want = min(nextWant, maxRequests)
         return .fetch(requests: want, tokens: Int((tokensPerRequest * Double(want)).rounded(.up)))
@@ -129,11 +134,26 @@ package struct QuotaLease: Sendable, Equatable {
         retryAt = nil
     }
 
-    /// Gives back tokens a request booked and did not use, to this lease's later requests
-    /// (never beyond what the lease was granted).
+    /// Gives back tokens a request booked and did not use: to this lease's later requests up
+    /// to what the lease was granted, and the rest to the shared store with the next lease
+    /// (``settlement()``).
     package mutating func refund(tokens: Int) {
-        guard tokens > 0, tokensLeft < tokensGranted else { return }
-        tokensLeft += min(tokens, tokensGranted - tokensLeft)
+        guard tokens > 0 else { return }
+        let kept = tokensGranted == .max ? 0 : min(tokens, max(0, tokensGranted - tokensLeft))
+        tokensLeft += kept
+        if tokensGranted != .max { unsettled += tokens - kept }
+    }
+
+    /// Takes the tokens to give back to the shared store with the lease being asked for; give
+    /// them back with ``unsettle(_:)`` when asking fails.
+    package mutating func settlement() -> Int {
+        defer { unsettled = 0 }
+        return unsettled
+    }
+
+    /// Tokens a failed lease did not give back: they go with the next one.
+    package mutating func unsettle(_ tokens: Int) {
+        unsettled += max(0, tokens)
     }
 
     /// Slots whose time passed more than a slot ago are dropped: sent now, they would crowd

@@ -1,0 +1,129 @@
+import Foundation
+import PacerCore
+import PacerJobs
+import PacerPostgres
+
+/// `--quota postgres://…?quota=NAME` (or `PACER_QUOTA_URL`): the run paces against a quota
+/// shared through PostgreSQL with every other process that names it (issue 13).
+enum SharedQuotaOption {
+    /// The quota's name and the database that holds it, from a URL such as
+    /// `postgres://pacer@db.internal/pacer?quota=openai-org` (default name `default`).
+    struct Address {
+        var database: DatabaseURL
+        var name: String
+
+        init(_ text: String) throws {
+            database = try DatabaseURL(text)
+            let query = URLComponents(string: text)?.queryItems ?? []
+            name = query.first(where: { $0.name == "quota" })?.value.flatMap { $0.isEmpty ? nil : $0 } ?? "default"
+        }
+
+        init(database: DatabaseURL, name: String) {
+            self.database = database
+            self.name = name
+        }
+    }
+
+    /// The URL given with `--quota`, else `PACER_QUOTA_URL`; `nil` when neither is set.
+    static func url(_ options: RunOptions) -> String? {
+        if let quota = options.quota, !quota.isEmpty { return quota }
+        let variable = Environment.current["PACER_QUOTA_URL"] ?? ""
+        return variable.isEmpty ? nil : variable
+    }
+
+    /// Runs `body` with the shared quota the options name (listening for its pauses while
+    /// `body` runs), else quota `fallback.name` in `fallback.database` (a worker's: `default`
+    /// in the queue's database, on the queue's own connections), or with `nil` when there is
+    /// none or `--quota off`. After the run, says how many leases pacing took, unless quiet.
+    static func with<T: Sendable>(
+        _ options: RunOptions,
+        configuration: BatchConfiguration,
+        fallback: (database: QueueDatabase, name: String)? = nil,
+        _ body: ((any QuotaProtocol<ContinuousClock>)?) async throws -> T
+    ) async throws -> T {
+        switch url(options) {
+        case "off"?:
+            return try await body(nil)
+        case let text?:
+            let address: Address
+            do {
+                address = try Address(text)
+            } catch {
+                throw InputError(file: "--quota", message: "\(error)")
+            }
+            var wait = DatabaseWaitOption()
+            wait.seconds = options.waitForDatabase
+            return try await QueueDatabase.withDatabase(address.database) { database in
+                try await using(
+                    database,
+                    name: address.name,
+                    options: options,
+                    configuration: configuration,
+                    wait: wait,
+                    body
+                )
+            }
+        case nil:
+            guard let fallback else { return try await body(nil) }
+            // A worker's own queue database: it waits out any outage, as for the queue.
+            var wait = DatabaseWaitOption()
+            wait.seconds = 0
+            return try await using(
+                fallback.database,
+                name: fallback.name,
+                options: options,
+                configuration: configuration,
+                wait: wait,
+                body
+            )
+        }
+    }
+
+    /// Runs `body` with quota `name` in `database`, giving up on a database that cannot be
+    /// reached after `wait`.
+    private static func using<T: Sendable>(
+        _ database: QueueDatabase,
+        name: String,
+        options: RunOptions,
+        configuration: BatchConfiguration,
+        wait: DatabaseWaitOption,
+        _ body: ((any QuotaProtocol<ContinuousClock>)?) async throws -> T
+    ) async throws -> T {
+        let quota = PostgresQuota(
+            database: database,
+            configuration: .init(name: name, limits: configuration.pacing ?? RateLimits()),
+            retryBudget: configuration.retryBudget,
+            onOutage: { Console.error("note: \($0)") }
+        )
+        do {
+            // A database that is down is waited for (and said so), as the queue's is.
+            let outages = OutageReporter(quiet: options.quiet)
+            try await wait.reaching(database.url, flag: "--quota", onOutage: outages.report) { onOutage in
+                try await database.retrying("prepare the shared quota", onOutage: onOutage) {
+                    try await quota.prepare()
+                }
+            }
+        } catch is CancellationError {
+            throw CancellationError()
+        } catch let error as InputError {
+            throw error
+        } catch {
+            throw InputError(
+                file: database.url.description,
+                message: "cannot prepare the shared quota: \(DatabaseFailure.describe(error))"
+            )
+        }
+        let result = try await withThrowingTaskGroup(of: T?.self) { group in
+            group.addTask {
+                try await quota.run()
+                return nil
+            }
+            defer { group.cancelAll() }
+            return try await body(quota)
+        }
+        if !options.quiet {
+            Console.error("shared quota '\(name)' at \(database.url): \(quota.leases) leases (database round trips)")
+        }
+        return result
+    }
+}

@@ -1,0 +1,46 @@
+import PacerHTTP
+import PacerOpenAI
+
+extension ItemParser where Input == APIRequest {
+    /// OpenAI Batch API input lines, for any endpoint: `{"custom_id", "method": "POST", "url",
+    /// "body"}`, where `url` is one of ``APIEndpoint``'s (`/v1/chat/completions`,
+    /// `/v1/embeddings`, `/v1/completions`, `/v1/responses`, `/v1/moderations`; with or
+    /// without `/v1`) and `body` an object, sent as it is.
+    package static let batchAPI = ItemParser(
+        parseText: { _ throws in
+            throw LineProblem(message: #"expected an OpenAI Batch API line: {"custom_id", "method", "url", "body"}"#)
+        },
+        parseJSON: { line throws in
+            guard line["custom_id"] != nil else {
+                throw LineProblem(
+                    message: #"expected an OpenAI Batch API line with "custom_id", "method", "url" and "body""#
+                )
+            }
+            // Problems below are reported under the line's own id.
+            let id = try itemID(["custom_id": line["custom_id"] ?? .null])
+            func problem(_ message: String) -> LineProblem { LineProblem(message: message, itemID: id) }
+            guard case .string(let method)? = line["method"], method.uppercased() == "POST" else {
+                throw problem(
+                    #"Batch API "method" must be "POST", not \#(line["method"]?.excerpt ?? "missing")"#
+                )
+            }
+            guard case .string(let url)? = line["url"], let endpoint = APIEndpoint(batchURL: url) else {
+                let supported = APIEndpoint.allCases.map(\.batchURL).joined(separator: ", ")
+                throw problem(
+                    #"unsupported Batch API "url" \#(line["url"]?.excerpt ?? "(missing)"); Pacer runs \#(supported)"#
+                )
+            }
+            guard case .object? = line["body"], let body = line["body"] else {
+                throw problem(#"Batch API "body" must be a JSON object, not \#(line["body"]?.excerpt ?? "missing")"#)
+            }
+            // The Batch API answers whole, and its output line holds the whole answer: a
+            // streamed one would never read as an answer, and every retry would be paid for.
+            if body["stream"] == .bool(true) {
+                throw problem(
+                    #""stream": true is not supported in a Batch API line (answers are kept whole); remove it"#
+                )
+            }
+            return (id, APIRequest(endpoint: endpoint, body: body))
+        }
+    )
+}

@@ -1,0 +1,81 @@
+import PacerCore
+
+/// Runs `work` under `handle`'s ``RunStop``: the shell every kind of run stops through.
+///
+/// It carries out the machine's actions as they come: `onStop` is told each set first (to
+/// stop admitting: stop reading, stop claiming, ``BatchControl/stopAdmitting()``, and end
+/// the waits that go with them; or to stop storing), then the grace is timed (its end is fed
+/// back as ``RunStop/Event/graceEnded``) and the work cancelled when the machine says so.
+/// When the work returns or throws, the machine hears ``RunStop/Event/workEnded`` and every
+/// helper ends.
+///
+/// - Returns: What `work` returned (after a cancel: what it returned once cancelled).
+/// - Throws: What `work` threw.
+package func underStop<T: Sendable>(
+    _ handle: RunHandle,
+    grace: Duration,
+    onStop: @escaping @Sendable (RunStop.Actions) -> Void,
+    _ work: @escaping @Sendable () async throws -> T
+) async throws -> T {
+    let cancelNow = Latch()
+    return try await withThrowingTaskGroup(of: T?.self) { group in
+        group.addTask {
+            defer { handle.handle(.workEnded) }
+            return try await cancelling(when: cancelNow, work)
+        }
+        group.addTask {
+            await follow(handle, grace: grace, cancelNow: cancelNow, onStop: onStop)
+            return nil
+        }
+        var result: T?
+        while let value = try await group.next() {
+            if let value { result = value }
+        }
+        guard let result else { throw CancellationError() }
+        return result
+    }
+}
+
+/// Carries out `handle`'s actions until the work ended.
+private func follow(
+    _ handle: RunHandle,
+    grace: Duration,
+    cancelNow: Latch,
+    onStop: @escaping @Sendable (RunStop.Actions) -> Void
+) async {
+    await withTaskGroup(of: Void.self) { timers in
+        for await actions in handle.actions {
+            onStop(actions)
+            if actions.contains(.startGrace) {
+                timers.addTask {
+                    if (try? await Task.sleep(for: grace)) != nil { handle.handle(.graceEnded) }
+                }
+            }
+            if actions.contains(.cancelInFlight) { cancelNow.open() }
+            if actions.contains(.endHelpers) { break }
+        }
+        timers.cancelAll()
+    }
+}
+
+/// Runs `body`, cancelling it once `latch` opens; returns what it returns (after a cancel:
+/// what it returns once cancelled).
+package func cancelling<T: Sendable>(
+    when latch: Latch,
+    _ body: @escaping @Sendable () async throws -> T
+) async throws -> T {
+    try await withThrowingTaskGroup(of: T?.self) { group in
+        group.addTask { try await body() }
+        group.addTask {
+            await latch.wait()
+            return nil
+        }
+        while let ended = try await group.next() {
+            // The body ended first: stop waiting for the latch. The latch opened: cancel the
+            // body and wait for what it returns.
+            group.cancelAll()
+            if let value = ended { return value }
+        }
+        throw CancellationError()
+    }
+}

@@ -1,0 +1,60 @@
+import Foundation
+import PacerCore
+import PacerPostgres
+import PacerTesting
+import PostgresNIO
+import Testing
+
+@testable import PacerPostgres
+
+/// Issue 20: the shared quota settles as the local one does. On 991d846 each request was
+/// charged its estimate (prompt + `max_tokens`) and never settled on its real usage, so four
+/// processes on one token limit ran 2.88× slower than one alone; and a request estimated
+/// above the whole limit was leased, holding the row (and every later run) for minutes.
+@Suite(.timeLimit(.minutes(2))) struct SharedQuotaSettlementTests {
+    static let limits = RateLimits(tokensPerMinute: 6_000, learnFromServer: false)
+
+    @Test func aRequestLargerThanTheWholeLimitIsRefusedAtOnceAndHoldsNobody() async throws {
+        try await withPostgres { server in
+            try await QueueDatabase.withDatabase(try DatabaseURL(server.url)) { database in
+                let configuration = PostgresQuota.Configuration(name: "big", limits: Self.limits)
+                let quota = PostgresQuota(database: database, configuration: configuration)
+                try await quota.prepare()
+                do {
+                    _ = try await quota.acquire(tokens: 200_100, before: .now + .seconds(10), unlessStopped: nil)
+                    Issue.record("a request larger than the whole limit was leased")
+                } catch let error as ItemError {
+                    #expect(!error.isRetryable)
+                    #expect(error.message.contains("more than the whole limit of 6000 tokens per minute"))
+                }
+                // Another process (the next run) is not held back by it.
+                let next = PostgresQuota(database: database, configuration: configuration)
+                let reservation = try await next.acquire(
+                    tokens: 100,
+                    before: .now + .seconds(10),
+                    unlessStopped: nil
+                )
+                next.release(reservation, outcome: .answered(usedTokens: 100, rateLimit: nil))
+            }
+        }
+    }
+
+    @Test func tokensBookedAndNotUsedGoBackToTheRowWithTheNextLease() async throws {
+        try await withPostgres { server in
+            try await QueueDatabase.withDatabase(try DatabaseURL(server.url)) { database in
+                let configuration = PostgresQuota.Configuration(name: "settle", limits: Self.limits)
+                let quota = PostgresQuota(database: database, configuration: configuration)
+                try await quota.prepare()
+                // Estimated at 5,000 tokens (50 s of the limit), used 50.
+                let first = try await quota.acquire(tokens: 5_000, before: nil, unlessStopped: nil)
+                quota.release(first, outcome: .answered(usedTokens: 50, rateLimit: nil))
+                // Charged its estimate for good, the next request would wait about 51 s; settled,
+                // the row holds about half a second.
+                let started = ContinuousClock.now
+                let second = try await quota.acquire(tokens: 100, before: .now + .seconds(20), unlessStopped: nil)
+                quota.release(second, outcome: .answered(usedTokens: 100, rateLimit: nil))
+                #expect(started.duration(to: .now) < .seconds(10))
+            }
+        }
+    }
+}
