@@ -1,4 +1,5 @@
 import PacerCore
+import PacerJobs
 import PacerMetrics
 import PacerOpenAI
 import PacerPostgres
