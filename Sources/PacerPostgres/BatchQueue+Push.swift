@@ -39,11 +39,13 @@ extension BatchQueue {
             let pushed = try await database.transaction(statements: 5) { connection in
                 let logger = database.logger
                 var start = (items: 0, chunks: 0)
-                // Creates the batch, or locks its row until the commit.
+                // Creates the batch (with a new generation), or locks its row until the commit.
+                // The update leaves the key alone, so the lock does not wait for workers'
+                // stores (which hold the row FOR KEY SHARE) nor hold them up.
                 for try await row in try await connection.query(
                     """
                     INSERT INTO pacer_batches (name) VALUES (\(batch))
-                    ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name
+                    ON CONFLICT (name) DO UPDATE SET items = pacer_batches.items
                     RETURNING items, chunks
                     """,
                     logger: logger

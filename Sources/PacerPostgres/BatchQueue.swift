@@ -28,10 +28,12 @@ public struct BatchQueue: Sendable {
     /// The batch's size, or `nil` when nothing was pushed to it.
     public func info() async throws -> BatchInfo? {
         try await unlessUnused {
-            let rows = try await database.query("SELECT items, chunks FROM pacer_batches WHERE name = \(batch)")
+            let rows = try await database.query(
+                "SELECT items, chunks, generation FROM pacer_batches WHERE name = \(batch)"
+            )
             var info: BatchInfo?
-            for try await (items, chunks) in rows.decode((Int, Int).self) {
-                info = BatchInfo(items: items, chunks: chunks)
+            for try await (items, chunks, generation) in rows.decode((Int, Int, Int64).self) {
+                info = BatchInfo(items: items, chunks: chunks, generation: generation)
             }
             return info
         }
@@ -53,6 +55,9 @@ public struct BatchInfo: Sendable, Hashable {
     public var items: Int
     /// The chunks they are claimed in.
     public var chunks: Int
+    /// Which push created the batch: new each time a batch of this name is created (after a
+    /// drop, say), the same for pushes that add to it.
+    public var generation: Int64
 }
 
 /// One pushed item, as a worker claims it.
@@ -67,6 +72,15 @@ public struct QueueItem: Sendable, Hashable {
     public var url: String
     /// The line's `body`, as JSON text.
     public var body: String
+
+    /// Creates an item.
+    public init(seq: Int64, chunk: Int64, customID: String, url: String, body: String) {
+        self.seq = seq
+        self.chunk = chunk
+        self.customID = customID
+        self.url = url
+        self.body = body
+    }
 }
 
 /// A chunk a worker claimed: its number and its range of items.
@@ -77,6 +91,10 @@ public struct ClaimedRange: Sendable, Hashable {
     public var firstSeq: Int64
     /// Its last item's position.
     public var lastSeq: Int64
+    /// How many times the reaper had taken the worker's chunks when it claimed this one (its
+    /// row's `reaps`); `nil` when the worker has no row. A later answer with a higher count
+    /// means the chunk went back to the batch.
+    public var reaps: Int?
 }
 
 /// A chunk a worker claimed, with its items that have no result yet (none, when another
@@ -86,6 +104,12 @@ public struct ClaimedChunk: Sendable, Hashable {
     public var chunk: Int64
     /// Its items without a result, in batch order.
     public var items: [QueueItem]
+
+    /// Creates a chunk.
+    public init(chunk: Int64, items: [QueueItem]) {
+        self.chunk = chunk
+        self.items = items
+    }
 }
 
 /// An item's outcome, as stored.
@@ -150,6 +174,16 @@ public struct QueueError: Error, CustomStringConvertible, Sendable, Hashable {
             kind: "no_such_batch",
             description:
                 "no batch '\(name)' in \(database); push one first: pacer queue push FILE --db URL --batch \(name)"
+        )
+    }
+
+    /// A worker's batch is gone, or is another push of the same name: the worker must stop.
+    public static func batchReplaced(_ batch: String) -> QueueError {
+        QueueError(
+            kind: "batch_replaced",
+            description:
+                "batch '\(batch)' was dropped (or dropped and pushed again) while this worker ran; the worker stops, "
+                + "and what it had not stored is not stored. Start workers again for the batch as it is now"
         )
     }
 

@@ -11,12 +11,19 @@ import PostgresNIO
 ///   past the done ones.
 /// - `pacer_results`: one row per item, inserted with `ON CONFLICT DO NOTHING`: whatever
 ///   happens, an item's result is stored once; the first stored wins.
-/// - `pacer_workers`: one row per worker: its heartbeat (on the database's clock) and state.
+/// - `pacer_workers`: one row per worker: its heartbeat (on the database's clock), state, how
+///   many times the reaper took its chunks (`reaps`), and its own `--reap-after` (no reaper
+///   takes it for gone sooner, whatever the reaper's own setting).
+///
+/// Version 2 gives each batch a `generation`, new for every push that creates it: a worker
+/// serves one push of a batch, and cannot store into a batch dropped and pushed again under
+/// the same name. And it counts each worker's `reaps`, returned by every heartbeat, claim and
+/// store: a worker that was silent long enough to be reaped learns it lost its chunks.
 ///
 /// Creating them is idempotent (`IF NOT EXISTS`) and serialised by an advisory lock, so that
 /// workers starting together do not race.
 enum QueueSchema {
-    /// The statements of version 1, in order.
+    /// The statements of version 1, in order (version 2 adds to them).
     static let statements: [PostgresQuery] = [
         """
         CREATE TABLE IF NOT EXISTS pacer_batches (
@@ -82,10 +89,24 @@ enum QueueSchema {
         "CREATE INDEX IF NOT EXISTS pacer_workers_batch ON pacer_workers (batch, state)",
     ]
 
-    /// The migration that creates them: one round trip when they are there at this version.
+    /// Version 2: a batch's generation (from a sequence, so that existing batches get one each
+    /// and a batch pushed again after a drop gets a new one), a worker's reaps and its own
+    /// `--reap-after`.
+    static let version2: [PostgresQuery] = [
+        "CREATE SEQUENCE IF NOT EXISTS pacer_batch_generations",
+        """
+        ALTER TABLE pacer_batches
+            ADD COLUMN IF NOT EXISTS generation bigint NOT NULL DEFAULT nextval('pacer_batch_generations')
+        """,
+        "ALTER TABLE pacer_workers ADD COLUMN IF NOT EXISTS reaps integer NOT NULL DEFAULT 0",
+        "ALTER TABLE pacer_workers ADD COLUMN IF NOT EXISTS reap_after double precision NOT NULL DEFAULT 0",
+    ]
+
+    /// The migration that creates them, or upgrades those of an earlier version in place: one
+    /// round trip when they are there at this version.
     static let migration = SchemaMigration(
         name: "queue",
         versionTable: "pacer_schema",
-        steps: [statements]
+        steps: [statements, version2]
     )
 }

@@ -3,17 +3,17 @@ import Synchronization
 
 /// Stores a worker's results in batches: every ``WorkerTiming/flushInterval``, or at once when
 /// ``WorkerTiming/flushSize`` are waiting: a few round trips for many items. While the
-/// database is down the results wait in the ledger, and are stored once it is back.
+/// database is down the results wait in the ledger, and are stored once it is back. The
+/// database stores only the results of chunks the worker still holds, of the push it serves;
+/// the ledger learns from each answer which chunks it lost.
 final class ResultFlusher: Sendable {
     let context: WorkerContext
-    let ledger: ChunkLedger
     /// Rung when results pile up, and when the runner has ended.
     let bell = Bell()
     private let feedingEnded = Atomic<Bool>(false)
 
-    init(context: WorkerContext, ledger: ChunkLedger) {
+    init(context: WorkerContext) {
         self.context = context
-        self.ledger = ledger
     }
 
     /// A result was added and `waiting` are now waiting.
@@ -43,17 +43,23 @@ final class ResultFlusher: Sendable {
     /// Stores what is waiting now, in one statement; `false` when nothing was.
     @discardableResult
     func flushOnce() async throws -> Bool {
-        guard let flush = ledger.takeFlush() else { return false }
+        let ledger = context.ledger
+        // Results come only from claimed chunks, so the ledger knows the batch's push by then.
+        guard let generation = ledger.generation, let flush = ledger.takeFlush() else { return false }
         do {
             let (queue, worker) = (context.queue, context.worker)
-            let outcome = try await context.retrying("store results") {
-                try await queue.store(
+            let (sentAt, outcome) = try await context.retrying("store results") {
+                let sentAt = ContinuousClock.now
+                let outcome = try await queue.store(
                     flush.results,
                     finishedChunks: flush.finishedChunks,
-                    for: worker
+                    for: worker,
+                    generation: generation
                 )
+                return (sentAt, outcome)
             }
-            ledger.stored(flush, inserted: outcome.inserted)
+            ledger.stored(flush, outcome: outcome, sentAt: sentAt)
+            if !outcome.batchFound { context.wake.ring() }
             return true
         } catch {
             ledger.restore(flush)

@@ -17,8 +17,14 @@ struct WorkerCommand: AsyncParsableCommand {
             lines (the same flags: --base-url, --concurrency, --rpm, --tpm, --max-retries, …), and \
             stores each result as the line pacer batch writes, once per item whatever happens. It \
             heartbeats, and returns the chunks of workers whose heartbeat stopped. It exits 0 once \
-            nothing is left to claim and its results are stored (--follow waits for more). \
-            Ctrl-C lets requests in flight finish (--grace) and gives the rest back. If the \
+            the batch is done: nothing pending and nothing held by another worker (it waits for \
+            those: a live worker may give them back, a silent one's come back after --reap-after) \
+            and its results are stored; --follow waits for more. It sends an item only while its \
+            chunk is its own (a worker frozen past --reap-after drops what it had not sent), and \
+            stops with exit 2 if the batch is dropped while it runs. A server asking for a wait \
+            longer than --max-wait ends it with exit 1, its unfinished chunks given back, saying \
+            when to run it again. Ctrl-C lets requests in flight finish (--grace) and gives the \
+            rest back. If the \
             database goes away, the worker keeps its results, waits, and carries on when it is back. \
             --quota postgres://…?quota=NAME (or PACER_QUOTA_URL) paces every worker against one \
             shared limit; --metrics-port serves the worker's metrics.
@@ -37,7 +43,13 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(help: "Seconds between heartbeats; the reaper runs with them.")
     var heartbeat: Double = 5
 
-    @Option(help: "Seconds without a heartbeat after which a worker counts as gone and its chunks go back.")
+    @Option(
+        help: """
+            Seconds without a heartbeat after which a worker counts as gone and its chunks go back \
+            (this worker's own setting, if longer, protects it). A worker sends an item only while \
+            the database confirmed its chunks less than half of this ago.
+            """
+    )
     var reapAfter: Double = 30
 
     @Option(

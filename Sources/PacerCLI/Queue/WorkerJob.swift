@@ -5,7 +5,6 @@ import PacerJobs
 import PacerMetrics
 import PacerOpenAI
 import PacerPostgres
-import UnixSignals
 
 /// One `pacer worker` run: register, claim chunks of the batch, run their items through the
 /// same engine and client as `pacer batch`, store each result as the line a file run writes,
@@ -23,19 +22,10 @@ struct WorkerJob: Sendable {
     /// reads them, and so does the metrics endpoint (`--metrics-port`).
     var counters = BatchProgress()
 
-    /// How one of the worker's concurrent tasks ended.
-    private enum TaskEnd: Sendable {
-        /// The runner ended, with its summary.
-        case summary(BatchSummary)
-        /// Every result that could be stored is, and the unfinished chunks are given back
-        /// (`nil` when that was abandoned).
-        case flushed(givenBack: Int?)
-        /// A helper (heartbeat, progress, signals) ended.
-        case ended
-    }
-
-    /// Runs the worker; returns its exit status: 0 when nothing is left to claim and its
-    /// results are stored, 130 interrupted, 2 when the batch or the database cannot be used.
+    /// Runs the worker; returns its exit status: 0 when the batch is done (nothing pending nor
+    /// held by another worker) and its results are stored, 1 when the server asked for a wait
+    /// longer than `--max-wait` (the unfinished chunks go back), 130 interrupted, 2 when the
+    /// batch or the database cannot be used (or the batch was dropped while the worker ran).
     ///
     /// The worker paces against a shared quota: the one `--quota` (or `PACER_QUOTA_URL`)
     /// names, else quota `default` in the queue's database, so that the workers of a batch
@@ -73,7 +63,10 @@ struct WorkerJob: Sendable {
             worker: .current(),
             timing: timing,
             outages: OutageReporter(quiet: options.quiet),
-            quiet: options.quiet
+            quiet: options.quiet,
+            // A chunk is trusted to be the worker's for half of --reap-after after the database
+            // last said so (see ChunkHolds).
+            ledger: ChunkLedger(trustFor: timing.reapAfter / 2)
         )
         return try await DatabaseErrors.readable(url) {
             try await prepare(context)
@@ -81,18 +74,20 @@ struct WorkerJob: Sendable {
         }
     }
 
-    /// Creates the tables if needed, checks the batch, reopens failures with `--retry-failed`,
-    /// and registers the worker.
+    /// Creates the tables if needed, checks the batch (and learns which push of it this worker
+    /// serves), reopens failures with `--retry-failed`, and registers the worker.
     private func prepare(_ context: WorkerContext) async throws {
         let queue = context.queue
         try await context.retrying("create the queue's tables", mayTakeLong: true) { try await queue.prepareSchema() }
-        if try await context.retrying("find the batch", { try await queue.info() }) == nil, !follow {
+        let info = try await context.retrying("find the batch") { try await queue.info() }
+        if info == nil, !follow {
             throw InputError(
                 file: url.description,
                 message: "no batch '\(batch)' here; push one first (pacer queue push FILE --db URL --batch \(batch)), "
                     + "or start the worker with --follow to wait for one"
             )
         }
+        context.ledger.check(generation: info?.generation)
         if options.retryFailed {
             let reopened = try await context.retrying("reopen failed items", mayTakeLong: true) {
                 try await queue.reopenFailures()
@@ -103,7 +98,7 @@ struct WorkerJob: Sendable {
                 )
             }
         }
-        try await context.retrying("register the worker") { _ = try await queue.heartbeat(context.worker) }
+        try await context.heartbeat(what: "register the worker")
         if !options.quiet {
             Console.error(
                 "worker \(context.worker.host) pid \(context.worker.pid) on batch '\(batch)' in \(url)"
@@ -112,161 +107,66 @@ struct WorkerJob: Sendable {
         }
     }
 
+    /// Runs the worker's tasks (see ``WorkerRun``), reports, and chooses the exit status.
     private func work(
         _ context: WorkerContext,
         metrics: RunMetrics?,
         quota: (any QuotaProtocol<ContinuousClock>)?
     ) async throws -> ExitCode {
-        let ledger = ChunkLedger()
-        // Ctrl-C: stop claiming; after the grace period (or a second Ctrl-C) cancel the
-        // requests in flight; on a second Ctrl-C also stop waiting for the database.
-        let stopping = Latch()
-        let cancelRequests = Latch()
-        let abandon = Latch()
-        let interrupted = Tally()
-        let flusher = ResultFlusher(context: context, ledger: ledger)
-        let wake = Bell()
-        let feed = ClaimFeed(context: context, ledger: ledger, stopping: stopping, follow: follow, wake: wake)
-        let runner = BatchRunner(
-            configuration: configuration,
-            random: options.seed.map(RandomSource.seeded) ?? .system,
-            logger: Console.logger(quiet: options.quiet, verbose: options.verbose),
-            quota: quota
+        // The runner's quota is made here when there is no shared one, so that the feed sees
+        // it stop (a wait longer than --max-wait) and ends its own wait for work.
+        let quota =
+            quota
+            ?? Quota(
+                limits: configuration.pacing ?? RateLimits(learnFromServer: false),
+                retryBudget: configuration.retryBudget,
+                clock: ContinuousClock()
+            )
+        let run = WorkerRun(
+            context: context,
+            runner: BatchRunner(
+                configuration: configuration,
+                random: options.seed.map(RandomSource.seeded) ?? .system,
+                logger: Console.logger(quiet: options.quiet, verbose: options.verbose),
+                quota: quota
+            ),
+            quota: quota,
+            operation: operation,
+            counters: counters,
+            metrics: metrics,
+            progress: options.quiet ? nil : ProgressReporter(total: nil, showTokens: true),
+            grace: options.grace,
+            follow: follow
         )
-        let control = BatchControl()
-        let (operation, counters, grace) = (self.operation, self.counters, options.grace)
-        let progress = options.quiet ? nil : ProgressReporter(total: nil, showTokens: true)
-        var givenBack: Int?
-        let summary: BatchSummary = try await withThrowingTaskGroup(of: TaskEnd.self) { group in
-            group.addTask {
-                let summary = try await cancelling(when: cancelRequests) {
-                    do {
-                        return try await runner.run(feed, operation: operation, control: control, progress: counters) {
-                            item,
-                            result in
-                            metrics?.record(result)
-                            // An item stopped before it was done is not stored: its chunk goes back.
-                            guard result.error?.kind != .cancelled else { return }
-                            let waiting = ledger.add(
-                                seq: Int64(item.index),
-                                success: result.isSuccess,
-                                line: BatchAPILine(result).jsonLine,
-                                attempts: result.attempts
-                            )
-                            flusher.added(waiting: waiting)
-                        }
-                    } catch let stopped as BatchStopped {
-                        var summary = stopped.summary
-                        if !(stopped.cause is CancellationError) {
-                            Console.error("error: cannot claim work: \(DatabaseFailure.describe(stopped.cause))")
-                            summary.inputFailed = true
-                        }
-                        return summary
-                    }
-                }
-                flusher.feedingDone()
-                return .summary(summary)
-            }
-            group.addTask {
-                do {
-                    return try await cancelling(when: abandon) {
-                        try await flusher.run()
-                        let back = try await context.retrying("give back unfinished chunks") {
-                            try await context.queue.giveBack(context.worker)
-                        }
-                        return .flushed(givenBack: back)
-                    }
-                } catch is CancellationError {
-                    return .flushed(givenBack: nil)
-                }
-            }
-            group.addTask {
-                while (try? await Task.sleep(for: context.timing.heartbeat)) != nil {
-                    do {
-                        try await context.heartbeat()
-                    } catch is CancellationError {
-                        break
-                    } catch {
-                        Console.error("warning: heartbeat: \(DatabaseFailure.describe(error))")
-                    }
-                }
-                return .ended
-            }
-            if let progress {
-                group.addTask {
-                    await progress.run(counters)
-                    return .ended
-                }
-            }
-            if follow {
-                // Pushes and given-back chunks wake the feed at once (it polls besides).
-                group.addTask {
-                    try? await context.queue.listenForWork { wake.ring() }
-                    return .ended
-                }
-            }
-            let graceStarted = Latch()
-            group.addTask {
-                for await _ in await UnixSignalsSequence(trapping: .sigint, .sigterm) {
-                    interrupted.add()
-                    if interrupted.count == 1 {
-                        stopping.open()
-                        wake.ring()
-                        control.stopAdmitting()
-                        Console.error(
-                            "\nstopping: claiming no more work; waiting up to \(SummaryText.format(grace, digits: 0)) s "
-                                + "for requests in flight (Ctrl-C again to stop now). Their results are stored, and "
-                                + "the chunks not done go back to the batch."
-                        )
-                        graceStarted.open()
-                    } else {
-                        Console.error("stopping now: requests in flight are cancelled; unstored results are lost.")
-                        cancelRequests.open()
-                        abandon.open()
-                        break
-                    }
-                }
-                return .ended
-            }
-            group.addTask {
-                await graceStarted.wait()
-                if !Task.isCancelled, (try? await Task.sleep(for: .pacerSeconds(grace))) != nil {
-                    cancelRequests.open()
-                }
-                return .ended
-            }
-            var summary: BatchSummary?
-            var flushed = false
-            while let ended = try await group.next() {
-                switch ended {
-                case .summary(let result): summary = result
-                case .flushed(let back):
-                    flushed = true
-                    givenBack = back
-                case .ended: break
-                }
-                // The work is over: stop heartbeating, drawing progress and watching signals.
-                if summary != nil, flushed { group.cancelAll() }
-            }
-            guard let summary else { throw CancellationError() }
-            return summary
-        }
+        let ending = try await run.run()
+        let ledger = context.ledger
         let report = WorkerReport(
-            batch: summary,
+            batch: ending.summary,
             resultsStored: ledger.stored,
             resultsAlreadyStored: ledger.alreadyStored,
             resultsNotStored: ledger.unsaved,
             chunksClaimed: ledger.claimedChunks,
-            chunksGivenBack: givenBack,
+            chunksGivenBack: ending.givenBack,
+            chunksLost: ledger.losses.chunks,
+            resultsRefused: ledger.losses.results,
+            itemsDropped: ledger.losses.unsent,
             databaseRoundTrips: context.queue.database.roundTrips
         )
-        show(report, interrupted: interrupted.count > 0)
+        let interrupted = run.interrupted.count > 0
+        show(report)
         if let path = options.summaryJSON { try report.write(to: path) }
-        if interrupted.count > 0 { return ExitCode(130) }
-        return summary.inputFailed ? ExitCode(2) : .success
+        // A drop found by the last store, after the feed had ended, ends the worker the same way.
+        let replaced = ledger.isReplaced ? QueueError.batchReplaced(batch) : nil
+        let exit = WorkerExit(
+            interrupted: interrupted,
+            claimError: ending.claimError ?? replaced,
+            resumeAfterSeconds: ending.summary.resumeAfterSeconds
+        )
+        for line in exit.messages(givenBack: ending.givenBack, now: Date()) { Console.error(line) }
+        return ExitCode(exit.status)
     }
 
-    private func show(_ report: WorkerReport, interrupted: Bool) {
+    private func show(_ report: WorkerReport) {
         if !options.quiet {
             for line in SummaryText.lines(
                 report.batch,
@@ -292,8 +192,13 @@ struct WorkerJob: Sendable {
                     + "the worker stopped); their chunks go back to the batch when the reaper finds this worker gone."
             )
         }
-        if interrupted {
-            Console.error("interrupted: run pacer worker again (here or elsewhere) to go on with the batch.")
+        if report.chunksLost > 0 {
+            Console.error(
+                "warning: \(report.chunksLost == 1 ? "1 chunk" : "\(report.chunksLost) chunks") went back to the batch "
+                    + "while this worker was silent for longer "
+                    + "than --reap-after: \(report.resultsRefused) of their results were not stored and "
+                    + "\(report.itemsDropped) of their items were not sent (the workers that hold them now do them)."
+            )
         }
     }
 }

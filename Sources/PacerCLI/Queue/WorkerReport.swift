@@ -11,6 +11,12 @@ struct WorkerReport: Encodable {
     var resultsNotStored: Int
     var chunksClaimed: Int
     var chunksGivenBack: Int?
+    /// Chunks the reaper took back while this worker was silent.
+    var chunksLost: Int
+    /// Results of those chunks' items not stored (the database refuses them).
+    var resultsRefused: Int
+    /// Items of those chunks dropped without being sent.
+    var itemsDropped: Int
     var databaseRoundTrips: Int
 
     /// Round trips per item this worker finished.
@@ -25,6 +31,9 @@ struct WorkerReport: Encodable {
         case resultsNotStored = "results_not_stored"
         case chunksClaimed = "chunks_claimed"
         case chunksGivenBack = "chunks_given_back"
+        case chunksLost = "chunks_lost"
+        case resultsRefused = "results_refused"
+        case itemsDropped = "items_dropped"
         case databaseRoundTrips = "database_round_trips"
         case roundTripsPerItem = "database_round_trips_per_item"
     }
@@ -37,6 +46,9 @@ struct WorkerReport: Encodable {
         try container.encode(resultsNotStored, forKey: .resultsNotStored)
         try container.encode(chunksClaimed, forKey: .chunksClaimed)
         try container.encode(chunksGivenBack, forKey: .chunksGivenBack)
+        try container.encode(chunksLost, forKey: .chunksLost)
+        try container.encode(resultsRefused, forKey: .resultsRefused)
+        try container.encode(itemsDropped, forKey: .itemsDropped)
         try container.encode(databaseRoundTrips, forKey: .databaseRoundTrips)
         try container.encode(roundTripsPerItem, forKey: .roundTripsPerItem)
     }
