@@ -1,28 +1,6 @@
 import PacerCore
 import Synchronization
 
-/// Runs `body`, cancelling it when `latch` opens (it may still return a value: a batch
-/// runner returns its summary with the cancelled items), and returns what it returns.
-func cancelling<T: Sendable>(
-    when latch: Latch,
-    _ body: @escaping @Sendable () async throws -> T
-) async throws -> T {
-    try await withThrowingTaskGroup(of: T?.self) { group in
-        group.addTask { try await body() }
-        group.addTask {
-            await latch.wait()
-            return nil
-        }
-        while let ended = try await group.next() {
-            // The body ended first: stop waiting for the latch. The latch opened: cancel
-            // the body and wait for what it returns.
-            group.cancelAll()
-            if let value = ended { return value }
-        }
-        throw CancellationError()
-    }
-}
-
 /// A wake-up call for one waiting task: a ring while nobody waits is kept for the next wait.
 final class Bell: Sendable {
     private struct State {
