@@ -23,7 +23,6 @@ exits 1, naming file:line and the error; otherwise the counts per type are print
 exit status is 0. Needs openai-python (`pip install openai`).
 """
 
-import PacerJobs
 import array
 import base64
 import binascii
