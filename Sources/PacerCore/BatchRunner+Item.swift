@@ -89,7 +89,7 @@ extension BatchRunner {
                     // at once than the limit let through, and the retry is the limit's doing.
                     let displaced = observers.gate != nil && failure.endedEarly && inFlight > 1
                     if let gate = observers.gate {
-                        gate.record(displaced ? .cutShort(inFlight: inFlight) : Self.concurrencySample(for: failure))
+                        gate.record(displaced ? .overloaded : Self.concurrencySample(for: failure))
                         observers.progress?.limited(to: gate.limit)
                     }
                     action = lifecycle.failed(

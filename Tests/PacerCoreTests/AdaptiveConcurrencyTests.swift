@@ -125,21 +125,4 @@ import Testing
         for _ in 0..<20 { limit.record(.overloaded) }
         #expect(limit.limit == 1, "never below the minimum")
     }
-
-    /// Issue 20: an answer cut short by a newcomer (a server that serves one at a time) caps
-    /// the limit below the count it happened at until the next baseline measurement, instead
-    /// of letting it climb back to the same cut a few answers later.
-    @Test func anAnswerCutShortCapsTheLimitUntilTheBaselineIsMeasuredAgain() {
-        var limit = AdaptiveConcurrency(
-            configuration: .init(initial: 4, minimum: 1, maximum: 64, remeasureEvery: 50, baselineSamples: 3)
-        )
-        limit.record(.cutShort(inFlight: 2))
-        #expect(limit.limit == 1 && limit.ceiling == 1)
-        // Fast answers would grow the limit; the cap holds it.
-        for _ in 0..<40 { limit.record(.answered(secondsPerUnit: 0.01, inFlight: 1)) }
-        #expect(limit.limit == 1)
-        // The next measurement lifts the cap, so a server that gained slots is found again.
-        for _ in 0..<60 { limit.record(.answered(secondsPerUnit: 0.01, inFlight: 1)) }
-        #expect(limit.ceiling == nil)
-    }
 }

@@ -22,8 +22,6 @@
 ///   server with 8 slots settles near 9–10, one with 1 slot at 1–2.
 /// - **Overload** — a 503, a 429 without rate-limit headers, a timeout, as Ollama and TGI
 ///   answer when their queue is full — multiplies the limit by ``Configuration/backoff`` at once.
-///   An answer cut short by a newcomer (``Sample/cutShort(inFlight:)``) also caps the limit
-///   below the count it happened at, until the next baseline measurement.
 ///
 /// A sample is latency *per unit of work*: per output token when the answer says, else per
 /// item. An LLM answer's length, not the queue, dominates its latency.
@@ -78,11 +76,6 @@ public struct AdaptiveConcurrency: Sendable, Hashable {
         case answered(secondsPerUnit: Double, inFlight: Int)
         /// The server was overloaded: a 503, a 429 without rate-limit headers, a timeout.
         case overloaded
-        /// An answer was cut short when another request arrived, with `inFlight` requests in
-        /// flight: the server serves fewer than that at once (llama.cpp's server with one slot
-        /// ends a running stream for a newcomer). The limit stays below `inFlight` until the
-        /// next baseline measurement.
-        case cutShort(inFlight: Int)
         /// Any other failure, which says nothing about load.
         case other
     }
@@ -102,9 +95,6 @@ public struct AdaptiveConcurrency: Sendable, Hashable {
     private var remeasureInterval: Int
     /// The baseline latency per unit, once known.
     public private(set) var baseline: Double?
-    /// The most in flight since an answer was cut short with more: lifted at the next
-    /// baseline measurement, so a server that gained slots is found again.
-    public private(set) var ceiling: Int?
 
     private enum Phase: Hashable {
         /// The first `initial` answers, sent together.
@@ -125,8 +115,7 @@ public struct AdaptiveConcurrency: Sendable, Hashable {
     /// The most requests to have in flight now.
     public var limit: Int {
         if phase == .measuring { return configuration.minimum }
-        let most = min(configuration.maximum, ceiling ?? configuration.maximum)
-        return min(most, max(configuration.minimum, Int(estimate.rounded(.down))))
+        return min(configuration.maximum, max(configuration.minimum, Int(estimate.rounded(.down))))
     }
 
     /// Whether the baseline is being measured again (the limit is at its minimum meanwhile).
@@ -139,12 +128,6 @@ public struct AdaptiveConcurrency: Sendable, Hashable {
             return
         case .overloaded:
             estimate = max(Double(configuration.minimum), estimate * configuration.backoff)
-            slowStart = false
-            if phase == .firstRound, !probes.isEmpty, probes.count >= limit { startRunning() }
-        case .cutShort(let inFlight):
-            let most = max(configuration.minimum, inFlight - 1)
-            ceiling = min(ceiling ?? most, most)
-            estimate = max(Double(configuration.minimum), min(estimate * configuration.backoff, Double(most)))
             slowStart = false
             if phase == .firstRound, !probes.isEmpty, probes.count >= limit { startRunning() }
         case .answered(let latency, let inFlight):
@@ -167,7 +150,6 @@ public struct AdaptiveConcurrency: Sendable, Hashable {
                 baseline = measured
                 probes = []
                 phase = .running
-                ceiling = nil
                 recent = nil
                 sinceMeasured = 0
             case .running:
