@@ -19,13 +19,6 @@ extension QueueSuites {
 
         init() throws { directory = try makeScratchFolder() }
 
-        /// Pushes `count` items in chunks of `chunkSize` to batch `b`.
-        func push(_ count: Int, chunkSize: Int, to database: ThrowawayPostgres) async throws {
-            let input = try write("in.jsonl", chatLines(count))
-            let arguments = ["queue", "push", input, "--db", database.url, "--batch", "b", "-q", "--chunk-size"]
-            #expect(await pacer(arguments + [String(chunkSize)]) == 0)
-        }
-
         /// A worker killed while it holds chunks, and another started at once: the survivor
         /// does the rest, waits until the dead one's chunks can be reaped (3 s), does them, and
         /// only then exits.

@@ -16,13 +16,6 @@ extension QueueSuites {
 
         init() throws { directory = try makeScratchFolder() }
 
-        /// Pushes `count` items in chunks of `chunkSize` to batch `b`.
-        func push(_ count: Int, chunkSize: Int, to database: ThrowawayPostgres) async throws {
-            let input = try write("in.jsonl", chatLines(count))
-            let arguments = ["queue", "push", input, "--db", database.url, "--batch", "b", "-q", "--chunk-size"]
-            #expect(await pacer(arguments + [String(chunkSize)]) == 0)
-        }
-
         /// Exports batch `b` and returns its ids.
         func exportedIDs(_ database: ThrowawayPostgres) async throws -> [String] {
             let output = path("out.jsonl")

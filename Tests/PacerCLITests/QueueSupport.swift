@@ -11,6 +11,13 @@ import Testing
 protocol QueueScratch: ScratchFolder {}
 
 extension QueueScratch {
+    /// Pushes `count` items in chunks of `chunkSize` to batch `b`.
+    func push(_ count: Int, chunkSize: Int, to database: ThrowawayPostgres) async throws {
+        let input = try write("in.jsonl", chatLines(count))
+        let arguments = ["queue", "push", input, "--db", database.url, "--batch", "b", "-q", "--chunk-size"]
+        #expect(await pacer(arguments + [String(chunkSize)]) == 0)
+    }
+
     /// `count` chat lines with ids `req-0`…, each with its own prompt (`prompt 0`…), so that
     /// the simulator counts requests per item.
     func chatLines(_ count: Int, from first: Int = 0) -> String {
