@@ -127,7 +127,7 @@ let package = Package(
         .target(
             name: "PacerJobs",
             dependencies: [
-                "PacerCore", "PacerHTTP", "PacerOpenAI",
+                "PacerCore", "PacerHTTP", "PacerOpenAI", "PacerPostgres",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

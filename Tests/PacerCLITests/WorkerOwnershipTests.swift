@@ -1,4 +1,5 @@
 import Foundation
+import PacerJobs
 import PacerPostgres
 import Testing
 

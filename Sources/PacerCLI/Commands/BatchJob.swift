@@ -4,7 +4,6 @@ import PacerCore
 import PacerJobs
 import PacerMetrics
 import PacerOpenAI
-import UnixSignals
 
 /// The common run of every batch command: check the input, continue the output file's
 /// journal, run the batch, write a JSONL line per item as it finishes, stop cleanly on
@@ -96,33 +95,10 @@ where Feed.Unit == Operation.Input, Feed.Output == Operation.Output {
     ) async throws -> FileRunReport {
         let handle = RunHandle()
         let progress = options.quiet ? nil : ProgressReporter(total: prepared.total, showTokens: showTokens)
-        let verbose = options.verbose
-        return try await withThrowingTaskGroup(of: FileRunReport?.self) { group in
-            group.addTask {
-                for await _ in await UnixSignalsSequence(trapping: .sigint, .sigterm) { handle.interrupt() }
-                return nil
-            }
-            if let progress {
-                group.addTask {
-                    await progress.run(counters)
-                    return nil
-                }
-            }
-            defer { group.cancelAll() }
-            return try await prepared.run(quota: quota, progress: counters, handle: handle) { note in
-                switch note {
-                case .stopping(let grace):
-                    Console.error(
-                        "\nstopping: no new requests; waiting up to \(SummaryText.format(grace.pacerSeconds, digits: 0)) s "
-                            + "for those in flight (Ctrl-C again to stop now). Finished items are kept; a rerun does the rest."
-                    )
-                case .compacted(let file, let dropped):
-                    if verbose {
-                        Console.error("note: \(file): dropped \(dropped) failure lines that a retry superseded")
-                    }
-                case .compactionFailed(let message):
-                    Console.error("warning: \(message)")
-                }
+        let (quiet, verbose) = (options.quiet, options.verbose)
+        return try await RunConsole.watching(handle, progress: progress, counters: counters) {
+            try await prepared.run(quota: quota, progress: counters, handle: handle) { note in
+                RunConsole.print(note, kind: .file, quiet: quiet, verbose: verbose)
             }
         }
     }

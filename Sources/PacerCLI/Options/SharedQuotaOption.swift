@@ -97,7 +97,7 @@ enum SharedQuotaOption {
         )
         do {
             // A database that is down is waited for (and said so), as the queue's is.
-            let outages = OutageReporter(quiet: options.quiet)
+            let outages = RunConsole.outages(quiet: options.quiet)
             try await wait.reaching(database.url, flag: "--quota", onOutage: outages.report) { onOutage in
                 try await database.retrying("prepare the shared quota", onOutage: onOutage) {
                     try await quota.prepare()

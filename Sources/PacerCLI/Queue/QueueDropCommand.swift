@@ -27,7 +27,7 @@ struct QueueDropCommand: AsyncParsableCommand {
     func run() async throws {
         let url = try database.databaseURL(environment: Environment.current)
         let batch = database.batch
-        let outages = OutageReporter(quiet: quiet)
+        let outages = RunConsole.outages(quiet: quiet)
         let force = force
         let outcome = try await QueueDatabase.withDatabase(url) { database in
             try await DatabaseErrors.readable(url) {

@@ -44,7 +44,7 @@ struct QueueExportCommand: AsyncParsableCommand {
         let counts = try await QueueDatabase.withDatabase(url) { database in
             try await DatabaseErrors.readable(url) {
                 let queue = BatchQueue(database: database, batch: batch)
-                let outages = OutageReporter(quiet: quiet)
+                let outages = RunConsole.outages(quiet: quiet)
                 let found = try await wait.reaching(url, onOutage: outages.report) { onOutage in
                     try await database.retrying("find the batch", onOutage: onOutage, queue.info)
                 }

@@ -128,7 +128,7 @@ struct QueuePushCommand: AsyncParsableCommand {
         let rows = source.map { item in
             PushRow(customID: item.id, url: item.input.endpoint.batchURL, body: item.input.body.jsonText)
         }
-        let reporter = OutageReporter(quiet: quiet)
+        let reporter = RunConsole.outages(quiet: quiet)
         let batch = database.batch
         let (pushed, total) = try await QueueDatabase.withDatabase(url) { database in
             let queue = BatchQueue(database: database, batch: batch)

@@ -17,7 +17,7 @@ struct QueueStatusCommand: AsyncParsableCommand {
     func run() async throws {
         let url = try database.databaseURL(environment: Environment.current)
         let batch = database.batch
-        let outages = OutageReporter(quiet: false)
+        let outages = RunConsole.outages(quiet: false)
         let status = try await QueueDatabase.withDatabase(url) { database in
             try await DatabaseErrors.readable(url) {
                 let queue = BatchQueue(database: database, batch: batch)

@@ -6,9 +6,9 @@ import PacerMetrics
 import PacerOpenAI
 import PacerPostgres
 
-/// One `pacer worker` run: register, claim chunks of the batch, run their items through the
-/// same engine and client as `pacer batch`, store each result as the line a file run writes,
-/// heartbeat and reap, stop cleanly on Ctrl-C, and report.
+/// One `pacer worker` run: maps the options to the library's ``WorkerRun``, opens the database
+/// and the shared quota, watches signals, draws progress, prints the notes and the report,
+/// and picks the exit status.
 struct WorkerJob: Sendable {
     let options: RunOptions
     let configuration: BatchConfiguration
@@ -22,10 +22,7 @@ struct WorkerJob: Sendable {
     /// reads them, and so does the metrics endpoint (`--metrics-port`).
     var counters = BatchProgress()
 
-    /// Runs the worker; returns its exit status: 0 when the batch is done (nothing pending nor
-    /// held by another worker) and its results are stored, 1 when the server asked for a wait
-    /// longer than `--max-wait` (the unfinished chunks go back), 130 interrupted, 2 when the
-    /// batch or the database cannot be used (or the batch was dropped while the worker ran).
+    /// Runs the worker; returns its exit status (see ``WorkerExit``).
     ///
     /// The worker paces against a shared quota: the one `--quota` (or `PACER_QUOTA_URL`)
     /// names, else quota `default` in the queue's database, so that the workers of a batch
@@ -45,124 +42,58 @@ struct WorkerJob: Sendable {
                     configuration: configuration,
                     fallback: (database, "default")
                 ) { quota in
-                    try await run(database, metrics: metrics, quota: quota)
+                    let report = try await DatabaseErrors.readable(url) {
+                        try await run(database, metrics: metrics, quota: quota)
+                    }
+                    return try finish(report)
                 }
             }
         }
     }
 
-    /// The run on `database`, feeding `metrics` when they are served, against `quota`
-    /// (`nil`: one of its own).
+    /// The library's run of these options on `database`, recording into `metrics` when they
+    /// are served, against `quota` (`nil`: one of its own).
     private func run(
         _ database: QueueDatabase,
         metrics: RunMetrics?,
         quota: (any QuotaProtocol<ContinuousClock>)?
-    ) async throws -> ExitCode {
-        let context = WorkerContext(
-            queue: BatchQueue(database: database, batch: batch),
-            worker: .current(),
-            timing: timing,
-            outages: OutageReporter(quiet: options.quiet),
-            quiet: options.quiet,
-            // A chunk is trusted to be the worker's for half of --reap-after after the database
-            // last said so (see ChunkHolds).
-            ledger: ChunkLedger(trustFor: timing.reapAfter / 2)
-        )
-        return try await DatabaseErrors.readable(url) {
-            try await prepare(context)
-            return try await work(context, metrics: metrics, quota: quota)
+    ) async throws -> WorkerReport {
+        var settings = WorkerRun.Settings(batch: batch, engine: configuration)
+        settings.timing = timing
+        settings.follow = follow
+        settings.retryFailed = options.retryFailed
+        settings.grace = .pacerSeconds(options.grace)
+        settings.seed = options.seed
+        settings.logger = Console.logger(quiet: options.quiet, verbose: options.verbose)
+        var run = WorkerRun(settings: settings, operation: operation)
+        if let metrics { run.observe = { metrics.record($0) } }
+        let worker = run
+        let handle = RunHandle()
+        let progress = options.quiet ? nil : ProgressReporter(total: nil, showTokens: true)
+        let (quiet, verbose, url) = (options.quiet, options.verbose, url)
+        return try await RunConsole.watching(handle, progress: progress, counters: counters) { [counters] in
+            try await worker.run(on: database, quota: quota, progress: counters, handle: handle) { note in
+                if case .registered = note, !quiet {
+                    Console.error(
+                        (RunConsole.text(note, kind: .worker, quiet: quiet, verbose: verbose) ?? "") + " in \(url)"
+                    )
+                } else {
+                    RunConsole.print(note, kind: .worker, quiet: quiet, verbose: verbose)
+                }
+            }
         }
     }
 
-    /// Creates the tables if needed, checks the batch (and learns which push of it this worker
-    /// serves), reopens failures with `--retry-failed`, and registers the worker.
-    private func prepare(_ context: WorkerContext) async throws {
-        let queue = context.queue
-        try await context.retrying("create the queue's tables", mayTakeLong: true) { try await queue.prepareSchema() }
-        let info = try await context.retrying("find the batch") { try await queue.info() }
-        if info == nil, !follow {
-            throw InputError(
-                file: url.description,
-                message: "no batch '\(batch)' here; push one first (pacer queue push FILE --db URL --batch \(batch)), "
-                    + "or start the worker with --follow to wait for one"
-            )
-        }
-        context.ledger.check(generation: info?.generation)
-        if options.retryFailed {
-            let reopened = try await context.retrying("reopen failed items", mayTakeLong: true) {
-                try await queue.reopenFailures()
-            }
-            if !options.quiet {
-                Console.error(
-                    "--retry-failed: \(reopened.items) failed items (in \(reopened.chunks) chunks) are claimable again"
-                )
-            }
-        }
-        try await context.heartbeat(what: "register the worker")
-        if !options.quiet {
-            Console.error(
-                "worker \(context.worker.host) pid \(context.worker.pid) on batch '\(batch)' in \(url)"
-                    + (follow ? " (following: waits for more work)" : "")
-            )
-        }
-    }
-
-    /// Runs the worker's tasks (see ``WorkerRun``), reports, and chooses the exit status.
-    private func work(
-        _ context: WorkerContext,
-        metrics: RunMetrics?,
-        quota: (any QuotaProtocol<ContinuousClock>)?
-    ) async throws -> ExitCode {
-        // The runner's quota is made here when there is no shared one, so that the feed sees
-        // it stop (a wait longer than --max-wait) and ends its own wait for work.
-        let quota =
-            quota
-            ?? Quota(
-                limits: configuration.pacing ?? RateLimits(learnFromServer: false),
-                retryBudget: configuration.retryBudget,
-                clock: ContinuousClock()
-            )
-        let run = WorkerRun(
-            context: context,
-            runner: BatchRunner(
-                configuration: configuration,
-                random: options.seed.map(RandomSource.seeded) ?? .system,
-                logger: Console.logger(quiet: options.quiet, verbose: options.verbose),
-                quota: quota
-            ),
-            quota: quota,
-            operation: operation,
-            counters: counters,
-            metrics: metrics,
-            progress: options.quiet ? nil : ProgressReporter(total: nil, showTokens: true),
-            grace: options.grace,
-            follow: follow
-        )
-        let ending = try await run.run()
-        let ledger = context.ledger
-        let report = WorkerReport(
-            batch: ending.summary,
-            resultsStored: ledger.stored,
-            resultsAlreadyStored: ledger.alreadyStored,
-            resultsNotStored: ledger.unsaved,
-            chunksClaimed: ledger.claimedChunks,
-            chunksGivenBack: ending.givenBack,
-            chunksLost: ledger.losses.chunks,
-            resultsRefused: ledger.losses.results,
-            itemsDropped: ledger.losses.unsent,
-            databaseRoundTrips: context.queue.database.roundTrips
-        )
-        let interrupted = run.interrupted.count > 0
+    /// Prints the report, writes `--summary-json`, and chooses the exit status.
+    private func finish(_ report: WorkerReport) throws -> ExitCode {
         show(report)
         if let path = options.summaryJSON { try report.write(to: path) }
-        // A drop found by the last store, after the feed had ended, ends the worker the same way.
-        let replaced = ledger.isReplaced ? QueueError.batchReplaced(batch) : nil
         let exit = WorkerExit(
-            interrupted: interrupted,
-            claimError: ending.claimError ?? replaced,
-            resumeAfterSeconds: ending.summary.resumeAfterSeconds
+            interrupted: report.stop == .interrupted,
+            claimError: report.claimError,
+            resumeAfterSeconds: report.batch.resumeAfterSeconds
         )
-        for line in exit.messages(givenBack: ending.givenBack, now: Date()) { Console.error(line) }
+        for line in exit.messages(givenBack: report.chunksGivenBack, now: Date()) { Console.error(line) }
         return ExitCode(exit.status)
     }
 

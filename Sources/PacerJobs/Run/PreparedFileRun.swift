@@ -38,17 +38,20 @@ where Feed.Unit == Operation.Input, Feed.Output == Operation.Output {
                 control.stopAdmitting()
                 // Admission may be waiting for the next line of stdin: end the input here.
                 source.stopReading()
-                notes(.stopping(grace: grace))
             }
-        } _: {
-            try await engine(
-                source,
-                costGuard: costGuard,
-                window: window,
-                control: control,
-                counters: counters,
-                quota: quota
-            )
+            if actions.contains(.startGrace) { notes(.stopping(grace: grace)) }
+            if actions.contains(.cancelInFlight), handle.state.cause == .interrupted { notes(.cancelling) }
+        } _: { latches in
+            try await cancelling(when: latches.cancelInFlight) {
+                try await engine(
+                    source,
+                    costGuard: costGuard,
+                    window: window,
+                    control: control,
+                    counters: counters,
+                    quota: quota
+                )
+            }
         }
         for (line, success) in window?.drain() ?? [] {
             try (success ? writer : failureWriter).write(line, flush: false)
@@ -192,16 +195,6 @@ where Feed.Unit == Operation.Input, Feed.Output == Operation.Output {
             notes(.compactionFailed("\(error)"))
         }
     }
-}
-
-/// What a run says along the way, for a person (the CLI prints it; a server logs it).
-package enum RunNote: Sendable, Hashable {
-    /// Admission stopped; the requests in flight have `grace` to finish.
-    case stopping(grace: Duration)
-    /// Lines a retry superseded were dropped from `file`.
-    case compacted(file: String, droppedLines: Int)
-    /// Compacting failed (nothing is lost: the files stay a valid journal).
-    case compactionFailed(String)
 }
 
 /// How a file run ended.

@@ -1,30 +1,41 @@
 import PacerCore
 
-/// Runs `work` under `handle`'s ``RunStop``: the shell every kind of run stops through.
+/// What the stop shell opens for the work as the machine says: when to cancel the requests in
+/// flight, and when to stop waiting to store results. The work decides what each one ends (a
+/// file run cancels its engine; a worker cancels its requests and, separately, its storing).
+package struct StopLatches: Sendable {
+    /// Opens on ``RunStop/Actions/cancelInFlight``.
+    package let cancelInFlight = Latch()
+    /// Opens on ``RunStop/Actions/abandonStoring``.
+    package let abandonStoring = Latch()
+}
+
+/// Runs `work` under `handle`'s ``RunStop``: the shell every kind of run (a file run, a
+/// worker, next a server's batch) stops through.
 ///
 /// It carries out the machine's actions as they come: `onStop` is told each set first (to
 /// stop admitting: stop reading, stop claiming, ``BatchControl/stopAdmitting()``, and end
-/// the waits that go with them; or to stop storing), then the grace is timed (its end is fed
-/// back as ``RunStop/Event/graceEnded``) and the work cancelled when the machine says so.
-/// When the work returns or throws, the machine hears ``RunStop/Event/workEnded`` and every
-/// helper ends.
+/// the waits that go with them), then the grace is timed (its end is fed back as
+/// ``RunStop/Event/graceEnded``) and the work's ``StopLatches`` opened when the machine says
+/// so. When the work returns or throws, the machine hears ``RunStop/Event/workEnded`` and
+/// every helper ends.
 ///
-/// - Returns: What `work` returned (after a cancel: what it returned once cancelled).
+/// - Returns: What `work` returned.
 /// - Throws: What `work` threw.
 package func underStop<T: Sendable>(
     _ handle: RunHandle,
     grace: Duration,
     onStop: @escaping @Sendable (RunStop.Actions) -> Void,
-    _ work: @escaping @Sendable () async throws -> T
+    _ work: @escaping @Sendable (StopLatches) async throws -> T
 ) async throws -> T {
-    let cancelNow = Latch()
+    let latches = StopLatches()
     return try await withThrowingTaskGroup(of: T?.self) { group in
         group.addTask {
             defer { handle.handle(.workEnded) }
-            return try await cancelling(when: cancelNow, work)
+            return try await work(latches)
         }
         group.addTask {
-            await follow(handle, grace: grace, cancelNow: cancelNow, onStop: onStop)
+            await follow(handle, grace: grace, latches: latches, onStop: onStop)
             return nil
         }
         var result: T?
@@ -40,7 +51,7 @@ package func underStop<T: Sendable>(
 private func follow(
     _ handle: RunHandle,
     grace: Duration,
-    cancelNow: Latch,
+    latches: StopLatches,
     onStop: @escaping @Sendable (RunStop.Actions) -> Void
 ) async {
     await withTaskGroup(of: Void.self) { timers in
@@ -51,7 +62,8 @@ private func follow(
                     if (try? await Task.sleep(for: grace)) != nil { handle.handle(.graceEnded) }
                 }
             }
-            if actions.contains(.cancelInFlight) { cancelNow.open() }
+            if actions.contains(.cancelInFlight) { latches.cancelInFlight.open() }
+            if actions.contains(.abandonStoring) { latches.abandonStoring.open() }
             if actions.contains(.endHelpers) { break }
         }
         timers.cancelAll()

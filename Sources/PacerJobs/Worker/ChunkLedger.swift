@@ -13,9 +13,9 @@ import Synchronization
 /// its results waiting here are dropped (the database would refuse them), and the feed drops
 /// its items not sent yet. So is everything once the batch turns out to be another push than
 /// the one the worker serves (``isReplaced``).
-final class ChunkLedger: Sendable {
+package final class ChunkLedger: Sendable {
     /// Results to store and chunks to mark done, in one statement.
-    struct Flush: Sendable {
+    package struct Flush: Sendable {
         var results: [StoredResult]
         var finishedChunks: [Int64]
     }
@@ -56,21 +56,21 @@ final class ChunkLedger: Sendable {
 
     /// A ledger whose holds are trusted for `trustFor` after each answer (see ``ChunkHolds``),
     /// for the push `generation` of the batch (`nil`: the first one seen).
-    init(trustFor: Duration, generation: Int64? = nil) {
+    package init(trustFor: Duration, generation: Int64? = nil) {
         state = Mutex(State(holds: ChunkHolds(trustFor: trustFor), generation: generation))
     }
 
     /// The push of the batch this worker serves; `nil` until it has seen one.
-    var generation: Int64? { state.withLock { $0.generation } }
+    package var generation: Int64? { state.withLock { $0.generation } }
 
     /// Whether the batch was dropped, or dropped and pushed again, while the worker ran.
-    var isReplaced: Bool { state.withLock { $0.replaced } }
+    package var isReplaced: Bool { state.withLock { $0.replaced } }
 
     /// The database says the batch's generation is `current` (`nil`: no batch). The first one
     /// seen is adopted; another one, or none after one, means the batch was replaced: every
     /// chunk is forgotten. Returns whether the batch is still the worker's.
     @discardableResult
-    func check(generation current: Int64?) -> Bool {
+    package func check(generation current: Int64?) -> Bool {
         state.withLock { state in
             guard let generation = state.generation else {
                 state.generation = current
@@ -84,7 +84,7 @@ final class ChunkLedger: Sendable {
     }
 
     /// A chunk was claimed with `items` by a statement sent at `sentAt` that answered `reaps`.
-    func opened(_ chunk: ClaimedChunk, reaps: Int?, sentAt: ContinuousClock.Instant) {
+    package func opened(_ chunk: ClaimedChunk, reaps: Int?, sentAt: ContinuousClock.Instant) {
         state.withLock { state in
             state.claimedChunks += 1
             state.outstanding[chunk.chunk, default: 0] += chunk.items.count
@@ -95,7 +95,7 @@ final class ChunkLedger: Sendable {
 
     /// A heartbeat sent at `sentAt` answered `reaps`; returns how many chunks it shows were lost.
     @discardableResult
-    func answered(reaps: Int?, sentAt: ContinuousClock.Instant) -> Int {
+    package func answered(reaps: Int?, sentAt: ContinuousClock.Instant) -> Int {
         state.withLock { state in
             let lost = state.holds.answered(reaps: reaps, sentAt: sentAt)
             state.forget(lost)
@@ -104,19 +104,19 @@ final class ChunkLedger: Sendable {
     }
 
     /// What to do at `now` with an item of `chunk` not sent yet.
-    func verdict(for chunk: Int64, at now: ContinuousClock.Instant) -> ChunkHolds.Verdict {
+    package func verdict(for chunk: Int64, at now: ContinuousClock.Instant) -> ChunkHolds.Verdict {
         state.withLock { $0.holds.verdict(for: chunk, at: now) }
     }
 
     /// `count` items of a lost chunk were dropped without being sent.
-    func droppedUnsent(_ count: Int) {
+    package func droppedUnsent(_ count: Int) {
         state.withLock { $0.unsentDropped += count }
     }
 
     /// An item finished; returns the results waiting to be stored. The result of an item
     /// whose chunk was lost is dropped.
     @discardableResult
-    func add(seq: Int64, success: Bool, line: String, attempts: Int) -> Int {
+    package func add(seq: Int64, success: Bool, line: String, attempts: Int) -> Int {
         state.withLock { state in
             guard let chunk = state.chunkOf[seq] else {
                 if !state.replaced { state.lostResults += 1 }
@@ -132,7 +132,7 @@ final class ChunkLedger: Sendable {
     /// The results waiting and the chunks they finish (and chunks claimed without items);
     /// `nil` when there is nothing to do. Give it back with ``stored(_:outcome:sentAt:)`` or
     /// ``restore(_:)``.
-    func takeFlush() -> Flush? {
+    package func takeFlush() -> Flush? {
         state.withLock { state in
             var counts: [Int64: Int] = [:]
             for result in state.buffered { counts[result.chunk, default: 0] += 1 }
@@ -148,7 +148,7 @@ final class ChunkLedger: Sendable {
     /// A flush sent at `sentAt` was answered with `outcome`: results of chunks the worker
     /// holds went in (those not inserted were stored before, by a worker thought dead); the
     /// others were refused, and their chunks are forgotten.
-    func stored(_ flush: Flush, outcome: StoreOutcome, sentAt: ContinuousClock.Instant) {
+    package func stored(_ flush: Flush, outcome: StoreOutcome, sentAt: ContinuousClock.Instant) {
         state.withLock { state in
             guard outcome.batchFound else {
                 state.replaced = true
@@ -180,24 +180,24 @@ final class ChunkLedger: Sendable {
     }
 
     /// A flush failed: its results wait again, before any that came since.
-    func restore(_ flush: Flush) {
+    package func restore(_ flush: Flush) {
         state.withLock { state in state.buffered.insert(contentsOf: flush.results, at: 0) }
     }
 
     /// Results not stored yet.
-    var unsaved: Int { state.withLock { $0.buffered.count } }
+    package var unsaved: Int { state.withLock { $0.buffered.count } }
     /// Results this worker inserted.
-    var stored: Int { state.withLock { $0.stored } }
+    package var stored: Int { state.withLock { $0.stored } }
     /// Results another worker had stored first.
-    var alreadyStored: Int { state.withLock { $0.alreadyStored } }
+    package var alreadyStored: Int { state.withLock { $0.alreadyStored } }
     /// The chunks claimed and not finished.
-    var openChunks: [Int64] { state.withLock { Array($0.outstanding.keys) } }
+    package var openChunks: [Int64] { state.withLock { Array($0.outstanding.keys) } }
     /// Chunks claimed so far.
-    var claimedChunks: Int { state.withLock { $0.claimedChunks } }
+    package var claimedChunks: Int { state.withLock { $0.claimedChunks } }
     /// What losing chunks cost: the chunks lost, the results of their items that were not
     /// stored (the item may be done by the worker that has the chunk now), and the items
     /// dropped without being sent.
-    var losses: (chunks: Int, results: Int, unsent: Int) {
+    package var losses: (chunks: Int, results: Int, unsent: Int) {
         state.withLock { ($0.lostChunks, $0.lostResults, $0.unsentDropped) }
     }
 }

@@ -1,7 +1,6 @@
 import Foundation
 import PacerCore
 import PacerHTTP
-import PacerJobs
 import PacerOpenAI
 import PacerPostgres
 
@@ -34,7 +33,7 @@ struct ClaimFeed: AsyncSequence, Sendable {
         mutating func next() async throws -> BatchItem<APIRequest>? {
             let context = feed.context
             while !feed.halted() {
-                if context.ledger.isReplaced { throw QueueError.batchReplaced(context.queue.batch) }
+                guard context.stillServing() else { throw QueueError.batchReplaced(context.queue.batch) }
                 if !buffer.isEmpty {
                     if let item = try await handOut() { return item }
                     continue
@@ -112,7 +111,8 @@ struct ClaimFeed: AsyncSequence, Sendable {
         let outlook = try await context.retrying("see whether the batch is done") {
             try await queue.outlook(for: worker)
         }
-        guard ledger.check(generation: outlook.generation) else { return .claimAgain }
+        ledger.check(generation: outlook.generation)
+        guard context.stillServing() else { return .claimAgain }
         let rule = DrainRule(follow: follow, poll: context.timing.poll, recheck: context.timing.heartbeat)
         return rule.step(after: outlook)
     }
@@ -139,7 +139,7 @@ struct ClaimFeed: AsyncSequence, Sendable {
 
 extension OutputRecord {
     /// The line's JSON text, as an output file has it (without the newline).
-    var jsonLine: String {
+    package var jsonLine: String {
         var bytes: [UInt8] = []
         bytes.reserveCapacity(512)
         try? appendJSON(to: &bytes, encoder: JSONEncoder())

@@ -2,7 +2,7 @@ import PacerCore
 import Synchronization
 
 /// A wake-up call for one waiting task: a ring while nobody waits is kept for the next wait.
-final class Bell: Sendable {
+package final class Bell: Sendable {
     private struct State {
         var rung = false
         var waiter: CheckedContinuation<Void, Never>?
@@ -11,7 +11,7 @@ final class Bell: Sendable {
     private let state = Mutex(State())
 
     /// Wakes the waiter, or the next one.
-    func ring() {
+    package func ring() {
         let waiter = state.withLock { state in
             guard let waiter = state.waiter else {
                 state.rung = true
@@ -24,7 +24,7 @@ final class Bell: Sendable {
     }
 
     /// Returns when rung (or if rung since the last wait), after `duration`, or when cancelled.
-    func wait(upTo duration: Duration) async {
+    package func wait(upTo duration: Duration) async {
         await withTaskGroup(of: Void.self) { group in
             group.addTask { try? await Task.sleep(for: duration) }
             group.addTask { await self.wait() }

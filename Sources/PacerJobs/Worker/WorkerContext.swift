@@ -1,14 +1,16 @@
 import PacerCore
 import PacerPostgres
 
-/// What a worker's tasks share: the queue, who the worker is, its timing, where outages are
-/// reported, its ledger of chunks and results, and the bell that wakes its feed.
+/// What a worker's tasks share: the queue, who the worker is, its timing, where outages and
+/// notes go, the run's stop, its ledger of chunks and results, and the bell that wakes its
+/// feed.
 struct WorkerContext: Sendable {
     let queue: BatchQueue
     let worker: WorkerIdentity
     let timing: WorkerTiming
     let outages: OutageReporter
-    let quiet: Bool
+    let notes: @Sendable (RunNote) -> Void
+    let handle: RunHandle
     let ledger: ChunkLedger
     /// Rung when work may have become claimable (a push, a give-back, a reap), when the batch
     /// was replaced, and when the run stops.
@@ -25,14 +27,25 @@ struct WorkerContext: Sendable {
         try await queue.database.retrying(
             what,
             abandonAfter: mayTakeLong ? nil : timing.abandonUnanswered,
-            onOutage: { outages.report($0) },
+            onOutage: { [outages] in outages.report($0) },
             body
         )
     }
 
+    /// Whether the batch is still the push this worker serves. Once it is not (dropped, or
+    /// dropped and pushed again), the run's stop hears that its work was withdrawn: what is in
+    /// flight is cancelled and nothing more is stored, and the feed wakes to end.
+    @discardableResult
+    func stillServing() -> Bool {
+        guard ledger.isReplaced else { return true }
+        handle.handle(.withdrawn(QueueError.batchReplaced(queue.batch).description))
+        wake.ring()
+        return false
+    }
+
     /// Heartbeats, and runs the reaper when it may (see ``OutageReporter/mayReap(threshold:)``);
-    /// tells the ledger what the database says of the worker's chunks and batch, and says what
-    /// the reaper returned and what this worker lost.
+    /// tells the ledger what the database says of the worker's chunks and batch, and tells
+    /// what the reaper returned and what this worker lost.
     @discardableResult
     func heartbeat(what: String = "send a heartbeat") async throws -> ReaperOutcome {
         let reap = outages.mayReap(threshold: timing.reapAfter) ? timing.reapAfter : nil
@@ -47,23 +60,12 @@ struct WorkerContext: Sendable {
             )
             return (sentAt, outcome)
         }
-        let reapSeconds = SummaryText.format(timing.reapAfter.pacerSeconds, digits: 0)
-        if !ledger.check(generation: outcome.generation) { wake.ring() }
+        ledger.check(generation: outcome.generation)
+        stillServing()
         let lost = ledger.answered(reaps: outcome.reaps, sentAt: sentAt)
-        if lost > 0 {
-            // Said even with --quiet: the worker was not doing what it seemed to.
-            Console.error(
-                "\npacer: this worker was silent for more than --reap-after (\(reapSeconds) s) and the reaper gave "
-                    + "\(lost == 1 ? "its chunk" : "its \(lost) chunks") back to the batch; it drops their items not "
-                    + "sent yet and goes on with new work"
-            )
-        }
-        if outcome.returnedChunks > 0, !quiet {
-            let workers = outcome.lostWorkers == 1 ? "1 worker" : "\(outcome.lostWorkers) workers"
-            Console.error(
-                "\npacer: reaper: \(workers) went quiet (no heartbeat for \(reapSeconds) s) "
-                    + "or stopped without giving back their work; returned \(outcome.returnedChunks) chunks to the batch"
-            )
+        if lost > 0 { notes(.lostChunks(lost, reapAfter: timing.reapAfter)) }
+        if outcome.returnedChunks > 0 {
+            notes(.reaped(workers: outcome.lostWorkers, chunks: outcome.returnedChunks, reapAfter: timing.reapAfter))
         }
         return outcome
     }

@@ -1,30 +1,34 @@
 import Foundation
 import PacerCore
-import PacerJobs
 
 /// What a worker did, for its summary and `--summary-json`.
-struct WorkerReport: Encodable {
+package struct WorkerReport: Encodable, Sendable {
     /// The engine's summary of the items this worker ran.
-    var batch: BatchSummary
-    var resultsStored: Int
-    var resultsAlreadyStored: Int
-    var resultsNotStored: Int
-    var chunksClaimed: Int
-    var chunksGivenBack: Int?
+    package var batch: BatchSummary
+    package var resultsStored: Int
+    package var resultsAlreadyStored: Int
+    package var resultsNotStored: Int
+    package var chunksClaimed: Int
+    package var chunksGivenBack: Int?
     /// Chunks the reaper took back while this worker was silent.
-    var chunksLost: Int
+    package var chunksLost: Int
     /// Results of those chunks' items not stored (the database refuses them).
-    var resultsRefused: Int
+    package var resultsRefused: Int
     /// Items of those chunks dropped without being sent.
-    var itemsDropped: Int
-    var databaseRoundTrips: Int
+    package var itemsDropped: Int
+    package var databaseRoundTrips: Int
+    /// Why the run stopped before the batch was done (a signal, a cancel, the batch dropped).
+    package var stop: RunStop.Cause?
+    /// Why the worker could not claim work, if it could not (the database refused, or the
+    /// batch was replaced).
+    package var claimError: (any Error)?
 
     /// Round trips per item this worker finished.
-    var roundTripsPerItem: Double {
+    package var roundTripsPerItem: Double {
         Double(databaseRoundTrips) / Double(max(1, resultsStored + resultsAlreadyStored + resultsNotStored))
     }
 
-    enum CodingKeys: String, CodingKey {
+    package enum CodingKeys: String, CodingKey {
         case batch
         case resultsStored = "results_stored"
         case resultsAlreadyStored = "results_already_stored"
@@ -38,7 +42,7 @@ struct WorkerReport: Encodable {
         case roundTripsPerItem = "database_round_trips_per_item"
     }
 
-    func encode(to encoder: any Encoder) throws {
+    package func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(batch, forKey: .batch)
         try container.encode(resultsStored, forKey: .resultsStored)
@@ -53,7 +57,7 @@ struct WorkerReport: Encodable {
         try container.encode(roundTripsPerItem, forKey: .roundTripsPerItem)
     }
 
-    func write(to path: String) throws {
+    package func write(to path: String) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         do {

@@ -13,9 +13,9 @@
 /// Past ``trustFor`` (a worker frozen, a machine suspended, a database that did not answer)
 /// the worker asks before it sends another item: ``verdict(for:at:)`` says
 /// ``Verdict/ask``.
-struct ChunkHolds: Sendable, Hashable {
+package struct ChunkHolds: Sendable, Hashable {
     /// What the worker may do with an item of a chunk.
-    enum Verdict: Sendable, Hashable {
+    package enum Verdict: Sendable, Hashable {
         /// Send it: the chunk is the worker's.
         case holds
         /// Ask the database first (a heartbeat): the last answer is too old to go on.
@@ -26,26 +26,26 @@ struct ChunkHolds: Sendable, Hashable {
 
     /// How long an answer is trusted: half of `--reap-after`, so that a reaper on a clock
     /// running a little fast, or an answer that took a while, still leaves a margin.
-    let trustFor: Duration
+    package let trustFor: Duration
     /// The highest reap count the database answered.
     private(set) var reaps = 0
     /// When the latest answer that told the count was sent; `nil` before any.
-    private(set) var confirmedAt: ContinuousClock.Instant?
+    package private(set) var confirmedAt: ContinuousClock.Instant?
     /// Each held chunk, with the reap count when it was claimed.
     private var claimedUnder: [Int64: Int] = [:]
 
     /// Holds trusted for `trustFor` after each answer.
-    init(trustFor: Duration) {
+    package init(trustFor: Duration) {
         self.trustFor = trustFor
     }
 
     /// The chunks held.
-    var held: Set<Int64> { Set(claimedUnder.keys) }
+    package var held: Set<Int64> { Set(claimedUnder.keys) }
 
     /// `chunk` was claimed by a statement sent at `sentAt` that answered `reaps` (`nil`: the
     /// worker has no row, so the count is not known). Returns the chunks that count shows
     /// were lost.
-    mutating func claimed(_ chunk: Int64, reaps: Int?, sentAt: ContinuousClock.Instant) -> [Int64] {
+    package mutating func claimed(_ chunk: Int64, reaps: Int?, sentAt: ContinuousClock.Instant) -> [Int64] {
         let lost = answered(reaps: reaps, sentAt: sentAt)
         // An answer sent later came first and counted a reap this claim did not see: the
         // reap took this chunk too.
@@ -56,7 +56,7 @@ struct ChunkHolds: Sendable, Hashable {
 
     /// A statement sent at `sentAt` answered the reap count `reaps` (`nil`: no count, which
     /// confirms nothing). Returns the chunks it shows were lost, which are no longer held.
-    mutating func answered(reaps: Int?, sentAt: ContinuousClock.Instant) -> [Int64] {
+    package mutating func answered(reaps: Int?, sentAt: ContinuousClock.Instant) -> [Int64] {
         guard let reaps else { return [] }
         confirmedAt = max(confirmedAt ?? sentAt, sentAt)
         guard reaps > self.reaps else { return [] }
@@ -67,12 +67,12 @@ struct ChunkHolds: Sendable, Hashable {
     }
 
     /// `chunks` are no longer held: done, refused by the database, or given back.
-    mutating func released(_ chunks: some Sequence<Int64>) {
+    package mutating func released(_ chunks: some Sequence<Int64>) {
         for chunk in chunks { claimedUnder[chunk] = nil }
     }
 
     /// What to do with an item of `chunk` at `now`.
-    func verdict(for chunk: Int64, at now: ContinuousClock.Instant) -> Verdict {
+    package func verdict(for chunk: Int64, at now: ContinuousClock.Instant) -> Verdict {
         guard claimedUnder[chunk] != nil else { return .lost }
         guard let confirmedAt, confirmedAt.duration(to: now) < trustFor else { return .ask }
         return .holds

@@ -7,9 +7,9 @@ import PacerPostgres
 /// one held by a worker gone silent comes back when the reaper finds it (after
 /// `--reap-after`); either way this worker must be there to do it. With `--follow` it never
 /// ends by itself.
-struct DrainRule: Sendable, Hashable {
+package struct DrainRule: Sendable, Hashable {
     /// What to do next.
-    enum Step: Sendable, Hashable {
+    package enum Step: Sendable, Hashable {
         /// Claim again: work is (or may be) pending.
         case claimAgain
         /// Wait up to this long (or until woken), then look again.
@@ -19,15 +19,23 @@ struct DrainRule: Sendable, Hashable {
     }
 
     /// `--follow`: wait for more work instead of ending.
-    var follow: Bool
+    package var follow: Bool
     /// `--poll`: with `--follow` and nothing held anywhere, the longest wait between looks.
-    var poll: Duration
+    package var poll: Duration
     /// `--heartbeat`: the longest wait while other workers hold chunks (the reaper runs with
     /// each look).
-    var recheck: Duration
+    package var recheck: Duration
+
+    /// The rule for `follow`, waiting up to `poll` for new work, and `recheck` while other
+    /// workers hold chunks.
+    package init(follow: Bool, poll: Duration, recheck: Duration) {
+        self.follow = follow
+        self.poll = poll
+        self.recheck = recheck
+    }
 
     /// The step after `outlook`, read when nothing could be claimed.
-    func step(after outlook: BatchOutlook) -> Step {
+    package func step(after outlook: BatchOutlook) -> Step {
         // Pending, yet not claimed: other workers were claiming those chunks at that moment.
         if outlook.pending > 0 { return .claimAgain }
         if outlook.heldByOthers > 0 { return .wait(min(poll, recheck)) }

@@ -59,7 +59,7 @@ final class ResultFlusher: Sendable {
                 return (sentAt, outcome)
             }
             ledger.stored(flush, outcome: outcome, sentAt: sentAt)
-            if !outcome.batchFound { context.wake.ring() }
+            context.stillServing()
             return true
         } catch {
             ledger.restore(flush)
