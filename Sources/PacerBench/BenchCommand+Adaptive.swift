@@ -3,6 +3,7 @@ import Foundation
 import PacerCLI
 import PacerCore
 import PacerHTTP
+import PacerJobs
 import PacerOpenAI
 import PacerSimulator
 

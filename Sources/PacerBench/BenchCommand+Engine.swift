@@ -1,5 +1,6 @@
 import PacerCLI
 import PacerCore
+import PacerJobs
 
 /// The engine's own cost per item, without HTTP: ``BatchRunner`` over items whose attempt
 /// only suspends once (as a request does while it waits for its answer), against the same

@@ -2,6 +2,7 @@ import Foundation
 import PacerCLI
 import PacerCore
 import PacerHTTP
+import PacerJobs
 import PacerOpenAI
 
 extension BenchCommand {

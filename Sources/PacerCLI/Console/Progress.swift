@@ -1,5 +1,6 @@
 import Foundation
 import PacerCore
+import PacerJobs
 
 #if canImport(Glibc)
 import Glibc

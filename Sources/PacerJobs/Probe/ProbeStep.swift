@@ -20,6 +20,27 @@ package struct ProbeStep: Sendable, Hashable, Codable {
     /// Time to first token of the successful requests, in milliseconds, when streamed.
     package var timeToFirstToken: LatencyStats?
 
+    /// A step with these measurements.
+    package init(
+        concurrency: Int,
+        succeeded: Int,
+        errors: Int,
+        refused: Int,
+        outputTokens: Int,
+        seconds: Double,
+        latency: LatencyStats,
+        timeToFirstToken: LatencyStats?
+    ) {
+        self.concurrency = concurrency
+        self.succeeded = succeeded
+        self.errors = errors
+        self.refused = refused
+        self.outputTokens = outputTokens
+        self.seconds = seconds
+        self.latency = latency
+        self.timeToFirstToken = timeToFirstToken
+    }
+
     /// Successful requests per second.
     package var requestsPerSecond: Double { seconds > 0 ? Double(succeeded) / seconds : 0 }
     /// Output tokens per second.
@@ -35,7 +56,7 @@ package struct ProbeStep: Sendable, Hashable, Codable {
 }
 
 /// Collects one step's samples (a few thousand at most) and sums them up.
-struct ProbeSamples: Sendable {
+package struct ProbeSamples: Sendable {
     private var latencies: [Double] = []
     private var firstTokens: [Double] = []
     private var errors = 0
@@ -43,20 +64,20 @@ struct ProbeSamples: Sendable {
     private var outputTokens = 0
 
     /// Records a success: its latency, its time to first token if streamed, its tokens.
-    mutating func succeeded(latency: Duration, timeToFirstToken: Duration?, outputTokens: Int) {
+    package mutating func succeeded(latency: Duration, timeToFirstToken: Duration?, outputTokens: Int) {
         latencies.append(latency.pacerSeconds * 1000)
         if let timeToFirstToken { firstTokens.append(timeToFirstToken.pacerSeconds * 1000) }
         self.outputTokens += outputTokens
     }
 
     /// Records a failure.
-    mutating func failed(_ error: ItemError) {
+    package mutating func failed(_ error: ItemError) {
         errors += 1
         if error.status == 503 || error.status == 429 { refused += 1 }
     }
 
     /// Adds another worker's samples.
-    mutating func merge(_ other: ProbeSamples) {
+    package mutating func merge(_ other: ProbeSamples) {
         latencies += other.latencies
         firstTokens += other.firstTokens
         errors += other.errors
@@ -65,7 +86,7 @@ struct ProbeSamples: Sendable {
     }
 
     /// The step these samples make.
-    func step(concurrency: Int, seconds: Double) -> ProbeStep {
+    package func step(concurrency: Int, seconds: Double) -> ProbeStep {
         ProbeStep(
             concurrency: concurrency,
             succeeded: latencies.count,
@@ -79,7 +100,7 @@ struct ProbeSamples: Sendable {
     }
 
     /// Nearest-rank percentiles of `values`.
-    static func percentiles(_ values: [Double]) -> LatencyStats {
+    package static func percentiles(_ values: [Double]) -> LatencyStats {
         guard !values.isEmpty else { return LatencyStats() }
         let sorted = values.sorted()
         func rank(_ percentile: Double) -> Double {
@@ -94,6 +115,9 @@ struct ProbeSamples: Sendable {
 package struct ProbeReport: Sendable, Hashable, Codable {
     /// The steps, by concurrency.
     package var steps: [ProbeStep]
+
+    /// A report of `steps`.
+    package init(steps: [ProbeStep]) { self.steps = steps }
 
     /// The largest error share a recommended step may have.
     static let tolerableErrorRate = 0.02

@@ -9,9 +9,15 @@ import PacerCore
 /// Each point is a `circle` whose `class` names its series (`throughput`, `latency-p50`,
 /// `latency-p99`) and whose `data-concurrency` and `data-value` give its step, so that a
 /// program can read the chart back.
-struct ProbeChart {
-    var report: ProbeReport
-    var title: String
+package struct ProbeChart {
+    package var report: ProbeReport
+    package var title: String
+
+    /// A chart of `report`, titled `title`.
+    package init(report: ProbeReport, title: String) {
+        self.report = report
+        self.title = title
+    }
 
     static let width = 760.0
     static let height = 440.0
@@ -25,7 +31,7 @@ struct ProbeChart {
     private static let latencyColor = "#d62728"
 
     /// The chart as an SVG document.
-    var svg: String {
+    package var svg: String {
         let steps = report.steps
         let usesTokens = steps.contains { $0.outputTokens > 0 }
         let throughputMax = Self.niceCeiling(steps.map(\.throughput).max() ?? 0)
@@ -92,7 +98,7 @@ struct ProbeChart {
     }
 
     /// The x of a concurrency: log₂ between the smallest and largest step.
-    func xPosition(_ concurrency: Int) -> Double {
+    package func xPosition(_ concurrency: Int) -> Double {
         let levels = report.steps.map { log2(Double(max(1, $0.concurrency))) }
         guard let low = levels.min(), let high = levels.max(), high > low else {
             return (Self.left + Self.right) / 2
@@ -162,7 +168,7 @@ struct ProbeChart {
     }
 
     /// The smallest 1, 2, 2.5 or 5 × 10ⁿ at or above `value` (1 for nothing).
-    static func niceCeiling(_ value: Double) -> Double {
+    package static func niceCeiling(_ value: Double) -> Double {
         guard value > 0, value.isFinite else { return 1 }
         let magnitude = pow(10, floor(log10(value)))
         for factor in [1, 2, 2.5, 5, 10] where factor * magnitude >= value {

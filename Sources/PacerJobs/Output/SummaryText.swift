@@ -4,7 +4,7 @@ import PacerCore
 /// The human summary printed to stderr at the end of a batch, in the reference solutions'
 /// terms (completed, time, items/s, tokens, est. cost) plus retries, latency and concurrency.
 package enum SummaryText {
-    static func lines(_ summary: BatchSummary, unit: String, concurrency: Int, showTokens: Bool) -> [String] {
+    package static func lines(_ summary: BatchSummary, unit: String, concurrency: Int, showTokens: Bool) -> [String] {
         var lines = [
             "Completed: \(summary.succeeded)/\(summary.total) successful"
                 + (summary.failed > 0 ? ", \(summary.failed) failed" : "")
@@ -57,7 +57,7 @@ package enum SummaryText {
     }
 
     /// "Failed:" and a line per reason (`  5 × network: …`); nothing when none failed.
-    static func failureLines(_ reasons: [FailureReason]) -> [String] {
+    package static func failureLines(_ reasons: [FailureReason]) -> [String] {
         guard !reasons.isEmpty else { return [] }
         return ["Failed because:"]
             + reasons.map { reason in
@@ -66,7 +66,7 @@ package enum SummaryText {
             }
     }
 
-    static func cost(_ summary: BatchSummary) -> String {
+    package static func cost(_ summary: BatchSummary) -> String {
         guard let cost = summary.costUSD else {
             return summary.itemsWithUnknownCost > 0 ? "unknown (model not in the price table)" : "$0.0000"
         }
@@ -74,7 +74,7 @@ package enum SummaryText {
         return summary.itemsWithUnknownCost > 0 ? "\(known) + unknown for \(summary.itemsWithUnknownCost) items" : known
     }
 
-    static func ms(_ value: Double) -> String {
+    package static func ms(_ value: Double) -> String {
         value >= 10_000 ? "\(format(value / 1000, digits: 1))s" : "\(Int(value.rounded()))ms"
     }
 
