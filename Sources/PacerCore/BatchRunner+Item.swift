@@ -30,6 +30,10 @@ extension BatchRunner {
         )
         var output: Operation.Output?
         var lastFailure: (attempt: Int, error: ItemError)?
+        // With adaptive concurrency the item came in through the gate (admission entered it);
+        // it leaves while it backs off and enters again before its next attempt.
+        var holdsGate = observers.gate != nil
+        defer { if holdsGate { observers.gate?.leave() } }
         var action = lifecycle.start(now: now)
         while true {
             if let release = action.release { quota.release(release.reservation, outcome: release.outcome) }
@@ -117,8 +121,16 @@ extension BatchRunner {
                     observers.progress?.retried()
                     lastFailure = nil
                 }
+                if holdsGate {
+                    observers.gate?.leave()
+                    holdsGate = false
+                }
                 do {
                     try await clock.sleep(until: clock.now.advanced(by: delay), unlessStopped: control)
+                    if let gate = observers.gate {
+                        await gate.enter()
+                        holdsGate = true
+                    }
                     action = lifecycle.backOffEnded(now: now)
                 } catch {
                     action = lifecycle.stopped(cancelled: !(error is StopRequested), now: now)

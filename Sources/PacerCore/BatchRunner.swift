@@ -197,7 +197,6 @@ public struct BatchRunner<C: Clock>: Sendable where C.Duration == Duration {
                         control: control,
                         observers: observers
                     )
-                    observers.gate?.leave()
                     handoff.send(finished)
                 }
             }
