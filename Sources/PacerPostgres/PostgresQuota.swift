@@ -134,10 +134,14 @@ public final class PostgresQuota: QuotaProtocol {
         self.onOutage = onOutage
         self.database = database
         self.configuration = configuration
+        // The shared row paces every process; this process's own quota adds what its answers
+        // say: the server's remaining tokens and requests (the org's, seen by every process),
+        // so that a request waits while the server's bucket is lower than it needs, as one
+        // process alone does. Its own limits are learned, never given (one process's share of
+        // the limit is the row's to say), and the probe is the row's.
         var localLimits = configuration.limits
         localLimits.requestsPerMinute = nil
         localLimits.tokensPerMinute = nil
-        localLimits.learnFromServer = false
         localLimits.probeFirst = false
         self.local = Quota(limits: localLimits, retryBudget: retryBudget, breaker: breaker)
         let given = configuration.limits

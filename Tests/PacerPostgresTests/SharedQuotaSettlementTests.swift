@@ -57,4 +57,27 @@ import Testing
             }
         }
     }
+
+    /// Each process also follows what its answers say of the server's bucket, as one process
+    /// alone does: an answer saying no tokens are left holds this process's next request
+    /// until the server refills (here 50 tokens at 6,000 a minute: half a second), though
+    /// the row (pacing requests only) would let it go at once. Four processes on one 6,000
+    /// TPM quota drew 81 429s without it and 16 with it (BENCHMARKS.md, issue 20).
+    @Test func anAnswerSayingTheServersBucketIsEmptyHoldsTheNextRequest() async throws {
+        try await withPostgres { server in
+            try await QueueDatabase.withDatabase(try DatabaseURL(server.url)) { database in
+                let limits = RateLimits(requestsPerMinute: 6_000)
+                let quota = PostgresQuota(database: database, configuration: .init(name: "follow", limits: limits))
+                try await quota.prepare()
+                let first = try await quota.acquire(tokens: 50, before: nil, unlessStopped: nil)
+                let empty = RateLimitSnapshot(requestLimit: 6_000, tokenLimit: 6_000, remainingTokens: 0)
+                quota.release(first, outcome: .answered(usedTokens: 50, rateLimit: empty))
+                await #expect(throws: DeadlineReached.self) {
+                    _ = try await quota.acquire(tokens: 50, before: .now + .milliseconds(150), unlessStopped: nil)
+                }
+                let later = try await quota.acquire(tokens: 50, before: .now + .seconds(5), unlessStopped: nil)
+                quota.release(later, outcome: .answered(usedTokens: 50, rateLimit: nil))
+            }
+        }
+    }
 }
