@@ -1,5 +1,3 @@
-import NIOCore
-
 /// Reads a JSON document member by member, for a caller that knows the shape it expects:
 /// it builds only the values it asks for and skips the rest, checked for shape but not built.
 ///
@@ -14,26 +12,21 @@ package struct JSONReader: ~Copyable {
         parser = JSONParser(bytes: bytes, maxDepth: maxDepth)
     }
 
-    /// Reads the readable bytes of `buffer` with `body`, which must consume exactly one
-    /// value; anything but whitespace after it is an error.
+    /// Reads `bytes` with `body`, which must consume exactly one value; anything but
+    /// whitespace after it is an error.
     package static func read<Result>(
-        _ buffer: ByteBuffer,
+        _ bytes: UnsafeRawBufferPointer,
         maxDepth: Int = 512,
         _ body: (inout JSONReader) throws(JSONParseError) -> Result
     ) throws(JSONParseError) -> Result {
-        let outcome = buffer.withUnsafeReadableBytes { bytes in
-            Swift.Result { () throws(JSONParseError) -> Result in
-                var reader = JSONReader(bytes: bytes, maxDepth: maxDepth)
-                reader.parser.skipWhitespace()
-                let value = try body(&reader)
-                reader.parser.skipWhitespace()
-                guard reader.parser.position == bytes.count else {
-                    throw reader.parser.failure("unexpected data after the JSON value")
-                }
-                return value
-            }
+        var reader = JSONReader(bytes: bytes, maxDepth: maxDepth)
+        reader.parser.skipWhitespace()
+        let value = try body(&reader)
+        reader.parser.skipWhitespace()
+        guard reader.parser.position == bytes.count else {
+            throw reader.parser.failure("unexpected data after the JSON value")
         }
-        return try outcome.get()
+        return value
     }
 
     /// What the next value is, without reading it.

@@ -1,5 +1,4 @@
 import Foundation
-import NIOCore
 
 /// A JSON text that could not be parsed.
 public struct JSONParseError: Error, Sendable, Hashable, CustomStringConvertible {
@@ -49,13 +48,6 @@ extension JSONValue {
         self = try result.get()
     }
 
-    /// Parses one JSON value from the readable bytes of `buffer`.
-    public init(parsing buffer: ByteBuffer) throws(JSONParseError) {
-        let result = buffer.withUnsafeReadableBytes { bytes in
-            Result { () throws(JSONParseError) in try JSONValue(parsing: bytes) }
-        }
-        self = try result.get()
-    }
 }
 
 /// A recursive-descent parser over a byte buffer; see ``JSONValue/init(parsing:maxDepth:)``.

@@ -1,5 +1,3 @@
-import NIOCore
-
 /// What ``JSONSkim/object(in:keeping:counting:)`` read from an object: the members asked
 /// for, parsed whole, and the length of the array asked to be counted.
 public struct JSONSkim: Sendable, Hashable {
@@ -19,22 +17,17 @@ public struct JSONSkim: Sendable, Hashable {
     /// and control characters, not for valid UTF-8.
     ///
     /// - Parameters:
-    ///   - buffer: The bytes.
+    ///   - bytes: The JSON text.
     ///   - keeping: The top-level members to parse.
     ///   - counting: A top-level member whose array elements to count.
     /// - Throws: ``JSONParseError`` for a body that is not one whole JSON object.
     public static func object(
-        in buffer: ByteBuffer,
+        in bytes: UnsafeRawBufferPointer,
         keeping: Set<String>,
         counting: String? = nil
     ) throws(JSONParseError) -> JSONSkim {
-        let result = buffer.withUnsafeReadableBytes { bytes in
-            Result { () throws(JSONParseError) -> JSONSkim in
-                var parser = JSONParser(bytes: bytes, maxDepth: 512)
-                return try parser.skimObject(keeping: keeping, counting: counting)
-            }
-        }
-        return try result.get()
+        var parser = JSONParser(bytes: bytes, maxDepth: 512)
+        return try parser.skimObject(keeping: keeping, counting: counting)
     }
 }
 
