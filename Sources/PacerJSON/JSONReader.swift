@@ -5,11 +5,12 @@
 /// chat completion needs four fields of it. The same grammar and limits apply: invalid JSON
 /// anywhere, a skipped member included, is a ``JSONParseError``.
 package struct JSONReader: ~Copyable {
-    private var parser: JSONParser
+    private var scanner: JSONScanner
+    /// The nesting level of the container being read, 0 at the top.
     private var depth = 0
 
     private init(bytes: UnsafeRawBufferPointer, maxDepth: Int) {
-        parser = JSONParser(bytes: bytes, maxDepth: maxDepth)
+        scanner = JSONScanner(bytes: bytes, maxDepth: maxDepth)
     }
 
     /// Reads `bytes` with `body`, which must consume exactly one value; anything but
@@ -20,12 +21,9 @@ package struct JSONReader: ~Copyable {
         _ body: (inout JSONReader) throws(JSONParseError) -> Result
     ) throws(JSONParseError) -> Result {
         var reader = JSONReader(bytes: bytes, maxDepth: maxDepth)
-        reader.parser.skipWhitespace()
+        reader.scanner.skipWhitespace()
         let value = try body(&reader)
-        reader.parser.skipWhitespace()
-        guard reader.parser.position == bytes.count else {
-            throw reader.parser.failure("unexpected data after the JSON value")
-        }
+        try reader.scanner.finish()
         return value
     }
 
@@ -37,7 +35,7 @@ package struct JSONReader: ~Copyable {
     /// The kind of the next value, or `nil` at the end of the data or before a byte no
     /// value starts with (reading it then throws).
     package var kind: Kind? {
-        guard let byte = parser.current else { return nil }
+        guard let byte = scanner.current else { return nil }
         return switch byte {
         case UInt8(ascii: "{"): .object
         case UInt8(ascii: "["): .array
@@ -51,15 +49,15 @@ package struct JSONReader: ~Copyable {
 
     /// Builds the next value whole.
     package mutating func value() throws(JSONParseError) -> JSONValue {
-        let value = try parser.parseValue(depth: depth)
-        parser.skipWhitespace()
+        let value = try scanner.parseValue(depth: depth)
+        scanner.skipWhitespace()
         return value
     }
 
     /// Reads past the next value, checking its shape.
     package mutating func skip() throws(JSONParseError) {
-        try parser.skipValue(depth: depth)
-        parser.skipWhitespace()
+        try scanner.skipValue(depth: depth)
+        scanner.skipWhitespace()
     }
 
     /// Reads the next value, which must be an object, calling `member` with each key; `member`
@@ -67,35 +65,19 @@ package struct JSONReader: ~Copyable {
     package mutating func members(
         _ member: (inout JSONReader, String) throws(JSONParseError) -> Void
     ) throws(JSONParseError) {
-        guard parser.current == UInt8(ascii: "{") else { throw parser.failure("expected an object") }
-        try enter()
+        guard scanner.current == UInt8(ascii: "{") else { throw scanner.failure("expected an object") }
+        depth += 1
         defer { depth -= 1 }
-        parser.skipWhitespace()
-        if parser.current == UInt8(ascii: "}") {
-            parser.position += 1
-            parser.skipWhitespace()
-            return
+        try scanner.enter(depth: depth)
+        if !scanner.skip(UInt8(ascii: "}")) {
+            repeat {
+                try scanner.expectKey()
+                let key = try scanner.scanString()
+                try scanner.skipColon()
+                try member(&self, key)
+            } while try scanner.nextMember()
         }
-        while true {
-            guard parser.current == UInt8(ascii: "\"") else { throw parser.failure("expected a string key") }
-            let key = try parser.parseString()
-            parser.skipWhitespace()
-            guard parser.current == UInt8(ascii: ":") else { throw parser.failure("expected ':' after an object key") }
-            parser.position += 1
-            parser.skipWhitespace()
-            try member(&self, key)
-            switch parser.current {
-            case UInt8(ascii: ","):
-                parser.position += 1
-                parser.skipWhitespace()
-            case UInt8(ascii: "}"):
-                parser.position += 1
-                parser.skipWhitespace()
-                return
-            default:
-                throw parser.failure("expected ',' or '}' in an object")
-            }
-        }
+        scanner.skipWhitespace()
     }
 
     /// Reads the next value, which must be an array, calling `element` with each offset;
@@ -103,37 +85,17 @@ package struct JSONReader: ~Copyable {
     package mutating func elements(
         _ element: (inout JSONReader, Int) throws(JSONParseError) -> Void
     ) throws(JSONParseError) {
-        guard parser.current == UInt8(ascii: "[") else { throw parser.failure("expected an array") }
-        try enter()
-        defer { depth -= 1 }
-        parser.skipWhitespace()
-        if parser.current == UInt8(ascii: "]") {
-            parser.position += 1
-            parser.skipWhitespace()
-            return
-        }
-        var offset = 0
-        while true {
-            try element(&self, offset)
-            offset += 1
-            switch parser.current {
-            case UInt8(ascii: ","):
-                parser.position += 1
-                parser.skipWhitespace()
-            case UInt8(ascii: "]"):
-                parser.position += 1
-                parser.skipWhitespace()
-                return
-            default:
-                throw parser.failure("expected ',' or ']' in an array")
-            }
-        }
-    }
-
-    /// Steps past an opening bracket into one more level of nesting.
-    private mutating func enter() throws(JSONParseError) {
+        guard scanner.current == UInt8(ascii: "[") else { throw scanner.failure("expected an array") }
         depth += 1
-        guard depth <= parser.maxDepth else { throw parser.failure("nested deeper than \(parser.maxDepth) levels") }
-        parser.position += 1
+        defer { depth -= 1 }
+        try scanner.enter(depth: depth)
+        if !scanner.skip(UInt8(ascii: "]")) {
+            var offset = 0
+            repeat {
+                try element(&self, offset)
+                offset += 1
+            } while try scanner.nextElement()
+        }
+        scanner.skipWhitespace()
     }
 }

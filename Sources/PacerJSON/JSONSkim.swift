@@ -26,29 +26,24 @@ public struct JSONSkim: Sendable, Hashable {
         keeping: Set<String>,
         counting: String? = nil
     ) throws(JSONParseError) -> JSONSkim {
-        var parser = JSONParser(bytes: bytes, maxDepth: 512)
-        return try parser.skimObject(keeping: keeping, counting: counting)
+        var scanner = JSONScanner(bytes: bytes, maxDepth: 512)
+        return try scanner.skimObject(keeping: keeping, counting: counting)
     }
 }
 
-extension JSONParser {
+/// The skim: the scanner's steps, building only the members asked for.
+extension JSONScanner {
     /// The document must be one object; see ``JSONSkim/object(in:keeping:counting:)``.
-    mutating func skimObject(keeping: Set<String>, counting: String?) throws(JSONParseError) -> JSONSkim {
+    fileprivate mutating func skimObject(keeping: Set<String>, counting: String?) throws(JSONParseError) -> JSONSkim {
         skipWhitespace()
         guard current == UInt8(ascii: "{") else { throw failure("expected an object") }
-        position += 1
         var skim = JSONSkim(members: [:], count: nil)
-        skipWhitespace()
-        if current == UInt8(ascii: "}") {
-            position += 1
-        } else {
-            members: while true {
-                guard current == UInt8(ascii: "\"") else { throw failure("expected a string key") }
+        try enter(depth: 1)
+        if !skip(UInt8(ascii: "}")) {
+            repeat {
+                try expectKey()
                 let key = try skimKey()
-                skipWhitespace()
-                guard current == UInt8(ascii: ":") else { throw failure("expected ':' after an object key") }
-                position += 1
-                skipWhitespace()
+                try skipColon()
                 if let kept = keeping.first(where: key.is) {
                     skim.members[kept] = try parseValue(depth: 1)
                 } else if let counting, key.is(counting), current == UInt8(ascii: "[") {
@@ -56,28 +51,16 @@ extension JSONParser {
                 } else {
                     try skipValue(depth: 1)
                 }
-                skipWhitespace()
-                switch current {
-                case UInt8(ascii: ","):
-                    position += 1
-                    skipWhitespace()
-                case UInt8(ascii: "}"):
-                    position += 1
-                    break members
-                default:
-                    throw failure("expected ',' or '}' in an object")
-                }
-            }
+            } while try nextMember()
         }
-        skipWhitespace()
-        guard position == bytes.count else { throw failure("unexpected data after the JSON value") }
+        try finish()
         return skim
     }
 
     /// A key as the skim reads it: its bytes between the quotes, compared with the names
     /// asked for without building a `String` (a body has dozens of keys, and a string and a
     /// hash for each was a third of the skim); a key with escapes is decoded.
-    struct SkimmedKey {
+    fileprivate struct SkimmedKey {
         let raw: UnsafeRawBufferPointer
         let decoded: String?
 
@@ -94,127 +77,8 @@ extension JSONParser {
         guard raw.contains(UInt8(ascii: "\\")) else { return SkimmedKey(raw: raw, decoded: nil) }
         let end = position
         position = start
-        let decoded = try parseString()
+        let decoded = try scanString()
         position = end
         return SkimmedKey(raw: raw, decoded: decoded)
-    }
-
-    /// Reads past one value, checking its shape.
-    mutating func skipValue(depth: Int) throws(JSONParseError) {
-        guard let byte = current else { throw failure("unexpected end of data") }
-        switch byte {
-        case UInt8(ascii: "{"): try skipObject(depth: depth + 1)
-        case UInt8(ascii: "["): _ = try skipArray(depth: depth + 1)
-        case UInt8(ascii: "\""): try skipString()
-        case UInt8(ascii: "t"): try expectLiteral("true")
-        case UInt8(ascii: "f"): try expectLiteral("false")
-        case UInt8(ascii: "n"): try expectLiteral("null")
-        case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): try skipNumber()
-        default: throw failure("unexpected character '\(UnicodeScalar(byte))'")
-        }
-    }
-
-    private mutating func skipObject(depth: Int) throws(JSONParseError) {
-        guard depth <= maxDepth else { throw failure("nested deeper than \(maxDepth) levels") }
-        position += 1  // {
-        skipWhitespace()
-        if current == UInt8(ascii: "}") {
-            position += 1
-            return
-        }
-        while true {
-            guard current == UInt8(ascii: "\"") else { throw failure("expected a string key") }
-            try skipString()
-            skipWhitespace()
-            guard current == UInt8(ascii: ":") else { throw failure("expected ':' after an object key") }
-            position += 1
-            skipWhitespace()
-            try skipValue(depth: depth)
-            skipWhitespace()
-            switch current {
-            case UInt8(ascii: ","):
-                position += 1
-                skipWhitespace()
-            case UInt8(ascii: "}"):
-                position += 1
-                return
-            default:
-                throw failure("expected ',' or '}' in an object")
-            }
-        }
-    }
-
-    /// Reads past an array; returns its number of elements.
-    private mutating func skipArray(depth: Int) throws(JSONParseError) -> Int {
-        guard depth <= maxDepth else { throw failure("nested deeper than \(maxDepth) levels") }
-        position += 1  // [
-        skipWhitespace()
-        if current == UInt8(ascii: "]") {
-            position += 1
-            return 0
-        }
-        var count = 0
-        while true {
-            // Most skipped arrays are of numbers (an embedding's): straight to the number.
-            if let byte = current, byte == UInt8(ascii: "-") || Self.isDigit(byte) {
-                try skipNumber()
-            } else {
-                try skipValue(depth: depth)
-            }
-            count += 1
-            skipWhitespace()
-            switch current {
-            case UInt8(ascii: ","):
-                position += 1
-                skipWhitespace()
-            case UInt8(ascii: "]"):
-                position += 1
-                return count
-            default:
-                throw failure("expected ',' or ']' in an array")
-            }
-        }
-    }
-
-    /// Reads past a string starting at its opening quote: escapes and control characters
-    /// checked, the text not built.
-    private mutating func skipString() throws(JSONParseError) {
-        position += 1  // "
-        while position < bytes.count {
-            let byte = bytes[position]
-            switch byte {
-            case UInt8(ascii: "\""):
-                position += 1
-                return
-            case UInt8(ascii: "\\"):
-                position += 1
-                guard let escaped = current else { throw failure("unexpected end of data in a string") }
-                switch escaped {
-                case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"), UInt8(ascii: "b"), UInt8(ascii: "f"),
-                    UInt8(ascii: "n"), UInt8(ascii: "r"), UInt8(ascii: "t"):
-                    position += 1
-                case UInt8(ascii: "u"):
-                    position += 1
-                    for _ in 0..<4 {
-                        guard let hex = current, hex.isHexDigit else { throw failure("invalid \\u escape") }
-                        position += 1
-                    }
-                default:
-                    throw failure("invalid escape in a string")
-                }
-            case 0..<0x20:
-                throw failure("unescaped control character in a string")
-            default:
-                position += 1
-            }
-        }
-        throw failure("unexpected end of data in a string")
-    }
-}
-
-extension UInt8 {
-    fileprivate var isHexDigit: Bool {
-        (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(self) || (UInt8(ascii: "a")...UInt8(ascii: "f")).contains(self)
-            || (UInt8(ascii: "A")...UInt8(ascii: "F")).contains(self)
     }
 }
