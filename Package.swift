@@ -8,6 +8,7 @@ let package = Package(
         .executable(name: "pacer", targets: ["pacer"]),
         .library(name: "PacerCore", targets: ["PacerCore"]),
         .library(name: "PacerHTTP", targets: ["PacerHTTP"]),
+        .library(name: "PacerJSON", targets: ["PacerJSON"]),
         .library(name: "PacerOpenAI", targets: ["PacerOpenAI"]),
         .library(name: "PacerMetrics", targets: ["PacerMetrics"]),
         .library(name: "PacerSimulator", targets: ["PacerSimulator"]),
@@ -43,11 +44,14 @@ let package = Package(
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ]
         ),
+        // JSON: the tree parser, the skim and the pull reader on one scanner, exact numbers, the
+        // writer. No dependencies: it reads bytes, and PacerHTTP reads it from a ByteBuffer.
+        .target(name: "PacerJSON"),
         // HTTP transport on AsyncHTTPClient, error classification, header parsing, URLFetcher.
         .target(
             name: "PacerHTTP",
             dependencies: [
-                "PacerCore",
+                "PacerCore", "PacerJSON",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -61,7 +65,7 @@ let package = Package(
         .target(
             name: "PacerOpenAI",
             dependencies: [
-                "PacerCore", "PacerHTTP",
+                "PacerCore", "PacerHTTP", "PacerJSON",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
@@ -82,7 +86,7 @@ let package = Package(
         .target(
             name: "PacerSimulator",
             dependencies: [
-                "PacerCore", "PacerHTTP", "PacerOpenAI",
+                "PacerCore", "PacerHTTP", "PacerJSON", "PacerOpenAI",
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -127,7 +131,7 @@ let package = Package(
         .target(
             name: "PacerJobs",
             dependencies: [
-                "PacerCore", "PacerHTTP", "PacerOpenAI", "PacerPostgres",
+                "PacerCore", "PacerHTTP", "PacerJSON", "PacerOpenAI", "PacerPostgres",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -135,7 +139,8 @@ let package = Package(
         .target(
             name: "PacerCLI",
             dependencies: [
-                "PacerCore", "PacerHTTP", "PacerJobs", "PacerMetrics", "PacerOpenAI", "PacerSimulator", "PacerPostgres",
+                "PacerCore", "PacerHTTP", "PacerJSON", "PacerJobs", "PacerMetrics", "PacerOpenAI", "PacerSimulator",
+                "PacerPostgres",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -145,7 +150,7 @@ let package = Package(
         .target(
             name: "PacerBench",
             dependencies: [
-                "PacerCLI", "PacerCore", "PacerHTTP", "PacerJobs", "PacerOpenAI", "PacerSimulator",
+                "PacerCLI", "PacerCore", "PacerHTTP", "PacerJSON", "PacerJobs", "PacerOpenAI", "PacerSimulator",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ]
@@ -163,7 +168,7 @@ let package = Package(
         .testTarget(
             name: "PacerHTTPTests",
             dependencies: [
-                "PacerCore", "PacerHTTP", "PacerSimulator", "PacerTesting",
+                "PacerCore", "PacerHTTP", "PacerJSON", "PacerSimulator", "PacerTesting",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -173,7 +178,7 @@ let package = Package(
         .testTarget(
             name: "PacerOpenAITests",
             dependencies: [
-                "PacerCore", "PacerHTTP", "PacerOpenAI", "PacerSimulator", "PacerTesting",
+                "PacerCore", "PacerHTTP", "PacerJSON", "PacerOpenAI", "PacerSimulator", "PacerTesting",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -192,7 +197,7 @@ let package = Package(
         .testTarget(
             name: "PacerSimulatorTests",
             dependencies: [
-                "PacerCore", "PacerHTTP", "PacerOpenAI", "PacerSimulator", "PacerTesting",
+                "PacerCore", "PacerHTTP", "PacerJSON", "PacerOpenAI", "PacerSimulator", "PacerTesting",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -201,8 +206,8 @@ let package = Package(
         .testTarget(
             name: "PacerCLITests",
             dependencies: [
-                "PacerCLI", "PacerCore", "PacerJobs", "PacerHTTP", "PacerMetrics", "PacerOpenAI", "PacerPostgres",
-                "PacerSimulator",
+                "PacerCLI", "PacerCore", "PacerJobs", "PacerHTTP", "PacerJSON", "PacerMetrics", "PacerOpenAI",
+                "PacerPostgres", "PacerSimulator",
                 "PacerTesting",
             ]
         ),

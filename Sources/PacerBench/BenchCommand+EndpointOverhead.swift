@@ -4,6 +4,7 @@ import NIOHTTP1
 import PacerCLI
 import PacerCore
 import PacerHTTP
+import PacerJSON
 import PacerOpenAI
 
 #if canImport(Glibc)

@@ -3,6 +3,7 @@ import Logging
 import NIOCore
 import NIOHTTP1
 import PacerCore
+import PacerJSON
 
 /// One URL to fetch, with optional extra headers.
 public struct FetchRequest: Sendable, Hashable {

@@ -2,6 +2,7 @@ import NIOCore
 import NIOHTTP1
 import PacerCore
 import PacerHTTP
+import PacerJSON
 
 #if canImport(Glibc)
 import Glibc

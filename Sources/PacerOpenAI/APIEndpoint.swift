@@ -1,5 +1,6 @@
 import PacerCore
 import PacerHTTP
+import PacerJSON
 
 /// One OpenAI API endpoint a request can go to, described by the four things in which the
 /// endpoints differ: the path, the token estimate of a request (for tokens-per-minute pacing),

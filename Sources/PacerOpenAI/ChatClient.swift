@@ -3,6 +3,7 @@ import NIOCore
 import NIOHTTP1
 import PacerCore
 import PacerHTTP
+import PacerJSON
 
 /// What one chat item asks: a conversation, and optional per-item overrides.
 public struct ChatPrompt: Sendable, Hashable {

@@ -1,4 +1,5 @@
 import PacerHTTP
+import PacerJSON
 
 extension ChatCompletionRequest {
     /// The request as the JSON body to send, written byte by byte (what `JSONEncoder` would

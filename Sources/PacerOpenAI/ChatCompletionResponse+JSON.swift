@@ -1,5 +1,6 @@
 import NIOCore
 import PacerHTTP
+import PacerJSON
 
 /// A complete JSON body that is not a chat completion: which field has the wrong type.
 package struct ChatShapeError: Error, Sendable {

@@ -1,6 +1,7 @@
 import NIOCore
 import PacerCore
 import PacerHTTP
+import PacerJSON
 
 /// Assembles a streamed chat completion (`stream: true`) from its Server-Sent Events into
 /// the message a plain request would have returned, and says whether the stream was whole.

@@ -1,4 +1,5 @@
 import PacerHTTP
+import PacerJSON
 
 /// One message of a chat conversation.
 public struct ChatMessage: Sendable, Hashable, Codable {

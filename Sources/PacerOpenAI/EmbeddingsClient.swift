@@ -1,5 +1,6 @@
 import PacerCore
 import PacerHTTP
+import PacerJSON
 
 /// One text to embed, with the id its output line carries.
 public struct EmbeddingInput: Sendable, Hashable {

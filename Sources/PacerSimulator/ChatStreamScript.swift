@@ -1,4 +1,5 @@
 import PacerHTTP
+import PacerJSON
 import PacerOpenAI
 
 /// What a streamed chat request asks for beyond a plain one: `stream` and

@@ -4,6 +4,7 @@ import Hummingbird
 import NIOCore
 import PacerCore
 import PacerHTTP
+import PacerJSON
 import PacerOpenAI
 import ServiceLifecycle
 

@@ -1,5 +1,6 @@
 import Foundation
 import PacerHTTP
+import PacerJSON
 import PacerJobs
 import PacerOpenAI
 import PacerSimulator

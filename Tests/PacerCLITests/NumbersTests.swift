@@ -1,6 +1,7 @@
 import Foundation
 import PacerCore
 import PacerHTTP
+import PacerJSON
 import PacerJobs
 import PacerSimulator
 import PacerTesting

@@ -1,5 +1,6 @@
 import Foundation
 import PacerHTTP
+import PacerJSON
 import Testing
 
 /// Issue 9, defect 5: a number is written back with the text it was read with. (Only

@@ -1,4 +1,5 @@
 import PacerHTTP
+import PacerJSON
 import Testing
 
 /// `JSONNumber`: a number's exact text, with conversions that are exact or `nil`.

@@ -1,5 +1,6 @@
 import NIOCore
 import PacerHTTP
+import PacerJSON
 import Testing
 
 /// Reading only the members Pacer needs still tells a whole body from a cut-off one (issue 12).

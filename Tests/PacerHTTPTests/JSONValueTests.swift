@@ -1,6 +1,7 @@
 import Foundation
 import PacerCore
 import PacerHTTP
+import PacerJSON
 import Testing
 
 /// The hand-written JSON parser and writer: exact on valid text, an error (never a crash) on

@@ -1,5 +1,6 @@
 import PacerCore
 import PacerHTTP
+import PacerJSON
 import PacerSimulator
 import PacerTesting
 import Testing

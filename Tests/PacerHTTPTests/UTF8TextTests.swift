@@ -1,4 +1,5 @@
 import PacerHTTP
+import PacerJSON
 import Testing
 
 /// `String(utf8Bytes:)`: ASCII on the fast path, anything else validated, invalid UTF-8 refused.

@@ -4,6 +4,7 @@ import NIOCore
 import NIOHTTP1
 import PacerCore
 import PacerHTTP
+import PacerJSON
 import PacerSimulator
 import PacerTesting
 import Synchronization

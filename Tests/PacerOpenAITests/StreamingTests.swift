@@ -1,5 +1,6 @@
 import PacerCore
 import PacerHTTP
+import PacerJSON
 import Testing
 
 @testable import PacerOpenAI

@@ -1,6 +1,7 @@
 import Foundation
 import PacerCore
 import PacerHTTP
+import PacerJSON
 import PacerOpenAI
 import PacerSimulator
 import PacerTesting

@@ -1,6 +1,7 @@
 import ArgumentParser
 import PacerCore
 import PacerHTTP
+import PacerJSON
 import PacerJobs
 import PacerOpenAI
 import PacerPostgres

@@ -1,4 +1,5 @@
 import PacerHTTP
+import PacerJSON
 import PacerOpenAI
 
 extension ItemParser where Input == EmbeddingInput {

@@ -1,4 +1,5 @@
 import PacerHTTP
+import PacerJSON
 
 /// One line of input with its 1-based number.
 package struct Line: Sendable {

@@ -1,6 +1,7 @@
 import Foundation
 import PacerCore
 import PacerHTTP
+import PacerJSON
 import PacerOpenAI
 
 /// One line of an OpenAI Batch API output or error file, as OpenAI writes them, for any

@@ -1,6 +1,7 @@
 import Foundation
 import PacerCore
 import PacerHTTP
+import PacerJSON
 import PacerOpenAI
 
 /// One line of the JSONL output, with the fields the README's "Formats" lists (written with sorted keys).
