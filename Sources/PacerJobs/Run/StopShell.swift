@@ -1,12 +1,12 @@
 import PacerCore
 
-/// Runs `work` under `handle`'s ``RunStop``: the shell every kind of run stops through.
+/// Runs `work` under `handle`'s `RunStop`: the shell every kind of run stops through.
 ///
 /// It carries out the machine's actions as they come: `onStop` is told each set first (to
-/// stop admitting: stop reading, stop claiming, ``BatchControl/stopAdmitting()``, and end
+/// stop admitting: stop reading, stop claiming, `BatchControl/stopAdmitting()`, and end
 /// the waits that go with them; or to stop storing), then the grace is timed (its end is fed
-/// back as ``RunStop/Event/graceEnded``) and the work cancelled when the machine says so.
-/// When the work returns or throws, the machine hears ``RunStop/Event/workEnded`` and every
+/// back as `RunStop/Event/graceEnded`) and the work cancelled when the machine says so.
+/// When the work returns or throws, the machine hears `RunStop/Event/workEnded` and every
 /// helper ends.
 ///
 /// - Returns: What `work` returned (after a cancel: what it returned once cancelled).
