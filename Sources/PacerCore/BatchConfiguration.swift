@@ -31,6 +31,8 @@ public struct BatchConfiguration: Sendable, Hashable {
     ///   - pacing: The rate limits (default: learned from the server), or `nil` for none.
     ///   - retryBudget: The retry cap (default: 20% of requests plus 10 a second), or `nil`.
     ///   - itemDeadline: The time one item may take across its attempts (default none). Must be positive.
+    ///   - adaptiveConcurrency: An ``AdaptiveConcurrency`` limit for the items in flight, within
+    ///     `maxConcurrent`, or `nil` (the default) for always `maxConcurrent`.
     public init(
         maxConcurrent: Int = 8,
         attemptTimeout: Duration? = .seconds(60),

@@ -4,7 +4,7 @@ import NIOCore
 import NIOHTTP1
 import PacerCore
 
-/// Classifies HTTP answers and transport errors into retryable or permanent ``ItemError``s.
+/// Classifies HTTP answers and transport errors into retryable or permanent `ItemError`s.
 ///
 /// Retryable: transient connection errors, timeouts, 408, 409, 429, 5xx, truncated bodies.
 /// Permanent: every other 4xx, and transport errors that another attempt cannot fix (see
@@ -47,7 +47,7 @@ public enum HTTPFailure {
     /// connect, read or write timeout, a temporary DNS failure. Everything else — an untrusted
     /// certificate, an invalid header, an unsupported scheme, too many redirects, an error this
     /// classification does not know — is permanent, because sending it again cannot succeed.
-    /// A connect timeout is a ``ItemError/Kind-swift.struct/network`` error, so that it counts
+    /// A connect timeout is a `ItemError/Kind-swift.struct/network` error, so that it counts
     /// as a connection failure.
     public static func error(classifying error: any Error) -> ItemError {
         self.error(classifying: error, context: Context(url: nil))

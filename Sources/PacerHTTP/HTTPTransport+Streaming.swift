@@ -11,7 +11,7 @@ public protocol StreamingBodyReader: Sendable {
     ///
     /// - Returns: How many tokens the part carried: 0 for a keep-alive comment, a role or
     ///   usage chunk; the transport times the first and last tokens from it.
-    /// - Throws: To fail the attempt (an ``ItemError`` is passed on as it is).
+    /// - Throws: To fail the attempt (an `ItemError` is passed on as it is).
     mutating func read(_ part: ByteBuffer) throws -> Int
 }
 
@@ -67,7 +67,7 @@ extension HTTPTransport {
     /// or one that is not `text/event-stream`, is read whole (up to
     /// ``Configuration/maxBodyBytes``).
     ///
-    /// - Throws: An ``ItemError``: ``ItemError/timedOut(after:)`` with a message that says
+    /// - Throws: An `ItemError`: `ItemError/timedOut(after:)` with a message that says
     ///   which wait ran out, or the classified transport failure.
     public func stream<Reader: StreamingBodyReader>(
         _ request: HTTPRequestSpec,

@@ -133,8 +133,8 @@ public final class HTTPTransport: Sendable {
     /// connection's event loop, which costs far less than racing the request against a
     /// sleeping task.
     ///
-    /// - Throws: An ``ItemError`` classified by ``HTTPFailure/error(classifying:)``
-    ///   (``ItemError/timedOut(after:)`` past `timeout`); a non-2xx status is not an error here.
+    /// - Throws: An `ItemError` classified by ``HTTPFailure/error(classifying:)``
+    ///   (`ItemError/timedOut(after:)` past `timeout`); a non-2xx status is not an error here.
     public func send(_ request: HTTPRequestSpec, timeout: Duration? = nil) async throws -> HTTPResponseData {
         let limit = min(timeout ?? configuration.requestDeadline, configuration.requestDeadline)
         let task: HTTPClient.Task<HTTPClient.Response>

@@ -2,7 +2,7 @@ import Foundation
 import NIOHTTP1
 import PacerCore
 
-/// Reads rate-limit headers into a ``RateLimitSnapshot``: OpenAI's `x-ratelimit-*` (also sent
+/// Reads rate-limit headers into a `RateLimitSnapshot`: OpenAI's `x-ratelimit-*` (also sent
 /// by Azure, Groq and most compatible servers), Together's unsuffixed `x-ratelimit-limit` /
 /// `-remaining` / `-reset` (requests; the reset in seconds), and Anthropic's
 /// `anthropic-ratelimit-*` where a gateway forwards them.
@@ -19,7 +19,9 @@ import PacerCore
 public enum RateLimitHeaders {
     /// The snapshot the headers describe; empty when they say nothing.
     ///
-    /// - Parameter now: The time Anthropic's reset timestamps are measured from.
+    /// - Parameters:
+    ///   - headers: A response's headers.
+    ///   - now: The time Anthropic's reset timestamps are measured from.
     public static func snapshot(from headers: HTTPHeaders, now: Date = Date()) -> RateLimitSnapshot {
         func count(_ name: String) -> Int? {
             headers.first(name: name).flatMap { Int($0.trimmingCharacters(in: .whitespaces)) }.flatMap {

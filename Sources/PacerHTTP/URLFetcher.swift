@@ -40,7 +40,7 @@ public struct FetchResult: MeteredOutput, Hashable {
 }
 
 /// Fetches JSON over HTTP GET, one attempt per call: the reference `RateLimitedProcessor`
-/// done right when run by a ``BatchRunner`` (shared connection pool, classified errors,
+/// done right when run by a `BatchRunner` (shared connection pool, classified errors,
 /// jittered backoff, `Retry-After`).
 ///
 /// ```swift
@@ -68,7 +68,7 @@ public struct URLFetcher: BatchOperation {
 
     /// Fetches one URL once.
     ///
-    /// - Throws: An ``ItemError``: retryable for connection errors, timeouts, 408/409/429/5xx
+    /// - Throws: An `ItemError`: retryable for connection errors, timeouts, 408/409/429/5xx
     ///   and bodies that are not complete JSON; permanent for other 4xx and unusable URLs.
     public func attempt(_ item: BatchItem<FetchRequest>, attempt: Int) async throws -> FetchResult {
         try await fetch(item.input, timeout: nil)

@@ -2,7 +2,7 @@ import CoreMetrics
 import PacerCore
 import Synchronization
 
-/// One counter per ``ItemError/Kind`` under one metric name, made up front for every kind
+/// One counter per `ItemError/Kind` under one metric name, made up front for every kind
 /// the engine has (so each series is there from the first scrape, at 0), and looked up by
 /// comparing kinds rather than by a dictionary of strings.
 final class KindCounters: Sendable {

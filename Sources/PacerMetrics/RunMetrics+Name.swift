@@ -4,14 +4,14 @@ extension RunMetrics {
     public enum Name: String, Sendable, CaseIterable {
         /// Counter: items that succeeded.
         case itemsSucceeded = "pacer_items_succeeded_total"
-        /// Counter, label `kind` (an ``ItemError/Kind``: `rate_limited`, `timeout`,
+        /// Counter, label `kind` (an `ItemError/Kind`: `rate_limited`, `timeout`,
         /// `http_status`, `network`, `invalid_response`, `invalid_input`): items that failed.
         case itemsFailed = "pacer_items_failed_total"
         /// Counter: items stopped before they were done (a rerun does them).
         case itemsCancelled = "pacer_items_cancelled_total"
         /// Gauge: items started and not ended (on the wire, waiting for the quota, or backing off).
         case itemsInFlight = "pacer_items_in_flight"
-        /// Counter, label `outcome` (`success`, or the failure's ``ItemError/Kind``): requests sent.
+        /// Counter, label `outcome` (`success`, or the failure's `ItemError/Kind`): requests sent.
         case attempts = "pacer_attempts_total"
         /// Counter: HTTP 429 answers.
         case rateLimitedResponses = "pacer_rate_limited_responses_total"

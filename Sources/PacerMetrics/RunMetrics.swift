@@ -4,7 +4,7 @@ import Synchronization
 
 /// A batch run's metrics, on swift-metrics: items by outcome and error kind, attempts by
 /// outcome, 429s, retries, tokens and cost, item latency and time to first token, and the
-/// live gauges of a ``BatchProgress`` (items in flight, the concurrency limit, the seconds the
+/// live gauges of a `BatchProgress` (items in flight, the concurrency limit, the seconds the
 /// server paused the run).
 ///
 /// Every metric is made once, here, from the factory given: nothing is looked up by name

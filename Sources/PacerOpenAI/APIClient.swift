@@ -135,11 +135,11 @@ public struct APIClient: BatchOperation {
 
     /// Sends one request.
     ///
-    /// - Throws: An ``ItemError``, classified as ``ChatClient`` classifies them: 401/400/404
+    /// - Throws: An `ItemError`, classified as ``ChatClient`` classifies them: 401/400/404
     ///   permanent; 429, 5xx, connection errors, timeouts retryable (a 429 for
     ///   `insufficient_quota` is not); a 2xx body that is not complete JSON or lacks its
     ///   endpoint's answer (``APIEndpoint/problem(with:request:)``) retryable. An HTTP error
-    ///   keeps the server's body and `x-request-id` (``ItemError/responseBody``) for the
+    ///   keeps the server's body and `x-request-id` (`ItemError/responseBody`) for the
     ///   Batch API error file. Messages never contain the key.
     public func attempt(_ item: BatchItem<APIRequest>, attempt: Int) async throws -> APIResponse {
         try await send(item.input, timeout: nil)

@@ -64,8 +64,19 @@ public struct ChatResult: MeteredOutput, Hashable {
 
     /// Creates a result.
     ///
-    /// - Parameter message: The first choice's message as sent; by default an assistant
-    ///   message whose `content` is `response`.
+    /// - Parameters:
+    ///   - prompt: The prompt's text (the last user message).
+    ///   - response: The first choice's `content`, or `nil` when the model gave no text.
+    ///   - usage: Tokens as the server reported them.
+    ///   - model: The model that answered.
+    ///   - costUSD: Estimated cost in USD, or `nil` when the model's price is unknown.
+    ///   - rateLimit: What the response said about the server's rate limits.
+    ///   - completion: The whole completion as the server sent it.
+    ///   - requestID: The server's `x-request-id`, if it sent one.
+    ///   - message: The first choice's message as sent; by default an assistant message whose
+    ///     `content` is `response`.
+    ///   - streamTiming: When the answer was streamed: when its first and last tokens came.
+    ///   - usageIsEstimated: Whether `usage` is Pacer's estimate, not the server's.
     public init(
         prompt: String,
         response: String?,
@@ -113,7 +124,7 @@ public struct ChatResult: MeteredOutput, Hashable {
 }
 
 /// Sends chat completions to an OpenAI-compatible server, one attempt per call: the reference
-/// `ConcurrentOpenAIClient` done right when run by a ``BatchRunner``.
+/// `ConcurrentOpenAIClient` done right when run by a `BatchRunner`.
 ///
 /// ```swift
 /// try await HTTPTransport.withTransport { transport in
@@ -244,7 +255,7 @@ public struct ChatClient: BatchOperation {
     /// answer (paid for), kept in ``ChatResult/refusal``, ``ChatResult/toolCalls`` and
     /// ``ChatResult/message``, never asked again.
     ///
-    /// - Throws: An ``ItemError``. 401/400/404 are permanent; 429, 5xx, connection errors,
+    /// - Throws: An `ItemError`. 401/400/404 are permanent; 429, 5xx, connection errors,
     ///   timeouts and bodies that are not complete JSON or have no `choices` (cut off, a proxy's
     ///   page) are retryable, except a 429 for `insufficient_quota`, which waiting cannot fix.
     ///   A complete JSON body of the wrong shape is a permanent `invalid_response`: asking

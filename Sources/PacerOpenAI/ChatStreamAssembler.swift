@@ -192,7 +192,7 @@ public struct ChatStreamReader: StreamingBodyReader {
 
     /// Parses a part and assembles its events; returns how many chunks carried content.
     ///
-    /// - Throws: ``ItemError`` (`invalid_response`, retryable) for a line too long to be an
+    /// - Throws: `ItemError` (`invalid_response`, retryable) for a line too long to be an
     ///   event stream.
     public mutating func read(_ part: ByteBuffer) throws -> Int {
         let before = assembler.contentChunks

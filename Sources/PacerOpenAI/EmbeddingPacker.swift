@@ -24,8 +24,11 @@ public struct EmbeddingPacker: Sendable {
         /// floats are about 35 MB of JSON). `pack` (the `--pack` flag) sets the inputs per
         /// request instead.
         ///
-        /// - Parameter bytesPerEmbedding: About how many bytes one vector takes in the answer
-        ///   (``bytesPerEmbedding(dimensions:base64:)``).
+        /// - Parameters:
+        ///   - tokensPerMinute: The tokens-per-minute limit, if one is known.
+        ///   - pack: The inputs per request `--pack` asks for, if it does.
+        ///   - bytesPerEmbedding: About how many bytes one vector takes in the answer
+        ///     (``bytesPerEmbedding(dimensions:base64:)``).
         public static func from(tokensPerMinute: Double?, pack: Int?, bytesPerEmbedding: Int = 0) -> Limits {
             var tokens = 150_000
             if let tokensPerMinute, tokensPerMinute > 0 {

@@ -181,7 +181,7 @@ public struct EmbeddingsClient: BatchOperation {
 
     /// Sends one pack.
     ///
-    /// - Throws: An ``ItemError`` as ``APIClient`` classifies them; an answer without one
+    /// - Throws: An `ItemError` as ``APIClient`` classifies them; an answer without one
     ///   embedding per input is a retryable `invalid_response`. A refusal keeps the server's
     ///   body, so that ``EmbeddingPack/split(after:)`` can isolate the input it names.
     public func attempt(_ item: BatchItem<EmbeddingPack>, attempt: Int) async throws -> EmbeddingPackResult {

@@ -3,7 +3,7 @@ import NIOCore
 import PacerCore
 import PacerHTTP
 
-/// How an OpenAI-compatible server's error answers become ``ItemError``s, for every endpoint.
+/// How an OpenAI-compatible server's error answers become `ItemError`s, for every endpoint.
 enum OpenAIFailure {
     /// The error for a non-2xx answer, with OpenAI's message when the body has one.
     static func error(for response: HTTPResponseData) -> ItemError {

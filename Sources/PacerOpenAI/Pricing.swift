@@ -42,7 +42,7 @@ public struct PricingTable: Sendable, Hashable {
     }
 
     /// OpenAI's list prices (standard tier, USD per 1M tokens) for common chat and embedding
-    /// models, compiled in (``listPrices``). Prices change: give your own file (`--prices`)
+    /// models, compiled in (`listPrices`). Prices change: give your own file (`--prices`)
     /// or `--price-in/--price-out` when it matters.
     public static let builtIn = PricingTable(prices: listPrices)
 

@@ -6,7 +6,7 @@ extension BatchQueue {
     /// Calls `onWork` whenever work may have become claimable in this batch (items pushed,
     /// chunks given back, failures reopened), until cancelled; listens again after an
     /// outage. A notification is a hint: a worker that misses one still looks every
-    /// ``WorkerTiming``-poll.
+    /// `WorkerTiming`-poll.
     public func listenForWork(_ onWork: @escaping @Sendable () -> Void) async throws {
         let batch = batch
         // On (re)starting to listen, anything pushed meanwhile is claimable already: look.

@@ -18,7 +18,7 @@ public struct BatchQueue: Sendable {
         self.batch = batch
     }
 
-    /// Creates the queue's tables unless they exist (see ``QueueSchema``).
+    /// Creates the queue's tables unless they exist (see `QueueSchema`).
     ///
     /// - Throws: ``QueueError`` when the database holds a schema newer than this Pacer's.
     public func prepareSchema() async throws {

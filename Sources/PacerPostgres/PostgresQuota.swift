@@ -10,14 +10,14 @@ import Synchronization
 ///
 /// - **Pacing** is a GCRA for requests and one for tokens, kept in one row and computed on the
 ///   database's clock, so machine clocks may disagree. A process leases about a second of its
-///   own demand at a time (``QuotaLease``), one round trip per lease, and sends each request
+///   own demand at a time (`QuotaLease`), one round trip per lease, and sends each request
 ///   at its slot; slots it leaves unused are dropped, never sent late.
 /// - **Limits** are the ones given, else learned from the server's `x-ratelimit-limit-*`
 ///   headers by any process and kept in the row; until they are known, one request at a time
 ///   is sent across all processes (the probe).
 /// - **A 429 anywhere pauses everyone**: the pause is kept in the row and announced with
 ///   `NOTIFY`, so the others hold at once.
-/// - **The circuit breaker** is each process's own (a ``Quota`` without rate limits inside),
+/// - **The circuit breaker** is each process's own (a `Quota` without rate limits inside),
 ///   and when it opens the others hear of it by `NOTIFY` and hold for the same cooldown, then
 ///   each sends its own probe: a server that is down is found once, not once per process,
 ///   while a machine whose own network broke costs the others a cooldown at most. The
@@ -26,7 +26,7 @@ import Synchronization
 /// - **The retry budget** stays each process's own.
 ///
 /// Run ``run()`` (it listens for pauses and sends this process's) for as long as batches use
-/// it; ``BatchRunner`` takes it as its `quota`.
+/// it; `BatchRunner` takes it as its `quota`.
 ///
 /// ```swift
 /// try await QueueDatabase.withDatabase(url) { database in

@@ -6,7 +6,7 @@ import _ConnectionPoolModule
 /// The queue's connection to PostgreSQL: a `PostgresClient` pool that counts its round trips
 /// (the number a worker reports per item) and can wait out an outage.
 ///
-/// Open it with ``withDatabase(_:logger:_:)``, which runs the pool for the duration of the
+/// Open it with ``withDatabase(_:maximumConnections:logger:_:)``, which runs the pool for the duration of the
 /// body. Every query is one round trip; a transaction is one per statement plus `BEGIN` and
 /// `COMMIT`.
 public final class QueueDatabase: Sendable {

@@ -1,7 +1,7 @@
 import Foundation
 
 /// A PostgreSQL server of its own on a free loopback port, in a temporary folder that is
-/// removed afterwards: for tests and `pacer demo`, the way ``withThrowawayPostgres(_:_:)`` and
+/// removed afterwards: for tests and `pacer demo`, the way ``withThrowawayPostgres(_:)`` and
 /// the simulator's `withSimulator` start one.
 ///
 /// It runs the installed PostgreSQL's `initdb` and `pg_ctl` (Debian's `postgresql` package puts
@@ -82,7 +82,7 @@ public final class ThrowawayPostgres: Sendable {
         )
     }
 
-    /// Stops the server (fast: open connections are cut), keeping its data for ``start()``.
+    /// Stops the server (fast: open connections are cut), keeping its data for ``start()-swift.method``.
     public func stop() async throws {
         try await programs.run("pg_ctl", ["-D", dataDirectory, "-m", "fast", "-w", "-t", "60", "stop"], in: directory)
     }

@@ -3,7 +3,7 @@ import PacerPostgres
 /// Runs `body` against a throwaway PostgreSQL server of its own (a new cluster on a free
 /// loopback port), then stops the server and removes its folder.
 ///
-/// Servers start one at a time (``PostgresStartGate``): `initdb` and a first `pg_ctl start`
+/// Servers start one at a time (`PostgresStartGate`): `initdb` and a first `pg_ctl start`
 /// take a burst of CPU, and the suites that need a server all begin together. Only the start
 /// waits its turn; `body` runs beside the other tests' bodies as before.
 ///

@@ -37,7 +37,7 @@ package final class CostGuard: Sendable {
 
     /// A request finished: its reservation becomes what it cost (`nil`: nothing known to be
     /// charged, as for a failed request), plus its most for each failed attempt the server may
-    /// have billed (``ItemError/mayHaveBeenBilled``): retries are paid for too.
+    /// have billed (`ItemError/mayHaveBeenBilled`): retries are paid for too.
     package func settle(reserved: Double, cost: Double?, billedFailures: Int = 0) {
         state.withLock { state in
             state.reserved -= reserved

@@ -5,9 +5,9 @@ import PacerJSON
 import PacerOpenAI
 import Synchronization
 
-/// `pacer embed`'s feed: texts packed into embeddings requests (``EmbeddingPacker``), and each
+/// `pacer embed`'s feed: texts packed into embeddings requests (`EmbeddingPacker`), and each
 /// answer unpacked into one line per text. A pack the server refuses as a whole is split
-/// (``EmbeddingPack/split(after:)``) and its parts sent again, until the input it refused
+/// (`EmbeddingPack/split(after:)`) and its parts sent again, until the input it refused
 /// stands alone: one bad text fails one line.
 package struct EmbeddingFeed: JobFeed {
     package let limits: EmbeddingPacker.Limits

@@ -1,6 +1,6 @@
 import PacerCore
 
-/// How a ``BatchJob`` turns the items it reads into the runner's units of work, and each
+/// How a run (``FileRun``) turns the items it reads into the runner's units of work, and each
 /// finished unit into output lines: one to one for `chat`, `fetch` and `batch`
 /// (``OneToOneFeed``); many texts to one request for `embed` (``EmbeddingFeed``).
 package protocol JobFeed: Sendable {

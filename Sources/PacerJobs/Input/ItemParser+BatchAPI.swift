@@ -4,7 +4,7 @@ import PacerOpenAI
 
 extension ItemParser where Input == APIRequest {
     /// OpenAI Batch API input lines, for any endpoint: `{"custom_id", "method": "POST", "url",
-    /// "body"}`, where `url` is one of ``APIEndpoint``'s (`/v1/chat/completions`,
+    /// "body"}`, where `url` is one of `APIEndpoint`'s (`/v1/chat/completions`,
     /// `/v1/embeddings`, `/v1/completions`, `/v1/responses`, `/v1/moderations`; with or
     /// without `/v1`) and `body` an object, sent as it is.
     package static let batchAPI = ItemParser(

@@ -50,6 +50,7 @@ package struct Journal: Sendable {
     /// Reads the journal at `path`, repairing a torn last line.
     ///
     /// - Parameters:
+    ///   - path: The output file.
     ///   - resume: When `false`, an existing non-empty file is an error instead.
     ///   - retryFailed: Whether an id whose line is a failure is done again (so not skipped).
     /// - Throws: ``InputError`` when the file cannot be read, is not Pacer output, or (without

@@ -26,6 +26,7 @@ package enum JournalCompaction {
     /// it is).
     ///
     /// - Parameters:
+    ///   - path: The output file (or an OpenAI Batch API errors file).
     ///   - lines: About how many lines the file has (to size the Bloom filter).
     ///   - supersededBy: Ids whose every line here is dropped: with an OpenAI Batch API
     ///     errors file, the ids that now have a success in the output file.

@@ -106,7 +106,7 @@ where Feed.Unit == Operation.Input, Feed.Output == Operation.Output {
 
     /// The engine over the input's units: each result settles the cost guard, is observed and
     /// written (through the window, in order, when there is one). Unreadable input ends it
-    /// with what finished (``BatchSummary/inputFailed``).
+    /// with what finished (`BatchSummary.inputFailed`).
     private func engine(
         _ source: ItemSource<Feed.Input>,
         costGuard: CostGuard,

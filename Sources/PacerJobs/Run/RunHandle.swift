@@ -2,7 +2,7 @@ import PacerCore
 import Synchronization
 
 /// The outside's hold on a running run: a signal watcher, an API's cancel or a test tells it
-/// to stop, and the run acts on what its ``RunStop`` says. One handle per run.
+/// to stop, and the run acts on what its `RunStop` says. One handle per run.
 ///
 /// The run reads ``actions`` and carries them out; events that come before the run starts
 /// are kept and acted on when it does.

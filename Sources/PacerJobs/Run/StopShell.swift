@@ -4,20 +4,20 @@ import PacerCore
 /// flight, and when to stop waiting to store results. The work decides what each one ends (a
 /// file run cancels its engine; a worker cancels its requests and, separately, its storing).
 package struct StopLatches: Sendable {
-    /// Opens on ``RunStop/Actions/cancelInFlight``.
+    /// Opens on `RunStop.Actions.cancelInFlight`.
     package let cancelInFlight = Latch()
-    /// Opens on ``RunStop/Actions/abandonStoring``.
+    /// Opens on `RunStop.Actions.abandonStoring`.
     package let abandonStoring = Latch()
 }
 
-/// Runs `work` under `handle`'s ``RunStop``: the shell every kind of run (a file run, a
+/// Runs `work` under `handle`'s `RunStop`: the shell every kind of run (a file run, a
 /// worker, next a server's batch) stops through.
 ///
 /// It carries out the machine's actions as they come: `onStop` is told each set first (to
-/// stop admitting: stop reading, stop claiming, ``BatchControl/stopAdmitting()``, and end
+/// stop admitting: stop reading, stop claiming, `BatchControl.stopAdmitting()`, and end
 /// the waits that go with them), then the grace is timed (its end is fed back as
-/// ``RunStop/Event/graceEnded``) and the work's ``StopLatches`` opened when the machine says
-/// so. When the work returns or throws, the machine hears ``RunStop/Event/workEnded`` and
+/// `RunStop.Event.graceEnded`) and the work's ``StopLatches`` opened when the machine says
+/// so. When the work returns or throws, the machine hears `RunStop.Event.workEnded` and
 /// every helper ends.
 ///
 /// - Returns: What `work` returned.

@@ -19,7 +19,7 @@ import PacerPostgres
 /// database, a reap, the stop) and at least every heartbeat or ``WorkerTiming/poll``. Once
 /// `halted` (Ctrl-C, or the quota stopped for a long wait) it ends at once: what it claimed
 /// and did not hand out goes back with the worker's chunks. A claim waits out a database
-/// outage. It throws ``QueueError`` (`batch_replaced`) once the batch is not the push the
+/// outage. It throws `QueueError` (`batch_replaced`) once the batch is not the push the
 /// worker serves.
 struct ClaimFeed: AsyncSequence, Sendable {
     let context: WorkerContext

@@ -17,7 +17,7 @@ struct WorkerContext: Sendable {
     let wake = Bell()
 
     /// Runs `body`, waiting out database outages (see
-    /// ``QueueDatabase/retrying(_:abandonAfter:onOutage:_:)``); unless it `mayTakeLong`, an
+    /// `QueueDatabase.retrying(_:abandonAfter:onOutage:_:)`); unless it `mayTakeLong`, an
     /// attempt unanswered for ``WorkerTiming/abandonUnanswered`` is abandoned and tried again.
     func retrying<T: Sendable>(
         _ what: String,

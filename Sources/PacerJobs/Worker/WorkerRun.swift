@@ -6,7 +6,7 @@ import PacerPostgres
 /// One worker's run on a batch in PostgreSQL as a library call, as ``FileRun`` is for a file:
 /// register, claim chunks of the batch, run their items through the same engine and client as
 /// a file run, store each result as the line a file run writes, heartbeat and reap, stop
-/// through the same ``RunStop`` shell (``underStop(_:grace:onStop:_:)``), and report. No
+/// through the same `RunStop` shell (``underStop(_:grace:onStop:_:)``), and report. No
 /// argument parsing, no printing, no exit.
 ///
 /// ```swift
