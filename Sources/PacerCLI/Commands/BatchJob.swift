@@ -64,7 +64,7 @@ where Feed.Unit == Operation.Input, Feed.Output == Operation.Output {
 
     /// The library's run of these options, recording into `metrics` when they are served.
     private func fileRun(metrics: RunMetrics?) -> FileRun<Operation, Feed> {
-        var settings = FileRun<Operation, Feed>.Settings(input: options.input, engine: configuration)
+        var settings = FileRun<Operation, Feed>.Settings(input: options.input, run: options.runSettings(configuration))
         settings.format = options.format
         settings.output = options.output
         settings.errors = errorsPath
@@ -72,9 +72,6 @@ where Feed.Unit == Operation.Input, Feed.Output == Operation.Output {
         settings.retryFailed = options.retryFailed
         settings.skipInvalid = options.skipInvalid
         settings.orderedWindow = options.ordered ? options.orderedWindow : nil
-        settings.grace = .pacerSeconds(options.grace)
-        settings.seed = options.seed
-        settings.logger = Console.logger(quiet: options.quiet, verbose: options.verbose)
         var run = FileRun(settings: settings, operation: operation, parser: parser, feed: feed)
         run.makeInvalidLine = makeInvalidLine
         run.costCap = costCap

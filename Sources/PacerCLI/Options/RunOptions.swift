@@ -188,6 +188,16 @@ package struct RunOptions: ParsableArguments {
         }
     }
 
+    /// How a run of these options sends its items: `engine`, `--grace`, `--seed`, and the
+    /// log level of `--quiet` and `--verbose`.
+    func runSettings(_ engine: BatchConfiguration) -> RunSettings {
+        var settings = RunSettings(engine: engine)
+        settings.grace = .pacerSeconds(grace)
+        settings.seed = seed
+        settings.logger = Console.logger(quiet: quiet, verbose: verbose)
+        return settings
+    }
+
     /// The engine configuration these options describe.
     ///
     /// - Parameters:

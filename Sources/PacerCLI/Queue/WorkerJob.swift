@@ -58,13 +58,10 @@ struct WorkerJob: Sendable {
         metrics: RunMetrics?,
         quota: (any QuotaProtocol<ContinuousClock>)?
     ) async throws -> WorkerReport {
-        var settings = WorkerRun.Settings(batch: batch, engine: configuration)
+        var settings = WorkerRun.Settings(batch: batch, run: options.runSettings(configuration))
         settings.timing = timing
         settings.follow = follow
         settings.retryFailed = options.retryFailed
-        settings.grace = .pacerSeconds(options.grace)
-        settings.seed = options.seed
-        settings.logger = Console.logger(quiet: options.quiet, verbose: options.verbose)
         var run = WorkerRun(settings: settings, operation: operation)
         if let metrics { run.observe = { metrics.record($0) } }
         let worker = run

@@ -31,19 +31,13 @@ where Feed.Unit == Operation.Input, Feed.Output == Operation.Output {
         package var skipInvalid = false
         /// With a value: write results in input order, holding at most this many.
         package var orderedWindow: Int?
-        /// How long the requests in flight may take to finish after a stop.
-        package var grace: Duration = .seconds(10)
-        /// The jitter's seed, for reproducible runs.
-        package var seed: UInt64?
-        /// The engine's settings: concurrency, retries, pacing.
-        package var engine: BatchConfiguration
-        /// Where the engine logs.
-        package var logger = Logger(label: "pacer.run", factory: { _ in SwiftLogNoOpLogHandler() })
+        /// How the items are sent: the engine, the grace, the seed, the logger.
+        package var run: RunSettings
 
-        /// Settings for reading `input` with the engine's `engine` settings.
-        package init(input: String, engine: BatchConfiguration) {
+        /// Settings for reading `input` and sending its items as `run` says.
+        package init(input: String, run: RunSettings) {
             self.input = input
-            self.engine = engine
+            self.run = run
         }
     }
 

@@ -32,7 +32,7 @@ where Feed.Unit == Operation.Input, Feed.Output == Operation.Output {
         let costGuard = CostGuard(cap: run.costCap?.usd ?? .infinity)
         let window = run.settings.orderedWindow.map { ReorderWindow(size: $0) }
         let control = BatchControl()
-        let grace = run.settings.grace
+        let grace = run.settings.run.grace
         var summary = try await underStop(handle, grace: grace) { actions in
             if actions.contains(.stopAdmitting) {
                 control.stopAdmitting()
@@ -117,12 +117,7 @@ where Feed.Unit == Operation.Input, Feed.Output == Operation.Output {
     ) async throws -> BatchSummary {
         let (feed, writer, failureWriter) = (run.feed, writer, failureWriter)
         let (maxCost, observe) = (run.costCap?.maxCost, run.observe)
-        let runner = BatchRunner(
-            configuration: run.settings.engine,
-            random: run.settings.seed.map(RandomSource.seeded) ?? .system,
-            logger: run.settings.logger,
-            quota: quota
-        )
+        let runner = run.settings.run.runner(quota: quota)
         // The cap decides first: every unit the window numbers is sent.
         let units = OrderedUnits(
             base: CappedUnits(base: feed.units(from: source), costGuard: costGuard) { maxCost?($0) ?? 0 },

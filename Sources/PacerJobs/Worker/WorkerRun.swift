@@ -10,7 +10,7 @@ import PacerPostgres
 /// argument parsing, no printing, no exit.
 ///
 /// ```swift
-/// let run = WorkerRun(settings: .init(batch: "nightly", engine: configuration), operation: client)
+/// let run = WorkerRun(settings: .init(batch: "nightly", run: RunSettings(engine: configuration)), operation: client)
 /// let report = try await run.run(on: database, quota: nil, progress: BatchProgress(), handle: RunHandle()) { note in … }
 /// ```
 package struct WorkerRun: Sendable {
@@ -24,19 +24,13 @@ package struct WorkerRun: Sendable {
         package var follow = false
         /// Make the batch's failed items claimable again first.
         package var retryFailed = false
-        /// How long the requests in flight may take to finish after a stop.
-        package var grace: Duration = .seconds(10)
-        /// The jitter's seed, for reproducible runs.
-        package var seed: UInt64?
-        /// The engine's settings: concurrency, retries, pacing.
-        package var engine: BatchConfiguration
-        /// Where the engine logs.
-        package var logger = Logger(label: "pacer.worker", factory: { _ in SwiftLogNoOpLogHandler() })
+        /// How the items are sent: the engine, the grace, the seed, the logger.
+        package var run: RunSettings
 
-        /// Settings for draining `batch` with the engine's `engine` settings.
-        package init(batch: String, engine: BatchConfiguration) {
+        /// Settings for draining `batch`, sending its items as `run` says.
+        package init(batch: String, run: RunSettings) {
             self.batch = batch
-            self.engine = engine
+            self.run = run
         }
     }
 
@@ -83,25 +77,20 @@ package struct WorkerRun: Sendable {
         let quota =
             quota
             ?? Quota(
-                limits: settings.engine.pacing ?? RateLimits(learnFromServer: false),
-                retryBudget: settings.engine.retryBudget,
+                limits: settings.run.engine.pacing ?? RateLimits(learnFromServer: false),
+                retryBudget: settings.run.engine.retryBudget,
                 clock: ContinuousClock()
             )
         let tasks = WorkerTasks(
             context: context,
-            runner: BatchRunner(
-                configuration: settings.engine,
-                random: settings.seed.map(RandomSource.seeded) ?? .system,
-                logger: settings.logger,
-                quota: quota
-            ),
+            runner: settings.run.runner(quota: quota),
             quota: quota,
             operation: operation,
             counters: counters,
             observe: observe,
             follow: settings.follow
         )
-        let grace = settings.grace
+        let grace = settings.run.grace
         let ending = try await underStop(handle, grace: grace) { actions in
             if actions.contains(.stopAdmitting) { tasks.stopAdmitting() }
             if actions.contains(.startGrace) { notes(.stopping(grace: grace)) }
