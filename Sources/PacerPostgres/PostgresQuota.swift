@@ -8,10 +8,15 @@ import Synchronization
 /// database: several `pacer` runs, the workers of a distributed batch, a Swift service on the
 /// same API key. Together they stay under one limit.
 ///
-/// - **Pacing** is a GCRA for requests and one for tokens, kept in one row and computed on the
-///   database's clock, so machine clocks may disagree. A process leases about a second of its
-///   own demand at a time (`QuotaLease`), one round trip per lease, and sends each request
-///   at its slot; slots it leaves unused are dropped, never sent late.
+/// - **Pacing** is a GCRA for requests and a token bucket for tokens, kept in one row and
+///   computed on the database's clock, so machine clocks may disagree. A process leases about
+///   a second of its own demand at a time (`QuotaLease`), one round trip per lease, and sends
+///   each request at its slot; slots it leaves unused are dropped, never sent late.
+/// - **Tokens settle as in one process**: a request is booked for its estimate (prompt and
+///   `max_tokens`), a booking goes only while the bucket has room for it, and what the request
+///   did not use goes back to the row as soon as its answer is back, with a `NOTIFY` that
+///   lets a process waiting for room ask again at once. A request larger than the whole
+///   limit is refused before it books.
 /// - **Limits** are the ones given, else learned from the server's `x-ratelimit-limit-*`
 ///   headers by any process and kept in the row; until they are known, one request at a time
 ///   is sent across all processes (the probe).
@@ -88,11 +93,6 @@ public final class PostgresQuota: QuotaProtocol {
         var breakerUntilSeen = 0.0
         /// The token limit, given or as the last lease told it.
         var tokenLimit: Double?
-        /// The shared token time after this process's last lease (database clock): when it is
-        /// still there at the next, nobody leased since, and a settlement moves it back.
-        var tokensUntil: Double?
-        /// Tokens a request of this process really used lately (a moving average).
-        var usedPerRequest: Double?
 
         /// Records whether leases fail; `true` when that changed.
         mutating func setOutage(_ failing: Bool) -> Bool {
@@ -109,6 +109,9 @@ public final class PostgresQuota: QuotaProtocol {
     private let origin = ContinuousClock.now
     private let announcements: AsyncStream<Announcement>
     private let announcementsContinuation: AsyncStream<Announcement>.Continuation
+    /// Rung when a request gave tokens back: the settler sends all there are.
+    private let settlements: AsyncStream<Void>
+    private let settlementsContinuation: AsyncStream<Void>.Continuation
     private let logger: Logger
     private let onOutage: @Sendable (String) -> Void
 
@@ -160,6 +163,7 @@ public final class PostgresQuota: QuotaProtocol {
             of: Announcement.self,
             bufferingPolicy: .bufferingNewest(16)
         )
+        (settlements, settlementsContinuation) = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(1))
         self.logger = logger
     }
 
@@ -217,13 +221,17 @@ public final class PostgresQuota: QuotaProtocol {
         }
     }
 
-    /// Listens for pauses and breaker openings other processes announce and announces this
-    /// process's, until cancelled. Reconnects after an outage.
+    /// Listens for pauses, breaker openings and settlements other processes announce,
+    /// announces this process's and gives back the tokens its requests did not use, until
+    /// cancelled. Reconnects after an outage.
     public func run() async throws {
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await self.listen() }
             group.addTask {
                 for await announcement in self.announcements { try await self.announce(announcement) }
+            }
+            group.addTask {
+                for await _ in self.settlements { try await self.settle() }
             }
             try await group.next()
             group.cancelAll()
@@ -260,9 +268,10 @@ public final class PostgresQuota: QuotaProtocol {
             var paused_until: Double?
             var db_now: Double?
             var breaker_seconds: Double?
+            var settled: Bool?
         }
         let (name, local) = (configuration.name, local)
-        try await database.listen(on: "pacer_quota", logger: logger) { payload in
+        try await database.listen(on: "pacer_quota", logger: logger) { [self] payload in
             guard
                 let payload,
                 let heard = try? JSONDecoder().decode(Heard.self, from: Data(payload.utf8)),
@@ -274,6 +283,30 @@ public final class PostgresQuota: QuotaProtocol {
             if let cooldown = heard.breaker_seconds, cooldown > 0 {
                 local.tripBreaker(for: .pacerSeconds(cooldown))
             }
+            // Tokens went back to the row: a process waiting for room asks again.
+            if heard.settled == true { self.state.withLock { $0.lease.askSoon() } }
+        }
+    }
+
+    /// Gives back to the row the tokens this process's requests booked and did not use, and
+    /// tells every listener. When the database cannot be reached they wait for the next
+    /// settlement or lease.
+    private func settle() async throws {
+        let tokens = state.withLock { $0.lease.settlement() }
+        guard tokens > 0 else { return }
+        let (name, limits, database) = (configuration.name, configuration.limits, database)
+        do {
+            try await database.abandoning(after: Self.abandonUnanswered, "settle the shared quota") {
+                let rows = try await database.query(
+                    """
+                    SELECT pacer_quota_settle(\(name), \(Int64(tokens)), \(limits.tokensPerMinute), \(limits.headroom))
+                    """
+                )
+                for try await _ in rows {}
+            }
+        } catch {
+            state.withLock { $0.lease.unsettle(tokens) }
+            if error is CancellationError { throw error }
         }
     }
 
@@ -307,7 +340,11 @@ public final class PostgresQuota: QuotaProtocol {
                 if at > now { try await sleep(until: at, limit: limit, control) }
                 return try await local.acquire(tokens: tokens, before: deadline, unlessStopped: control)
             case .wait(let until):
-                try await sleep(until: until ?? now + 0.005, limit: limit, control)
+                // Against a token limit, another process's settlement may let this one go
+                // sooner than the row said: it is heard (`askSoon`) and looked at within 25 ms.
+                let tokensLimited = state.withLock { $0.tokenLimit != nil }
+                let wake = until.map { tokensLimited ? min($0, now + 0.025) : $0 } ?? now + 0.005
+                try await sleep(until: wake, limit: limit, control)
             case .fetch(let requests, let wanted):
                 do {
                     try await fetch(requests: requests, tokens: wanted)
@@ -349,15 +386,11 @@ public final class PostgresQuota: QuotaProtocol {
             }
             return (state.unsentRPM, state.unsentTPM, state.unlimitedSeen)
         }
-        // What the lease's requests will really use is about the recent usage: the lease is
-        // charged no less than that, the rest of what is given back waits for later leases.
-        let (settle, tokensUntil) = state.withLock { state in
-            let floor = Int((Double(requests) * (state.usedPerRequest ?? Double(tokens))).rounded(.up))
-            return (state.lease.settlement(upTo: tokens - floor), state.tokensUntil)
-        }
+        let settle = state.withLock { $0.lease.settlement() }
         let sent = now
         let (name, probeSeconds, database) = (configuration.name, configuration.probeSeconds, database)
-        typealias Lease = (Int, Int64, Double, Double, Double, Double?, Double?, Double, Double)
+        let burst = limits.burst.pacerSeconds
+        typealias Lease = (Int, Int64, Double, Double, Double, Double?, Double?, Double)
         let leases: [Lease]
         do {
             // Abandoned when unanswered while the database answers others (a connection the
@@ -366,10 +399,10 @@ public final class PostgresQuota: QuotaProtocol {
             leases = try await database.abandoning(after: Self.abandonUnanswered, "lease from the shared quota") {
                 let rows = try await database.query(
                     """
-                    SELECT granted, granted_tokens, window_start, spacing, db_now, rpm, tpm, breaker_until, tokens_until
-                    FROM pacer_quota_lease(\(name), \(requests), \(Int64(tokens)),
+                    SELECT granted, granted_tokens, window_start, spacing, db_now, rpm, tpm, breaker_until
+                    FROM pacer_quota_book(\(name), \(requests), \(Int64(tokens)),
                         \(limits.requestsPerMinute), \(limits.tokensPerMinute), \(learnedRPM), \(learnedTPM), \(unlimited),
-                        \(limits.headroom), \(probeSeconds), \(60.0), \(Int64(settle)), \(tokensUntil))
+                        \(limits.headroom), \(probeSeconds), \(60.0), \(Int64(settle)), \(burst))
                     """
                 )
                 var leases: [Lease] = []
@@ -385,7 +418,7 @@ public final class PostgresQuota: QuotaProtocol {
             }
             throw error
         }
-        for (granted, grantedTokens, start, spacing, databaseNow, rpm, tpm, breakerUntil, until) in leases {
+        for (granted, grantedTokens, start, spacing, databaseNow, rpm, tpm, breakerUntil) in leases {
             // A breaker another process opened before this one listened (or while the
             // announcement was lost): hold as it does. Each opening once, so that a breaker
             // closed here by a probe that got through is not opened again by the same row.
@@ -409,7 +442,6 @@ public final class PostgresQuota: QuotaProtocol {
                 state.clockOffset = offset
                 state.leases += 1
                 state.tokenLimit = configuration.limits.tokensPerMinute ?? tpm
-                state.tokensUntil = until
                 if let rpm {
                     state.knowsLimits = true
                     state.lease.maxRequests = Self.maxLease(perMinute: rpm, leaseSeconds: configuration.leaseSeconds)
@@ -428,7 +460,7 @@ public final class PostgresQuota: QuotaProtocol {
     }
 
     /// Ends a booking: learns the server's limits from its headers (for every process), gives
-    /// back unused tokens to this lease, and feeds this process's breaker (telling the others
+    /// the tokens it did not use back to the row at once (``run()`` sends them), and feeds this process's breaker (telling the others
     /// when it opens).
     public func release(_ reservation: QuotaReservation, outcome: QuotaOutcome) {
         if let cooldown = local.releaseNotingBreaker(reservation, outcome: outcome) {
@@ -436,12 +468,11 @@ public final class PostgresQuota: QuotaProtocol {
         }
         let unused = outcome.unusedTokens(of: reservation.tokens)
         let snapshot = outcome.rateLimit
+        if unused > 0 {
+            state.withLock { $0.lease.refund(tokens: unused) }
+            settlementsContinuation.yield()
+        }
         state.withLock { state in
-            if unused > 0 { state.lease.refund(tokens: unused) }
-            if outcome.isAnswer, unused < reservation.tokens {
-                let used = Double(reservation.tokens - unused)
-                state.usedPerRequest = state.usedPerRequest.map { $0 * 0.9 + used * 0.1 } ?? used
-            }
             guard outcome.isAnswer, configuration.limits.learnFromServer else { return }
             let rpm = snapshot?.requestLimit.map(Double.init)
             let tpm = snapshot?.tokenLimit.map(Double.init)

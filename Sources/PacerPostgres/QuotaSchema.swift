@@ -101,12 +101,147 @@ enum QuotaSchema {
         """,
     ]
 
+    /// Version 4: the token limit is a bucket, as one process's is. A booking is charged its
+    /// estimate, admitted while the bucket has room for it (a burst's worth at most), and
+    /// settled on its real usage as soon as its answer is back (`pacer_quota_settle`, which
+    /// tells every listener, so that a process waiting for room asks again at once). The
+    /// lease function of version 3 stays for a version-3 process still running.
+    static let version4: [PostgresQuery] = [bookFunction, settleFunction]
+
     /// The migration that creates them: one round trip when they are there at this version.
     static let migration = SchemaMigration(
         name: "quota",
         versionTable: "pacer_quota_schema",
-        steps: [version1, version2, version3]
+        steps: [version1, version2, version3, version4]
     )
+
+    // A booking of up to `p_requests` slots, each for `p_tokens / p_requests` tokens. Each
+    // slot goes at the latest of now, the pause's end, the request GCRA's next arrival, and
+    // the time the token bucket has room for it: the bucket holds `p_burst` seconds of the
+    // limit, and a request larger than that goes when the bucket is empty (running it into
+    // debt, as the server does). Slots are booked while the first is within `p_horizon` and
+    // each slot's tokens within `p_burst`: a booking made long before its tokens are free
+    // would keep the estimate of requests still in flight, which `pacer_quota_settle` gives
+    // back as their answers arrive. The slots are returned as a start and an even spacing:
+    // the slot times are convex in their index, so the chord never puts a slot early.
+    // `p_settle_tokens` the process booked and did not use are given back first. Without a
+    // known limit: one probe at a time (until an answer brings the limits), or all asked
+    // when the server has none.
+    private static let bookFunction: PostgresQuery = """
+        CREATE OR REPLACE FUNCTION pacer_quota_book(
+            p_name text, p_requests bigint, p_tokens bigint,
+            p_rpm double precision, p_tpm double precision,
+            p_learned_rpm double precision, p_learned_tpm double precision, p_unlimited boolean,
+            p_headroom double precision, p_probe_seconds double precision, p_horizon double precision,
+            p_settle_tokens bigint, p_burst double precision
+        ) RETURNS TABLE (
+            granted integer, granted_tokens bigint, window_start double precision, spacing double precision,
+            db_now double precision, rpm double precision, tpm double precision, breaker_until double precision
+        ) LANGUAGE plpgsql AS $$
+        #variable_conflict use_variable
+        DECLARE
+            q pacer_quotas%ROWTYPE;
+            now_s double precision := extract(epoch FROM clock_timestamp());
+            eff_rpm double precision;
+            eff_tpm double precision;
+            per_slot double precision := 0;
+            token_rate double precision;
+            room_needed double precision := 0;
+            gap double precision;
+            slot double precision;
+            token_time double precision;
+            last_slot double precision;
+        BEGIN
+            INSERT INTO pacer_quotas (name) VALUES (p_name) ON CONFLICT (name) DO NOTHING;
+            SELECT * INTO q FROM pacer_quotas WHERE name = p_name FOR UPDATE;
+            q.learned_rpm := coalesce(p_learned_rpm, q.learned_rpm);
+            q.learned_tpm := coalesce(p_learned_tpm, q.learned_tpm);
+            q.unlimited := q.unlimited OR p_unlimited;
+            eff_rpm := coalesce(p_rpm, q.learned_rpm);
+            eff_tpm := coalesce(p_tpm, q.learned_tpm);
+            db_now := now_s;
+            breaker_until := q.breaker_until;
+            rpm := eff_rpm;
+            tpm := eff_tpm;
+            spacing := 0;
+            granted := 0;
+            granted_tokens := 0;
+            IF eff_tpm IS NOT NULL THEN
+                token_rate := eff_tpm * (1 - p_headroom) / 60;
+                q.tat_tokens := greatest(now_s, q.tat_tokens - greatest(p_settle_tokens, 0) / token_rate);
+                per_slot := p_tokens::double precision / greatest(p_requests, 1);
+                -- Room in the bucket before a slot of `per_slot` tokens fits, in seconds.
+                room_needed := greatest(0, token_rate * p_burst - per_slot) / token_rate;
+            END IF;
+            IF eff_rpm IS NOT NULL THEN gap := 60.0 / (eff_rpm * (1 - p_headroom)); END IF;
+            IF eff_rpm IS NULL AND eff_tpm IS NULL AND NOT q.unlimited THEN
+                IF q.probe_until > now_s THEN
+                    window_start := least(q.probe_until, now_s + 0.25);
+                ELSE
+                    q.probe_until := now_s + p_probe_seconds;
+                    granted := 1;
+                    window_start := greatest(now_s, q.paused_until);
+                END IF;
+            ELSIF eff_rpm IS NULL AND eff_tpm IS NULL THEN
+                granted := p_requests;
+                window_start := greatest(now_s, q.paused_until);
+            ELSE
+                FOR i IN 1..greatest(p_requests, 1) LOOP
+                    slot := greatest(now_s, q.paused_until);
+                    IF eff_rpm IS NOT NULL THEN slot := greatest(slot, q.tat_requests); END IF;
+                    token_time := now_s;
+                    IF eff_tpm IS NOT NULL THEN
+                        token_time := greatest(now_s, q.tat_tokens - room_needed);
+                        slot := greatest(slot, token_time);
+                    END IF;
+                    IF slot > now_s + p_horizon OR token_time > now_s + p_burst THEN
+                        IF granted = 0 THEN
+                            window_start := greatest(slot - p_horizon, token_time - p_burst);
+                        END IF;
+                        EXIT;
+                    END IF;
+                    IF granted = 0 THEN window_start := slot; END IF;
+                    granted := granted + 1;
+                    last_slot := slot;
+                    IF eff_rpm IS NOT NULL THEN q.tat_requests := slot + gap; END IF;
+                    IF eff_tpm IS NOT NULL THEN q.tat_tokens := greatest(q.tat_tokens, now_s) + per_slot / token_rate; END IF;
+                END LOOP;
+                IF granted > 1 THEN spacing := (last_slot - window_start) / (granted - 1); END IF;
+            END IF;
+            IF granted > 0 THEN
+                granted_tokens := CASE WHEN eff_tpm IS NULL THEN 9223372036854775807
+                    ELSE ceil(per_slot * granted)::bigint END;
+            END IF;
+            -- Limits known: the probe is over.
+            IF eff_rpm IS NOT NULL OR eff_tpm IS NOT NULL OR q.unlimited THEN q.probe_until := 0; END IF;
+            UPDATE pacer_quotas SET
+                tat_requests = q.tat_requests, tat_tokens = q.tat_tokens,
+                learned_rpm = q.learned_rpm, learned_tpm = q.learned_tpm, unlimited = q.unlimited,
+                probe_until = q.probe_until, leases = pacer_quotas.leases + 1,
+                granted = pacer_quotas.granted + granted
+            WHERE name = p_name;
+            RETURN NEXT;
+        END
+        $$
+        """
+
+    // Gives back `p_tokens` a process booked and did not use (a request's estimate less its
+    // real usage, as soon as its answer is back), never before now, and tells every
+    // listener, so that a process waiting for room in the bucket asks again at once.
+    private static let settleFunction: PostgresQuery = """
+        CREATE OR REPLACE FUNCTION pacer_quota_settle(
+            p_name text, p_tokens bigint, p_tpm double precision, p_headroom double precision
+        ) RETURNS void LANGUAGE plpgsql AS $$
+        DECLARE
+            now_s double precision := extract(epoch FROM clock_timestamp());
+        BEGIN
+            UPDATE pacer_quotas SET tat_tokens = greatest(now_s,
+                tat_tokens - greatest(p_tokens, 0) / (coalesce(p_tpm, learned_tpm) * (1 - p_headroom) / 60))
+            WHERE name = p_name AND coalesce(p_tpm, learned_tpm) IS NOT NULL;
+            PERFORM pg_notify('pacer_quota', json_build_object('quota', p_name, 'settled', true)::text);
+        END
+        $$
+        """
 
     // A lease: `p_requests` slots from the later of now, the pause's end and both GCRA arrival
     // times, spaced at the effective rate (the limit less its headroom); the token time

@@ -140,7 +140,7 @@ import Testing
                 {
                     version = value
                 }
-                #expect(version == QuotaSchema.migration.version && version == 3)
+                #expect(version == QuotaSchema.migration.version && version == 4)
                 // Version 2's lease, as a process of that version still running calls it (no
                 // settlement), answers through version 3's.
                 var granted: [Int] = []

@@ -11,6 +11,10 @@
 /// A lease is about a second of the process's own demand: the first asks for one slot, and a
 /// lease used up doubles the next (up to ``maxRequests``); one that went partly unused asks
 /// for what was used, plus one.
+///
+/// Each slot is booked for its request's estimated tokens; what a request did not use is
+/// given back to the shared store as soon as its answer is back (``refund(tokens:)``,
+/// ``settlement()``), so that the next booking of any process counts real usage.
 package struct QuotaLease: Sendable, Equatable {
     /// What the shared store granted, on this process's clock.
     package struct Grant: Sendable, Equatable {
@@ -61,6 +65,7 @@ package struct QuotaLease: Sendable, Equatable {
     /// Slots of the current lease taken (not dropped).
     private var taken = 0
     private var fetching = false
+    private var heardWhileFetching = false
     private var retryAt: Double?
     private var nextWant = 1
     /// Tokens asked per request lately (a moving average), to size a lease's tokens.
@@ -106,7 +111,11 @@ package struct QuotaLease: Sendable, Equatable {
         tokensLeft = 0
         fetching = true
         let want = min(nextWant, maxRequests)
-        return .fetch(requests: want, tokens: Int((tokensPerRequest * Double(want)).rounded(.up)))
+        // Each slot booked for the recent average, and at least for the request asking (what
+        // its slot does not use is given back): a lease too small for it would be given up
+        // and asked for again.
+        let perSlot = max(tokensPerRequest, Double(tokens))
+        return .fetch(requests: want, tokens: Int((perSlot * Double(want)).rounded(.up)))
     }
 
     /// Takes a lease the shared store granted.
@@ -119,42 +128,38 @@ package struct QuotaLease: Sendable, Equatable {
         spacing = grant.spacing
         tokensLeft = grant.tokens
         tokensGranted = grant.tokens
-        retryAt = grant.requests == 0 ? (grant.retryAt ?? now + 0.25) : nil
+        retryAt = grant.requests == 0 && !heardWhileFetching ? (grant.retryAt ?? now + 0.25) : nil
+        heardWhileFetching = false
         dropMissedSlots(now: now)
     }
 
     /// Asking for a lease failed: ask again at `retryAt`.
     package mutating func fetchFailed(retryAt: Double) {
         fetching = false
+        heardWhileFetching = false
         self.retryAt = retryAt
     }
 
-    /// Asks for a lease at the next decision (the limits just became known, say).
+    /// Asks for a lease at the next decision (the limits just became known, or another
+    /// process gave tokens back). Heard while a lease is being asked for, it also sets aside
+    /// that lease's "ask again later": its answer may predate what was heard.
     package mutating func askSoon() {
         retryAt = nil
+        if fetching { heardWhileFetching = true }
     }
 
-    /// Gives back tokens a request booked and did not use: to this lease's later requests up
-    /// to what the lease was granted, and the rest to the shared store with the next lease
-    /// (``settlement()``).
+    /// Gives back tokens a request booked and did not use: they go to the shared store at
+    /// once (``settlement()``), where every process's next booking can use them.
     package mutating func refund(tokens: Int) {
-        guard tokens > 0 else { return }
-        let kept = tokensGranted == .max ? 0 : min(tokens, max(0, tokensGranted - tokensLeft))
-        tokensLeft += kept
-        if tokensGranted != .max { unsettled += tokens - kept }
+        guard tokens > 0, tokensGranted != .max else { return }
+        unsettled += tokens
     }
 
-    /// Takes the tokens to give back to the shared store with the lease being asked for, at
-    /// most `limit` (the rest waits for a later lease); give them back with ``unsettle(_:)``
-    /// when asking fails.
-    ///
-    /// The limit keeps a lease's slots from being packed tighter than its requests will
-    /// really use: tokens given back by a large lease, all applied to a small one, would
-    /// space its slots closer than the server refills.
-    package mutating func settlement(upTo limit: Int = .max) -> Int {
-        let taken = min(unsettled, max(0, limit))
-        unsettled -= taken
-        return taken
+    /// Takes the tokens to give back to the shared store; give them back with
+    /// ``unsettle(_:)`` when that fails.
+    package mutating func settlement() -> Int {
+        defer { unsettled = 0 }
+        return unsettled
     }
 
     /// Tokens a failed lease did not give back: they go with the next one.
