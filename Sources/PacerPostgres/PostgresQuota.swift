@@ -184,6 +184,9 @@ public final class PostgresQuota: QuotaProtocol {
     /// 5,000 requests a second leases five times a second).
     static let unlimitedLease = 1000
 
+    /// The least time between two settlements of one process.
+    static let settlementInterval: Duration = .milliseconds(50)
+
     /// How long a lease may go unanswered, while the database answers a new connection,
     /// before it is abandoned and asked again.
     static let abandonUnanswered: Duration = .seconds(15)
@@ -231,7 +234,13 @@ public final class PostgresQuota: QuotaProtocol {
                 for await announcement in self.announcements { try await self.announce(announcement) }
             }
             group.addTask {
-                for await _ in self.settlements { try await self.settle() }
+                // At most one settlement every 50 ms: refunds that arrive meanwhile go
+                // together, so a busy process costs the database (and each listener's
+                // `NOTIFY`) at most 20 a second.
+                for await _ in self.settlements {
+                    try await self.settle()
+                    try await Task.sleep(for: Self.settlementInterval)
+                }
             }
             try await group.next()
             group.cancelAll()
