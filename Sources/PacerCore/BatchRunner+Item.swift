@@ -1,7 +1,7 @@
 import Logging
 
 extension BatchRunner {
-    /// Carries out one item's ``ItemLifecycle``: waits for the quota, attempts, backs off, as
+    /// Carries out one item's ``ItemStateMachine``: waits for the quota, attempts, backs off, as
     /// the machine says, and reports each outcome back to it. All decisions are the machine's.
     func process<Operation: BatchOperation>(
         _ item: BatchItem<Operation.Input>,
@@ -19,7 +19,7 @@ extension BatchRunner {
         events?.yield(.started(index: item.index, id: item.id))
         observers.progress?.started()
         var now: Duration { origin.duration(to: clock.now) }
-        var lifecycle = ItemLifecycle(
+        var lifecycle = ItemStateMachine(
             configuration: .init(
                 retry: configuration.retry,
                 attemptTimeout: configuration.attemptTimeout,

@@ -10,7 +10,7 @@ import Synchronization
 ///
 /// - **Pacing** is a GCRA for requests and a token bucket for tokens, kept in one row and
 ///   computed on the database's clock, so machine clocks may disagree. A process leases about
-///   a second of its own demand at a time (`QuotaLease`), one round trip per lease, and sends
+///   a second of its own demand at a time (`PostgresQuotaStateMachine`), one round trip per lease, and sends
 ///   each request at its slot; slots it leaves unused are dropped, never sent late.
 /// - **Tokens settle as in one process**: a request is booked for its estimate (prompt and
 ///   `max_tokens`), a booking goes only while the bucket has room for it, and what the request
@@ -77,7 +77,7 @@ public final class PostgresQuota: QuotaProtocol {
 
     /// What the process knows besides its lease.
     private struct Shared: Sendable {
-        var lease: QuotaLease
+        var lease: PostgresQuotaStateMachine
         var learnedRPM: Double?
         var learnedTPM: Double?
         /// Learned limits not yet written to the row.
@@ -148,7 +148,7 @@ public final class PostgresQuota: QuotaProtocol {
         localLimits.probeFirst = false
         self.local = Quota(limits: localLimits, retryBudget: retryBudget, breaker: breaker)
         let given = configuration.limits
-        var lease = QuotaLease(leaseSeconds: configuration.leaseSeconds)
+        var lease = PostgresQuotaStateMachine(leaseSeconds: configuration.leaseSeconds)
         if let perMinute = given.requestsPerMinute {
             lease.maxRequests = Self.maxLease(perMinute: perMinute, leaseSeconds: configuration.leaseSeconds)
         }
@@ -440,7 +440,7 @@ public final class PostgresQuota: QuotaProtocol {
             let received = now
             // The database's clock at the middle of the round trip.
             let offset = databaseNow - (sent + received) / 2
-            let grant = QuotaLease.Grant(
+            let grant = PostgresQuotaStateMachine.Grant(
                 requests: granted,
                 tokens: grantedTokens >= Int64(Int.max) ? Int.max : Int(grantedTokens),
                 start: start - offset,

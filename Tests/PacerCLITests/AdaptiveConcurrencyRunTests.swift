@@ -10,7 +10,7 @@ import Testing
 /// because the whole suite shares two cores: an answer slowed by CPU contention in the first
 /// round makes the baseline slow, and the limit grows past the slots until the baseline follows
 /// latency down (a CI run settled at 29 for 8 slots against a maximum of 48); how close
-/// the limit settles to the slots is the table tests' (AdaptiveConcurrencyTests, on a model)
+/// the limit settles to the slots is the table tests' (ConcurrencyGateStateMachineTests, on a model)
 /// and the benchmark's.
 @Suite(.timeLimit(.minutes(2))) struct AdaptiveConcurrencyRunTests: ScratchFolder {
     let directory: URL

@@ -6,7 +6,7 @@ import Testing
 
 @Suite struct TokenBucketTests {
     @Test func admissionTimesOf100RequestsAt600RPMWithBurst10AreTheGCRASchedule() {
-        var state = AdmissionState(
+        var state = QuotaStateMachine(
             limits: RateLimits(
                 requestsPerMinute: 600,
                 burst: .seconds(1),
@@ -42,7 +42,7 @@ import Testing
 
     @Test func theDefaultBurstKeepsOneRequestInReserve() {
         // 600 RPM at 98% = 9.8 a second; one kept back: 8 go at once, the 9th 0.02 s later.
-        var state = AdmissionState(limits: RateLimits(requestsPerMinute: 600, learnFromServer: false))
+        var state = QuotaStateMachine(limits: RateLimits(requestsPerMinute: 600, learnFromServer: false))
         let times = (0..<10).map { _ -> Double in
             if case .admit(let at, _) = state.admit(tokens: 0, now: 0) { return at }
             return -1
@@ -53,7 +53,7 @@ import Testing
 
     @Test func tokenReservationsAreSettledExactly() {
         // 6000 TPM = 100 tokens/s, burst 100 tokens.
-        var state = AdmissionState(limits: RateLimits(tokensPerMinute: 6000, headroom: 0, learnFromServer: false))
+        var state = QuotaStateMachine(limits: RateLimits(tokensPerMinute: 6000, headroom: 0, learnFromServer: false))
         do {
             let outcome = state.admit(tokens: 60, now: 0)
             #expect(outcome.admitted(at: 0))
@@ -78,7 +78,7 @@ import Testing
     }
 
     @Test func aRequestLargerThanTheWholeTokenLimitIsRejectedAtOnce() {
-        var state = AdmissionState(limits: RateLimits(tokensPerMinute: 30_000, learnFromServer: false))
+        var state = QuotaStateMachine(limits: RateLimits(tokensPerMinute: 30_000, learnFromServer: false))
         guard case .reject(let reason) = state.admit(tokens: 31_538, now: 0) else {
             Issue.record("expected a rejection")
             return
@@ -92,20 +92,20 @@ import Testing
     }
 
     @Test func serverHeadersSetTheLimitsWhenNoneAreConfigured() {
-        var state = AdmissionState(limits: RateLimits(headroom: 0))
+        var state = QuotaStateMachine(limits: RateLimits(headroom: 0))
         #expect(state.requests == nil)
         state.observe(RateLimitSnapshot(requestLimit: 120, tokenLimit: 60_000), connectionFailed: false, now: 0)
         #expect(state.requests?.rate == 2)
         #expect(state.tokens?.rate == 1000)
         #expect(state.tokenLimit == 60_000)
         // Configured limits are not overridden.
-        var configured = AdmissionState(limits: RateLimits(requestsPerMinute: 60, headroom: 0))
+        var configured = QuotaStateMachine(limits: RateLimits(requestsPerMinute: 60, headroom: 0))
         configured.observe(RateLimitSnapshot(requestLimit: 6000), connectionFailed: false, now: 0)
         #expect(configured.requests?.rate == 1)
     }
 
     @Test func lowRemainingSlowsAdmissionAndZeroRemainingPausesUntilTheReset() {
-        var state = AdmissionState(
+        var state = QuotaStateMachine(
             limits: RateLimits(requestsPerMinute: 600, headroom: 0, burstReserve: 0, learnFromServer: false)
         )
         state.observe(RateLimitSnapshot(remainingRequests: 2), connectionFailed: false, now: 0)
@@ -132,7 +132,7 @@ import Testing
             #expect(outcome.admitted(at: 1.1))
         }
         // With no known limit, none left pauses until the reset.
-        var unknown = AdmissionState(limits: RateLimits())
+        var unknown = QuotaStateMachine(limits: RateLimits())
         unknown.observe(
             RateLimitSnapshot(remainingRequests: 0, resetRequests: .seconds(3)),
             connectionFailed: false,
@@ -145,7 +145,7 @@ import Testing
     }
 
     @Test func theFirstRequestGoesAloneWhileLimitsAreBeingLearned() {
-        var state = AdmissionState(limits: RateLimits(probeFirst: true))
+        var state = QuotaStateMachine(limits: RateLimits(probeFirst: true))
         do {
             let outcome = state.admit(tokens: 0, now: 0)
             #expect(outcome.admitted(at: 0))
@@ -162,7 +162,7 @@ import Testing
     }
 
     @Test func aProbeThatFailsOrIsAbandonedDoesNotBlockTheOthers() {
-        var state = AdmissionState(limits: RateLimits(probeFirst: true))
+        var state = QuotaStateMachine(limits: RateLimits(probeFirst: true))
         do {
             let outcome = state.admit(tokens: 0, now: 0)
             #expect(outcome.admitted(at: 0))
@@ -186,7 +186,7 @@ import Testing
     }
 
     @Test func aWaitLongerThanTheMaximumStopsAdmission() {
-        var state = AdmissionState(limits: RateLimits(maxWait: .seconds(120)))
+        var state = QuotaStateMachine(limits: RateLimits(maxWait: .seconds(120)))
         do {
             let outcome = state.pause(until: 60, now: 0)
             #expect(outcome)
@@ -333,7 +333,7 @@ import Testing
     }
 }
 
-extension AdmissionState.Decision {
+extension QuotaStateMachine.Decision {
     /// Whether this admits at `time`, to within floating-point error.
     func admitted(at time: Double) -> Bool {
         if case .admit(let at, _) = self { return abs(at - time) < 1e-9 }

@@ -6,7 +6,7 @@ import UnixSignals
 /// line is drawn, and the run's notes are printed.
 enum RunConsole {
     /// Runs `body` while Ctrl-C and SIGTERM go to `handle` (the first drains, the next
-    /// cancels, see ``RunStop``) and `progress` draws `counters` (unless it is `nil`).
+    /// cancels, see ``RunStopStateMachine``) and `progress` draws `counters` (unless it is `nil`).
     static func watching<T: Sendable>(
         _ handle: RunHandle,
         progress: ProgressReporter?,

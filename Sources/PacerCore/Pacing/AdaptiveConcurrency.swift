@@ -1,6 +1,6 @@
 /// A concurrency limit that finds, by itself, the number of requests in flight past which a
-/// server only queues: `--concurrency auto`. A pure value type: feed it each attempt's
-/// outcome with ``record(_:)``, read ``limit``.
+/// server only queues: `--concurrency auto`, set with a ``Configuration`` and fed each
+/// attempt's outcome as a ``Sample``.
 ///
 /// The shape is Envoy's adaptive concurrency filter (a gradient against a periodically
 /// re-measured baseline latency), with Netflix Gradient2's smoothing and TCP's slow start:
@@ -25,7 +25,10 @@
 ///
 /// A sample is latency *per unit of work*: per output token when the answer says, else per
 /// item. An LLM answer's length, not the queue, dominates its latency.
-public struct AdaptiveConcurrency: Sendable, Hashable {
+///
+/// The limit itself is `ConcurrencyGateStateMachine`, the pure core of the gate a run's
+/// attempts pass (`ConcurrencyGate`); this namespace holds what a caller gives and feeds it.
+public enum AdaptiveConcurrency {
     /// The bounds and tuning.
     public struct Configuration: Sendable, Hashable {
         /// The requests of the first round, whose fastest answer is the first baseline. Default 4.
@@ -78,121 +81,5 @@ public struct AdaptiveConcurrency: Sendable, Hashable {
         case overloaded
         /// Any other failure, which says nothing about load.
         case other
-    }
-
-    /// The settings.
-    public let configuration: Configuration
-    private var estimate: Double
-    private var recent: Double?
-    private var phase = Phase.firstRound
-    /// The first round's answers (the baseline is the fastest), or a measurement's.
-    private var probes: [Double] = []
-    /// While the limit doubles a round (after the first round, until latency first grows).
-    private var slowStart = true
-    private var sinceMeasured = 0
-    /// Samples until the next measurement: ``Configuration/remeasureEvery``, doubled after
-    /// each measurement that found the baseline where it was.
-    private var remeasureInterval: Int
-    /// The baseline latency per unit, once known.
-    public private(set) var baseline: Double?
-
-    private enum Phase: Hashable {
-        /// The first `initial` answers, sent together.
-        case firstRound
-        /// Adjusting by the gradient.
-        case running
-        /// At the minimum, measuring the baseline again.
-        case measuring
-    }
-
-    /// A limit that starts with ``Configuration/initial`` requests in flight.
-    public init(configuration: Configuration = Configuration()) {
-        self.configuration = configuration
-        self.estimate = Double(configuration.initial)
-        self.remeasureInterval = configuration.remeasureEvery
-    }
-
-    /// The most requests to have in flight now.
-    public var limit: Int {
-        if phase == .measuring { return configuration.minimum }
-        return min(configuration.maximum, max(configuration.minimum, Int(estimate.rounded(.down))))
-    }
-
-    /// Whether the baseline is being measured again (the limit is at its minimum meanwhile).
-    public var isMeasuringBaseline: Bool { phase == .measuring }
-
-    /// Takes one attempt's outcome.
-    public mutating func record(_ sample: Sample) {
-        switch sample {
-        case .other:
-            return
-        case .overloaded:
-            estimate = max(Double(configuration.minimum), estimate * configuration.backoff)
-            slowStart = false
-            if phase == .firstRound, !probes.isEmpty, probes.count >= limit { startRunning() }
-        case .answered(let latency, let inFlight):
-            guard latency.isFinite, latency > 0 else { return }
-            switch phase {
-            case .firstRound:
-                probes.append(latency)
-                if probes.count >= limit { startRunning() }
-            case .measuring:
-                // Only requests sent at the measuring concurrency tell the unqueued latency.
-                guard inFlight <= configuration.minimum else { return }
-                probes.append(latency)
-                guard probes.count >= configuration.baselineSamples else { return }
-                let measured = probes.sorted()[probes.count / 2]
-                // A baseline where it was: look again later; one that moved: soon.
-                let steady = baseline.map { abs(measured - $0) <= 0.1 * $0 } ?? false
-                remeasureInterval =
-                    steady
-                    ? min(remeasureInterval * 2, configuration.remeasureEvery * 16) : configuration.remeasureEvery
-                baseline = measured
-                probes = []
-                phase = .running
-                recent = nil
-                sinceMeasured = 0
-            case .running:
-                adjust(latency)
-            }
-        }
-    }
-
-    /// The first round is in: its fastest answer is the baseline. Against a server that
-    /// queues first come, first served, the first answer of a round waited for nobody, however
-    /// few slots the server has; against one with slots to spare, none waited.
-    private mutating func startRunning() {
-        baseline = probes.min()
-        probes = []
-        phase = .running
-        sinceMeasured = 0
-    }
-
-    private mutating func adjust(_ latency: Double) {
-        guard var baseline else { return }
-        let smoothed = recent.map { $0 * 0.9 + latency * 0.1 } ?? latency
-        recent = smoothed
-        // Faster than the baseline for a while: the baseline was taken on a slow moment.
-        if smoothed < baseline {
-            baseline = smoothed
-            self.baseline = baseline
-        }
-        let gradient = max(0.5, min(1, configuration.tolerance * baseline / smoothed))
-        if slowStart, gradient >= 1 {
-            // Like TCP's slow start: one more per answer, so the limit doubles a round.
-            estimate += 1
-        } else {
-            slowStart = false
-            let proposed = estimate * gradient + 1
-            estimate = estimate * (1 - configuration.smoothing) + proposed * configuration.smoothing
-        }
-        estimate = min(Double(configuration.maximum), max(Double(configuration.minimum), estimate))
-        sinceMeasured += 1
-        // Again every so often (a server whose unqueued speed changed, say a model swapped),
-        // and sooner when the limit sits at its maximum: either the server really scales
-        // that far or the baseline is stale, and a new one tells which.
-        if sinceMeasured >= remeasureInterval || (sinceMeasured >= 100 && limit >= configuration.maximum) {
-            phase = .measuring
-        }
     }
 }

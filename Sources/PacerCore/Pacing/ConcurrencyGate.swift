@@ -10,7 +10,7 @@ import Synchronization
 /// one request at a time (a newcomer cuts the running stream) cut each other again.
 final class ConcurrencyGate: Sendable {
     private struct State {
-        var limit: AdaptiveConcurrency
+        var limit: ConcurrencyGateStateMachine
         var inFlight = 0
         /// Who waits for room, first come first in.
         var waiters: [CheckedContinuation<Void, Never>] = []
@@ -29,7 +29,7 @@ final class ConcurrencyGate: Sendable {
     private let state: Mutex<State>
 
     init(_ configuration: AdaptiveConcurrency.Configuration) {
-        state = Mutex(State(limit: AdaptiveConcurrency(configuration: configuration)))
+        state = Mutex(State(limit: ConcurrencyGateStateMachine(configuration: configuration)))
     }
 
     /// The limit now.

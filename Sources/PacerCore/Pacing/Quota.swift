@@ -13,7 +13,7 @@ import Synchronization
 /// let runner = BatchRunner(configuration: .init(maxConcurrent: 16), quota: quota)
 /// ```
 ///
-/// A thin async shell over `AdmissionState` (its pure core) and ``RetryBudget``: it decides under a lock and
+/// A thin async shell over `QuotaStateMachine` (its pure core) and ``RetryBudget``: it decides under a lock and
 /// sleeps outside it, on the injected clock. Requests sent outside a batch may take part:
 /// ``acquire(tokens:before:unlessStopped:)`` before sending, ``release(_:outcome:)`` after.
 public final class Quota<C: Clock>: Sendable where C.Duration == Duration {
@@ -25,7 +25,7 @@ public final class Quota<C: Clock>: Sendable where C.Duration == Duration {
 
     let clock: C
     private let origin: C.Instant
-    private let state: Mutex<AdmissionState>
+    private let state: Mutex<QuotaStateMachine>
     private let budget: Mutex<RetryBudget?>
 
     /// Creates a quota.
@@ -43,7 +43,7 @@ public final class Quota<C: Clock>: Sendable where C.Duration == Duration {
     ) {
         self.clock = clock
         self.origin = clock.now
-        self.state = Mutex(AdmissionState(limits: limits, breaker: breaker))
+        self.state = Mutex(QuotaStateMachine(limits: limits, breaker: breaker))
         self.budget = Mutex(retryBudget)
     }
 

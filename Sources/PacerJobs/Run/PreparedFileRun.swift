@@ -197,7 +197,7 @@ package struct FileRunReport: Sendable {
     /// The summary, with the feed's own counts and the unreadable lines skipped.
     package var summary: BatchSummary
     /// Why the run stopped before its input was done (a signal, a cancel, a write error).
-    package var stop: RunStop.Cause?
+    package var stop: RunStopStateMachine.Cause?
     /// With a stop and a known total: items never started.
     package var notStarted: Int
     /// When the cost cap stopped admission: the cap and what was spent.

@@ -2,18 +2,18 @@ import PacerCore
 import Synchronization
 
 /// The outside's hold on a running run: a signal watcher, an API's cancel or a test tells it
-/// to stop, and the run acts on what its `RunStop` says. One handle per run.
+/// to stop, and the run acts on what its `RunStopStateMachine` says. One handle per run.
 ///
 /// The run reads ``actions`` and carries them out; events that come before the run starts
 /// are kept and acted on when it does.
 package final class RunHandle: Sendable {
-    private let stop = Mutex(RunStop())
-    private let stream: AsyncStream<RunStop.Actions>
-    private let continuation: AsyncStream<RunStop.Actions>.Continuation
+    private let stop = Mutex(RunStopStateMachine())
+    private let stream: AsyncStream<RunStopStateMachine.Actions>
+    private let continuation: AsyncStream<RunStopStateMachine.Actions>.Continuation
 
     /// A handle for a run not started yet.
     package init() {
-        (stream, continuation) = AsyncStream.makeStream(of: RunStop.Actions.self)
+        (stream, continuation) = AsyncStream.makeStream(of: RunStopStateMachine.Actions.self)
     }
 
     /// A signal (Ctrl-C, SIGTERM): the first drains, the next cancels, the one after stops
@@ -24,7 +24,7 @@ package final class RunHandle: Sendable {
     package func cancel() { handle(.cancel) }
 
     /// Feeds `event` to the run's stop machine; its actions go to the run.
-    package func handle(_ event: RunStop.Event) {
+    package func handle(_ event: RunStopStateMachine.Event) {
         let actions = stop.withLock { $0.handle(event) }
         guard !actions.isEmpty else { return }
         continuation.yield(actions)
@@ -32,8 +32,8 @@ package final class RunHandle: Sendable {
     }
 
     /// What the run is told to do, in order; ends once the work ended.
-    package var actions: AsyncStream<RunStop.Actions> { stream }
+    package var actions: AsyncStream<RunStopStateMachine.Actions> { stream }
 
     /// The machine's state now (its phase, cause and interrupts).
-    package var state: RunStop { stop.withLock { $0 } }
+    package var state: RunStopStateMachine { stop.withLock { $0 } }
 }

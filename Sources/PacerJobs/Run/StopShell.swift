@@ -4,20 +4,20 @@ import PacerCore
 /// flight, and when to stop waiting to store results. The work decides what each one ends (a
 /// file run cancels its engine; a worker cancels its requests and, separately, its storing).
 package struct StopLatches: Sendable {
-    /// Opens on `RunStop.Actions.cancelInFlight`.
+    /// Opens on `RunStopStateMachine.Actions.cancelInFlight`.
     package let cancelInFlight = Latch()
-    /// Opens on `RunStop.Actions.abandonStoring`.
+    /// Opens on `RunStopStateMachine.Actions.abandonStoring`.
     package let abandonStoring = Latch()
 }
 
-/// Runs `work` under `handle`'s `RunStop`: the shell every kind of run (a file run, a
+/// Runs `work` under `handle`'s `RunStopStateMachine`: the shell every kind of run (a file run, a
 /// worker, next a server's batch) stops through.
 ///
 /// It carries out the machine's actions as they come: `onStop` is told each set first (to
 /// stop admitting: stop reading, stop claiming, `BatchControl.stopAdmitting()`, and end
 /// the waits that go with them), then the grace is timed (its end is fed back as
-/// `RunStop.Event.graceEnded`) and the work's ``StopLatches`` opened when the machine says
-/// so. When the work returns or throws, the machine hears `RunStop.Event.workEnded` and
+/// `RunStopStateMachine.Event.graceEnded`) and the work's ``StopLatches`` opened when the machine says
+/// so. When the work returns or throws, the machine hears `RunStopStateMachine.Event.workEnded` and
 /// every helper ends.
 ///
 /// - Returns: What `work` returned.
@@ -25,7 +25,7 @@ package struct StopLatches: Sendable {
 package func underStop<T: Sendable>(
     _ handle: RunHandle,
     grace: Duration,
-    onStop: @escaping @Sendable (RunStop.Actions) -> Void,
+    onStop: @escaping @Sendable (RunStopStateMachine.Actions) -> Void,
     _ work: @escaping @Sendable (StopLatches) async throws -> T
 ) async throws -> T {
     let latches = StopLatches()
@@ -52,7 +52,7 @@ private func follow(
     _ handle: RunHandle,
     grace: Duration,
     latches: StopLatches,
-    onStop: @escaping @Sendable (RunStop.Actions) -> Void
+    onStop: @escaping @Sendable (RunStopStateMachine.Actions) -> Void
 ) async {
     await withTaskGroup(of: Void.self) { timers in
         for await actions in handle.actions {

@@ -18,7 +18,7 @@ package struct WorkerReport: Encodable, Sendable {
     package var itemsDropped: Int
     package var databaseRoundTrips: Int
     /// Why the run stopped before the batch was done (a signal, a cancel, the batch dropped).
-    package var stop: RunStop.Cause?
+    package var stop: RunStopStateMachine.Cause?
     /// Why the worker could not claim work, if it could not (the database refused, or the
     /// batch was replaced).
     package var claimError: (any Error)?

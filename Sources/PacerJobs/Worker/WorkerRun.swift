@@ -6,7 +6,7 @@ import PacerPostgres
 /// One worker's run on a batch in PostgreSQL as a library call, as ``FileRun`` is for a file:
 /// register, claim chunks of the batch, run their items through the same engine and client as
 /// a file run, store each result as the line a file run writes, heartbeat and reap, stop
-/// through the same `RunStop` shell (``underStop(_:grace:onStop:_:)``), and report. No
+/// through the same `RunStopStateMachine` shell (``underStop(_:grace:onStop:_:)``), and report. No
 /// argument parsing, no printing, no exit.
 ///
 /// ```swift
@@ -135,7 +135,11 @@ package struct WorkerRun: Sendable {
     }
 
     /// What the worker did, from how its tasks ended and its ledger.
-    private func report(_ ending: WorkerTasks.Ending, context: WorkerContext, stop: RunStop.Cause?) -> WorkerReport {
+    private func report(
+        _ ending: WorkerTasks.Ending,
+        context: WorkerContext,
+        stop: RunStopStateMachine.Cause?
+    ) -> WorkerReport {
         let ledger = context.ledger
         // A drop found by the last store, after the feed had ended, ends the worker the same way.
         let replaced = ledger.isReplaced ? QueueError.batchReplaced(settings.batch) : nil

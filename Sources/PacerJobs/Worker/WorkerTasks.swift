@@ -4,7 +4,7 @@ import PacerPostgres
 
 /// The concurrent tasks of one worker's run, and what they share: the runner fed by the
 /// claims, the flusher that stores results and gives the unfinished chunks back, heartbeats,
-/// and the listener for new work. How they stop is the `RunStop` shell's to say: they stop
+/// and the listener for new work. How they stop is the `RunStopStateMachine` shell's to say: they stop
 /// claiming when told to stop admitting, the requests in flight are cancelled when
 /// ``StopLatches/cancelInFlight`` opens, and storing is abandoned when
 /// ``StopLatches/abandonStoring`` opens (the database is out of reach and a person asked

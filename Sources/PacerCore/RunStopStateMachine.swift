@@ -22,7 +22,7 @@
 /// - Work withdrawn (a worker's batch dropped) cancels at once and stores nothing more.
 ///
 /// The first cause of a stop is kept for the report (``cause``).
-public struct RunStop: Sendable, Hashable {
+public struct RunStopStateMachine: Sendable, Hashable {
     /// Where the run is.
     public enum Phase: Sendable, Hashable {
         /// Admitting and sending.

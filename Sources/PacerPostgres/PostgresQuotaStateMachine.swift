@@ -1,6 +1,5 @@
 /// The share of a quota that one process holds when many processes pace against one limit:
-/// the pure core of a shared quota (PacerPostgres' `PostgresQuota`), with times in seconds on
-/// the process's own clock.
+/// the pure core of ``PostgresQuota``, with times in seconds on the process's own clock.
 ///
 /// The shared store hands out *leases*: a run of request slots, `spacing` apart, starting at
 /// a time it chose on the shared timeline (so that the leases of all processes never overlap
@@ -15,7 +14,7 @@
 /// Each slot is booked for its request's estimated tokens; what a request did not use is
 /// given back to the shared store as soon as its answer is back (``refund(tokens:)``,
 /// ``settlement()``), so that the next booking of any process counts real usage.
-package struct QuotaLease: Sendable, Equatable {
+package struct PostgresQuotaStateMachine: Sendable, Equatable {
     /// What the shared store granted, on this process's clock.
     package struct Grant: Sendable, Equatable {
         /// Request slots granted (0: none, ask again at ``retryAt``).

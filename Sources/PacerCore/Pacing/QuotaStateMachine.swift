@@ -1,6 +1,6 @@
 /// The pure core of the ``RateLimiter``: who may send when, from the configured limits and
 /// what the server has said. Times are seconds from the limiter's origin.
-package struct AdmissionState: Sendable {
+package struct QuotaStateMachine: Sendable {
     /// What a caller asking to send should do.
     public enum Decision: Sendable, Hashable {
         /// Send at this time; the reservation has been booked. `probe`: this request carries

@@ -4,13 +4,13 @@ import Testing
 
 /// Table tests of how a run stops: each row is the events fed from a fresh run, and the
 /// actions the last one asks for, the phase it leaves and the cause kept.
-@Suite struct RunStopTests {
+@Suite struct RunStopStateMachineTests {
     struct Row: Sendable, CustomTestStringConvertible {
         var name: String
-        var events: [RunStop.Event]
-        var actions: RunStop.Actions
-        var phase: RunStop.Phase
-        var cause: RunStop.Cause?
+        var events: [RunStopStateMachine.Event]
+        var actions: RunStopStateMachine.Actions
+        var phase: RunStopStateMachine.Phase
+        var cause: RunStopStateMachine.Cause?
         var testDescription: String { name }
     }
 
@@ -147,8 +147,8 @@ import Testing
 
     @Test(arguments: rows)
     func eachEventFromEachPhase(row: Row) {
-        var stop = RunStop()
-        var last: RunStop.Actions = []
+        var stop = RunStopStateMachine()
+        var last: RunStopStateMachine.Actions = []
         for event in row.events { last = stop.handle(event) }
         #expect(last == row.actions)
         #expect(stop.phase == row.phase)

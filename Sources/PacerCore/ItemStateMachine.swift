@@ -14,7 +14,7 @@
 /// ```
 ///
 /// Times are durations since an origin the shell chooses (the batch's start).
-struct ItemLifecycle: Sendable {
+struct ItemStateMachine: Sendable {
     /// What the machine needs to know of the batch's settings.
     struct Configuration: Sendable, Hashable {
         /// When failed attempts are retried.

@@ -1,16 +1,16 @@
-import PacerCore
+import PacerPostgres
 import Testing
 
 /// A process's share of a quota shared by many: slots at their times, missed slots dropped,
 /// one fetch at a time, leases sized by what was used, never booked far ahead.
-@Suite struct QuotaLeaseTests {
-    func sendTime(_ decision: QuotaLease.Decision) -> Double? {
+@Suite struct PostgresQuotaStateMachineTests {
+    func sendTime(_ decision: PostgresQuotaStateMachine.Decision) -> Double? {
         if case .send(let at) = decision { return at }
         return nil
     }
 
     @Test func theFirstCallerFetchesOneSlotAndOthersWaitForIt() {
-        var lease = QuotaLease()
+        var lease = PostgresQuotaStateMachine()
         #expect(lease.take(tokens: 100, now: 0) == .fetch(requests: 1, tokens: 100))
         #expect(lease.take(tokens: 100, now: 0) == .wait(until: nil))
         lease.apply(.init(requests: 1, tokens: 100, start: 0.5, spacing: 0), now: 0.01)
@@ -18,7 +18,7 @@ import Testing
     }
 
     @Test func slotsGoAtTheirTimesAndAUsedUpLeaseDoublesTheNext() {
-        var lease = QuotaLease(maxRequests: 10)
+        var lease = PostgresQuotaStateMachine(maxRequests: 10)
         _ = lease.take(tokens: 0, now: 0)
         lease.apply(.init(requests: 1, tokens: .max, start: 0, spacing: 0.1), now: 0)
         #expect(lease.take(tokens: 0, now: 0) == .send(at: 0))
@@ -47,7 +47,7 @@ import Testing
     }
 
     @Test func slotsWhoseTimePassedAreDroppedNotSentInABurst() {
-        var lease = QuotaLease()
+        var lease = PostgresQuotaStateMachine()
         _ = lease.take(tokens: 0, now: 0)
         lease.apply(.init(requests: 10, tokens: .max, start: 0, spacing: 0.1), now: 0)
         // At 0.65 the slots of 0 … 0.5 passed more than a slot ago and are gone; the one of
@@ -58,7 +58,7 @@ import Testing
     }
 
     @Test func aPartlyUsedLeaseAsksForWhatWasUsedPlusOne() {
-        var lease = QuotaLease()
+        var lease = PostgresQuotaStateMachine()
         _ = lease.take(tokens: 0, now: 0)
         lease.apply(.init(requests: 8, tokens: .max, start: 0, spacing: 0.1), now: 0)
         #expect(lease.take(tokens: 0, now: 0) == .send(at: 0))
@@ -68,7 +68,7 @@ import Testing
     }
 
     @Test func tokensRunOutBeforeSlots() {
-        var lease = QuotaLease()
+        var lease = PostgresQuotaStateMachine()
         _ = lease.take(tokens: 400, now: 0)
         lease.apply(.init(requests: 5, tokens: 1000, start: 0, spacing: 0.1), now: 0)
         #expect(lease.take(tokens: 400, now: 0) == .send(at: 0))
@@ -81,7 +81,7 @@ import Testing
     /// (not into this lease, whose slots may all be taken), as do the tokens of a lease given
     /// up; a failed settlement keeps them for the next.
     @Test func unusedTokensGoBackToTheStoreAtOnce() {
-        var lease = QuotaLease()
+        var lease = PostgresQuotaStateMachine()
         _ = lease.take(tokens: 400, now: 0)
         lease.apply(.init(requests: 2, tokens: 800, start: 0, spacing: 0.1), now: 0)
         #expect(lease.take(tokens: 400, now: 0) == .send(at: 0))
@@ -107,7 +107,7 @@ import Testing
     /// Another process's settlement heard while a lease is being asked for: the answer (which
     /// may predate it) does not hold this process until its "ask again" time.
     @Test func aSettlementHeardDuringAFetchIsNotLostToItsAnswer() {
-        var lease = QuotaLease()
+        var lease = PostgresQuotaStateMachine()
         _ = lease.take(tokens: 100, now: 0)
         lease.askSoon()
         lease.apply(.init(requests: 0, tokens: 0, start: 0, spacing: 0, retryAt: 2), now: 0)
@@ -118,7 +118,7 @@ import Testing
     }
 
     @Test func withoutATokenLimitNothingIsSettled() {
-        var lease = QuotaLease()
+        var lease = PostgresQuotaStateMachine()
         _ = lease.take(tokens: 400, now: 0)
         lease.apply(.init(requests: 1, tokens: .max, start: 0, spacing: 0.1), now: 0)
         #expect(lease.take(tokens: 400, now: 0) == .send(at: 0))
@@ -128,7 +128,7 @@ import Testing
     }
 
     @Test func nothingGrantedWaitsUntilTheStoreSaysAndAFailedFetchUntilItsRetry() {
-        var lease = QuotaLease()
+        var lease = PostgresQuotaStateMachine()
         _ = lease.take(tokens: 0, now: 0)
         lease.apply(.init(requests: 0, tokens: 0, start: 0, spacing: 0, retryAt: 2), now: 0)
         #expect(lease.take(tokens: 0, now: 1) == .wait(until: 2))

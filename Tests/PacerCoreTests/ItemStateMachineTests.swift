@@ -3,15 +3,15 @@ import Testing
 @testable import PacerCore
 
 /// Table tests of one item's lifecycle: feed events, compare the actions.
-@Suite struct ItemLifecycleTests {
+@Suite struct ItemStateMachineTests {
     static let overloaded = ItemError(kind: .httpStatus, status: 503, message: "overloaded", isRetryable: true)
     static let badRequest = ItemError(kind: .httpStatus, status: 400, message: "bad request", isRetryable: false)
     static let refused = ItemError(kind: .network, message: "connection refused", isRetryable: true)
     static let probe = QuotaReservation(tokens: 100, probe: true)
     static let booking = QuotaReservation(tokens: 100, probe: false)
 
-    func lifecycle(retries: Int = 3, deadline: Duration? = nil, maxWait: Duration = .seconds(120)) -> ItemLifecycle {
-        ItemLifecycle(
+    func lifecycle(retries: Int = 3, deadline: Duration? = nil, maxWait: Duration = .seconds(120)) -> ItemStateMachine {
+        ItemStateMachine(
             configuration: .init(
                 retry: RetryPolicy(maxRetries: retries, backoff: Backoff(base: .seconds(1), jitter: .none)),
                 attemptTimeout: .seconds(10),
@@ -23,14 +23,14 @@ import Testing
     }
 
     /// A lifecycle that has started and been admitted once at `now`.
-    func attempting(_ machine: inout ItemLifecycle, reservation: QuotaReservation = booking, now: Duration = .zero) {
+    func attempting(_ machine: inout ItemStateMachine, reservation: QuotaReservation = booking, now: Duration = .zero) {
         #expect(machine.start(now: now).next == .acquire(tokens: 100, deadline: nil))
         // The first attempt's timeout is the attempt timeout, or the deadline if that is sooner.
         let timeout = min(machine.configuration.itemDeadline ?? .seconds(10), .seconds(10))
         #expect(machine.admitted(reservation, stopping: false, now: now).next == .attempt(number: 1, timeout: timeout))
     }
 
-    func ending(_ action: ItemLifecycle.Action) -> ItemLifecycle.Ending? {
+    func ending(_ action: ItemStateMachine.Action) -> ItemStateMachine.Ending? {
         if case .finish(let ending) = action.next { return ending }
         return nil
     }
@@ -56,7 +56,7 @@ import Testing
         var attempt = 1
         // Two displaced failures (the most that are free with one retry allowed: one), then
         // one ordinary: 1 free + 1 counted = 3 attempts in all.
-        func fail(displaced: Bool) -> ItemLifecycle.Action {
+        func fail(displaced: Bool) -> ItemStateMachine.Action {
             now += .seconds(1)
             return machine.failed(cut, stopping: false, displaced: displaced, unit: 0, now: now)
         }
@@ -257,7 +257,7 @@ import Testing
     /// the cooldown ends. The probe must not be spent on that answer (it was, and every
     /// later caller waited for a probe that never came: the batch hung after an outage).
     @Test func aProbeIsNotSpentOnAWait() {
-        var state = AdmissionState(
+        var state = QuotaStateMachine(
             limits: RateLimits(
                 requestsPerMinute: 30,
                 burst: .milliseconds(100),
@@ -288,7 +288,7 @@ import Testing
     /// A request sent before the breaker opened ends while it is half-open: it says nothing
     /// about the server now, and must neither close the breaker nor take the probe's place.
     @Test func onlyTheProbeDecidesAHalfOpenBreaker() {
-        var state = AdmissionState(
+        var state = QuotaStateMachine(
             limits: RateLimits(learnFromServer: false),
             breaker: CircuitBreaker(threshold: 1, cooldown: 1)
         )

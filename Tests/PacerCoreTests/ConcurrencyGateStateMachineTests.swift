@@ -7,7 +7,7 @@ import Testing
 /// token, past it they queue, and the latency grows with the in-flight count; in the first
 /// round (requests sent together) the k-th answer waited for the ⌈k / slots⌉ − 1 batches
 /// before it. (Issue 11.)
-@Suite struct AdaptiveConcurrencyTests {
+@Suite struct ConcurrencyGateStateMachineTests {
     struct Server {
         var slots: Int
         var noise: Double
@@ -36,7 +36,7 @@ import Testing
     }
 
     /// Runs `steps` samples with the limit's own in-flight count; returns the limits used.
-    func run(_ limit: inout AdaptiveConcurrency, server: inout Server, steps: Int) -> [Int] {
+    func run(_ limit: inout ConcurrencyGateStateMachine, server: inout Server, steps: Int) -> [Int] {
         let firstRound = limit.configuration.initial
         return (0..<steps).map { _ in
             let inFlight = limit.limit
@@ -50,7 +50,7 @@ import Testing
 
     @Test(arguments: [(1, 0.1), (8, 0.1), (8, 0.5), (32, 0.1)])
     func settlesJustAboveTheServersSlots(slots: Int, noise: Double) {
-        var limit = AdaptiveConcurrency()
+        var limit = ConcurrencyGateStateMachine()
         var server = Server(slots: slots, noise: noise)
         let used = run(&limit, server: &server, steps: 3000)
         let settled = mean(used[300...])
@@ -59,7 +59,7 @@ import Testing
     }
 
     @Test func followsASlowerServerAfterItsNextBaseline() {
-        var limit = AdaptiveConcurrency()
+        var limit = ConcurrencyGateStateMachine()
         var server = Server(slots: 16, noise: 0.1)
         _ = run(&limit, server: &server, steps: 2000)
         #expect(limit.limit >= 16)
@@ -71,7 +71,7 @@ import Testing
     }
 
     @Test func theFirstRoundsFastestAnswerIsTheBaselineAndTheLimitThenDoublesARound() {
-        var limit = AdaptiveConcurrency(configuration: .init(initial: 4))
+        var limit = ConcurrencyGateStateMachine(configuration: .init(initial: 4))
         #expect(!limit.isMeasuringBaseline && limit.limit == 4)
         // One slot, first come first served: the first answer waited for nobody.
         for latency in [1.0, 2.0, 3.0] { limit.record(.answered(secondsPerUnit: latency, inFlight: 4)) }
@@ -79,7 +79,7 @@ import Testing
         limit.record(.answered(secondsPerUnit: 4.0, inFlight: 4))
         #expect(limit.baseline == 1)
         // A server with room: answers at the baseline add one each.
-        var roomy = AdaptiveConcurrency(configuration: .init(initial: 4))
+        var roomy = ConcurrencyGateStateMachine(configuration: .init(initial: 4))
         for _ in 0..<4 { roomy.record(.answered(secondsPerUnit: 1, inFlight: 4)) }
         for _ in 0..<4 { roomy.record(.answered(secondsPerUnit: 1, inFlight: 4)) }
         #expect(roomy.limit == 8)
@@ -89,7 +89,9 @@ import Testing
     }
 
     @Test func aMeasurementAtTheMinimumIgnoresQueuedAnswersAndIsRepeatedLessWhileItHolds() {
-        var limit = AdaptiveConcurrency(configuration: .init(initial: 2, remeasureEvery: 10, baselineSamples: 3))
+        var limit = ConcurrencyGateStateMachine(
+            configuration: .init(initial: 2, remeasureEvery: 10, baselineSamples: 3)
+        )
         for _ in 0..<2 { limit.record(.answered(secondsPerUnit: 1, inFlight: 2)) }
         func runUntilMeasuring() -> Int {
             var samples = 0
@@ -116,7 +118,7 @@ import Testing
     }
 
     @Test func anOverloadCutsTheLimitAtOnceAndOtherFailuresDoNot() {
-        var limit = AdaptiveConcurrency(configuration: .init(initial: 20))
+        var limit = ConcurrencyGateStateMachine(configuration: .init(initial: 20))
         #expect(limit.limit == 20)
         limit.record(.other)
         #expect(limit.limit == 20)
