@@ -50,10 +50,13 @@ import Testing
                 let spans = zip(steadyStarts.dropFirst(10), steadyStarts).map { $0 - $1 }.sorted()
                 let perMinute = 60 * 10 / spans[spans.count / 2]
                 // Not above it when the run took under 1.5× its paced time (a pacer that runs
-                // ahead only makes the run shorter): inside the full suite on two cores one run
-                // took 3.5× (21 s), starved of CPU, and its catch-up clusters can fill the median.
+                // ahead only makes the run shorter) and was not starved of CPU (see below): inside
+                // the full suite on two cores one run took 3.5× (21 s), and one on a fresh clone
+                // beside other load measured 1,277 per minute in a run of normal length: the
+                // requests a stall held all start when it ends, and their cluster can fill the
+                // median. A pacer that runs ahead still fails the check above, which always holds.
                 let paced = Double(count - 18) / rate
-                if starts[starts.count - 1] - starts[0] < 1.5 * paced {
+                if starts[starts.count - 1] - starts[0] < 1.5 * paced, oversleep < .milliseconds(100) {
                     #expect(perMinute <= 1200 * 1.05, "\(perMinute) per minute")
                 }
                 // Not below it, and no 429s, unless the machine was starved of CPU meanwhile,
