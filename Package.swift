@@ -36,6 +36,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         // `swift package generate-documentation` (CI builds every library's documentation).
         .package(url: "https://github.com/swiftlang/swift-docc-plugin.git", from: "1.5.0"),
+        .package(url: "https://github.com/vapor/multipart-kit.git", from: "4.7.1"),
     ],
     targets: [
         // Engine: bounded concurrency, retry, backoff, timeouts, summary. No networking, no printing.
@@ -137,13 +138,29 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // `pacer serve`: OpenAI's Files and Batches API on Hummingbird, in front of any server.
+        .target(
+            name: "PacerServe",
+            dependencies: [
+                "PacerJSON",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "MultipartKit", package: "multipart-kit"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         // The command line: commands, option groups, the console (progress, summary text).
         .target(
             name: "PacerCLI",
             dependencies: [
                 "PacerCore", "PacerHTTP", "PacerJSON", "PacerJobs", "PacerMetrics", "PacerOpenAI", "PacerSimulator",
-                "PacerPostgres",
+                "PacerPostgres", "PacerServe",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ]
@@ -211,6 +228,15 @@ let package = Package(
                 "PacerCLI", "PacerCore", "PacerJobs", "PacerHTTP", "PacerJSON", "PacerMetrics", "PacerOpenAI",
                 "PacerPostgres", "PacerSimulator",
                 "PacerTesting",
+            ]
+        ),
+        .testTarget(
+            name: "PacerServeTests",
+            dependencies: [
+                "PacerServe",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
         .testTarget(

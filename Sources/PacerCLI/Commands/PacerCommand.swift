@@ -11,7 +11,7 @@ public struct PacerCommand: AsyncParsableCommand {
     /// The subcommands this module provides.
     public static let subcommands: [any ParsableCommand.Type] = [
         ChatCommand.self, BatchAPICommand.self, EmbedCommand.self, FetchCommand.self, SimulateCommand.self,
-        ProbeCommand.self, DemoCommand.self, QueueCommand.self, WorkerCommand.self,
+        ProbeCommand.self, DemoCommand.self, QueueCommand.self, WorkerCommand.self, ServeCommand.self,
     ]
 
     /// The command's name, abstract and subcommands.
