@@ -19,7 +19,9 @@ import Synchronization
 ///   limit is refused before it books.
 /// - **Limits** are the ones given, else learned from the server's `x-ratelimit-limit-*`
 ///   headers by any process and kept in the row; until they are known, one request at a time
-///   is sent across all processes (the probe).
+///   is sent across all processes (the probe). A process whose server answers a counted
+///   request without any limit header has the row drop the limits it learned (from another
+///   server, in an earlier run).
 /// - **A 429 anywhere pauses everyone**: the pause is kept in the row and announced with
 ///   `NOTIFY`, so the others hold at once.
 /// - **The circuit breaker** is each process's own (a `Quota` without rate limits inside),
@@ -84,6 +86,11 @@ public final class PostgresQuota: QuotaProtocol {
         var unsentRPM: Double?
         var unsentTPM: Double?
         var unlimitedSeen = false
+        /// Whether this process's own answers carried rate-limit headers.
+        var heardLimits = false
+        /// Whether to tell the row to drop the limits it learned, and whether that was told.
+        var forgetLearned = false
+        var forgotLearned = false
         var knowsLimits: Bool
         /// The database's clock minus this process's, from the last round trip.
         var clockOffset = 0.0
@@ -388,12 +395,13 @@ public final class PostgresQuota: QuotaProtocol {
     /// One round trip: books a lease of `requests` slots and `tokens` tokens.
     private func fetch(requests: Int, tokens: Int) async throws {
         let limits = configuration.limits
-        let (learnedRPM, learnedTPM, unlimited) = state.withLock { state in
+        let (learnedRPM, learnedTPM, unlimited, forget) = state.withLock { state in
             defer {
                 state.unsentRPM = nil
                 state.unsentTPM = nil
+                state.forgetLearned = false
             }
-            return (state.unsentRPM, state.unsentTPM, state.unlimitedSeen)
+            return (state.unsentRPM, state.unsentTPM, state.unlimitedSeen, state.forgetLearned)
         }
         let settle = state.withLock { $0.lease.settlement() }
         let sent = now
@@ -411,7 +419,7 @@ public final class PostgresQuota: QuotaProtocol {
                     SELECT granted, granted_tokens, window_start, spacing, db_now, rpm, tpm, breaker_until
                     FROM pacer_quota_book(\(name), \(requests), \(Int64(tokens)),
                         \(limits.requestsPerMinute), \(limits.tokensPerMinute), \(learnedRPM), \(learnedTPM), \(unlimited),
-                        \(limits.headroom), \(probeSeconds), \(60.0), \(Int64(settle)), \(burst))
+                        \(limits.headroom), \(probeSeconds), \(60.0), \(Int64(settle)), \(burst), \(forget))
                     """
                 )
                 var leases: [Lease] = []
@@ -424,6 +432,7 @@ public final class PostgresQuota: QuotaProtocol {
                 state.unsentRPM = state.unsentRPM ?? learnedRPM
                 state.unsentTPM = state.unsentTPM ?? learnedTPM
                 state.lease.unsettle(settle)
+                if forget { state.forgetLearned = true }
             }
             throw error
         }
@@ -485,6 +494,19 @@ public final class PostgresQuota: QuotaProtocol {
             guard outcome.isAnswer, configuration.limits.learnFromServer else { return }
             let rpm = snapshot?.requestLimit.map(Double.init)
             let tpm = snapshot?.tokenLimit.map(Double.init)
+            if rpm != nil || tpm != nil { state.heardLimits = true }
+            // A server that answers a counted request (a success with usage) without any limit
+            // header has none: limits the row learned before (from another server, in an
+            // earlier run) would pace it for nothing, so the row is told to drop them, once.
+            // Not when this process has heard limits itself (a header missing from one answer).
+            if rpm == nil, tpm == nil, outcome.countedTokens, !state.heardLimits, !state.forgotLearned,
+                configuration.limits.requestsPerMinute == nil, configuration.limits.tokensPerMinute == nil,
+                state.knowsLimits, state.tokenLimit != nil || state.lease.maxRequests != Self.unlimitedLease
+            {
+                state.forgetLearned = true
+                state.forgotLearned = true
+                state.lease.askSoon()
+            }
             if let rpm, rpm != state.learnedRPM {
                 state.learnedRPM = rpm
                 state.unsentRPM = rpm

@@ -124,16 +124,17 @@ enum QuotaSchema {
     // would keep the estimate of requests still in flight, which `pacer_quota_settle` gives
     // back as their answers arrive. The slots are returned as a start and an even spacing:
     // the slot times are convex in their index, so the chord never puts a slot early.
-    // `p_settle_tokens` the process booked and did not use are given back first. Without a
-    // known limit: one probe at a time (until an answer brings the limits), or all asked
-    // when the server has none.
+    // `p_settle_tokens` the process booked and did not use are given back first.
+    // `p_forget_learned` drops the limits learned so far (the process's server answers
+    // without any). Without a known limit: one probe at a time (until an answer brings the
+    // limits), or all asked when the server has none.
     private static let bookFunction: PostgresQuery = """
         CREATE OR REPLACE FUNCTION pacer_quota_book(
             p_name text, p_requests bigint, p_tokens bigint,
             p_rpm double precision, p_tpm double precision,
             p_learned_rpm double precision, p_learned_tpm double precision, p_unlimited boolean,
             p_headroom double precision, p_probe_seconds double precision, p_horizon double precision,
-            p_settle_tokens bigint, p_burst double precision
+            p_settle_tokens bigint, p_burst double precision, p_forget_learned boolean
         ) RETURNS TABLE (
             granted integer, granted_tokens bigint, window_start double precision, spacing double precision,
             db_now double precision, rpm double precision, tpm double precision, breaker_until double precision
@@ -157,6 +158,13 @@ enum QuotaSchema {
             q.learned_rpm := coalesce(p_learned_rpm, q.learned_rpm);
             q.learned_tpm := coalesce(p_learned_tpm, q.learned_tpm);
             q.unlimited := q.unlimited OR p_unlimited;
+            -- A process whose server answers without limits: what earlier runs learned (from
+            -- another server, maybe) no longer holds.
+            IF p_forget_learned THEN
+                q.learned_rpm := NULL;
+                q.learned_tpm := NULL;
+                q.unlimited := true;
+            END IF;
             eff_rpm := coalesce(p_rpm, q.learned_rpm);
             eff_tpm := coalesce(p_tpm, q.learned_tpm);
             db_now := now_s;

@@ -111,4 +111,43 @@ import Testing
             }
         }
     }
+
+    /// Workers share the quota `default` of their database. Limits one run learned from a
+    /// server with 6,000 TPM stayed in the row for good, so a later batch against a server
+    /// with no limits was paced at 6,000 TPM (2 items a second): an answer that counted
+    /// tokens and carried no limit header now has the row drop what it learned.
+    @Test func limitsLearnedFromAnotherServerAreDroppedWhenTheServerAnswersWithoutAny() async throws {
+        try await withPostgres { server in
+            try await QueueDatabase.withDatabase(try DatabaseURL(server.url)) { database in
+                let configuration = PostgresQuota.Configuration(name: "stale")
+                let earlier = PostgresQuota(database: database, configuration: configuration)
+                try await earlier.prepare()
+                let limited = RateLimitSnapshot(tokenLimit: 6_000, remainingTokens: 5_900)
+                for _ in 0..<2 {
+                    let reservation = try await earlier.acquire(
+                        tokens: 100,
+                        before: .now + .seconds(10),
+                        unlessStopped: nil
+                    )
+                    earlier.release(reservation, outcome: .answered(usedTokens: 100, rateLimit: limited))
+                }
+                #expect(try await StoredQuota.read("stale", from: database)?.learnedTokensPerMinute == 6_000)
+
+                // A later run, against a server that sends no limits.
+                let later = PostgresQuota(database: database, configuration: configuration)
+                let first = try await later.acquire(tokens: 100, before: .now + .seconds(10), unlessStopped: nil)
+                later.release(first, outcome: .answered(usedTokens: 100, rateLimit: nil))
+                // Two requests of 5,000 tokens: at 6,000 TPM the second would wait about 50 s.
+                for _ in 0..<2 {
+                    let reservation = try await later.acquire(
+                        tokens: 5_000,
+                        before: .now + .seconds(5),
+                        unlessStopped: nil
+                    )
+                    later.release(reservation, outcome: .answered(usedTokens: 5_000, rateLimit: nil))
+                }
+                #expect(try await StoredQuota.read("stale", from: database)?.learnedTokensPerMinute == nil)
+            }
+        }
+    }
 }

@@ -33,6 +33,12 @@ public struct QuotaOutcome: Sendable, Hashable {
         return nil
     }
 
+    /// Whether the server answered and counted tokens (a success that reported its usage).
+    public var countedTokens: Bool {
+        if case .answered(_?, _) = kind { return true }
+        return false
+    }
+
     /// Whether the server answered (with any status).
     public var isAnswer: Bool {
         if case .answered = kind { return true }
