@@ -142,7 +142,7 @@ let package = Package(
         .target(
             name: "PacerServe",
             dependencies: [
-                "PacerJSON",
+                "PacerCore", "PacerJSON", "PacerJobs", "PacerOpenAI",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -151,6 +151,7 @@ let package = Package(
                 .product(name: "MultipartKit", package: "multipart-kit"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ]
         ),
         // The command line: commands, option groups, the console (progress, summary text).
@@ -233,7 +234,7 @@ let package = Package(
         .testTarget(
             name: "PacerServeTests",
             dependencies: [
-                "PacerServe",
+                "PacerCore", "PacerHTTP", "PacerJobs", "PacerOpenAI", "PacerServe", "PacerSimulator", "PacerTesting",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

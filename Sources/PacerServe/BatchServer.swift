@@ -5,13 +5,15 @@ import HummingbirdCore
 import Logging
 import NIOCore
 import ServiceLifecycle
+import UnixSignals
 
-/// `pacer serve`: OpenAI's Files API (and, next, its Batches API) in front of any
-/// OpenAI-compatible server. Clients authenticate with `Authorization: Bearer KEY`; each key
-/// sees only what it created.
+/// `pacer serve`: OpenAI's Files and Batches APIs in front of any OpenAI-compatible server.
+/// Clients authenticate with `Authorization: Bearer KEY`; each key sees only what it created.
+/// Batches run against the ``Upstream`` through the library's file run, and are kept in the
+/// data folder: a server started again on it goes on where it stopped.
 ///
 /// ```swift
-/// try await BatchServer.withRunning(ServeConfiguration(port: 0, dataFolder: folder)) { server in
+/// try await BatchServer.withRunning(ServeConfiguration(port: 0, dataFolder: folder), upstream: upstream) { server in
 ///     print(server.baseURL)  // http://127.0.0.1:PORT/v1
 /// }
 /// ```
@@ -20,16 +22,34 @@ public struct BatchServer: Sendable {
     public let configuration: ServeConfiguration
     /// The uploaded files.
     public let files: FileStore
+    /// The batches, and the service that runs them.
+    let batches: BatchService
     let logger: Logger
 
-    /// Opens the data folder (created if needed); the server does not listen yet.
-    public init(
+    /// Opens the data folder (created if needed) and finds the batches in it; nothing runs
+    /// and the server does not listen until ``serviceGroup(signals:onReady:)`` runs.
+    ///
+    /// - Parameter upstream: Where batches run; `nil` keeps files only (creating a batch is refused).
+    package init(
         configuration: ServeConfiguration,
+        upstream: Upstream? = nil,
         logger: Logger = Logger(label: "pacer.serve", factory: { _ in SwiftLogNoOpLogHandler() })
     ) throws {
         self.configuration = configuration
-        self.files = try FileStore(dataFolder: configuration.dataFolder)
+        let files = try FileStore(dataFolder: configuration.dataFolder)
+        self.files = files
+        self.batches = BatchService(
+            store: try BatchStore(dataFolder: configuration.dataFolder),
+            files: files,
+            upstream: upstream,
+            logger: logger
+        )
         self.logger = logger
+    }
+
+    /// Opens the data folder for a server that keeps files only.
+    public init(configuration: ServeConfiguration) throws {
+        try self.init(configuration: configuration, upstream: nil)
     }
 
     /// A running server's address.
@@ -47,6 +67,7 @@ public struct BatchServer: Sendable {
     {
         let router = Router(context: BasicRequestContext.self)
         addFileRoutes(to: router)
+        addBatchRoutes(to: router)
         return Application(
             router: router,
             configuration: .init(
@@ -58,18 +79,46 @@ public struct BatchServer: Sendable {
         )
     }
 
+    /// The server's services: the batches' runs, and the HTTP application in front of them
+    /// (stopped first at a shutdown, so no batch is created while the runs drain).
+    ///
+    /// - Parameters:
+    ///   - signals: The signals that shut the group down gracefully (none in tests).
+    ///   - onReady: Told the port once the server listens.
+    package func serviceGroup(
+        signals: [UnixSignal] = [],
+        onReady: @escaping @Sendable (Int) async -> Void = { _ in }
+    ) -> ServiceGroup {
+        ServiceGroup(
+            configuration: .init(
+                services: [batches, makeApplication(onReady: onReady)],
+                gracefulShutdownSignals: signals,
+                logger: logger
+            )
+        )
+    }
+
     /// Starts a server, runs `body` with its address, then stops it.
     public static func withRunning<T: Sendable>(
         _ configuration: ServeConfiguration,
         _ body: (Running) async throws -> T
     ) async throws -> T {
-        let server = try BatchServer(configuration: configuration)
+        try await withRunning(configuration, upstream: nil, body)
+    }
+
+    /// Starts a server whose batches run against `upstream`, runs `body` with its address,
+    /// then stops it (the batches' runs drain and stay where they are).
+    package static func withRunning<T: Sendable>(
+        _ configuration: ServeConfiguration,
+        upstream: Upstream?,
+        _ body: (Running) async throws -> T
+    ) async throws -> T {
+        let server = try BatchServer(configuration: configuration, upstream: upstream)
         let (ports, portContinuation) = AsyncStream.makeStream(of: Int.self)
-        let application = server.makeApplication { port in
+        let services = server.serviceGroup { port in
             portContinuation.yield(port)
             portContinuation.finish()
         }
-        let services = ServiceGroup(configuration: .init(services: [application], logger: server.logger))
         return try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
                 defer { portContinuation.finish() }

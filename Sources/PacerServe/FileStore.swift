@@ -67,15 +67,51 @@ public final class FileStore: Sendable {
     func commit(_ temporary: URL, record: Record) throws {
         try FileManager.default.moveItem(at: temporary, to: contentURL(record.id))
         do {
-            let encoder = JSONEncoder()
-            let recordTemporary = temporaryURL()
-            try encoder.encode(record).write(to: recordTemporary)
-            try FileManager.default.moveItem(
-                at: recordTemporary,
-                to: folder.appendingPathComponent(record.id + ".json")
-            )
+            try writeRecord(record)
         } catch {
             try? FileManager.default.removeItem(at: contentURL(record.id))
+            throw error
+        }
+    }
+
+    /// Makes `source` (a batch's output or errors) the file `record` describes, as a second
+    /// link to the same bytes (a copy where the file system cannot link). Doing it again,
+    /// after a kill, finishes what is missing.
+    func adopt(_ source: URL, record: Record) throws {
+        guard records.withLock({ $0[record.id] }) == nil else { return }
+        let manager = FileManager.default
+        let target = contentURL(record.id)
+        if !manager.fileExists(atPath: target.path) {
+            let temporary = temporaryURL()
+            do {
+                try manager.linkItem(at: source, to: temporary)
+            } catch {
+                try manager.copyItem(at: source, to: temporary)
+            }
+            try manager.moveItem(at: temporary, to: target)
+        }
+        try writeRecord(record)
+    }
+
+    /// Links the file `id`'s bytes at `target` (a batch's own hold on its input: the client
+    /// may delete the file while the batch runs).
+    func link(_ id: String, to target: URL) throws {
+        let manager = FileManager.default
+        do {
+            try manager.linkItem(at: contentURL(id), to: target)
+        } catch {
+            try manager.copyItem(at: contentURL(id), to: target)
+        }
+    }
+
+    /// Writes `record` under its id, then lists it.
+    private func writeRecord(_ record: Record) throws {
+        let temporary = temporaryURL()
+        do {
+            try JSONEncoder().encode(record).write(to: temporary)
+            try FileManager.default.moveItem(at: temporary, to: folder.appendingPathComponent(record.id + ".json"))
+        } catch {
+            try? FileManager.default.removeItem(at: temporary)
             throw error
         }
         records.withLock { $0[record.id] = record }
@@ -121,7 +157,12 @@ public final class FileStore: Sendable {
 
     /// A new file id, as OpenAI's look: `file-` and 24 letters and digits.
     static func newID() -> String {
+        "file-" + randomSuffix()
+    }
+
+    /// 24 random letters and digits.
+    static func randomSuffix() -> String {
         let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
-        return "file-" + String((0..<24).map { _ in alphabet[Int.random(in: 0..<alphabet.count)] })
+        return String((0..<24).map { _ in alphabet[Int.random(in: 0..<alphabet.count)] })
     }
 }

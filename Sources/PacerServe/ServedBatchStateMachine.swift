@@ -1,5 +1,5 @@
 /// The life of one batch that `pacer serve` runs, in OpenAI's statuses: the pure core of
-/// `ServedBatch` (issue 21's next part), which carries out its actions (check the input, run
+/// `ServedBatch`, which carries out its actions (check the input, run
 /// it through the library's file run, stop it, write the output and error files) and feeds
 /// back their ends.
 ///
@@ -15,9 +15,9 @@
 /// the output file holds every finished line. A window that passes does the same and ends
 /// `expired`. A server started again on the same data folder feeds ``Event/restarted`` to
 /// every batch it finds, and each goes on from where it was.
-package struct ServedBatchStateMachine: Sendable, Hashable {
+package struct ServedBatchStateMachine: Sendable, Hashable, Codable {
     /// OpenAI's batch statuses.
-    package enum Status: String, Sendable, Hashable, Codable, CaseIterable {
+    package enum Status: String, Sendable, Hashable, Codable, CodingKeyRepresentable, CaseIterable {
         case validating
         case failed
         case inProgress = "in_progress"

@@ -7,7 +7,7 @@ import Testing
 
 /// `pacer serve`'s Files API over real HTTP on loopback: what openai-python's `client.files`
 /// sends, and the answers and errors it expects.
-@Suite(.timeLimit(.minutes(2))) struct FilesAPITests {
+@Suite(.timeLimit(.minutes(2))) struct FilesAPITests: ServeTesting {
     static let chatLines = """
         {"custom_id": "a", "method": "POST", "url": "/v1/chat/completions", "body": {"model": "m", "messages": []}}
         {"custom_id": "b", "method": "POST", "url": "/v1/chat/completions", "body": {"model": "m", "messages": []}}
@@ -25,66 +25,6 @@ import Testing
         defer { if folder.lastPathComponent.hasPrefix("serve-") { try? FileManager.default.removeItem(at: folder) } }
         let configuration = ServeConfiguration(port: 0, dataFolder: folder, clientKeys: keys, fileLimits: limits)
         return try await BatchServer.withRunning(configuration) { try await body($0, folder) }
-    }
-
-    struct Answer {
-        var status: HTTPResponseStatus
-        var body: String
-        var json: [String: Any] { (try? JSONSerialization.jsonObject(with: Data(body.utf8))) as? [String: Any] ?? [:] }
-        var error: [String: Any] { json["error"] as? [String: Any] ?? [:] }
-    }
-
-    func send(
-        _ method: HTTPMethod,
-        _ url: String,
-        key: String? = "sk-one",
-        contentType: String? = nil,
-        body: HTTPClientRequest.Body? = nil
-    ) async throws -> Answer {
-        var request = HTTPClientRequest(url: url)
-        request.method = method
-        if let key { request.headers.add(name: "Authorization", value: "Bearer \(key)") }
-        if let contentType { request.headers.add(name: "Content-Type", value: contentType) }
-        if let body { request.body = body }
-        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
-        let bytes = try await response.body.collect(upTo: 10 * 1024 * 1024)
-        return Answer(status: response.status, body: String(buffer: bytes))
-    }
-
-    /// A multipart body as httpx (openai-python's transport) builds it: `purpose`, then `file`.
-    static func multipart(
-        _ content: String,
-        purpose: String? = "batch",
-        filename: String = "in.jsonl"
-    ) -> (
-        String, String
-    ) {
-        let boundary = "pacer-test-boundary"
-        var body = ""
-        if let purpose {
-            body += "--\(boundary)\r\nContent-Disposition: form-data; name=\"purpose\"\r\n\r\n\(purpose)\r\n"
-        }
-        body += "--\(boundary)\r\nContent-Disposition: form-data; name=\"file\"; filename=\"\(filename)\"\r\n"
-        body += "Content-Type: application/octet-stream\r\n\r\n\(content)\r\n--\(boundary)--\r\n"
-        return ("multipart/form-data; boundary=\(boundary)", body)
-    }
-
-    func upload(
-        _ server: BatchServer.Running,
-        _ content: String,
-        key: String? = "sk-one",
-        purpose: String? = "batch"
-    )
-        async throws -> Answer
-    {
-        let (type, body) = Self.multipart(content, purpose: purpose)
-        return try await send(
-            .POST,
-            server.baseURL + "/files",
-            key: key,
-            contentType: type,
-            body: .bytes(ByteBuffer(string: body))
-        )
     }
 
     @Test func anUploadedFileIsListedReadAndDeleted() async throws {

@@ -1,22 +1,33 @@
 import ArgumentParser
 import Foundation
-import Hummingbird
+import Logging
+import PacerHTTP
+import PacerJobs
+import PacerOpenAI
 import PacerServe
+import ServiceLifecycle
+import UnixSignals
 
-/// `pacer serve`: OpenAI's Files API (the Batches API is next) in front of any
-/// OpenAI-compatible server, until Ctrl-C.
+/// `pacer serve`: OpenAI's Files and Batches APIs in front of any OpenAI-compatible server,
+/// until Ctrl-C.
 struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "serve",
-        abstract: "Serve OpenAI's Files API for Batch API input files, until Ctrl-C.",
+        abstract: "Serve OpenAI's Files and Batches APIs, running batches against any OpenAI-compatible server.",
         discussion: """
-            Serves, under /v1, what openai-python's client.files calls: POST /v1/files \
-            (multipart, purpose=batch; at most 200 MB and 50,000 lines, checked as the upload \
-            streams: each line must be a JSON object), GET /v1/files, GET /v1/files/{id}, \
-            GET /v1/files/{id}/content and DELETE /v1/files/{id}. Files are kept in --data, so a \
-            server started again on the same folder has them. Clients send \
-            'Authorization: Bearer KEY'; each key sees only the files it uploaded (another \
-            key's are 404, no key is 401). The Batches API (POST /v1/batches…) is not served yet.
+            Serves, under /v1, what openai-python's client.files and client.batches call: \
+            POST /v1/files (multipart, purpose=batch; at most 200 MB and 50,000 lines, checked as \
+            the upload streams), GET /v1/files, GET /v1/files/{id}, GET /v1/files/{id}/content, \
+            DELETE /v1/files/{id}; POST /v1/batches (input_file_id, endpoint, completion_window \
+            such as 24h, metadata), GET /v1/batches, GET /v1/batches/{id} and POST \
+            /v1/batches/{id}/cancel. Each batch runs against --base-url (key from \
+            OPENAI_API_KEY) as pacer batch runs a file, at the pace the flags and the server's \
+            headers set; several batches at once share one quota, request by request in the \
+            order they ask. Files and batches are kept in --data: a server started again on the \
+            same folder goes on where it stopped, each custom_id once. Clients send \
+            'Authorization: Bearer KEY'; each key sees only what it created (another key's is \
+            404, no key is 401). The first Ctrl-C lets requests in flight finish (--grace) and \
+            leaves the batches to the next start.
             """
     )
 
@@ -37,12 +48,29 @@ struct ServeCommand: AsyncParsableCommand {
     )
     var clientKeys: String?
 
+    @OptionGroup var run: RunOptions
+
+    @OptionGroup var api: APIOptions
+
     func validate() throws {
         guard (0...65_535).contains(port) else { throw ValidationError("--port must be from 0 to 65535.") }
         if clientKeys == nil, !ServeConfiguration.isLoopback(host) {
             throw ValidationError(
                 "--host \(host) lets other machines in: give --client-keys FILE to say which keys they may use."
             )
+        }
+        guard run.input == "-", run.output == nil else {
+            throw ValidationError("pacer serve takes its inputs through POST /v1/files; drop the input and --output")
+        }
+        guard !run.ordered, !run.skipInvalid, run.resume, !run.retryFailed, run.format == .auto,
+            run.outputFormat == .pacer, run.summaryJSON == nil
+        else {
+            throw ValidationError(
+                "--ordered, --skip-invalid, --no-resume, --retry-failed, --format, --output-format and --summary-json apply to files, not to pacer serve"
+            )
+        }
+        guard !api.dryRun, api.maxCost == nil else {
+            throw ValidationError("--dry-run and --max-cost apply to pacer batch, not to pacer serve")
         }
     }
 
@@ -55,20 +83,43 @@ struct ServeCommand: AsyncParsableCommand {
         }
         let folder = data.map { URL(fileURLWithPath: $0, isDirectory: true) } ?? ServeConfiguration.defaultDataFolder
         let configuration = ServeConfiguration(host: host, port: port, dataFolder: folder, clientKeys: keys)
-        let server: BatchServer
-        do {
-            server = try BatchServer(configuration: configuration)
-        } catch {
-            throw ValidationError("\(folder.path): cannot use it as the data folder (\(error.localizedDescription)).")
+        let environment = Environment.current
+        let clientConfiguration = APIClient.Configuration(
+            access: try api.access(run: run, environment: environment),
+            pricing: try api.pricing()
+        )
+        let transportConfiguration = try run.transportConfiguration(environment: environment)
+        // As pacer batch: learn the limits from one request before sending a wave.
+        let engine = run.batchConfiguration(defaultTimeout: 60, tpm: api.tpm, probeFirst: true)
+        let settings = run.runSettings(engine)
+        let base = clientConfiguration.access.baseURL
+        try await HTTPTransport.withTransport(configuration: transportConfiguration) { transport in
+            try await SharedQuotaOption.with(run, configuration: engine) { quota in
+                let upstream = Upstream(
+                    client: APIClient(configuration: clientConfiguration, transport: transport),
+                    run: settings,
+                    quota: quota
+                )
+                let server: BatchServer
+                do {
+                    server = try BatchServer(configuration: configuration, upstream: upstream, logger: settings.logger)
+                } catch {
+                    throw ValidationError(
+                        "\(folder.path): cannot use it as the data folder (\(error.localizedDescription))."
+                    )
+                }
+                let host = self.host
+                try await server.serviceGroup(signals: [.sigterm, .sigint]) { port in
+                    let address = host.contains(":") ? "[\(host)]" : host
+                    Console.error(
+                        "pacer serve listening on http://\(address):\(port)/v1, running batches against \(base) "
+                            + "(data in \(folder.path)); "
+                            + (keys.map { "admitting \($0.names.count) client keys" }
+                                ?? "any key, each seeing its own files and batches")
+                    )
+                }
+                .run()
+            }
         }
-        let host = self.host
-        try await server.makeApplication { port in
-            let address = host.contains(":") ? "[\(host)]" : host
-            Console.error(
-                "pacer serve listening on http://\(address):\(port)/v1 (data in \(folder.path)); "
-                    + (keys.map { "admitting \($0.names.count) client keys" } ?? "any key, each seeing its own files")
-            )
-        }
-        .runService()
     }
 }

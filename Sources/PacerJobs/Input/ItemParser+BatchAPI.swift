@@ -44,4 +44,25 @@ extension ItemParser where Input == APIRequest {
             return (id, APIRequest(endpoint: endpoint, body: body))
         }
     )
+
+    /// OpenAI Batch API input lines that all call `endpoint`, as a batch created for one
+    /// endpoint (`POST /v1/batches` with `"endpoint"`) requires: a line for another is a
+    /// problem on its line.
+    package static func batchAPI(only endpoint: APIEndpoint) -> ItemParser {
+        let any = batchAPI
+        return ItemParser(
+            parseText: any.parseText,
+            parseJSON: { line throws in
+                let (id, request) = try any.parseJSON(line)
+                guard request.endpoint == endpoint else {
+                    throw LineProblem(
+                        message:
+                            #"this line's "url" is \#(request.endpoint.batchURL), but the batch's endpoint is \#(endpoint.batchURL)"#,
+                        itemID: id
+                    )
+                }
+                return (id, request)
+            }
+        )
+    }
 }

@@ -54,6 +54,12 @@ package struct BatchAPILine: OutputRecord {
         BatchAPILine(customID: id, response: nil, error: (ItemError.Kind.invalidInput.rawValue, error.description))
     }
 
+    /// The line for an item a batch ended without running (OpenAI's `batch_expired` and
+    /// `batch_cancelled`): `response: null` and an error with `code` and `message`.
+    package static func notRun(id: String, code: String, message: String) -> BatchAPILine {
+        BatchAPILine(customID: id, response: nil, error: (code, message))
+    }
+
     private init(customID: String, response: Response?, error: (code: String, message: String)?) {
         self.customID = customID
         self.response = response

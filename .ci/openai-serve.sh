@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Issue 21: openai-python's own client runs against `pacer serve` — a chat and an embeddings
+# batch through faults, a cancel, a broken line, paging, another key — with
+# Tests/openai-serve/run.py. The venv is the one .ci/openai-shapes.sh makes (openai pinned).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+pacer=.build/debug/pacer
+venv="${PACER_OPENAI_VENV:-/tmp/pacer-openai-venv}"
+if ! "$venv/bin/python" -c 'import openai' 2>/dev/null; then
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install -q 'openai==3.57.0'
+fi
+work=$(mktemp -d)
+simulator_port=$((20000 + RANDOM % 20000))
+serve_port=$((simulator_port + 1))
+"$pacer" simulate --port "$simulator_port" --fail-rate 0.1 --seed 7 --latency-ms 20 \
+    --reject-input-containing REJECT >"$work/sim.log" 2>&1 &
+simulator=$!
+"$pacer" serve --port "$serve_port" --data "$work/data" --base-url "http://127.0.0.1:$simulator_port/v1" \
+    --concurrency 4 --backoff-base 0.01 --backoff-cap 0.1 --max-retries 10 >"$work/serve.log" 2>&1 &
+server=$!
+trap 'kill $simulator $server 2>/dev/null; rm -rf "$work"' EXIT
+for port in "$simulator_port" "$serve_port"; do
+    for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
+done
+"$venv/bin/python" Tests/openai-serve/run.py "http://127.0.0.1:$serve_port/v1" "http://127.0.0.1:$simulator_port" || {
+    echo "--- pacer serve's log:"
+    cat "$work/serve.log"
+    exit 1
+}
