@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Issue 21: openai-python's own client runs against `pacer serve` — a chat and an embeddings
 # batch through faults, a cancel, a broken line, paging, another key — with
-# Tests/openai-serve/run.py. The venv is the one .ci/openai-shapes.sh makes (openai pinned).
+# Tests/openai-serve/run.py; then the server SIGKILLed twice during a 2,000-line batch
+# (Tests/openai-serve/kill.py). The venv is the one .ci/openai-shapes.sh makes (openai pinned).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 pacer=.build/debug/pacer
@@ -19,12 +20,24 @@ simulator=$!
 "$pacer" serve --port "$serve_port" --data "$work/data" --base-url "http://127.0.0.1:$simulator_port/v1" \
     --concurrency 4 --backoff-base 0.01 --backoff-cap 0.1 --max-retries 10 >"$work/serve.log" 2>&1 &
 server=$!
-trap 'kill $simulator $server 2>/dev/null; rm -rf "$work"' EXIT
+fresh_simulator=""
+trap 'kill $simulator $server $fresh_simulator 2>/dev/null; rm -rf "$work"' EXIT
 for port in "$simulator_port" "$serve_port"; do
     for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
 done
 "$venv/bin/python" Tests/openai-serve/run.py "http://127.0.0.1:$serve_port/v1" "http://127.0.0.1:$simulator_port" || {
     echo "--- pacer serve's log:"
     cat "$work/serve.log"
+    exit 1
+}
+# A fresh simulator, so that its request count is the killed batch's alone.
+kill_port=$((serve_port + 1))
+"$pacer" simulate --port "$kill_port" --latency-ms 20 >"$work/sim-kill.log" 2>&1 &
+fresh_simulator=$!
+for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$kill_port") 2>/dev/null && break; sleep 0.1; done
+mkdir -p "$work/kill/data"
+"$venv/bin/python" Tests/openai-serve/kill.py "$pacer" "http://127.0.0.1:$kill_port" "$work/kill/data" || {
+    echo "--- pacer serve's log:"
+    cat "$work/kill/serve.log"
     exit 1
 }
