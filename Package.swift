@@ -142,7 +142,7 @@ let package = Package(
         .target(
             name: "PacerServe",
             dependencies: [
-                "PacerCore", "PacerJSON", "PacerJobs", "PacerOpenAI",
+                "PacerCore", "PacerJSON", "PacerJobs", "PacerOpenAI", "PacerPostgres",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -234,7 +234,8 @@ let package = Package(
         .testTarget(
             name: "PacerServeTests",
             dependencies: [
-                "PacerCore", "PacerHTTP", "PacerJobs", "PacerOpenAI", "PacerServe", "PacerSimulator", "PacerTesting",
+                "PacerCore", "PacerHTTP", "PacerJobs", "PacerOpenAI", "PacerPostgres", "PacerServe", "PacerSimulator",
+                "PacerTesting",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -44,7 +44,10 @@ extension BatchServer {
     private func createBatch(_ request: Request) async throws -> Response {
         let owner = try owner(of: request)
         guard batches.runsBatches else {
-            throw APIError.badParameter("This server keeps files only: it was started without an upstream.", param: nil)
+            throw APIError.badParameter(
+                "This server keeps files only: it was started with nothing to run batches.",
+                param: nil
+            )
         }
         let body = try await request.body.collect(upTo: 1 << 20)
         guard case .object(let fields)? = try? JSONValue(parsing: String(buffer: body)) else {

@@ -13,7 +13,7 @@ import UnixSignals
 /// data folder: a server started again on it goes on where it stopped.
 ///
 /// ```swift
-/// try await BatchServer.withRunning(ServeConfiguration(port: 0, dataFolder: folder), upstream: upstream) { server in
+/// try await BatchServer.withRunning(ServeConfiguration(port: 0, dataFolder: folder), backend: .upstream(upstream)) { server in
 ///     print(server.baseURL)  // http://127.0.0.1:PORT/v1
 /// }
 /// ```
@@ -29,10 +29,10 @@ public struct BatchServer: Sendable {
     /// Opens the data folder (created if needed) and finds the batches in it; nothing runs
     /// and the server does not listen until ``serviceGroup(signals:onReady:)`` runs.
     ///
-    /// - Parameter upstream: Where batches run; `nil` keeps files only (creating a batch is refused).
+    /// - Parameter backend: Who sends the batches; `nil` keeps files only (creating a batch is refused).
     package init(
         configuration: ServeConfiguration,
-        upstream: Upstream? = nil,
+        backend: BatchBackend? = nil,
         logger: Logger = Logger(label: "pacer.serve", factory: { _ in SwiftLogNoOpLogHandler() })
     ) throws {
         self.configuration = configuration
@@ -41,7 +41,7 @@ public struct BatchServer: Sendable {
         self.batches = BatchService(
             store: try BatchStore(dataFolder: configuration.dataFolder),
             files: files,
-            upstream: upstream,
+            backend: backend,
             logger: logger
         )
         self.logger = logger
@@ -49,7 +49,7 @@ public struct BatchServer: Sendable {
 
     /// Opens the data folder for a server that keeps files only.
     public init(configuration: ServeConfiguration) throws {
-        try self.init(configuration: configuration, upstream: nil)
+        try self.init(configuration: configuration, backend: nil)
     }
 
     /// A running server's address.
@@ -103,17 +103,17 @@ public struct BatchServer: Sendable {
         _ configuration: ServeConfiguration,
         _ body: (Running) async throws -> T
     ) async throws -> T {
-        try await withRunning(configuration, upstream: nil, body)
+        try await withRunning(configuration, backend: nil, body)
     }
 
-    /// Starts a server whose batches run against `upstream`, runs `body` with its address,
+    /// Starts a server whose batches `backend` sends, runs `body` with its address,
     /// then stops it (the batches' runs drain and stay where they are).
     package static func withRunning<T: Sendable>(
         _ configuration: ServeConfiguration,
-        upstream: Upstream?,
+        backend: BatchBackend?,
         _ body: (Running) async throws -> T
     ) async throws -> T {
-        let server = try BatchServer(configuration: configuration, upstream: upstream)
+        let server = try BatchServer(configuration: configuration, backend: backend)
         let (ports, portContinuation) = AsyncStream.makeStream(of: Int.self)
         let services = server.serviceGroup { port in
             portContinuation.yield(port)

@@ -8,7 +8,7 @@ import Synchronization
 /// in flight finish within the grace) and stops where it is; the next start on the same data
 /// folder finds each batch and goes on (``ServedBatchStateMachine/Event/restarted``).
 final class BatchService: Service, Sendable {
-    /// The store, the files and the upstream; `nil` upstream: the server keeps files only.
+    /// The batches' records and journals.
     let store: BatchStore
     private let context: BatchContext?
     private let logger: Logger
@@ -17,11 +17,12 @@ final class BatchService: Service, Sendable {
     private let started: AsyncStream<ServedBatch>
     private let startedContinuation: AsyncStream<ServedBatch>.Continuation
 
-    /// The batches found in `store`; those not over go on once ``run()`` runs.
-    init(store: BatchStore, files: FileStore, upstream: Upstream?, logger: Logger) {
+    /// The batches found in `store`; those not over go on once ``run()`` runs (with no
+    /// `backend`, the server keeps files only and runs nothing).
+    init(store: BatchStore, files: FileStore, backend: BatchBackend?, logger: Logger) {
         self.store = store
         self.logger = logger
-        context = upstream.map { BatchContext(files: files, store: store, upstream: $0, logger: logger) }
+        context = backend.map { BatchContext(files: files, store: store, backend: $0, logger: logger) }
         (started, startedContinuation) = AsyncStream.makeStream(of: ServedBatch.self)
         var found: [String: ServedBatch] = [:]
         for record in store.load() {
@@ -47,7 +48,7 @@ final class BatchService: Service, Sendable {
         }
     }
 
-    /// Whether batches can be created (the server has an upstream).
+    /// Whether batches can be created (the server has a backend).
     var runsBatches: Bool { context != nil }
 
     /// Adds a new batch (its record saved, its input linked) and starts validating it.

@@ -4,6 +4,7 @@ import PacerCore
 import PacerJSON
 import PacerJobs
 import PacerOpenAI
+import PacerPostgres
 
 /// The batch's work: check its input, run it through the library's file run (the journal
 /// `pacer batch` keeps, so a restart goes on where it stopped), and make its output and
@@ -16,17 +17,17 @@ extension ServedBatch {
     var errorsURL: URL { folder.appendingPathComponent("errors.jsonl") }
 
     /// The endpoint every line must call (checked when the batch was created).
-    private var endpoint: APIEndpoint { APIEndpoint(batchURL: record.endpoint) ?? .chatCompletions }
+    var endpoint: APIEndpoint { APIEndpoint(batchURL: record.endpoint) ?? .chatCompletions }
 
     /// The file run over the batch's input, writing its journal, as `pacer batch` runs a file.
-    private func fileRun(_ context: BatchContext) -> BatchFileRun {
-        var settings = BatchFileRun.Settings(input: inputURL.path, run: context.upstream.run)
+    private func fileRun(_ upstream: Upstream) -> BatchFileRun {
+        var settings = BatchFileRun.Settings(input: inputURL.path, run: upstream.run)
         settings.format = .batch
         settings.output = outputURL.path
         settings.errors = errorsURL.path
         var run = FileRun(
             settings: settings,
-            operation: context.upstream.client,
+            operation: upstream.client,
             parser: .batchAPI(only: endpoint),
             feed: OneToOneFeed { _, result in BatchAPILine(result) }
         )
@@ -37,7 +38,9 @@ extension ServedBatch {
     /// Checks every line before anything is sent: a bad one fails the batch, with its line.
     func validate(_ context: BatchContext) async {
         do {
-            let total = try await fileRun(context).checkInput() ?? 0
+            // As FileRun.checkInput: every line parsed, ids checked unique in bounded memory.
+            let total = try await ItemSource(path: inputURL.path, format: .batch, parser: .batchAPI(only: endpoint))
+                .count().items
             guard total > 0 else {
                 let empty = BatchRecord.LineError(code: "empty_file", message: "The input file holds no requests.")
                 handle(.validated(errors: 1)) { $0.errors = [empty] }
@@ -72,15 +75,22 @@ extension ServedBatch {
     /// upstream stopped (a wait longer than `--max-wait`) or that could not write goes again
     /// after a pause; a server that stops leaves the batch in progress, for the next start.
     func run(_ context: BatchContext) async {
+        switch context.backend {
+        case .upstream(let upstream): await run(context, upstream)
+        case .queue(let database): await runInQueue(context, database)
+        }
+    }
+
+    private func run(_ context: BatchContext, _ upstream: Upstream) async {
         while !isShuttingDown {
             let runHandle = RunHandle()
             let progress = BatchProgress()
             var again = context.retryAfter
             do {
-                let prepared = try await fileRun(context).prepare(knownItems: record.total)
+                let prepared = try await fileRun(upstream).prepare(knownItems: record.total)
                 startRun(runHandle, progress: progress, journal: prepared.journal)
                 let report = try await prepared.run(
-                    quota: context.upstream.quota,
+                    quota: upstream.quota,
                     progress: progress,
                     handle: runHandle
                 ) { [logger] note in logger.info("\(note)") }
@@ -123,6 +133,9 @@ extension ServedBatch {
     }
 
     private func finishFiles(_ context: BatchContext) async throws {
+        if case .queue(let database) = context.backend, record.outputFileID == nil, record.errorFileID == nil {
+            try await exportFromQueue(database)
+        }
         let machine = record.machine
         let (code, message) =
             machine.status == .cancelling
@@ -188,6 +201,10 @@ extension ServedBatch {
         }
         handle(.filesWritten)
         removeWorkFiles()
+        if case .queue(let database) = context.backend {
+            // Its results are the server's files now; a failure leaves rows, not a wrong file.
+            _ = try? await BatchQueue(database: database, batch: id).drop(force: true)
+        }
     }
 
     /// Removes what only the run needed (the files are the store's now).

@@ -4,14 +4,14 @@ import PacerCore
 import PacerJobs
 import Synchronization
 
-/// What a batch needs from its server: where things are kept, and the upstream it runs against.
+/// What a batch needs from its server: where things are kept, and who sends it.
 struct BatchContext: Sendable {
     /// The uploaded files, where a finished batch's output and errors become files too.
     var files: FileStore
     /// The batches' records and journals.
     var store: BatchStore
-    /// The server the batches' requests go to.
-    var upstream: Upstream
+    /// The server itself against an upstream, or workers draining a queue.
+    var backend: BatchBackend
     /// Where the batches log.
     var logger: Logger
     /// How long a batch whose run stopped early (a failed write, an upstream that asked for a
@@ -42,6 +42,8 @@ final class ServedBatch: Sendable {
         var record: BatchRecord
         /// The run under way (or the last one), and the counts its output held when it started.
         var run: Run?
+        /// With workers: the counts the queue held when last asked.
+        var queueCounts: (completed: Int, failed: Int)?
         /// The machine said stop the run (a cancel, the window): a run starting now stops at once.
         var stopRequested = false
         /// The server is stopping: the batch's work ends where it is, and a restart goes on.
@@ -82,6 +84,9 @@ final class ServedBatch: Sendable {
             let total = record.total ?? 0
             if let completed = record.completed, let failed = record.failed {
                 return BatchObject(record: record, counts: (total, completed, failed))
+            }
+            if let counts = state.queueCounts {
+                return BatchObject(record: record, counts: (total, counts.completed, counts.failed))
             }
             guard let run = state.run else { return BatchObject(record: record, counts: (total, 0, 0)) }
             let now = run.progress.snapshot
@@ -187,6 +192,11 @@ final class ServedBatch: Sendable {
         } else if stop {
             handle.cancel()
         }
+    }
+
+    /// Keeps the counts the queue holds, for ``object``.
+    func setQueueCounts(completed: Int, failed: Int) {
+        state.withLock { $0.queueCounts = (completed, failed) }
     }
 
     /// Whether the machine said stop the run.

@@ -1,6 +1,16 @@
 import PacerCore
 import PacerJobs
 import PacerOpenAI
+import PacerPostgres
+
+/// Who sends a server's batches.
+package enum BatchBackend: Sendable {
+    /// The server itself, against this upstream: each batch's journal is in the data folder.
+    case upstream(Upstream)
+    /// `pacer worker`s draining the queue in this database (`--db`): the server pushes each
+    /// batch's lines, follows its counts, and exports its results when the workers are done.
+    case queue(QueueDatabase)
+}
 
 /// The server a `pacer serve` runs its batches against, and how: the client (its root, key,
 /// headers, prices), the engine's settings (`pacer batch`'s pacing flags), and the one quota

@@ -59,7 +59,7 @@ import Testing
         settings.grace = .seconds(5)
         return try await BatchServer.withRunning(
             ServeConfiguration(port: 0, dataFolder: folder),
-            upstream: Upstream(client: client, run: settings),
+            backend: .upstream(Upstream(client: client, run: settings)),
             body
         )
     }

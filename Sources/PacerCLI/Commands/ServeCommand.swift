@@ -1,9 +1,11 @@
 import ArgumentParser
 import Foundation
 import Logging
+import PacerCore
 import PacerHTTP
 import PacerJobs
 import PacerOpenAI
+import PacerPostgres
 import PacerServe
 import ServiceLifecycle
 import UnixSignals
@@ -48,6 +50,15 @@ struct ServeCommand: AsyncParsableCommand {
     )
     var clientKeys: String?
 
+    @Option(
+        name: .customLong("db"),
+        help: ArgumentHelp(
+            "Put batches in the queue in this PostgreSQL database (postgres://USER@HOST:5432/DATABASE; password from PGPASSWORD) for pacer workers to send, here or on other machines: pacer worker --db URL --batch '*' --follow. The server then only accepts, reports and serves files; the sending flags go to the workers.",
+            valueName: "url"
+        )
+    )
+    var database: String?
+
     @OptionGroup var run: RunOptions
 
     @OptionGroup var api: APIOptions
@@ -84,6 +95,24 @@ struct ServeCommand: AsyncParsableCommand {
         let folder = data.map { URL(fileURLWithPath: $0, isDirectory: true) } ?? ServeConfiguration.defaultDataFolder
         let configuration = ServeConfiguration(host: host, port: port, dataFolder: folder, clientKeys: keys)
         let environment = Environment.current
+        if let database {
+            let url: DatabaseURL
+            do {
+                url = try DatabaseURL(database, environment: environment)
+            } catch {
+                throw InputError(file: "--db", message: "\(error)")
+            }
+            try await QueueDatabase.withDatabase(url) { queue in
+                try await serve(
+                    configuration,
+                    backend: .queue(queue),
+                    logger: run.runSettings(BatchConfiguration()).logger
+                ) {
+                    "putting batches in the queue at \(url) for pacer worker --db URL --batch '*'"
+                }
+            }
+            return
+        }
         let clientConfiguration = APIClient.Configuration(
             access: try api.access(run: run, environment: environment),
             pricing: try api.pricing()
@@ -100,26 +129,36 @@ struct ServeCommand: AsyncParsableCommand {
                     run: settings,
                     quota: quota
                 )
-                let server: BatchServer
-                do {
-                    server = try BatchServer(configuration: configuration, upstream: upstream, logger: settings.logger)
-                } catch {
-                    throw ValidationError(
-                        "\(folder.path): cannot use it as the data folder (\(error.localizedDescription))."
-                    )
+                try await serve(configuration, backend: .upstream(upstream), logger: settings.logger) {
+                    "running batches against \(base)"
                 }
-                let host = self.host
-                try await server.serviceGroup(signals: [.sigterm, .sigint]) { port in
-                    let address = host.contains(":") ? "[\(host)]" : host
-                    Console.error(
-                        "pacer serve listening on http://\(address):\(port)/v1, running batches against \(base) "
-                            + "(data in \(folder.path)); "
-                            + (keys.map { "admitting \($0.names.count) client keys" }
-                                ?? "any key, each seeing its own files and batches")
-                    )
-                }
-                .run()
             }
         }
+    }
+
+    /// Runs the server until SIGINT or SIGTERM, saying where it listens and what it does.
+    private func serve(
+        _ configuration: ServeConfiguration,
+        backend: BatchBackend,
+        logger: Logger,
+        doing: @escaping @Sendable () -> String
+    ) async throws {
+        let folder = configuration.dataFolder
+        let server: BatchServer
+        do {
+            server = try BatchServer(configuration: configuration, backend: backend, logger: logger)
+        } catch {
+            throw ValidationError("\(folder.path): cannot use it as the data folder (\(error.localizedDescription)).")
+        }
+        let (host, keys) = (configuration.host, configuration.clientKeys)
+        try await server.serviceGroup(signals: [.sigterm, .sigint]) { port in
+            let address = host.contains(":") ? "[\(host)]" : host
+            Console.error(
+                "pacer serve listening on http://\(address):\(port)/v1, \(doing()) (data in \(folder.path)); "
+                    + (keys.map { "admitting \($0.names.count) client keys" }
+                        ?? "any key, each seeing its own files and batches")
+            )
+        }
+        .run()
     }
 }

@@ -72,6 +72,9 @@ struct QueuePushCommand: AsyncParsableCommand {
     var quiet = false
 
     func validate() throws {
+        guard database.batch != WorkerCommand.anyBatch else {
+            throw ValidationError("--batch '*' is the name pacer worker takes for any batch; give the batch a name")
+        }
         if requests == .batch {
             guard format == .auto || format == .batch || format == .jsonl else {
                 throw ValidationError(

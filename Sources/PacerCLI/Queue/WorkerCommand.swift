@@ -4,6 +4,7 @@ import PacerHTTP
 import PacerJobs
 import PacerOpenAI
 import PacerPostgres
+import UnixSignals
 
 /// `pacer worker`: drains a batch that `pacer queue push` loaded, beside any number of other
 /// workers on any machines.
@@ -27,7 +28,9 @@ struct WorkerCommand: AsyncParsableCommand {
             rest back. If the \
             database goes away, the worker keeps its results, waits, and carries on when it is back. \
             --quota postgres://…?quota=NAME (or PACER_QUOTA_URL) paces every worker against one \
-            shared limit; --metrics-port serves the worker's metrics.
+            shared limit; --metrics-port serves the worker's metrics. --batch '*' serves whichever \
+            batch has work, one after another, oldest first (the batches pacer serve --db puts \
+            in the queue); with --follow it waits for new ones.
             """
     )
 
@@ -120,8 +123,54 @@ struct WorkerCommand: AsyncParsableCommand {
                 timing: timing,
                 follow: follow
             )
-            return try await job.run()
+            return database.batch == Self.anyBatch ? try await anyBatch(job) : try await job.run()
         }
         throw status
+    }
+
+    /// `--batch '*'`: whichever batch has work (`pacer serve --db` puts one in the queue per
+    /// batch created through its API).
+    static let anyBatch = "*"
+
+    /// Serves one batch after another, the one with unclaimed work and oldest first, until none
+    /// has work left (with `--follow`, until Ctrl-C); stops at the first run that does not end
+    /// well (an interrupt, a claim error, a wait longer than `--max-wait`) with its status.
+    private func anyBatch(_ template: WorkerJob) async throws -> ExitCode {
+        while true {
+            let next = try await DatabaseErrors.readable(template.url) {
+                try await QueueDatabase.withDatabase(template.url) { database in
+                    try await BatchQueue.nextBatchWithWork(in: database)
+                }
+            }
+            guard let batch = next else {
+                guard follow else { return .success }
+                // Ctrl-C while waiting for a batch ends the worker as it would end a run.
+                if try await Self.interruptedWhileWaiting(timing.poll) { return ExitCode(130) }
+                continue
+            }
+            var job = template
+            job.batch = batch
+            job.follow = false
+            job.counters = BatchProgress()
+            let status = try await job.run()
+            guard status == .success else { return status }
+        }
+    }
+
+    /// Waits `duration`; `true` when SIGINT or SIGTERM came first.
+    private static func interruptedWhileWaiting(_ duration: Duration) async throws -> Bool {
+        await withTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                for await _ in await UnixSignalsSequence(trapping: .sigint, .sigterm) { return true }
+                return false
+            }
+            group.addTask {
+                try? await Task.sleep(for: duration)
+                return false
+            }
+            let first = await group.next() ?? false
+            group.cancelAll()
+            return first
+        }
     }
 }

@@ -14,10 +14,10 @@ struct WorkerJob: Sendable {
     let configuration: BatchConfiguration
     let operation: APIClient
     let url: DatabaseURL
-    let batch: String
+    var batch: String
     let timing: WorkerTiming
     /// Keep looking for work when there is none, instead of ending.
-    let follow: Bool
+    var follow: Bool
     /// The run's live counters (done, failed, in flight, retries, tokens): the progress line
     /// reads them, and so does the metrics endpoint (`--metrics-port`).
     var counters = BatchProgress()
