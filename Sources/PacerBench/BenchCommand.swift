@@ -39,6 +39,9 @@ public struct BenchCommand: AsyncParsableCommand {
             concurrent against one simulator process: whole-process CPU per request and the ratio. \
             engine (not run by default): the engine's own CPU per item without HTTP, 200,000 items \
             whose attempt only suspends once, against plain tasks doing the same. \
+            serve (not run by default, about 2.5 minutes): a 10,000- and a 50,000-line chat batch \
+            through pacer serve against pacer simulate --rpm 30000, over the API: the steady rate \
+            against the limit, the 429s, the server's CPU per line and its peak RSS. \
             With --repeat N, each figure is the median of N runs.
             """
     )
@@ -58,7 +61,7 @@ public struct BenchCommand: AsyncParsableCommand {
     )
     var sections: String = Self.defaultSections.joined(separator: ",")
 
-    static let allSections = defaultSections + ["reference-client", "engine"]
+    static let allSections = defaultSections + ["reference-client", "engine", "serve"]
 
     /// The sections that need nothing but this build.
     static let defaultSections = ["reference", "scale", "overhead", "memory", "pacing", "adaptive", "streaming"]
@@ -107,6 +110,7 @@ public struct BenchCommand: AsyncParsableCommand {
         if chosen.contains("streaming") { try await runStreaming() }
         if chosen.contains("reference-client") { try await runReferenceClient() }
         if chosen.contains("engine") { try await runEngine() }
+        if chosen.contains("serve") { try await runServe() }
     }
 
     func runPacing() async throws {
