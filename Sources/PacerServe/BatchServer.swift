@@ -68,6 +68,7 @@ public struct BatchServer: Sendable {
         let router = Router(context: BasicRequestContext.self)
         addFileRoutes(to: router)
         addBatchRoutes(to: router)
+        addStatusRoutes(to: router)
         return Application(
             router: router,
             configuration: .init(

@@ -194,6 +194,16 @@ final class ServedBatch: Sendable {
         }
     }
 
+    /// Tokens and estimated cost of the run under way (or the last one), from its counters;
+    /// none with workers, which count their own.
+    var liveUsage: (tokens: Int?, costUSD: Double?) {
+        state.withLock { state in
+            guard let run = state.run else { return (nil, nil) }
+            let snapshot = run.progress.snapshot
+            return (snapshot.tokens, snapshot.costUSD)
+        }
+    }
+
     /// Keeps the counts the queue holds, for ``object``.
     func setQueueCounts(completed: Int, failed: Int) {
         state.withLock { $0.queueCounts = (completed, failed) }

@@ -328,4 +328,28 @@ import Testing
             }
         }
     }
+
+    @Test func theStatusPageHoldsNoDataAndItsFeedShowsEachKeyItsOwnBatches() async throws {
+        try await withBatchServer { server, _, _ in
+            let mine = try await createBatch(server, Self.chatLines(5))
+            let theirs = try await createBatch(server, Self.chatLines(5), key: "sk-two")
+            _ = try await waitFor(["completed"], server, mine)
+            let root = server.baseURL.replacingOccurrences(of: "/v1", with: "")
+            let page = try await send(.GET, root + "/", key: nil)
+            #expect(page.status == .ok)
+            #expect(page.body.contains("<table id=\"batches\""))
+            #expect(!page.body.contains(mine))
+            #expect(try await send(.GET, root + "/status", key: nil).status == .unauthorized)
+            let status = try await send(.GET, root + "/status")
+            let batches = try #require(status.json["batches"] as? [[String: Any]])
+            #expect(batches.compactMap { $0["id"] as? String } == [mine])
+            let line = try #require(batches.first)
+            #expect(line["status"] as? String == "completed")
+            #expect(line["completed"] as? Int == 5)
+            #expect(line["total"] as? Int == 5)
+            #expect((line["tokens"] as? Int ?? 0) > 0)
+            #expect(line["output_file_id"] is String)
+            #expect(!status.body.contains(theirs))
+        }
+    }
 }
