@@ -53,7 +53,9 @@ import Testing
             engine: BatchConfiguration(
                 maxConcurrent: concurrency,
                 attemptTimeout: .seconds(10),
-                retry: RetryPolicy(maxRetries: 8, backoff: Backoff(base: .milliseconds(5), cap: .milliseconds(50)))
+                retry: RetryPolicy(maxRetries: 8, backoff: Backoff(base: .milliseconds(5), cap: .milliseconds(50))),
+                // As pacer serve: learn the limits from one request before sending a wave.
+                pacing: RateLimits(probeFirst: true)
             )
         )
         settings.grace = .seconds(5)
@@ -350,6 +352,28 @@ import Testing
             #expect((line["tokens"] as? Int ?? 0) > 0)
             #expect(line["output_file_id"] is String)
             #expect(!status.body.contains(theirs))
+        }
+    }
+
+    /// Two batches at once against a server that allows 600 requests a minute: they pace
+    /// against one quota, so together they stay under the limit (each pacing alone at 98%
+    /// of it would send twice as much, and be answered 429).
+    @Test func batchesRunningAtOnceShareTheUpstreamsQuota() async throws {
+        let simulator = SimulatorConfiguration(
+            latency: .milliseconds(5),
+            requestsPerMinute: 600,
+            limitWindow: .quantized
+        )
+        try await withBatchServer(simulator, concurrency: 8) { server, simulator, _ in
+            let first = try await createBatch(server, Self.chatLines(25))
+            let second = try await createBatch(server, Self.chatLines(25))
+            for id in [first, second] {
+                let batch = try await waitFor(["completed"], server, id)
+                #expect((batch["request_counts"] as? [String: Int])?["completed"] == 25)
+            }
+            let stats = simulator.stats.snapshot()
+            #expect(stats.byStatus["429", default: 0] == 0, "\(stats.byStatus)")
+            #expect(stats.requests == 50)
         }
     }
 }

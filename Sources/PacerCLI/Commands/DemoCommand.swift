@@ -6,7 +6,9 @@ import PacerOpenAI
 import PacerSimulator
 
 /// `pacer demo`: the reference solutions' "Performance Benchmarks", reproduced against the
-/// built-in simulator, plus one run with injected faults and one of packed embeddings.
+/// built-in simulator, plus runs with injected faults, packed embeddings, a self-hosted
+/// server, workers on a throwaway PostgreSQL, and openai-python's Batch API code against
+/// `pacer serve`.
 struct DemoCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "demo",
@@ -35,7 +37,9 @@ struct DemoCommand: AsyncParsableCommand {
         let embedded = try await embeddingsRun()
         let selfHosted = try await selfHostedRun()
         let scaledOut = try await scaleOutRun()
-        throw (allSucceeded && faultsSurvived && embedded && selfHosted && scaledOut) ? ExitCode.success : ExitCode(1)
+        let served = try await serveRun()
+        let allPassed = allSucceeded && faultsSurvived && embedded && selfHosted && scaledOut && served
+        throw allPassed ? ExitCode.success : ExitCode(1)
     }
 
     /// Prints one comparison with the concurrent run's summary.
