@@ -37,6 +37,8 @@ extension ServedBatch {
 
     /// Checks every line before anything is sent: a bad one fails the batch, with its line.
     func validate(_ context: BatchContext) async {
+        // A cancel while validating ends the batch at once (and removes its input).
+        guard record.machine.status == .validating else { return }
         do {
             // As FileRun.checkInput: every line parsed, ids checked unique in bounded memory.
             let total = try await ItemSource(path: inputURL.path, format: .batch, parser: .batchAPI(only: endpoint))
@@ -53,9 +55,11 @@ extension ServedBatch {
                 message: error.message,
                 line: error.line
             )
+            guard record.machine.status == .validating else { return }
             handle(.validated(errors: 1)) { $0.errors = [problem] }
         } catch {
             let problem = BatchRecord.LineError(code: "invalid_file", message: "\(error)")
+            guard record.machine.status == .validating else { return }
             handle(.validated(errors: 1)) { $0.errors = [problem] }
         }
     }

@@ -120,7 +120,11 @@ final class ServedBatch: Sendable {
         case .stopRun: runHandle?.cancel()
         case .none, .refuse: break
         }
-        if isFinal { workContinuation.finish() }
+        if isFinal {
+            workContinuation.finish()
+            // A batch over holds on to nothing: its files are the store's (or it has none).
+            removeWorkFiles()
+        }
         return action
     }
 

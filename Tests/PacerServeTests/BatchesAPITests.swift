@@ -288,11 +288,13 @@ import Testing
     }
 
     @Test func aBatchWhoseWindowPassesEndsExpiredKeepingWhatFinished() async throws {
-        try await withBatchServer(SimulatorConfiguration(latency: .milliseconds(200)), concurrency: 1) {
+        // 30 lines one at a time at 300 ms need 9 s: a 6 s window passes while they run, with
+        // room for the first answers even on a machine busy with the other tests.
+        try await withBatchServer(SimulatorConfiguration(latency: .milliseconds(300)), concurrency: 1) {
             server,
             _,
             _ in
-            let id = try await createBatch(server, Self.chatLines(30), window: "2s")
+            let id = try await createBatch(server, Self.chatLines(30), window: "6s")
             let batch = try await waitFor(["expired"], server, id, within: .seconds(30))
             #expect(batch["expired_at"] is Int)
             let output = try await lines(server, file: batch["output_file_id"] as? String)
