@@ -68,7 +68,12 @@ extension BenchCommand {
             let ending: ChildProcess.Ending
             let measured: (steady: Double, wall: Double)
             do {
-                let base = try await Self.servePort(in: log)
+                let port = try await ChildProcess.port(
+                    after: "listening on http://127.0.0.1:",
+                    in: log,
+                    of: "pacer serve"
+                )
+                let base = "http://127.0.0.1:\(port)/v1"
                 measured = try await HTTPTransport.withTransport(configuration: .init(maxBodyBytes: 256 << 20)) {
                     try await Self.driveBatch(lines: lines, base: base, transport: $0)
                 }
@@ -95,20 +100,6 @@ extension BenchCommand {
                 serverPeakRSSMiB: Double(ending.peakRSSBytes) / 1_048_576
             )
         }
-    }
-
-    /// Reads the server's "listening on http://127.0.0.1:PORT/v1" line from its log.
-    private static func servePort(in log: URL) async throws -> String {
-        let marker = "listening on http://127.0.0.1:"
-        for _ in 0..<200 {
-            let text = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
-            if let range = text.range(of: marker) {
-                let digits = text[range.upperBound...].prefix { $0.isNumber }
-                if !digits.isEmpty { return "http://127.0.0.1:\(digits)/v1" }
-            }
-            try await Task.sleep(for: .milliseconds(50))
-        }
-        throw BenchError("pacer serve did not start within 10 s; its log: \(log.path)")
     }
 
     /// Uploads `lines` chat lines, creates the batch, polls it every 0.5 s until it is over,

@@ -114,6 +114,20 @@ struct ChildProcess: Sendable {
         }
     }
 
+    /// The port a `pacer` child says it listens on: the digits after `marker` in its `log`,
+    /// waited for up to 10 s.
+    static func port(after marker: String, in log: URL, of what: String) async throws -> Int {
+        for _ in 0..<200 {
+            let text = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
+            if let range = text.range(of: marker) {
+                let digits = text[range.upperBound...].prefix { $0.isNumber }
+                if let port = Int(digits) { return port }
+            }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        throw BenchError("\(what) did not start within 10 s; its log: \(log.path)")
+    }
+
     /// `VmHWM` of a running process, in bytes.
     private static func highWaterMark(of pid: pid_t) -> Int? {
         guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),

@@ -35,7 +35,10 @@ struct SimulatorProcess {
         )
         let simulator: SimulatorProcess
         do {
-            simulator = SimulatorProcess(child: child, port: try await waitForPort(in: log))
+            simulator = SimulatorProcess(
+                child: child,
+                port: try await ChildProcess.port(after: "listening on http://127.0.0.1:", in: log, of: "the simulator")
+            )
         } catch {
             child.send(SIGKILL)
             _ = await child.wait()
@@ -50,19 +53,5 @@ struct SimulatorProcess {
         child.send(SIGTERM)
         _ = await child.wait()
         return try result.get()
-    }
-
-    /// Reads the simulator's "listening on http://127.0.0.1:PORT" line from its log.
-    private static func waitForPort(in log: URL) async throws -> Int {
-        let marker = "listening on http://127.0.0.1:"
-        for _ in 0..<200 {
-            let text = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
-            if let range = text.range(of: marker) {
-                let digits = text[range.upperBound...].prefix { $0.isNumber }
-                if let port = Int(digits) { return port }
-            }
-            try await Task.sleep(for: .milliseconds(50))
-        }
-        throw BenchError("the simulator process did not start within 10 s; its log: \(log.path)")
     }
 }

@@ -64,7 +64,7 @@ extension ServedBatch {
         let output = try OutputWriter(path: outputTemporary.path)
         let errors = try OutputWriter(path: errorsTemporary.path)
         try await queue.forEachResult { success, line in
-            try (success ? output : errors).write(QueueLine(text: line), flush: false)
+            try (success ? output : errors).write(StoredLine(text: line), flush: false)
         }
         try output.flush()
         try errors.flush()
@@ -72,14 +72,5 @@ extension ServedBatch {
         where rename(from.path, to.path) != 0 {
             throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: to.path])
         }
-    }
-}
-
-/// A line as a worker stored it.
-private struct QueueLine: OutputRecord {
-    var text: String
-
-    func appendJSON(to output: inout [UInt8], encoder: JSONEncoder) {
-        output.append(contentsOf: text.utf8)
     }
 }

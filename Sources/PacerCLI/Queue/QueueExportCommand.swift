@@ -76,15 +76,6 @@ struct QueueExportCommand: AsyncParsableCommand {
     }
 }
 
-/// A line stored in the database, written as it is.
-struct StoredLine: OutputRecord {
-    var text: String
-
-    func appendJSON(to output: inout [UInt8], encoder: JSONEncoder) {
-        output.append(contentsOf: text.utf8)
-    }
-}
-
 /// The output and errors files of an export: written under temporary names beside them and
 /// renamed over them at the end, so that a failed export leaves the old files whole.
 struct ReplacedFiles {

@@ -16,6 +16,21 @@ package protocol OutputRecord: Sendable {
     func appendJSON(to output: inout [UInt8], encoder: JSONEncoder) throws
 }
 
+/// A line already written once (a result a worker stored, say), written again as it is.
+package struct StoredLine: OutputRecord {
+    /// The line's JSON text, without the newline.
+    package var text: String
+
+    /// A line of `text`.
+    package init(text: String) {
+        self.text = text
+    }
+
+    package func appendJSON(to output: inout [UInt8], encoder: JSONEncoder) {
+        output.append(contentsOf: text.utf8)
+    }
+}
+
 extension OutputRecord where Self: Encodable {
     package func appendJSON(to output: inout [UInt8], encoder: JSONEncoder) throws {
         output.append(contentsOf: try encoder.encode(self))
