@@ -131,7 +131,13 @@ extension Simulator {
 
     /// A 400 `invalid_request_error` answer.
     static func invalidRequest(_ message: String, param: String?, code: String? = nil) -> Answer {
-        Answer(
+        if SimulatorDialect.current == .anthropic {
+            return Answer(
+                AnthropicErrorBody(error: .init(type: "invalid_request_error", message: message)),
+                status: .badRequest
+            )
+        }
+        return Answer(
             OpenAIErrorBody(error: .init(message: message, type: "invalid_request_error", param: param, code: code)),
             status: .badRequest
         )

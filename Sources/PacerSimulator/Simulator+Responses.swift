@@ -37,7 +37,7 @@ extension Simulator {
             stream: stream,
             answer: answer
         )
-        response.headers[HTTPField.Name("x-request-id")!] = Self.requestID()
+        response.headers[HTTPField.Name(SimulatorDialect.current.requestIDHeader)!] = Self.requestID()
         return response
     }
 
@@ -336,6 +336,16 @@ extension Simulator {
         param: String? = nil,
         code: String? = nil
     ) -> Response {
+        if SimulatorDialect.current == .anthropic {
+            let (code, type) = AnthropicErrorBody.translating(status: status.code)
+            stats.recordOutcome(String(code))
+            var response = Self.json(
+                AnthropicErrorBody(error: .init(type: type, message: message)),
+                status: HTTPResponse.Status(code: code)
+            )
+            response.headers[HTTPField.Name("request-id")!] = Self.requestID()
+            return response
+        }
         stats.recordOutcome(String(status.code))
         var response = Self.json(
             OpenAIErrorBody(error: .init(message: message, type: type, param: param, code: code)),

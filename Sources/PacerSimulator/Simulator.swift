@@ -188,6 +188,16 @@ public struct Simulator: Sendable {
                 return try await serve(request, context)
             }
         }
+        // Anthropic's Messages API, in its own dialect (errors, headers, key).
+        router.post("v1/messages") { request, context in
+            try await SimulatorStats.$endpoint.withValue("messages") {
+                try await SimulatorStats.$client.withValue(request.headers[.userAgent] ?? "unknown") {
+                    try await SimulatorDialect.$current.withValue(.anthropic) {
+                        try await self.messages(request, context: context)
+                    }
+                }
+            }
+        }
         router.get("v1/models") { request, _ in
             if let denied = self.checkKey(request) { return denied }
             return Self.json(Self.models)

@@ -126,19 +126,16 @@ final class SimulatorLimiter: Sendable {
                     meters.tokens?.charge(Double(charge), now: now)
                 }
             }
-            if let requests = meters.requests {
-                verdict.headers += [
-                    ("x-ratelimit-limit-requests", String(Int(requests.limit))),
-                    ("x-ratelimit-remaining-requests", String(max(0, Int(requests.available.rounded(.down))))),
-                    ("x-ratelimit-reset-requests", Self.format(requests.reset(now: now))),
-                ]
-            }
-            if let tokens = meters.tokens {
-                verdict.headers += [
-                    ("x-ratelimit-limit-tokens", String(Int(tokens.limit))),
-                    ("x-ratelimit-remaining-tokens", String(max(0, Int(tokens.available.rounded(.down))))),
-                    ("x-ratelimit-reset-tokens", Self.format(tokens.reset(now: now))),
-                ]
+            // In the request's API: OpenAI's x-ratelimit-*, or Anthropic's anthropic-ratelimit-*.
+            let dialect = SimulatorDialect.current
+            for (kind, meter) in [("requests", meters.requests), ("tokens", meters.tokens)] {
+                guard let meter else { continue }
+                verdict.headers += dialect.rateLimitHeaders(
+                    kind: kind,
+                    limit: Int(meter.limit),
+                    remaining: max(0, Int(meter.available.rounded(.down))),
+                    resetSeconds: meter.reset(now: now)
+                )
             }
             return verdict
         }
