@@ -40,15 +40,19 @@ import Testing
         }
     }
 
-    /// A server on `folder` whose batches run against `simulator`.
+    /// A server on `folder` whose batches run against `simulator` (with `upstreamKey`).
     static func withServer<T: Sendable>(
         on simulator: Simulator.Running,
         concurrency: Int = 4,
         folder: URL,
+        upstreamKey: String? = nil,
         _ body: (BatchServer.Running) async throws -> T
     ) async throws -> T {
         let transport = HTTPTransport(client: .shared)
-        let client = APIClient(configuration: .init(baseURL: simulator.baseURL), transport: transport)
+        let client = APIClient(
+            configuration: .init(baseURL: simulator.baseURL, apiKey: upstreamKey),
+            transport: transport
+        )
         var settings = RunSettings(
             engine: BatchConfiguration(
                 maxConcurrent: concurrency,
@@ -377,5 +381,38 @@ import Testing
             #expect(stats.byStatus["429", default: 0] == 0, "\(stats.byStatus)")
             #expect(stats.requests == 50)
         }
+    }
+
+    /// The upstream's key is never stored or returned: the simulator refuses it with a 401
+    /// whose message repeats it whole (as a careless server might), and neither the batch's
+    /// files, nor its object, nor anything in the data folder holds it.
+    @Test func theUpstreamKeyIsNeverStoredOrReturned() async throws {
+        let secret = "sk-upstream-SECRET-0123456789"
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("serve-\(UUID())")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        try await withSimulator(SimulatorConfiguration(apiKey: "sk-the-right-one")) { simulator in
+            try await Self.withServer(on: simulator, folder: folder, upstreamKey: secret) { server in
+                let id = try await createBatch(server, Self.chatLines(3))
+                let batch = try await waitFor(["completed"], server, id)
+                let errors = try await send(.GET, server.baseURL + "/files/\(batch["error_file_id"] ?? "")/content")
+                #expect(errors.body.split(separator: "\n").count == 3)
+                // The server's 401 is kept, with the key taken out of its message.
+                #expect(errors.body.contains("401"))
+                #expect(errors.body.contains("Incorrect API key provided: [REDACTED]"), "\(errors.body)")
+                #expect(!errors.body.contains(secret))
+                let object = try await send(.GET, server.baseURL + "/batches/\(id)")
+                #expect(!object.body.contains(secret))
+                let status = try await send(.GET, server.baseURL.replacingOccurrences(of: "/v1", with: "") + "/status")
+                #expect(!status.body.contains(secret))
+            }
+        }
+        let everything = FileManager.default.enumerator(at: folder, includingPropertiesForKeys: nil)
+        var searched = 0
+        while let url = everything?.nextObject() as? URL {
+            guard let data = try? Data(contentsOf: url) else { continue }
+            searched += 1
+            #expect(!String(decoding: data, as: UTF8.self).contains(secret), "\(url.path)")
+        }
+        #expect(searched >= 4)
     }
 }
