@@ -54,6 +54,21 @@ extension ServedBatch {
         logger.info("pushed \(pushed) lines to the queue; pacer worker --batch \(id) (or '*') sends them")
     }
 
+    /// Deletes the batch's rows from the queue once its results are the server's files, but
+    /// not under a worker still running on it (it has stored everything, and is ending: a drop
+    /// now would make it exit as if its batch had been taken away). Waits for such workers up
+    /// to a minute (a killed one counts as gone 30 s after its last heartbeat), then leaves
+    /// the rows, which hold nothing the files do not.
+    func dropFromQueue(_ database: QueueDatabase) async {
+        let queue = BatchQueue(database: database, batch: id)
+        for _ in 0..<60 {
+            guard let outcome = try? await queue.drop(force: false), outcome.runningWorkers > 0 else { return }
+            try? await Task.sleep(for: .seconds(1))
+            if isShuttingDown { return }
+        }
+        logger.warning("the queue's rows of this batch were kept: its workers did not end within a minute")
+    }
+
     /// Writes the queue's results as the batch's output and errors, each under a temporary
     /// name renamed into place (a new file, never the one a finished batch's file links to).
     func exportFromQueue(_ database: QueueDatabase) async throws {

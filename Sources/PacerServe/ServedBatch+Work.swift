@@ -205,10 +205,7 @@ extension ServedBatch {
         }
         handle(.filesWritten)
         removeWorkFiles()
-        if case .queue(let database) = context.backend {
-            // Its results are the server's files now; a failure leaves rows, not a wrong file.
-            _ = try? await BatchQueue(database: database, batch: id).drop(force: true)
-        }
+        if case .queue(let database) = context.backend { await dropFromQueue(database) }
     }
 
     /// Removes what only the run needed (the files are the store's now).

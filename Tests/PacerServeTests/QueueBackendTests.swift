@@ -81,8 +81,13 @@ import Testing
                         #expect(Set(ids) == Set((0..<300).map { "r\($0)" }))
                         #expect(errors.compactMap { $0["custom_id"] as? String } == ["r7"])
                         #expect(simulator.stats.snapshot().requests >= 300)
-                        // The queue's copy is dropped once the files are the server's.
-                        #expect(try await BatchQueue(database: database, batch: id).status() == nil)
+                        // The queue's copy is dropped once the files are the server's and its
+                        // workers have ended (each exited 0: none saw its batch taken away).
+                        #expect(
+                            try await eventually(within: .seconds(10)) {
+                                try await BatchQueue(database: database, batch: id).status() == nil
+                            }
+                        )
                     }
                 }
             }
@@ -117,7 +122,11 @@ import Testing
                         errors.allSatisfy { ($0["error"] as? [String: Any])?["code"] as? String == "batch_cancelled" }
                     )
                     #expect(batch["request_counts"] as? [String: Int] == ["total": 250, "completed": 0, "failed": 250])
-                    #expect(try await BatchQueue(database: database, batch: id).status() == nil)
+                    #expect(
+                        try await eventually(within: .seconds(10)) {
+                            try await BatchQueue(database: database, batch: id).status() == nil
+                        }
+                    )
                 }
             }
         }
