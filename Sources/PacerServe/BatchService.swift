@@ -22,7 +22,7 @@ final class BatchService: Service, Sendable {
     init(store: BatchStore, files: FileStore, backend: BatchBackend?, logger: Logger) {
         self.store = store
         self.logger = logger
-        context = backend.map { BatchContext(files: files, store: store, backend: $0, logger: logger) }
+        context = backend.map { BatchContext(files: files, backend: $0) }
         (started, startedContinuation) = AsyncStream.makeStream(of: ServedBatch.self)
         var found: [String: ServedBatch] = [:]
         for record in store.load() {

@@ -36,7 +36,7 @@ extension ServedBatch {
     }
 
     /// Checks every line before anything is sent: a bad one fails the batch, with its line.
-    func validate(_ context: BatchContext) async {
+    func validate() async {
         // A cancel while validating ends the batch at once (and removes its input).
         guard record.machine.status == .validating else { return }
         do {

@@ -4,16 +4,13 @@ import PacerCore
 import PacerJobs
 import Synchronization
 
-/// What a batch needs from its server: where things are kept, and who sends it.
+/// What a batch needs from its server beside its own record, store and logger: the files,
+/// and who sends it.
 struct BatchContext: Sendable {
     /// The uploaded files, where a finished batch's output and errors become files too.
     var files: FileStore
-    /// The batches' records and journals.
-    var store: BatchStore
     /// The server itself against an upstream, or workers draining a queue.
     var backend: BatchBackend
-    /// Where the batches log.
-    var logger: Logger
     /// How long a batch whose run stopped early (a failed write, an upstream that asked for a
     /// longer wait than `--max-wait`) waits before it runs again, unless the upstream said.
     var retryAfter: Duration = .seconds(30)
@@ -170,7 +167,7 @@ final class ServedBatch: Sendable {
             for await action in work {
                 guard !isShuttingDown else { break }
                 switch action {
-                case .validate: await validate(context)
+                case .validate: await validate()
                 case .run: await run(context)
                 case .writeFiles: await writeFiles(context)
                 case .none, .stopRun, .refuse: break
