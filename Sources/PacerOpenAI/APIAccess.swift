@@ -9,6 +9,8 @@ import NIOHTTP1
 ///   being the request's model, and the key in `api-key`.
 /// - Azure's v1 API: ``baseURL`` `https://NAME.openai.azure.com/openai/v1`, no version, the
 ///   key in `api-key`.
+/// - Anthropic: ``baseURL`` `https://api.anthropic.com/v1`, the key in `x-api-key` and
+///   `anthropic-version` with every request (``KeyHeader/anthropic``).
 public struct APIAccess: Sendable, Hashable {
     /// Which header carries the key.
     public enum KeyHeader: Sendable, Hashable {
@@ -16,6 +18,11 @@ public struct APIAccess: Sendable, Hashable {
         case bearer
         /// `api-key: KEY` (Azure OpenAI).
         case apiKey
+        /// `x-api-key: KEY` and `anthropic-version: VERSION` (Anthropic's API).
+        case anthropic(version: String)
+
+        /// The `anthropic-version` Pacer speaks: the Messages API's only version.
+        public static let anthropicVersion = "2023-06-01"
     }
 
     /// The API root: including its version (`https://api.openai.com/v1`), or Azure's
@@ -91,8 +98,10 @@ public struct APIAccess: Sendable, Hashable {
             switch keyHeader {
             case .bearer: fields.add(name: "Authorization", value: "Bearer \(apiKey)")
             case .apiKey: fields.add(name: "api-key", value: apiKey)
+            case .anthropic: fields.add(name: "x-api-key", value: apiKey)
             }
         }
+        if case .anthropic(let version) = keyHeader { fields.add(name: "anthropic-version", value: version) }
         for (name, value) in headers.sorted(by: { $0.key < $1.key }) { fields.replaceOrAdd(name: name, value: value) }
         return fields
     }

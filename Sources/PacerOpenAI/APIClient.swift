@@ -40,7 +40,7 @@ public struct APIResponse: MeteredOutput, Hashable {
     /// The body as the server sent it, as one line of JSON text (line breaks between tokens
     /// removed; nothing else changed).
     public var body: String
-    /// The server's `x-request-id`, if it sent one.
+    /// The server's `x-request-id` (Anthropic's `request-id`), if it sent one.
     public var requestID: String?
     /// Tokens as the answer reports them, in its endpoint's shape; `nil` when it reports none.
     public var usage: TokenUsage?
@@ -180,7 +180,8 @@ public struct APIClient: BatchOperation {
             timeout: timeout,
             redactor: redactor
         )
-        let requestID = response.headers.first(name: "x-request-id")
+        // OpenAI's `x-request-id`, Anthropic's `request-id`.
+        let requestID = response.headers.first(name: "x-request-id") ?? response.headers.first(name: "request-id")
         guard (200...299).contains(response.status) else {
             var error = OpenAIFailure.error(for: response)
             error.responseBody = Self.jsonText(response.body)

@@ -6,8 +6,12 @@ import PacerJSON
 /// endpoints differ: the path, the token estimate of a request (for tokens-per-minute pacing),
 /// where an answer keeps its usage, and how an answer is checked to be whole.
 ///
-/// `pacer batch` routes each OpenAI Batch API line to the endpoint its `url` names;
-/// ``APIClient`` sends a request body to any of them.
+/// `pacer batch` routes each OpenAI Batch API line to the endpoint its `url` names, and each
+/// Anthropic Message Batch line to ``messages``; ``APIClient`` sends a request body to any of
+/// them. Anthropic's Messages API is a case here rather than a client of its own: it is JSON
+/// posted to a path, answered with a body that carries its usage, so one client, one
+/// response cache and one router serve both APIs; what differs is in this enum and in
+/// ``APIAccess/KeyHeader/anthropic``.
 public enum APIEndpoint: String, Sendable, Hashable, CaseIterable, Codable {
     /// `/v1/chat/completions`.
     case chatCompletions = "chat/completions"
@@ -19,6 +23,12 @@ public enum APIEndpoint: String, Sendable, Hashable, CaseIterable, Codable {
     case responses
     /// `/v1/moderations`.
     case moderations
+    /// Anthropic's `/v1/messages`: Claude's Messages API, reached with
+    /// ``APIAccess/KeyHeader/anthropic``.
+    case messages
+
+    /// The endpoints an OpenAI Batch API line may name: every one but Anthropic's.
+    public static let openAICases: [APIEndpoint] = allCases.filter { $0 != .messages }
 
     /// The path below the API root (which includes the version, e.g. `…/v1`).
     public var path: String { rawValue }
@@ -42,11 +52,12 @@ public enum APIEndpoint: String, Sendable, Hashable, CaseIterable, Codable {
         while path.hasPrefix("/") { path = path.dropFirst() }
         if path.hasPrefix("v1/") { path = path.dropFirst(3) }
         while path.hasSuffix("/") { path = path.dropLast() }
-        self.init(rawValue: String(path))
+        guard let endpoint = Self(rawValue: String(path)), endpoint != .messages else { return nil }
+        self = endpoint
     }
 
     /// Every endpoint by its usual Batch API `url`.
-    private static let byBatchURL = [String: APIEndpoint](uniqueKeysWithValues: allCases.map { ($0.batchURL, $0) })
+    private static let byBatchURL = [String: APIEndpoint](uniqueKeysWithValues: openAICases.map { ($0.batchURL, $0) })
 
     /// The URL of this endpoint under an API root such as `https://api.openai.com/v1`.
     public func url(base: String) -> String {
@@ -55,19 +66,20 @@ public enum APIEndpoint: String, Sendable, Hashable, CaseIterable, Codable {
         return base + "/" + path
     }
 
-    /// The output tokens assumed for a request that sets no limit: chat and responses allow
+    /// The output tokens assumed for a request that sets no limit: chat, responses and
+    /// messages (whose `max_tokens` the API requires) allow
     /// ``TokenEstimate/defaultCompletionAllowance``; legacy completions default to 16, as the
     /// API does; embeddings and moderations produce none.
     public var defaultOutputAllowance: Int {
         switch self {
-        case .chatCompletions, .responses: TokenEstimate.defaultCompletionAllowance
+        case .chatCompletions, .responses, .messages: TokenEstimate.defaultCompletionAllowance
         case .completions: 16
         case .embeddings, .moderations: 0
         }
     }
 
     /// The most tokens a request with this body may use, to reserve against a TPM limit:
-    /// its input (messages, `input`, `prompt`, `instructions`) plus the output it allows
+    /// its input (messages, `system`, `input`, `prompt`, `instructions`) plus the output it allows
     /// (`max_completion_tokens` / `max_tokens` / `max_output_tokens`, or
     /// ``defaultOutputAllowance``). Saturates rather than overflows: the server judges a
     /// limit too large.
@@ -82,10 +94,14 @@ public enum APIEndpoint: String, Sendable, Hashable, CaseIterable, Codable {
         var input = 0
         var outputs = 1
         switch self {
-        case .chatCompletions:
+        case .chatCompletions, .messages:
             if case .array(let messages)? = body["messages"] {
                 input = 3
                 for message in messages { input = input.saturatingAdd(4 + Self.textTokens(message["content"])) }
+            }
+            // Anthropic's system prompt is a member of its own: a string or text blocks.
+            if self == .messages, let system = body["system"] {
+                input = input.saturatingAdd(4 + Self.textTokens(system))
             }
         case .responses:
             // As a conversation: the instructions a system message, a string input a user message.
@@ -115,12 +131,19 @@ public enum APIEndpoint: String, Sendable, Hashable, CaseIterable, Codable {
 
     /// The tokens an answer reports, in this endpoint's shape: `prompt_tokens` /
     /// `completion_tokens` (chat, completions, embeddings), `input_tokens` / `output_tokens`
-    /// (responses); `nil` when the answer has no usage (moderations, or a server that omits it).
+    /// (responses, messages; Anthropic's prompt-cache reads and writes count as input);
+    /// `nil` when the answer has no usage (moderations, or a server that omits it).
     public func usage(in body: JSONValue) -> TokenUsage? {
         guard case .object(let usage)? = body["usage"] else { return nil }
         let (inputKey, outputKey) =
-            self == .responses ? ("input_tokens", "output_tokens") : ("prompt_tokens", "completion_tokens")
-        let input = usage[inputKey]?.int ?? 0
+            self == .responses || self == .messages
+            ? ("input_tokens", "output_tokens") : ("prompt_tokens", "completion_tokens")
+        var input = usage[inputKey]?.int ?? 0
+        if self == .messages {
+            for cached in ["cache_creation_input_tokens", "cache_read_input_tokens"] {
+                input = input.saturatingAdd(usage[cached]?.int ?? 0)
+            }
+        }
         let output = usage[outputKey]?.int ?? 0
         let total = usage["total_tokens"]?.int ?? input.saturatingAdd(output)
         return TokenUsage(prompt: input, completion: output, total: total)
@@ -140,14 +163,15 @@ public enum APIEndpoint: String, Sendable, Hashable, CaseIterable, Codable {
         return nil
     }
 
-    /// The member of a 2xx body that holds the answer, an array: `choices`, `data`, `output`
-    /// or `results`.
+    /// The member of a 2xx body that holds the answer, an array: `choices`, `data`, `output`,
+    /// `results` or `content`.
     public var answerField: String {
         switch self {
         case .chatCompletions, .completions: "choices"
         case .embeddings: "data"
         case .responses: "output"
         case .moderations: "results"
+        case .messages: "content"
         }
     }
 

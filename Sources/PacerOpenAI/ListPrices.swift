@@ -1,4 +1,4 @@
-/// OpenAI's list prices (standard tier, USD per 1M tokens) for common models, compiled into
+/// OpenAI's and Anthropic's list prices (standard tier, USD per 1M tokens) for common models, compiled into
 /// the binary: a `pacer` copied alone onto another machine knows them as the build does (a
 /// resource bundle is looked up beside the build, and its absence stopped the process).
 extension PricingTable {
@@ -18,5 +18,13 @@ extension PricingTable {
         "text-embedding-ada-002": ModelPrice(inputPerMillion: 0.10, outputPerMillion: 0.00),
         "omni-moderation-latest": ModelPrice(inputPerMillion: 0.00, outputPerMillion: 0.00),
         "text-moderation-latest": ModelPrice(inputPerMillion: 0.00, outputPerMillion: 0.00),
+        // Anthropic's list prices (base input and output; prompt-cache reads and writes are
+        // priced as input here, an overestimate of reads).
+        "claude-opus-4-5": ModelPrice(inputPerMillion: 5.00, outputPerMillion: 25.00),
+        "claude-opus-4-1": ModelPrice(inputPerMillion: 15.00, outputPerMillion: 75.00),
+        "claude-sonnet-4-5": ModelPrice(inputPerMillion: 3.00, outputPerMillion: 15.00),
+        "claude-sonnet-4-0": ModelPrice(inputPerMillion: 3.00, outputPerMillion: 15.00),
+        "claude-haiku-4-5": ModelPrice(inputPerMillion: 1.00, outputPerMillion: 5.00),
+        "claude-3-5-haiku-latest": ModelPrice(inputPerMillion: 0.80, outputPerMillion: 4.00),
     ]
 }

@@ -28,7 +28,7 @@ public struct ModelPrice: Sendable, Hashable, Codable {
 /// Prices per model, for estimating what a batch cost.
 ///
 /// An unknown model has no price: its cost is "unknown", never $0. A dated snapshot name
-/// (`gpt-4o-mini-2024-07-18`) uses its base model's price.
+/// (`gpt-4o-mini-2024-07-18`, `claude-haiku-4-5-20251001`) uses its base model's price.
 public struct PricingTable: Sendable, Hashable {
     /// Prices by model name.
     public var prices: [String: ModelPrice]
@@ -61,8 +61,12 @@ public struct PricingTable: Sendable, Hashable {
     public func price(for model: String) -> ModelPrice? {
         if let everyModel { return everyModel }
         if let price = prices[model] { return price }
-        // "gpt-4o-mini-2024-07-18" → "gpt-4o-mini": strip a trailing date snapshot.
         let parts = model.split(separator: "-")
+        // "claude-haiku-4-5-20251001" → "claude-haiku-4-5": Anthropic's snapshots end in YYYYMMDD.
+        if parts.count > 1, let last = parts.last, last.count == 8, last.allSatisfy(\.isNumber) {
+            return prices[parts.dropLast().joined(separator: "-")]
+        }
+        // "gpt-4o-mini-2024-07-18" → "gpt-4o-mini": strip a trailing date snapshot.
         if parts.count > 3, parts.suffix(3).allSatisfy({ $0.allSatisfy(\.isNumber) }) {
             return prices[parts.dropLast(3).joined(separator: "-")]
         }

@@ -72,7 +72,7 @@ extension BatchServer {
         }
         let endpoint = try string("endpoint")
         guard endpoint.hasPrefix("/v1/"), APIEndpoint(batchURL: endpoint) != nil else {
-            let supported = APIEndpoint.allCases.map(\.batchURL).joined(separator: ", ")
+            let supported = APIEndpoint.openAICases.map(\.batchURL).joined(separator: ", ")
             throw APIError.badParameter(
                 "Invalid 'endpoint': '\(endpoint)'. This server runs \(supported).",
                 param: "endpoint"

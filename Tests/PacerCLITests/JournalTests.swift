@@ -32,6 +32,21 @@ import Testing
             .entry(id: "d", succeeded: false)
         ),
         (#"{"custom_id":"d2","response":{"status_code":200}}"#, .entry(id: "d2", succeeded: true)),
+        // Anthropic's Message Batch results: `result.type` decides, not a `type` deeper down.
+        (
+            #"{"custom_id":"m1","result":{"type":"succeeded","message":{"type":"message","content":[{"type":"text"}]}}}"#,
+            .entry(id: "m1", succeeded: true)
+        ),
+        (
+            #"{"custom_id":"m2","result":{"error":{"type":"error","error":{"type":"succeeded"}},"type":"errored"}}"#,
+            .entry(id: "m2", succeeded: false)
+        ),
+        (#"{"custom_id":"m3","result":{"type":"canceled"}}"#, .entry(id: "m3", succeeded: false)),
+        (#"{"custom_id":"m4","result":{"type":"expired"}}"#, .entry(id: "m4", succeeded: false)),
+        (
+            #"{"custom_id":"m5","data":{"result":{"type":"succeeded"}},"success":false}"#,
+            .entry(id: "m5", succeeded: false)
+        ),
         (#"{"id":"a\"b\\c\/\u00e9\ud83d\ude00\n","success":true}"#, .entry(id: "a\"b\\c/é😀\n", succeeded: true)),
         (
             #"{"id":"e","response":"{\"status_code\":200, \"id\": \"z\"} ] [","success":true}"#,

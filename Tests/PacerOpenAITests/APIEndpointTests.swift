@@ -20,7 +20,8 @@ import Testing
     }
 
     @Test func otherURLsAreNotEndpoints() {
-        for url in ["/v1/files", "/v1/chat", "/v2/embeddings", "", "/v1/embeddings/extra"] {
+        // Anthropic's path is no OpenAI Batch API line's.
+        for url in ["/v1/files", "/v1/chat", "/v2/embeddings", "", "/v1/embeddings/extra", "/v1/messages"] {
             #expect(APIEndpoint(batchURL: url) == nil, "\(url)")
         }
     }
@@ -82,6 +83,29 @@ import Testing
         let embeddings = try json(#"{"usage":{"prompt_tokens":8,"total_tokens":8}}"#)
         #expect(APIEndpoint.embeddings.usage(in: embeddings) == TokenUsage(prompt: 8, completion: 0, total: 8))
         #expect(APIEndpoint.moderations.usage(in: try json(#"{"results":[]}"#)) == nil)
+        // Anthropic's prompt-cache reads and writes are input tokens too.
+        let messages = try json(
+            #"{"usage":{"input_tokens":5,"output_tokens":7,"cache_creation_input_tokens":10,"cache_read_input_tokens":20}}"#
+        )
+        #expect(APIEndpoint.messages.usage(in: messages) == TokenUsage(prompt: 35, completion: 7, total: 42))
+    }
+
+    @Test func aMessagesEstimateCountsTheSystemPromptAndMaxTokens() throws {
+        let bare = try json(
+            #"{"model":"claude-haiku-4-5","max_tokens":100,"messages":[{"role":"user","content":"hello there"}]}"#
+        )
+        let withSystem = try json(
+            #"{"model":"claude-haiku-4-5","max_tokens":100,"system":[{"type":"text","text":"You are a careful assistant who answers briefly."}],"messages":[{"role":"user","content":"hello there"}]}"#
+        )
+        let (input, output) = APIEndpoint.messages.tokenEstimate(of: bare)
+        #expect(output == 100)
+        #expect(APIEndpoint.messages.tokenEstimate(of: withSystem).input > input + 8)
+        // Claude's dated snapshots take their model's price.
+        #expect(
+            PricingTable.builtIn.price(for: "claude-haiku-4-5-20251001")
+                == PricingTable.builtIn.price(for: "claude-haiku-4-5")
+        )
+        #expect(PricingTable.builtIn.price(for: "claude-haiku-4-5") != nil)
     }
 
     @Test func anAnswerWithoutItsEndpointsPayloadIsAProblem() throws {

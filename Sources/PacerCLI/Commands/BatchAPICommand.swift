@@ -5,11 +5,12 @@ import PacerJobs
 import PacerOpenAI
 
 /// `pacer batch`: runs an OpenAI Batch API input file live, each line against the endpoint
-/// its `url` names, and writes the output and error files OpenAI's Batch API would.
+/// its `url` names, and writes the output and error files OpenAI's Batch API would; or an
+/// Anthropic Message Batch file against `/v1/messages`, writing Anthropic's results file.
 struct BatchAPICommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "batch",
-        abstract: "Run an OpenAI Batch API input file live, at the API's pace.",
+        abstract: "Run an OpenAI Batch API or Anthropic Message Batch file live, at the API's pace.",
         discussion: """
             INPUT holds OpenAI Batch API lines: {"custom_id", "method": "POST", "url", "body"}, \
             where url is /v1/chat/completions, /v1/embeddings, /v1/completions, /v1/responses or \
@@ -19,6 +20,12 @@ struct BatchAPICommand: AsyncParsableCommand {
             message when there was no answer. A rerun continues both files; --retry-failed \
             redoes the failures. The key is read from OPENAI_API_KEY; the API root from \
             --base-url or OPENAI_BASE_URL.
+
+            An Anthropic Message Batch file ({"custom_id", "params"} lines, told by its first \
+            line, or --provider anthropic) runs against /v1/messages with ANTHROPIC_API_KEY, \
+            and --output gets Anthropic's results lines: {"custom_id", "result": {"type": \
+            "succeeded", "message"}} or "errored" with the error (failures go to --errors only \
+            when it is given).
             """
     )
 
@@ -49,14 +56,26 @@ struct BatchAPICommand: AsyncParsableCommand {
         return stem + ".errors.jsonl"
     }
 
+    /// The provider of this run: `--provider`, else Anthropic when the input's first line is a
+    /// Message Batch line.
+    func provider() async throws -> Provider {
+        if let provider = api.provider { return provider }
+        guard run.input != "-" else { return .openai }
+        return try await ItemSource<APIRequest>.holdsMessageBatch(path: run.input) ? .anthropic : .openai
+    }
+
     func run() async throws {
         let environment = Environment.current
+        let provider = try await provider()
         let clientConfiguration = APIClient.Configuration(
-            access: try api.access(run: run, environment: environment),
+            access: try api.access(run: run, environment: environment, provider: provider),
             pricing: try api.pricing()
         )
         let transportConfiguration = try run.transportConfiguration(environment: environment)
-        let errorsPath = Self.errorsPath(flag: errors, output: run.output)
+        // Anthropic's results file holds every result; failures go apart only when asked.
+        let errorsPath =
+            provider == .anthropic
+            ? errors.flatMap { $0 == "-" ? nil : $0 } : Self.errorsPath(flag: errors, output: run.output)
         let status = try await HTTPTransport.withTransport(configuration: transportConfiguration) { transport in
             let client = APIClient(configuration: clientConfiguration, transport: transport)
             var job = BatchJob(
@@ -64,12 +83,18 @@ struct BatchAPICommand: AsyncParsableCommand {
                 // Learn the limits from one request before sending a wave, as chat does.
                 configuration: run.batchConfiguration(defaultTimeout: 60, tpm: api.tpm, probeFirst: true),
                 operation: client,
-                parser: .batchAPI,
+                parser: provider == .anthropic ? .messageBatch : .batchAPI,
                 unit: "requests",
                 showTokens: true,
-                makeLine: { _, result in BatchAPILine(result) }
+                makeLine: { _, result in
+                    provider == .anthropic ? MessageBatchResultLine(result) as any OutputRecord : BatchAPILine(result)
+                }
             )
-            job.makeInvalidLine = { BatchAPILine.invalid(id: $0, error: $1) }
+            job.makeInvalidLine = {
+                provider == .anthropic
+                    ? MessageBatchResultLine.invalid(id: $0, error: $1) as any OutputRecord
+                    : BatchAPILine.invalid(id: $0, error: $1)
+            }
             job.errorsPath = errorsPath
             api.applyCostOptions(to: &job) { client.costEstimate(for: $0) }
             return try await job.run()

@@ -13,7 +13,9 @@ struct ChatCommand: AsyncParsableCommand {
         discussion: """
             INPUT holds one prompt per line, or JSONL lines with "prompt" or "messages" (and \
             optional "id", "model", "max_tokens", "temperature"). The key is read from \
-            OPENAI_API_KEY; the API root from --base-url or OPENAI_BASE_URL.
+            OPENAI_API_KEY; the API root from --base-url or OPENAI_BASE_URL. With --provider \
+            anthropic, each prompt goes to Claude's Messages API (system messages as its \
+            "system"), with the same output lines.
             """
     )
 
@@ -23,10 +25,12 @@ struct ChatCommand: AsyncParsableCommand {
 
     @OptionGroup var streamOptions: StreamOptions
 
-    @Option(help: "Model to use unless a line names one.")
-    var model: String = "gpt-4o-mini"
+    @Option(
+        help: "Model to use unless a line names one (default: gpt-4o-mini; claude-haiku-4-5 with --provider anthropic)."
+    )
+    var model: String?
 
-    @Option(help: "Most tokens per answer (default: the server's).")
+    @Option(help: "Most tokens per answer (default: the server's; 1024 with --provider anthropic, which requires one).")
     var maxTokens: Int?
 
     @Option(help: "Sampling temperature (default: the server's).")
@@ -40,13 +44,17 @@ struct ChatCommand: AsyncParsableCommand {
         if let temperature, !(0...2).contains(temperature) {
             throw ValidationError("--temperature must be within 0...2")
         }
+        if api.provider == .anthropic, streamOptions.streaming != nil {
+            throw ValidationError("--stream is not supported with --provider anthropic; answers are read whole")
+        }
     }
 
     func run() async throws {
+        if api.provider == .anthropic { throw try await runMessages() }
         let environment = Environment.current
         var clientConfiguration = ChatClient.Configuration(
             access: try api.access(run: run, environment: environment),
-            model: model,
+            model: model ?? "gpt-4o-mini",
             maxTokens: maxTokens,
             temperature: temperature,
             systemPrompt: system,
@@ -73,5 +81,38 @@ struct ChatCommand: AsyncParsableCommand {
             return try await job.run()
         }
         throw status
+    }
+
+    /// `--provider anthropic`: each prompt to the Messages API, written as a chat line.
+    private func runMessages() async throws -> ExitCode {
+        let environment = Environment.current
+        let apiConfiguration = APIClient.Configuration(
+            access: try api.access(run: run, environment: environment),
+            pricing: try api.pricing()
+        )
+        let configuration = MessagesChatClient.Configuration(
+            model: model ?? "claude-haiku-4-5",
+            maxTokens: maxTokens ?? 1024,
+            temperature: temperature,
+            systemPrompt: system
+        )
+        let transportConfiguration = try run.transportConfiguration(environment: environment)
+        return try await HTTPTransport.withTransport(configuration: transportConfiguration) { transport in
+            let client = MessagesChatClient(
+                configuration: configuration,
+                client: APIClient(configuration: apiConfiguration, transport: transport)
+            )
+            var job = BatchJob(
+                options: run,
+                configuration: run.batchConfiguration(defaultTimeout: 60, tpm: api.tpm, probeFirst: true),
+                operation: client,
+                parser: .chat,
+                unit: "prompts",
+                showTokens: true,
+                makeLine: { item, result in OutputLine.chat(result, prompt: item.input.text) }
+            )
+            api.applyCostOptions(to: &job) { client.costEstimate(for: $0) }
+            return try await job.run()
+        }
     }
 }

@@ -4,11 +4,28 @@ import PacerCore
 import PacerJobs
 import PacerOpenAI
 
+/// The wire format a command speaks.
+enum Provider: String, ExpressibleByArgument, CaseIterable, Sendable {
+    /// OpenAI's API and every server compatible with it.
+    case openai
+    /// Anthropic's Messages API.
+    case anthropic
+}
+
 /// The options of every command that calls an OpenAI-compatible API (`chat`, `batch`): where,
 /// with which key, at how many tokens a minute, at what prices.
 struct APIOptions: ParsableArguments {
     @Option(help: "API root including its version (default: $OPENAI_BASE_URL or https://api.openai.com/v1).")
     var baseURL: String?
+
+    @Option(
+        help: ArgumentHelp(
+            "The API's wire format: openai or anthropic. (default: openai; pacer batch tells from the input's first line)",
+            discussion:
+                "anthropic: Claude's Messages API, the key from ANTHROPIC_API_KEY (sent as x-api-key, with anthropic-version), the root from --base-url or ANTHROPIC_BASE_URL (default https://api.anthropic.com; /v1 is added when missing)."
+        )
+    )
+    var provider: Provider?
 
     @Option(help: "Tokens per minute to pace at (default: the server's x-ratelimit-limit-tokens, if it sends one).")
     var tpm: Double?
@@ -52,14 +69,18 @@ struct APIOptions: ParsableArguments {
         }
         try NumberCheck.within(priceIn, "--price-in", 0...1e9)
         try NumberCheck.within(priceOut, "--price-out", 0...1e9)
+        if provider == .anthropic, azure {
+            throw ValidationError("--azure reaches OpenAI's API; it does not go with --provider anthropic")
+        }
     }
 
     /// How to reach the API: the root and the key (from `--api-key-file` or `OPENAI_API_KEY`,
     /// required unless the root is on this machine or this is a `--dry-run`), `--header`s, and
     /// with `--azure` Azure OpenAI as openai-python's `AzureOpenAI` reaches it.
-    func access(run: RunOptions, environment: [String: String]) throws -> APIAccess {
+    func access(run: RunOptions, environment: [String: String], provider: Provider? = nil) throws -> APIAccess {
         try Self.access(
             baseURL: baseURL,
+            provider: provider ?? self.provider ?? .openai,
             azure: azure,
             apiVersion: apiVersion,
             keyOptional: dryRun,
@@ -72,6 +93,7 @@ struct APIOptions: ParsableArguments {
     /// How to reach the API, from flags given one by one (for commands without these options).
     static func access(
         baseURL: String?,
+        provider: Provider = .openai,
         azure: Bool = false,
         apiVersion: String? = nil,
         keyOptional: Bool = false,
@@ -80,10 +102,21 @@ struct APIOptions: ParsableArguments {
         environment: [String: String]
     ) throws -> APIAccess {
         func variable(_ name: String) -> String? { environment[name].flatMap { $0.isEmpty ? nil : $0 } }
-        let keyVariable = azure ? "AZURE_OPENAI_API_KEY" : "OPENAI_API_KEY"
+        let keyVariable =
+            provider == .anthropic ? "ANTHROPIC_API_KEY" : azure ? "AZURE_OPENAI_API_KEY" : "OPENAI_API_KEY"
         var base: String
         var version: String?
-        if azure {
+        if provider == .anthropic {
+            // Anthropic's SDKs take the root without the version; Pacer's roots carry it.
+            base = try Endpoint.baseURL(
+                flag: baseURL,
+                environment: environment,
+                variable: "ANTHROPIC_BASE_URL",
+                default: "https://api.anthropic.com"
+            )
+            while base.hasSuffix("/") { base.removeLast() }
+            if !base.hasSuffix("/v1") { base += "/v1" }
+        } else if azure {
             guard let endpoint = baseURL ?? variable("AZURE_OPENAI_ENDPOINT") else {
                 throw InputError(
                     file: "AZURE_OPENAI_ENDPOINT",
@@ -112,7 +145,8 @@ struct APIOptions: ParsableArguments {
         return APIAccess(
             baseURL: base,
             apiKey: key,
-            keyHeader: azure ? .apiKey : .bearer,
+            keyHeader: provider == .anthropic
+                ? .anthropic(version: APIAccess.KeyHeader.anthropicVersion) : azure ? .apiKey : .bearer,
             azureAPIVersion: version,
             headers: headers
         )
@@ -171,14 +205,18 @@ struct APIOptions: ParsableArguments {
 /// Reading and checking the API root.
 enum Endpoint {
     /// The base URL from the flag, the environment, or OpenAI's.
-    static func baseURL(flag: String?, environment: [String: String]) throws(InputError) -> String {
-        let raw =
-            flag ?? environment["OPENAI_BASE_URL"].flatMap { $0.isEmpty ? nil : $0 } ?? "https://api.openai.com/v1"
+    static func baseURL(
+        flag: String?,
+        environment: [String: String],
+        variable: String = "OPENAI_BASE_URL",
+        default fallback: String = "https://api.openai.com/v1"
+    ) throws(InputError) -> String {
+        let raw = flag ?? environment[variable].flatMap { $0.isEmpty ? nil : $0 } ?? fallback
         guard let url = URL(string: raw), let scheme = url.scheme?.lowercased(), scheme == "http" || scheme == "https",
             url.host?.isEmpty == false
         else {
             throw InputError(
-                file: flag == nil ? "OPENAI_BASE_URL" : "--base-url",
+                file: flag == nil ? variable : "--base-url",
                 message: "'\(raw)' is not an http(s) URL; expected the API root, e.g. https://api.openai.com/v1"
             )
         }

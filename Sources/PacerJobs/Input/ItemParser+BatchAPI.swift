@@ -20,13 +20,18 @@ extension ItemParser where Input == APIRequest {
             // Problems below are reported under the line's own id.
             let id = try itemID(["custom_id": line["custom_id"] ?? .null])
             func problem(_ message: String) -> LineProblem { LineProblem(message: message, itemID: id) }
+            if line["params"] != nil, line["url"] == nil {
+                throw problem(
+                    "this is an Anthropic Message Batch line, in a file whose first line is an OpenAI Batch API line; a file holds one kind"
+                )
+            }
             guard case .string(let method)? = line["method"], method.uppercased() == "POST" else {
                 throw problem(
                     #"Batch API "method" must be "POST", not \#(line["method"]?.excerpt ?? "missing")"#
                 )
             }
             guard case .string(let url)? = line["url"], let endpoint = APIEndpoint(batchURL: url) else {
-                let supported = APIEndpoint.allCases.map(\.batchURL).joined(separator: ", ")
+                let supported = APIEndpoint.openAICases.map(\.batchURL).joined(separator: ", ")
                 throw problem(
                     #"unsupported Batch API "url" \#(line["url"]?.excerpt ?? "(missing)"); Pacer runs \#(supported)"#
                 )

@@ -4,7 +4,8 @@
 /// A line of Pacer's output can be as long as the largest body Pacer accepts (16 MiB, more
 /// once escaped), so the journal does not hold lines: this scanner checks each line's JSON
 /// syntax as the bytes go by and keeps the top-level `id` / `custom_id`, `success` and
-/// `error`, and `response.status_code` (OpenAI's Batch API output format). Its memory is the
+/// `error`, `response.status_code` (OpenAI's Batch API output format) and `result.type`
+/// (Anthropic's Message Batch results, where `succeeded` is a success). Its memory is the
 /// id and the nesting depth, whatever the line's length; chunk boundaries may fall anywhere.
 package struct JournalScanner {
     /// What one line said.
@@ -18,7 +19,9 @@ package struct JournalScanner {
     }
 
     /// The fields of a line the journal reads.
-    private enum Field { case id, customID, success, error, response, statusCode, body, bodyError, other }
+    private enum Field {
+        case id, customID, success, error, response, statusCode, body, bodyError, result, resultType, other
+    }
 
     /// What the next significant byte may be.
     private enum Expect { case start, value, keyOrEnd, key, colon, commaOrEnd, end }
@@ -42,6 +45,8 @@ package struct JournalScanner {
     private var capturing = false
     private var captured: [UInt8] = []
     private var responseIsObject = false
+    /// Inside a top-level `result` object (an Anthropic Message Batch result).
+    private var resultIsObject = false
     private var bodyIsObject = false
     /// `response.body.error` is set: Pacer 777de37 and earlier wrote a 200 whose body did not
     /// decode as `status_code: 200` with the error in the body and a null top-level `error`.
@@ -109,6 +114,7 @@ package struct JournalScanner {
             guard expect == .value || (expect == .start && byte == UInt8(ascii: "{")) else { return fail() }
             if stack.count == 1 { hasError = hasError || field == .error }
             if stack.count == 1, field == .response, byte == UInt8(ascii: "{") { responseIsObject = true }
+            if stack.count == 1, field == .result, byte == UInt8(ascii: "{") { resultIsObject = true }
             if stack.count == 2, field == .body, byte == UInt8(ascii: "{") { bodyIsObject = true }
             if stack.count == 3, field == .bodyError { bodyHasError = true }
             if stack.count == 1, field == .id || field == .customID || field == .success { return fail() }
@@ -126,7 +132,10 @@ package struct JournalScanner {
             else {
                 return fail()
             }
-            if stack.count == 2, open == UInt8(ascii: "{") { responseIsObject = false }
+            if stack.count == 2, open == UInt8(ascii: "{") {
+                responseIsObject = false
+                resultIsObject = false
+            }
             if stack.count == 3, open == UInt8(ascii: "{") { bodyIsObject = false }
             stack.removeLast()
             arrayJustOpened = false
@@ -146,7 +155,9 @@ package struct JournalScanner {
                 if stack.count == 1, field == .error { hasError = true }
                 if stack.count == 3, field == .bodyError { bodyHasError = true }
                 if stack.count == 1, field == .success { return fail() }
-                capturing = stack.count == 1 && (field == .id || field == .customID)
+                capturing =
+                    (stack.count == 1 && (field == .id || field == .customID))
+                    || (stack.count == 2 && field == .resultType)
                 captured.removeAll(keepingCapacity: true)
             } else {
                 return fail()
@@ -198,11 +209,19 @@ package struct JournalScanner {
     private mutating func endString() {
         if stringIsKey {
             expect = .colon
-            field = Self.field(key, depth: stack.count, inResponse: responseIsObject, inBody: bodyIsObject)
+            field = Self.field(
+                key,
+                depth: stack.count,
+                inResponse: responseIsObject,
+                inBody: bodyIsObject,
+                inResult: resultIsObject
+            )
             return
         }
         if capturing {
-            if field == .id {
+            if field == .resultType {
+                success = captured == Array("succeeded".utf8)
+            } else if field == .id {
                 id = captured
                 idHasEscape = stringHasEscape
             } else {
@@ -246,8 +265,9 @@ package struct JournalScanner {
 
     private mutating func fail() { invalid = true }
 
-    private static func field(_ key: [UInt8], depth: Int, inResponse: Bool, inBody: Bool) -> Field {
+    private static func field(_ key: [UInt8], depth: Int, inResponse: Bool, inBody: Bool, inResult: Bool) -> Field {
         if depth == 2, inResponse, key == Array("status_code".utf8) { return .statusCode }
+        if depth == 2, inResult, key == Array("type".utf8) { return .resultType }
         if depth == 2, inResponse, key == Array("body".utf8) { return .body }
         if depth == 3, inBody, key == Array("error".utf8) { return .bodyError }
         guard depth == 1 else { return .other }
@@ -257,6 +277,7 @@ package struct JournalScanner {
         case Array("success".utf8): return .success
         case Array("error".utf8): return .error
         case Array("response".utf8): return .response
+        case Array("result".utf8): return .result
         default: return .other
         }
     }
