@@ -64,11 +64,12 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        // OpenAI chat-completion types, ChatClient, pricing.
+        // OpenAI chat-completion types, ChatClient, APIClient, pricing, the response cache.
         .target(
             name: "PacerOpenAI",
             dependencies: [
                 "PacerCore", "PacerHTTP", "PacerJSON",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ]

@@ -107,6 +107,9 @@ public protocol MeteredOutput: Sendable {
     var usageKey: UsageKey? { get }
     /// How the answer streamed in, when it was streamed.
     var streamTiming: StreamTiming? { get }
+    /// Whether the answer was kept from an earlier run (``BatchOperation/storedOutput(for:)``)
+    /// rather than asked for: its tokens and cost were not spent again.
+    var isCached: Bool { get }
 }
 
 /// The endpoint and model an item's tokens and cost are counted under in the summary.
@@ -133,6 +136,8 @@ extension MeteredOutput {
     public var tokenUsage: TokenUsage? { nil }
     /// No known cost by default.
     public var costUSD: Double? { nil }
+    /// Asked for, by default.
+    public var isCached: Bool { false }
     /// No rate-limit information by default.
     public var rateLimit: RateLimitSnapshot? { nil }
     /// Counted only in the totals by default.

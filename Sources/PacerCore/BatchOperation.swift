@@ -33,11 +33,19 @@ public protocol BatchOperation: Sendable {
     /// The tokens a request for `input` may use at most (prompt estimate plus `max_tokens`),
     /// reserved against a tokens-per-minute limit before it is sent. Default 0.
     func estimatedTokens(for input: Input) -> Int
+
+    /// An answer for `input` kept from an earlier run (a response cache), given without a
+    /// request: the engine asks before the item waits for the quota or a retry, so a kept
+    /// answer costs no request slot and no tokens. `nil` (the default) sends the request.
+    func storedOutput(for input: Input) async -> Output?
 }
 
 extension BatchOperation {
     /// No token estimate by default.
     public func estimatedTokens(for input: Input) -> Int { 0 }
+
+    /// No kept answers by default.
+    public func storedOutput(for input: Input) async -> Output? { nil }
 
     /// Calls ``attempt(_:attempt:)``; the engine enforces the timeout.
     public func attempt(_ item: BatchItem<Input>, attempt: Int, timeout: Duration) async throws -> Output {

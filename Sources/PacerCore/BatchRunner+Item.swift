@@ -34,6 +34,18 @@ extension BatchRunner {
         // it leaves while it backs off and enters again before its next attempt.
         var holdsGate = observers.gate != nil
         defer { if holdsGate { observers.gate?.leave() } }
+        // A kept answer: no quota, no attempt.
+        if let stored = await operation.storedOutput(for: item.input) {
+            let result = ItemResult(
+                index: item.index,
+                id: item.id,
+                outcome: .success(stored),
+                attempts: 0,
+                attemptErrors: [],
+                latency: .zero
+            )
+            return Finished(item: item, result: result, busy: .zero)
+        }
         var action = lifecycle.start(now: now)
         while true {
             if let release = action.release { quota.release(release.reservation, outcome: release.outcome) }

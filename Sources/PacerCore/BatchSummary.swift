@@ -33,6 +33,11 @@ public struct BatchSummary: Sendable, Hashable, Codable {
     public var cancelled: Int
     /// Items skipped (already done in an earlier run).
     public var skipped: Int
+    /// Items answered from a response cache, without a request (counted in ``succeeded``).
+    public var cached: Int = 0
+    /// What the cached answers cost when they were first asked for, at today's prices: the
+    /// dollars the cache saved; `nil` when no cached answer's cost is known.
+    public var cacheSavedUSD: Double?
     /// Retries made (attempts beyond each item's first).
     public var retries: Int
     /// HTTP 429 answers received.
@@ -94,6 +99,8 @@ public struct SummaryBuilder: Sendable {
     private var cancelled = 0
     private var requests = 0
     private var skipped = 0
+    private var cached = 0
+    private var cacheSaved: Double?
     private var retries = 0
     private var rateLimited = 0
     private var busy = Duration.zero
@@ -129,6 +136,11 @@ public struct SummaryBuilder: Sendable {
     ///   - busy: The total time its attempts were in flight.
     public mutating func record<Output: MeteredOutput>(_ result: ItemResult<Output>, busy: Duration) {
         switch result.outcome {
+        case .success(let output) where output.isCached:
+            // Nothing was spent: what it would have cost is what the cache saved.
+            succeeded += 1
+            cached += 1
+            if let itemCost = output.costUSD { cacheSaved = (cacheSaved ?? 0) + itemCost }
         case .success(let output):
             succeeded += 1
             if let key = output.usageKey {
@@ -157,7 +169,8 @@ public struct SummaryBuilder: Sendable {
         retries += max(0, result.attempts - 1)
         rateLimited += result.attemptErrors.count(where: { $0.status == 429 })
         self.busy += busy
-        Self.record(result.latency.pacerSeconds, in: &histogram)
+        // Latency is the API's: a cached answer had none.
+        if result.output?.isCached != true { Self.record(result.latency.pacerSeconds, in: &histogram) }
     }
 
     private mutating func recordStream(_ timing: StreamTiming, outputTokens: Int) {
@@ -198,6 +211,8 @@ public struct SummaryBuilder: Sendable {
             itemsWithUnknownCost: unknownCost,
             breakdown: breakdown.values.sorted { $0.key < $1.key }
         )
+        summary.cached = cached
+        summary.cacheSavedUSD = cacheSaved
         summary.outputTokensPerSecond = wall > 0 ? Double(tokens.completion) / wall : 0
         summary.failureReasons = reasons.mostCommon
         if streamed > 0 {

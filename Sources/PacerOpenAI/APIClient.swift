@@ -50,6 +50,8 @@ public struct APIResponse: MeteredOutput, Hashable {
     public var costUSD: Double?
     /// What the response said about the server's rate limits.
     public var rateLimit: RateLimitSnapshot?
+    /// Whether the answer came from a ``ResponseCache`` rather than the server.
+    public var isCached = false
 
     /// Creates a response.
     public init(
@@ -98,6 +100,8 @@ public struct APIClient: BatchOperation {
         public var apiKey: String? { access.apiKey }
         /// Prices for the cost estimate.
         public var pricing: PricingTable
+        /// Where answers are kept and looked up before sending (`--cache`); `nil` keeps none.
+        public var cache: ResponseCache?
 
         /// Creates a configuration.
         ///
@@ -153,6 +157,25 @@ public struct APIClient: BatchOperation {
     /// `true`: the request's deadline bounds an attempt.
     public var enforcesTimeout: Bool { true }
 
+    /// The answer kept for this request in ``Configuration/cache``, read as a live answer is;
+    /// `nil` when there is none, or it does not read as one.
+    public func storedOutput(for request: APIRequest) async -> APIResponse? {
+        guard let cache = configuration.cache,
+            let key = cache.key(endpoint: request.endpoint.path, body: request.body),
+            let entry = cache.entry(for: key),
+            var answer = try? read(
+                request,
+                status: entry.status,
+                headers: HTTPHeaders(),
+                requestID: entry.requestID,
+                body: entry.body,
+                wholeJSON: false
+            ).response
+        else { return nil }
+        answer.isCached = true
+        return answer
+    }
+
     /// The most tokens the request may use (``APIEndpoint/estimatedTokens(of:)``).
     public func estimatedTokens(for request: APIRequest) -> Int {
         request.endpoint.estimatedTokens(of: request.body)
@@ -188,18 +211,46 @@ public struct APIClient: BatchOperation {
             error.requestID = requestID
             throw redactor.redact(error)
         }
+        let answer = try read(
+            request,
+            status: response.status,
+            headers: response.headers,
+            requestID: requestID,
+            body: response.body,
+            wholeJSON: wholeJSON
+        )
+        // Kept only once it reads as the endpoint's answer.
+        if let cache = configuration.cache,
+            let key = cache.key(endpoint: request.endpoint.path, body: request.body, counting: false)
+        {
+            cache.store(.init(status: response.status, requestID: requestID, body: response.body), for: key)
+        }
+        return answer
+    }
+
+    /// A 2xx answer read as the endpoint's: its usage, model and cost.
+    ///
+    /// - Throws: A retryable `invalid_response` when the body is not a complete answer.
+    private func read(
+        _ request: APIRequest,
+        status: Int,
+        headers: HTTPHeaders,
+        requestID: String?,
+        body: ByteBuffer,
+        wholeJSON: Bool
+    ) throws -> (response: APIResponse, json: JSONValue) {
         func failure(_ problem: String) -> ItemError {
             ItemError(
                 kind: .invalidResponse,
-                status: response.status,
+                status: status,
                 message: redactor.redact(
-                    "\(problem) (\(response.body.readableBytes) bytes): \(HTTPFailure.excerpt(of: response.body, limit: 80))"
+                    "\(problem) (\(body.readableBytes) bytes): \(HTTPFailure.excerpt(of: body, limit: 80))"
                 ),
                 isRetryable: true,
-                rateLimit: RateLimitHeaders.snapshot(from: response.headers)
+                rateLimit: RateLimitHeaders.snapshot(from: headers)
             )
         }
-        guard let json = Self.answer(in: response.body, endpoint: request.endpoint, whole: wholeJSON) else {
+        guard let json = Self.answer(in: body, endpoint: request.endpoint, whole: wholeJSON) else {
             throw failure("not a complete \(request.endpoint.path) answer")
         }
         if let problem = request.endpoint.problem(with: json, request: request.body) {
@@ -216,13 +267,13 @@ public struct APIClient: BatchOperation {
         if usage == nil, request.endpoint == .moderations { cost = 0 }
         let answer = APIResponse(
             endpoint: request.endpoint,
-            status: response.status,
-            body: Self.oneLine(response.body),
+            status: status,
+            body: Self.oneLine(body),
             requestID: requestID,
             usage: usage,
             model: model,
             costUSD: cost,
-            rateLimit: RateLimitHeaders.snapshot(from: response.headers)
+            rateLimit: RateLimitHeaders.snapshot(from: headers)
         )
         return (answer, json)
     }

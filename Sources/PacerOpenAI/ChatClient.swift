@@ -59,6 +59,8 @@ public struct ChatResult: MeteredOutput, Hashable {
     public var requestID: String?
     /// When the answer was streamed: when its first and last tokens came.
     public var streamTiming: StreamTiming?
+    /// Whether the answer came from a ``ResponseCache`` rather than the server.
+    public var isCached = false
     /// Whether ``usage`` is Pacer's estimate (a stream that reported none), not the server's.
     public var usageIsEstimated: Bool
 
@@ -163,6 +165,8 @@ public struct ChatClient: BatchOperation {
         public var pricing: PricingTable
         /// Stream answers (`stream: true`), with these waits; `nil` for plain answers.
         public var streaming: ChatStreaming?
+        /// Where answers are kept and looked up before sending (`--cache`); `nil` keeps none.
+        public var cache: ResponseCache?
 
         /// Creates a configuration.
         ///
@@ -272,9 +276,41 @@ public struct ChatClient: BatchOperation {
     /// `true`: the request's deadline bounds an attempt.
     public var enforcesTimeout: Bool { true }
 
+    /// The answer kept for this prompt's request in ``Configuration/cache`` (whether or not it
+    /// was streamed then), read as a live answer is.
+    public func storedOutput(for prompt: ChatPrompt) async -> ChatResult? {
+        let body = request(for: prompt)
+        guard let cache = configuration.cache, let key = cacheKey(of: body, in: cache, counting: true),
+            let entry = cache.entry(for: key),
+            var result = try? result(
+                of: HTTPResponseData(status: entry.status, headers: HTTPHeaders(), body: entry.body),
+                prompt: prompt,
+                model: body.model
+            )
+        else { return nil }
+        result.requestID = entry.requestID
+        result.isCached = true
+        return result
+    }
+
+    /// The cache key of a request: its body as `pacer batch` would send it, without the
+    /// streaming members, which do not change the answer.
+    private func cacheKey(
+        of body: ChatCompletionRequest,
+        in cache: ResponseCache,
+        counting: Bool
+    ) -> ResponseCache.Key? {
+        var plain = body
+        plain.stream = nil
+        plain.streamOptions = nil
+        guard let json = try? JSONValue(parsing: String(decoding: plain.jsonBytes, as: UTF8.self)) else { return nil }
+        return cache.key(endpoint: APIEndpoint.chatCompletions.path, body: json, counting: counting)
+    }
+
     private func send(_ item: BatchItem<ChatPrompt>, timeout: Duration?) async throws -> ChatResult {
         let body = request(for: item.input)
         if let streaming = configuration.streaming {
+            // A streamed answer is not kept: the cache holds answers as a plain request gets them.
             return try await sendStreaming(item, body: body, streaming: streaming, timeout: timeout)
         }
         let response = try await prepared.post(
@@ -288,7 +324,11 @@ public struct ChatClient: BatchOperation {
         guard (200...299).contains(response.status) else {
             throw redactor.redact(Self.failure(for: response))
         }
-        return try result(of: response, prompt: item.input, model: body.model)
+        let answer = try result(of: response, prompt: item.input, model: body.model)
+        if let cache = configuration.cache, let key = cacheKey(of: body, in: cache, counting: false) {
+            cache.store(.init(status: response.status, requestID: answer.requestID, body: response.body), for: key)
+        }
+        return answer
     }
 
     /// The result of a whole (not streamed) 2xx answer.

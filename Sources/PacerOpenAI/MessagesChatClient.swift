@@ -88,8 +88,23 @@ public struct MessagesChatClient: BatchOperation {
         client.costEstimate(for: request(for: prompt))
     }
 
+    /// The answer kept for this prompt's request in the client's cache.
+    public func storedOutput(for prompt: ChatPrompt) async -> ChatResult? {
+        guard let answer = await client.storedOutput(for: request(for: prompt)),
+            let json = try? JSONValue(parsing: answer.body)
+        else { return nil }
+        var result = chatResult(answer, json: json, prompt: prompt)
+        result.isCached = true
+        return result
+    }
+
     private func send(_ prompt: ChatPrompt, timeout: Duration?) async throws -> ChatResult {
         let (response, json) = try await client.exchange(request(for: prompt), timeout: timeout)
+        return chatResult(response, json: json, prompt: prompt)
+    }
+
+    /// A Messages answer as a chat result: its text blocks joined.
+    private func chatResult(_ response: APIResponse, json: JSONValue, prompt: ChatPrompt) -> ChatResult {
         var texts: [String] = []
         if case .array(let blocks)? = json["content"] {
             for block in blocks where block["type"] == .string("text") {

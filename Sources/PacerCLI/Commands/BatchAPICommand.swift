@@ -33,6 +33,8 @@ struct BatchAPICommand: AsyncParsableCommand {
 
     @OptionGroup var api: APIOptions
 
+    @OptionGroup var cacheOptions: CacheOptions
+
     @Option(help: "Write failures here (default: beside --output, as NAME.errors.jsonl; with stdout, to stdout).")
     var errors: String?
 
@@ -67,10 +69,11 @@ struct BatchAPICommand: AsyncParsableCommand {
     func run() async throws {
         let environment = Environment.current
         let provider = try await provider()
-        let clientConfiguration = APIClient.Configuration(
+        var clientConfiguration = APIClient.Configuration(
             access: try api.access(run: run, environment: environment, provider: provider),
             pricing: try api.pricing()
         )
+        clientConfiguration.cache = try cacheOptions.open()
         let transportConfiguration = try run.transportConfiguration(environment: environment)
         // Anthropic's results file holds every result; failures go apart only when asked.
         let errorsPath =
@@ -99,6 +102,7 @@ struct BatchAPICommand: AsyncParsableCommand {
             api.applyCostOptions(to: &job) { client.costEstimate(for: $0) }
             return try await job.run()
         }
+        cacheOptions.report(clientConfiguration.cache, quiet: run.quiet)
         throw status
     }
 }

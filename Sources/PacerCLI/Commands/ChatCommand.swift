@@ -25,6 +25,8 @@ struct ChatCommand: AsyncParsableCommand {
 
     @OptionGroup var streamOptions: StreamOptions
 
+    @OptionGroup var cacheOptions: CacheOptions
+
     @Option(
         help: "Model to use unless a line names one (default: gpt-4o-mini; claude-haiku-4-5 with --provider anthropic)."
     )
@@ -61,6 +63,7 @@ struct ChatCommand: AsyncParsableCommand {
             pricing: try api.pricing()
         )
         clientConfiguration.streaming = streamOptions.streaming
+        clientConfiguration.cache = try cacheOptions.open()
         let transportConfiguration = try run.transportConfiguration(environment: environment)
         let status = try await HTTPTransport.withTransport(configuration: transportConfiguration) { transport in
             let client = ChatClient(configuration: clientConfiguration, transport: transport)
@@ -80,16 +83,18 @@ struct ChatCommand: AsyncParsableCommand {
             api.applyCostOptions(to: &job) { client.costEstimate(for: $0) }
             return try await job.run()
         }
+        cacheOptions.report(clientConfiguration.cache, quiet: run.quiet)
         throw status
     }
 
     /// `--provider anthropic`: each prompt to the Messages API, written as a chat line.
     private func runMessages() async throws -> ExitCode {
         let environment = Environment.current
-        let apiConfiguration = APIClient.Configuration(
+        var apiConfiguration = APIClient.Configuration(
             access: try api.access(run: run, environment: environment),
             pricing: try api.pricing()
         )
+        apiConfiguration.cache = try cacheOptions.open()
         let configuration = MessagesChatClient.Configuration(
             model: model ?? "claude-haiku-4-5",
             maxTokens: maxTokens ?? 1024,
@@ -97,6 +102,7 @@ struct ChatCommand: AsyncParsableCommand {
             systemPrompt: system
         )
         let transportConfiguration = try run.transportConfiguration(environment: environment)
+        defer { cacheOptions.report(apiConfiguration.cache, quiet: run.quiet) }
         return try await HTTPTransport.withTransport(configuration: transportConfiguration) { transport in
             let client = MessagesChatClient(
                 configuration: configuration,

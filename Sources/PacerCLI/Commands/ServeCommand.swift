@@ -63,8 +63,13 @@ struct ServeCommand: AsyncParsableCommand {
 
     @OptionGroup var api: APIOptions
 
+    @OptionGroup var cacheOptions: CacheOptions
+
     func validate() throws {
         guard (0...65_535).contains(port) else { throw ValidationError("--port must be from 0 to 65535.") }
+        if database != nil, cacheOptions.cache != nil {
+            throw ValidationError("with --db the workers send the requests: give --cache to pacer worker instead")
+        }
         if clientKeys == nil, !ServeConfiguration.isLoopback(host) {
             throw ValidationError(
                 "--host \(host) lets other machines in: give --client-keys FILE to say which keys they may use."
@@ -113,10 +118,11 @@ struct ServeCommand: AsyncParsableCommand {
             }
             return
         }
-        let clientConfiguration = APIClient.Configuration(
+        var clientConfiguration = APIClient.Configuration(
             access: try api.access(run: run, environment: environment),
             pricing: try api.pricing()
         )
+        clientConfiguration.cache = try cacheOptions.open()
         let transportConfiguration = try run.transportConfiguration(environment: environment)
         // As pacer batch: learn the limits from one request before sending a wave.
         let engine = run.batchConfiguration(defaultTimeout: 60, tpm: api.tpm, probeFirst: true)

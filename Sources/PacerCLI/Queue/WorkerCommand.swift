@@ -40,6 +40,8 @@ struct WorkerCommand: AsyncParsableCommand {
 
     @OptionGroup var api: APIOptions
 
+    @OptionGroup var cacheOptions: CacheOptions
+
     @Flag(help: "When nothing is left to claim, wait for more (pushed later, or given back) instead of exiting.")
     var follow = false
 
@@ -107,10 +109,11 @@ struct WorkerCommand: AsyncParsableCommand {
     func run() async throws {
         let environment = Environment.current
         let url = try database.databaseURL(environment: environment)
-        let clientConfiguration = APIClient.Configuration(
+        var clientConfiguration = APIClient.Configuration(
             access: try api.access(run: run, environment: environment),
             pricing: try api.pricing()
         )
+        clientConfiguration.cache = try cacheOptions.open()
         let transportConfiguration = try run.transportConfiguration(environment: environment)
         let status = try await HTTPTransport.withTransport(configuration: transportConfiguration) { transport in
             let job = WorkerJob(

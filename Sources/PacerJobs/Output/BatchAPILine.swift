@@ -30,6 +30,8 @@ package struct BatchAPILine: OutputRecord {
     package var customID: String
     package var response: Response?
     package var error: (code: String, message: String)?
+    /// The answer came from the response cache (`--cache`): written as `"cached": true`.
+    package var cached = false
 
     /// Whether the line goes to the output file (a 2xx answer) rather than the errors file.
     package var isSuccess: Bool { error == nil && response.map { (200...299).contains($0.statusCode) } == true }
@@ -40,6 +42,7 @@ package struct BatchAPILine: OutputRecord {
         switch result.outcome {
         case .success(let answer):
             response = Response(statusCode: answer.status, requestID: answer.requestID, body: answer.body)
+            cached = answer.isCached
         case .failure(let failure):
             if let status = failure.status, !(200...299).contains(status), let body = failure.responseBody {
                 response = Response(statusCode: status, requestID: failure.requestID, body: body)
@@ -90,6 +93,7 @@ package struct BatchAPILine: OutputRecord {
         } else {
             fields.value("error", .null)
         }
+        if cached { fields.value("cached", .bool(true)) }
         output.append(contentsOf: fields.finish())
     }
 }

@@ -34,6 +34,8 @@ package struct MessageBatchResultLine: OutputRecord {
     package var customID: String
     /// What came of it.
     package var result: Result
+    /// The answer came from the response cache (`--cache`): written as `"cached": true`.
+    package var cached = false
 
     /// The line for an item's result.
     package init(_ result: ItemResult<APIResponse>) {
@@ -41,6 +43,7 @@ package struct MessageBatchResultLine: OutputRecord {
         switch result.outcome {
         case .success(let answer):
             self.result = .succeeded(message: answer.body)
+            cached = answer.isCached
         case .failure(let failure):
             if let body = failure.responseBody, Self.isErrorResponse(body) {
                 self.result = .errored(error: body)
@@ -83,6 +86,7 @@ package struct MessageBatchResultLine: OutputRecord {
         var fields = JSONFieldWriter()
         fields.string("custom_id", customID)
         fields.raw("result", nested.finish())
+        if cached { fields.value("cached", .bool(true)) }
         output.append(contentsOf: fields.finish())
     }
 

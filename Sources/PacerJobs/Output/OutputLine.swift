@@ -43,12 +43,15 @@ package struct OutputLine: OutputRecord {
     package var latencyMs: Int
     /// A streamed answer's time to first token.
     package var ttftMs: Int?
+    /// The answer came from the response cache (`--cache`), without a request.
+    package var cached = false
 
     /// Writes the line as a JSON object with its keys in sorted order, leaving out absent
     /// fields, straight into `output` (one line per item: no dictionary, no sorting).
     package func appendJSON(to output: inout [UInt8], encoder: JSONEncoder) {
         var fields = JSONFieldWriter()
         fields.number("attempts", attempts)
+        if cached { fields.value("cached", .bool(true)) }
         if let costUSD { fields.number("cost_usd", costUSD) }
         if let data { fields.value("data", data) }
         if let error {
@@ -126,6 +129,7 @@ package struct OutputLine: OutputRecord {
             line.ttftMs = output.streamTiming.map { Int(($0.timeToFirstToken.pacerSeconds * 1000).rounded()) }
             line.model = output.model
             line.costUSD = output.costUSD
+            line.cached = output.isCached
         }
         return line
     }

@@ -39,6 +39,12 @@ package enum SummaryText {
                 )
             }
             lines.append("Est. cost: \(cost(summary))")
+            if summary.cached > 0 {
+                lines.append(
+                    "Cache: \(summary.cached) answers kept from an earlier run, \(summary.cached) requests not sent"
+                        + (summary.cacheSavedUSD.map { ", about $\(format($0, digits: 4)) saved" } ?? "")
+                )
+            }
             if summary.breakdown.count > 1 {
                 for part in summary.breakdown {
                     let tokens = part.tokens

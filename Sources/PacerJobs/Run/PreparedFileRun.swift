@@ -138,7 +138,8 @@ where Feed.Unit == Operation.Input, Feed.Output == Operation.Output {
                 if let maxCost {
                     costGuard.settle(
                         reserved: maxCost(unit.input),
-                        cost: result.output?.costUSD,
+                        // A cached answer spent nothing.
+                        cost: result.output.flatMap { $0.isCached ? 0 : $0.costUSD },
                         billedFailures: result.attemptErrors.count(where: \.mayHaveBeenBilled)
                     )
                 }
