@@ -77,6 +77,9 @@ public struct BatchSummary: Sendable, Hashable, Codable {
     public var streaming: StreamingStats?
     /// Output (completion) tokens per second of wall time: the run's generation throughput.
     public var outputTokensPerSecond: Double = 0
+    /// With routes: what each deployment did (requests, 429s, tokens, cost), in the routes
+    /// file's order; `nil` without routes.
+    public var deployments: [DeploymentTally]?
     /// The most common reasons items failed, most frequent first (at most
     /// ``FailureReason/shown``), so that a run whose items all fail says why.
     public var failureReasons: [FailureReason] = []

@@ -27,6 +27,10 @@ package struct JSONReader: ~Copyable {
         return value
     }
 
+    /// The byte offset of the next value (or of where reading stopped), for a caller that
+    /// names the line a value is on.
+    package var offset: Int { scanner.position }
+
     /// What the next value is, without reading it.
     package enum Kind: Sendable {
         case object, array, string, number, bool, null

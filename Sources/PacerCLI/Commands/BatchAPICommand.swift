@@ -35,6 +35,8 @@ struct BatchAPICommand: AsyncParsableCommand {
 
     @OptionGroup var cacheOptions: CacheOptions
 
+    @OptionGroup var routesOptions: RoutesOptions
+
     @Option(help: "Write failures here (default: beside --output, as NAME.errors.jsonl; with stdout, to stdout).")
     var errors: String?
 
@@ -47,6 +49,7 @@ struct BatchAPICommand: AsyncParsableCommand {
         if let errors, errors == run.output, errors != "-" {
             throw ValidationError("--errors must be another file than --output")
         }
+        try routesOptions.validate(with: run, tpm: api.tpm)
     }
 
     /// The errors file: `--errors`, or `NAME.errors.jsonl` beside `NAME.jsonl`; `nil` when
@@ -70,7 +73,12 @@ struct BatchAPICommand: AsyncParsableCommand {
         let environment = Environment.current
         let provider = try await provider()
         var clientConfiguration = APIClient.Configuration(
-            access: try api.access(run: run, environment: environment, provider: provider),
+            access: try api.access(
+                run: run,
+                environment: environment,
+                provider: provider,
+                keyOptional: routesOptions.routes != nil
+            ),
             pricing: try api.pricing()
         )
         clientConfiguration.cache = try cacheOptions.open()
@@ -79,7 +87,18 @@ struct BatchAPICommand: AsyncParsableCommand {
         let errorsPath =
             provider == .anthropic
             ? errors.flatMap { $0 == "-" ? nil : $0 } : Self.errorsPath(flag: errors, output: run.output)
+        // Read before any request: a bad routes file is exit 2 with its line.
+        let routesEnvironment = environment
         let status = try await HTTPTransport.withTransport(configuration: transportConfiguration) { transport in
+            if let (routed, concurrency) = try routesOptions.client(
+                run: run,
+                environment: routesEnvironment,
+                transport: transport,
+                pricing: clientConfiguration.pricing,
+                cache: clientConfiguration.cache
+            ) {
+                return try await runRouted(routed, concurrency: concurrency, provider: provider, errorsPath: errorsPath)
+            }
             let client = APIClient(configuration: clientConfiguration, transport: transport)
             var job = BatchJob(
                 options: run,
@@ -104,5 +123,48 @@ struct BatchAPICommand: AsyncParsableCommand {
         }
         cacheOptions.report(clientConfiguration.cache, quiet: run.quiet)
         throw status
+    }
+
+    /// The file through `routed`: each request to a deployment of its model.
+    private func runRouted(
+        _ routed: RoutedClient,
+        concurrency: Int,
+        provider: Provider,
+        errorsPath: String?
+    ) async throws -> ExitCode {
+        var configuration = run.batchConfiguration(defaultTimeout: 60)
+        configuration.maxConcurrent = concurrency
+        configuration.adaptiveConcurrency = nil
+        let parser: ItemParser<APIRequest> = provider == .anthropic ? .messageBatch : .batchAPI
+        var job = BatchJob(
+            options: run,
+            configuration: configuration,
+            operation: routed,
+            parser: parser.served(by: routed.models, routes: routesOptions.routes ?? "the routes"),
+            unit: "requests",
+            showTokens: true,
+            makeLine: { _, result in
+                provider == .anthropic ? MessageBatchResultLine(result) as any OutputRecord : BatchAPILine(result)
+            }
+        )
+        job.makeInvalidLine = {
+            provider == .anthropic
+                ? MessageBatchResultLine.invalid(id: $0, error: $1) as any OutputRecord
+                : BatchAPILine.invalid(id: $0, error: $1)
+        }
+        job.errorsPath = errorsPath
+        if let first = routed.deployments.first?.client {
+            api.applyCostOptions(to: &job) { first.costEstimate(for: $0) }
+        }
+        let router = routed.router
+        job.routes = (
+            UnpacedQuota(
+                retryBudget: configuration.retryBudget,
+                maxWait: .pacerSeconds(run.maxWait),
+                clock: ContinuousClock()
+            ),
+            { router.tallies }
+        )
+        return try await job.run()
     }
 }

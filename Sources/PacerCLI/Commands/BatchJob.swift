@@ -29,6 +29,9 @@ where Feed.Unit == Operation.Input, Feed.Output == Operation.Output {
     /// `--dry-run`: what each input item may cost; the input is read and checked, the
     /// estimates printed, and nothing sent.
     var dryRunEstimate: (@Sendable (Feed.Input) -> CostEstimate)? = nil
+    /// `--routes`: the engine's quota (each deployment paces in its own, inside the
+    /// operation), and what each deployment did, for the summary.
+    var routes: (quota: UnpacedQuota<ContinuousClock>, tallies: @Sendable () -> [DeploymentTally])? = nil
 
     /// Runs the batch; returns the exit status: 0 all succeeded, 1 some failed or were not
     /// done, 2 unusable input, 130 interrupted.
@@ -48,7 +51,7 @@ where Feed.Unit == Operation.Input, Feed.Output == Operation.Output {
             let fileRun = self.fileRun(metrics: metrics)
             // The input is checked before the shared quota's database is waited for.
             let items = try await fileRun.checkInput()
-            return try await SharedQuotaOption.with(options, configuration: configuration) { quota in
+            let body: ((any QuotaProtocol<ContinuousClock>)?) async throws -> ExitCode = { quota in
                 let prepared = try await fileRun.prepare(knownItems: items)
                 if prepared.journal.repairedBytes > 0 {
                     Console.error(
@@ -59,6 +62,9 @@ where Feed.Unit == Operation.Input, Feed.Output == Operation.Output {
                 let report = try await run(prepared, counters: counters, quota: quota)
                 return try finish(report)
             }
+            // With routes each deployment paces in its own quota, inside the operation.
+            if let routes { return try await body(routes.quota) }
+            return try await SharedQuotaOption.with(options, configuration: configuration, body)
         }
     }
 
@@ -102,7 +108,8 @@ where Feed.Unit == Operation.Input, Feed.Output == Operation.Output {
 
     /// Prints the report and the summary, writes `--summary-json`, and chooses the exit status.
     private func finish(_ report: FileRunReport) throws -> ExitCode {
-        let summary = report.summary
+        var summary = report.summary
+        summary.deployments = routes?.tallies()
         if let inputError = summary.inputError {
             Console.error("error: \(inputError)")
             Console.error("stopped reading the input; the items that finished were written.")
@@ -135,8 +142,12 @@ where Feed.Unit == Operation.Input, Feed.Output == Operation.Output {
 
     private func report(_ summary: BatchSummary) {
         if !options.quiet {
-            for line in SummaryText.lines(summary, unit: unit, concurrency: options.concurrency, showTokens: showTokens)
-            {
+            for line in SummaryText.lines(
+                summary,
+                unit: unit,
+                concurrency: configuration.maxConcurrent,
+                showTokens: showTokens
+            ) {
                 Console.error(line)
             }
         }

@@ -77,13 +77,20 @@ struct APIOptions: ParsableArguments {
     /// How to reach the API: the root and the key (from `--api-key-file` or `OPENAI_API_KEY`,
     /// required unless the root is on this machine or this is a `--dry-run`), `--header`s, and
     /// with `--azure` Azure OpenAI as openai-python's `AzureOpenAI` reaches it.
-    func access(run: RunOptions, environment: [String: String], provider: Provider? = nil) throws -> APIAccess {
+    ///
+    /// - Parameter keyOptional: No key is needed (`--routes`: each deployment has its own).
+    func access(
+        run: RunOptions,
+        environment: [String: String],
+        provider: Provider? = nil,
+        keyOptional: Bool = false
+    ) throws -> APIAccess {
         try Self.access(
             baseURL: baseURL,
             provider: provider ?? self.provider ?? .openai,
             azure: azure,
             apiVersion: apiVersion,
-            keyOptional: dryRun,
+            keyOptional: dryRun || keyOptional,
             apiKeyFile: run.apiKeyFile,
             headers: run.headerFields,
             environment: environment

@@ -84,18 +84,7 @@ public final class Quota<C: Clock>: Sendable where C.Duration == Duration {
             switch state.withLock({ $0.admit(tokens: tokens, now: now) }) {
             case .admit(let at, let probe):
                 let reservation = Reservation(tokens: tokens, probe: probe)
-                do {
-                    if at > now { try await sleep(until: at) }
-                    // A pause that began while this request waited for its slot holds it too.
-                    while true {
-                        let pausedUntil = state.withLock { $0.pausedUntil }
-                        guard pausedUntil > self.now else { break }
-                        try await sleep(until: pausedUntil)
-                    }
-                } catch {
-                    release(reservation, outcome: .notSent)
-                    throw error
-                }
+                try await waitForSlot(at: at, of: reservation, sleep: sleep)
                 return reservation
             case .wait(let until):
                 try await sleep(until: until ?? now + Self.pollInterval)
@@ -104,6 +93,70 @@ public final class Quota<C: Clock>: Sendable where C.Duration == Duration {
             case .stop(let until):
                 throw RateLimitStop(wait: .pacerSeconds(until - now))
             }
+        }
+    }
+
+    /// How long from now until a request of `tokens` could start, without booking it: the
+    /// ``acquire(tokens:before:unlessStopped:)`` decision taken on a copy of the state.
+    /// `nil` when it never could (larger than the limit) or the quota has stopped. A router
+    /// compares these to send each request where it can go soonest.
+    package func earliestStart(tokens: Int) -> Duration? {
+        let now = self.now
+        let decision = state.withLock { state -> QuotaStateMachine.Decision in
+            var copy = state
+            return copy.admit(tokens: tokens, now: now)
+        }
+        switch decision {
+        case .admit(let at, _): return .pacerSeconds(max(0, at - now))
+        // A wait of unknown length (a probe out) ranks behind any known one within a second.
+        case .wait(let until): return .pacerSeconds(max(0, (until ?? now + 1) - now))
+        case .reject, .stop: return nil
+        }
+    }
+
+    /// Books a request of `tokens` only if the quota admits it now (possibly for a slot a
+    /// little ahead, which it then waits for); `nil`, booking nothing, when it would have to
+    /// wait for a reason other than its slot (a probe out, an open circuit breaker, a pause).
+    /// A router asks each deployment this way, so that a request never sits in the queue of a
+    /// deployment that is down while another has room.
+    ///
+    /// - Throws: What ``acquire(tokens:before:unlessStopped:)`` throws when the request can
+    ///   never fit or the quota stopped; `CancellationError`.
+    package func acquireIfAdmitted(tokens: Int) async throws -> Reservation? {
+        try Task.checkCancellation()
+        let now = self.now
+        switch state.withLock({ $0.admit(tokens: tokens, now: now) }) {
+        case .admit(let at, let probe):
+            let reservation = Reservation(tokens: tokens, probe: probe)
+            try await waitForSlot(at: at, of: reservation) { try await self.sleep(until: $0, nil) }
+            return reservation
+        case .wait:
+            return nil
+        case .reject(let reason):
+            throw ItemError(kind: .rateLimited, message: reason, isRetryable: false)
+        case .stop(let until):
+            throw RateLimitStop(wait: .pacerSeconds(until - now))
+        }
+    }
+
+    /// Waits for a booked slot at `at`, and for any pause that began meanwhile; gives the
+    /// booking back when the wait ends in an error.
+    private func waitForSlot(
+        at: Double,
+        of reservation: Reservation,
+        sleep: (Double) async throws -> Void
+    ) async throws {
+        do {
+            if at > now { try await sleep(at) }
+            // A pause that began while this request waited for its slot holds it too.
+            while true {
+                let pausedUntil = state.withLock { $0.pausedUntil }
+                guard pausedUntil > self.now else { break }
+                try await sleep(pausedUntil)
+            }
+        } catch {
+            release(reservation, outcome: .notSent)
+            throw error
         }
     }
 

@@ -22,6 +22,17 @@ package enum SummaryText {
                     ? "; paused \(format(summary.pausedSeconds, digits: 1))s at the server's request" : ""),
         ]
         lines += failureLines(summary.failureReasons)
+        if let deployments = summary.deployments {
+            lines.append("Deployments:")
+            for deployment in deployments {
+                var line =
+                    "  \(deployment.name): \(deployment.requests) requests, \(deployment.rateLimited) answered 429, "
+                    + "\(deployment.failed) failed, \(deployment.tokens.total) tokens"
+                if let cost = deployment.costUSD { line += ", $\(format(cost, digits: 4))" }
+                if deployment.cooldowns > 0 { line += "; left out \(deployment.cooldowns) times" }
+                lines.append(line)
+            }
+        }
         if showTokens {
             let tokens = summary.tokens
             lines.append("Total tokens: \(tokens.total) (prompt \(tokens.prompt), completion \(tokens.completion))")

@@ -1,0 +1,114 @@
+import ArgumentParser
+import PacerCore
+import PacerHTTP
+import PacerJobs
+import PacerOpenAI
+
+/// `--routes FILE`: one batch spread over several deployments of its models, each paced by
+/// its own limits (``RoutesFile``, ``RoutedClient``).
+struct RoutesOptions: ParsableArguments {
+    @Option(
+        help: ArgumentHelp(
+            "A JSON file of deployments to spread requests over, each with its own key, limits and concurrency.",
+            discussion:
+                #"{"deployments": [{"name", "base_url", "api_key_env", "models": ["gpt-4o-mini" or {"name", "as"}], optional "rpm", "tpm", "concurrency" (a number or "auto"), "weight", "headers", "provider", "azure", "api_version"}], "cooldown_seconds": 60}. Each request goes to the deployment serving its model that can start it soonest; a failing one is left out for its cooldown, then probed. --rpm, --tpm, --concurrency and --quota are then per deployment, in the file."#,
+            valueName: "file"
+        )
+    )
+    var routes: String?
+
+    /// Refuses run flags that the routes file sets per deployment.
+    func validate(with run: RunOptions, tpm: Double?) throws {
+        guard routes != nil else { return }
+        if run.rpm != nil || tpm != nil {
+            throw ValidationError("with --routes, give each deployment its \"rpm\" and \"tpm\" in the routes file")
+        }
+        if run.concurrencySetting != "8" {
+            throw ValidationError("with --routes, give each deployment its \"concurrency\" in the routes file")
+        }
+        if run.quota != nil {
+            throw ValidationError("--quota does not go with --routes yet: each deployment paces in this process")
+        }
+    }
+
+    /// The routed client the file names, over `transport`, and the most requests its
+    /// deployments take at once (the engine's concurrency); `nil` without `--routes`.
+    ///
+    /// - Throws: ``InputError`` naming the routes file and line.
+    func client(
+        run: RunOptions,
+        environment: [String: String],
+        transport: HTTPTransport,
+        pricing: PricingTable,
+        cache: ResponseCache?
+    ) throws -> (client: RoutedClient, concurrency: Int)? {
+        guard let path = routes else { return nil }
+        let file = try RoutesFile.read(path: path, environment: environment)
+        var deployments: [RoutedClient.Deployment] = []
+        var routed: [DeploymentRouter<ContinuousClock>.Deployment] = []
+        var concurrency = 0
+        for deployment in file.deployments {
+            var configuration = APIClient.Configuration(access: Self.access(deployment, run: run), pricing: pricing)
+            configuration.cache = nil
+            deployments.append(
+                RoutedClient.Deployment(
+                    client: APIClient(configuration: configuration, transport: transport),
+                    models: deployment.models
+                )
+            )
+            let quota = Quota(
+                limits: RateLimits(
+                    requestsPerMinute: deployment.rpm,
+                    tokensPerMinute: deployment.tpm,
+                    maxWait: .pacerSeconds(run.maxWait),
+                    probeFirst: true
+                ),
+                retryBudget: nil
+            )
+            let adaptive =
+                deployment.concurrency == nil
+                ? AdaptiveConcurrency.Configuration(
+                    initial: min(4, run.maxConcurrency),
+                    minimum: run.minConcurrency,
+                    maximum: run.maxConcurrency
+                ) : nil
+            routed.append(
+                .init(
+                    name: deployment.name,
+                    quota: quota,
+                    concurrency: deployment.concurrency ?? run.maxConcurrency,
+                    weight: deployment.weight,
+                    adaptive: adaptive
+                )
+            )
+            concurrency += deployment.concurrency ?? run.maxConcurrency
+        }
+        let router = DeploymentRouter(deployments: routed, cooldown: file.cooldownSeconds, clock: ContinuousClock())
+        return (RoutedClient(deployments: deployments, router: router, cache: cache, pricing: pricing), concurrency)
+    }
+
+    /// How a deployment is reached: its root, its key and the header that carries it, its
+    /// headers over `--header`'s.
+    static func access(_ deployment: RoutesFile.Deployment, run: RunOptions) -> APIAccess {
+        var base = deployment.baseURL
+        var keyHeader = APIAccess.KeyHeader.bearer
+        if deployment.provider == "anthropic" {
+            while base.hasSuffix("/") { base.removeLast() }
+            if !base.hasSuffix("/v1") { base += "/v1" }
+            keyHeader = .anthropic(version: APIAccess.KeyHeader.anthropicVersion)
+        } else if deployment.azure {
+            keyHeader = .apiKey
+            if deployment.apiVersion == nil, !base.contains("/openai/v1") {
+                while base.hasSuffix("/") { base.removeLast() }
+                base += "/openai/v1"
+            }
+        }
+        return APIAccess(
+            baseURL: base,
+            apiKey: deployment.apiKey,
+            keyHeader: keyHeader,
+            azureAPIVersion: deployment.azure ? deployment.apiVersion : nil,
+            headers: run.headerFields.merging(deployment.headers) { $1 }
+        )
+    }
+}

@@ -1,0 +1,293 @@
+import Synchronization
+
+/// Spreads requests for one model over several deployments of it, each paced by its own
+/// ``Quota``: a request goes to the deployment that can start it soonest, so N deployments of
+/// 600 requests a minute run one batch at N × 600. A deployment that fails (a refused key, a
+/// spent quota, a long `retry-after`, or an open circuit breaker in its quota) stops
+/// receiving requests until its cooldown ends, then gets one probe. The decisions are
+/// ``DeploymentRouterStateMachine``'s; this shell waits for quotas and room on the injected clock.
+///
+/// ```swift
+/// let router = DeploymentRouter(deployments: [.init(name: "east", quota: east), .init(name: "west", quota: west)])
+/// let lease = try await router.lease(among: [0, 1], tokens: 300)
+/// // send through deployment lease.index, then:
+/// router.finish(lease, outcome: .answered(usedTokens: 250, rateLimit: snapshot), failure: nil)
+/// ```
+public final class DeploymentRouter<C: Clock>: Sendable where C.Duration == Duration {
+    /// One deployment: its name, its own quota and how many requests it takes at once.
+    public struct Deployment: Sendable {
+        /// The name the summary shows.
+        public var name: String
+        /// Its own rate limits.
+        public var quota: Quota<C>
+        /// Requests in flight on it at most.
+        public var concurrency: Int
+        /// Its share of ties.
+        public var weight: Double
+        /// With a value, its concurrency is adaptive (`concurrency = "auto"`), moved by its
+        /// own answers' latency as `--concurrency auto` moves a run's; ``concurrency`` is then
+        /// unused.
+        public var adaptive: AdaptiveConcurrency.Configuration?
+
+        /// A deployment.
+        public init(
+            name: String,
+            quota: Quota<C>,
+            concurrency: Int = 8,
+            weight: Double = 1,
+            adaptive: AdaptiveConcurrency.Configuration? = nil
+        ) {
+            self.name = name
+            self.quota = quota
+            self.concurrency = concurrency
+            self.weight = weight
+            self.adaptive = adaptive
+        }
+    }
+
+    /// A request's hold on a deployment: its index and quota booking, given back once with
+    /// ``finish(_:outcome:failure:)``.
+    public struct Lease: Sendable {
+        /// The deployment.
+        public var index: Int
+        /// The booking on its quota.
+        public var reservation: QuotaReservation
+        /// When it was granted, and how many were in flight on the deployment with it.
+        var sent: C.Instant
+        var inFlight: Int
+    }
+
+    /// The deployments, by index.
+    public let deployments: [Deployment]
+    /// Seconds a refused key or a spent quota keeps a deployment out. Default 60.
+    public let cooldown: Double
+    /// A `retry-after` longer than this many seconds cools the deployment down for that
+    /// long; a shorter one pauses its quota. Default 10.
+    public let longWait: Double
+    private let clock: C
+    private let origin: C.Instant
+    private let state: Mutex<State>
+
+    private struct State {
+        var machine: DeploymentRouterStateMachine
+        var tallies: [DeploymentTally]
+        /// The adaptive limit of each deployment with `concurrency = "auto"`.
+        var gates: [ConcurrencyGateStateMachine?]
+    }
+
+    /// A router over `deployments`, on `clock`.
+    public init(deployments: [Deployment], cooldown: Double = 60, longWait: Double = 10, clock: C) {
+        self.deployments = deployments
+        self.cooldown = cooldown
+        self.longWait = longWait
+        self.clock = clock
+        self.origin = clock.now
+        let gates = deployments.map { $0.adaptive.map { ConcurrencyGateStateMachine(configuration: $0) } }
+        let limits = zip(deployments, gates).map { deployment, gate in gate?.limit ?? max(1, deployment.concurrency) }
+        state = Mutex(
+            State(
+                machine: DeploymentRouterStateMachine(
+                    zip(deployments, limits).map { .init(limit: $1, weight: $0.weight) }
+                ),
+                tallies: deployments.map { DeploymentTally(name: $0.name) },
+                gates: gates
+            )
+        )
+    }
+
+    private var now: Double { origin.duration(to: clock.now).pacerSeconds }
+
+    /// What each deployment did so far.
+    public var tallies: [DeploymentTally] { state.withLock { $0.tallies } }
+
+    /// Whether an item that failed on deployment `failed` may go to another of `candidates`
+    /// now or after a cooldown.
+    public func hasAlternative(to failed: Int, among candidates: [Int]) -> Bool {
+        let now = self.now
+        return state.withLock { $0.machine.anyUsable(candidates, excluding: failed, now: now) }
+    }
+
+    /// Waits for the deployment among `candidates` (indices) that can start a request of
+    /// `tokens` soonest, and books the request on its quota.
+    ///
+    /// - Throws: `CancellationError` when cancelled; the quota's `ItemError` when the request
+    ///   can fit none of the deployments' limits.
+    public func lease(among candidates: [Int], tokens: Int) async throws -> Lease {
+        while true {
+            try Task.checkCancellation()
+            let starts = candidates.map { (index: $0, start: deployments[$0].quota.earliestStart(tokens: tokens)) }
+            if starts.allSatisfy({ $0.start == nil }) {
+                // Larger than every limit, or every quota stopped: the first quota says which.
+                _ = try await deployments[candidates[0]].quota.acquire(tokens: tokens)
+            }
+            let now = self.now
+            let chosen = state.withLock { state -> (index: Int, inFlight: Int)? in
+                guard let index = state.machine.choose(starts, now: now) else { return nil }
+                state.machine.take(index, now: now)
+                return (index, state.machine.deployments[index].inFlight)
+            }
+            guard let (index, inFlight) = chosen else {
+                // None open: all busy or cooling down. Look again soon, or when one comes back.
+                let until = state.withLock { $0.machine.nextCooldownEnd(candidates) }
+                let wait = until.map { max(0.001, min($0 - now, 0.05)) } ?? 0.005
+                try await clock.sleep(for: .pacerSeconds(wait))
+                continue
+            }
+            // Booked only if the deployment admits it now: one whose breaker opened or whose
+            // probe is out since the look above is not waited on; look again.
+            let reservation: QuotaReservation?
+            do {
+                reservation = try await deployments[index].quota.acquireIfAdmitted(tokens: tokens)
+            } catch {
+                state.withLock { $0.machine.giveBack(index) }
+                throw error
+            }
+            if let reservation {
+                return Lease(index: index, reservation: reservation, sent: clock.now, inFlight: inFlight)
+            }
+            state.withLock { $0.machine.giveBack(index) }
+            try await clock.sleep(for: .milliseconds(5))
+        }
+    }
+
+    /// Ends a lease: settles its quota booking with `outcome`, pauses the deployment's quota
+    /// for a short `retry-after`, cools the deployment down when `failure` says so, and moves
+    /// an adaptive deployment's limit by the answer's latency per output token
+    /// (`outputTokens`, or per request when it is `nil`).
+    public func finish(
+        _ lease: Lease,
+        outcome: QuotaOutcome,
+        failure: ItemError?,
+        usage: TokenUsage? = nil,
+        costUSD: Double? = nil
+    ) {
+        let outputTokens = usage?.completion
+        let deployment = deployments[lease.index]
+        deployment.quota.release(lease.reservation, outcome: outcome)
+        var verdict = DeploymentRouterStateMachine.Verdict.none
+        if let failure {
+            verdict = DeploymentRouterStateMachine.verdict(for: failure, cooldown: cooldown, longWait: longWait)
+            if case .none = verdict, failure.status == 429 {
+                // A short wait: this deployment's quota holds its requests; the others go on.
+                deployment.quota.pause(for: failure.retryAfter ?? .seconds(1))
+            }
+        }
+        let now = self.now
+        let seconds = lease.sent.duration(to: clock.now).pacerSeconds
+        state.withLock { state in
+            state.machine.finished(lease.index, verdict: verdict, now: now)
+            if var gate = state.gates[lease.index] {
+                let sample: AdaptiveConcurrency.Sample
+                if let failure {
+                    let overloaded =
+                        failure.kind == .timeout || failure.status == 503
+                        || (failure.status == 429 && failure.rateLimit?.requestLimit == nil
+                            && failure.rateLimit?.tokenLimit == nil)
+                    sample = overloaded ? .overloaded : .other
+                } else {
+                    sample = .answered(
+                        secondsPerUnit: seconds / Double(max(1, outputTokens ?? 1)),
+                        inFlight: lease.inFlight
+                    )
+                }
+                gate.record(sample)
+                state.gates[lease.index] = gate
+                state.machine.setLimit(lease.index, to: gate.limit)
+            }
+            if outcome != .notSent { state.tallies[lease.index].requests += 1 }
+            if let failure {
+                if failure.status == 429 {
+                    state.tallies[lease.index].rateLimited += 1
+                } else {
+                    state.tallies[lease.index].failed += 1
+                }
+            }
+            if case .coolDown = verdict { state.tallies[lease.index].cooldowns += 1 }
+            if let usage { state.tallies[lease.index].tokens = state.tallies[lease.index].tokens + usage }
+            if let costUSD { state.tallies[lease.index].costUSD = (state.tallies[lease.index].costUSD ?? 0) + costUSD }
+        }
+    }
+}
+
+/// What one deployment of a routed run did: the summary's breakdown per deployment.
+public struct DeploymentTally: Sendable, Hashable, Codable {
+    /// The deployment's name.
+    public var name: String
+    /// Requests sent to it.
+    public var requests = 0
+    /// Its 429 answers.
+    public var rateLimited = 0
+    /// Its other failed requests.
+    public var failed = 0
+    /// Times it was cooled down.
+    public var cooldowns = 0
+    /// Tokens its answers reported.
+    public var tokens = TokenUsage()
+    /// What its answers cost, when their prices are known.
+    public var costUSD: Double?
+
+    /// An empty tally for `name`.
+    public init(name: String) { self.name = name }
+}
+
+/// The engine's quota for a routed run: admits at once and holds no one, since each
+/// deployment paces in its own ``Quota`` inside the ``DeploymentRouter``; it keeps only the retry budget.
+public final class UnpacedQuota<C: Clock>: QuotaProtocol, Sendable where C.Duration == Duration {
+    /// The quota's clock.
+    public typealias QuotaClock = C
+
+    private let clock: C
+    private let origin: C.Instant
+    private let budget: Mutex<RetryBudget?>
+
+    /// The longest wait sat through: no wait is imposed here.
+    public let maxWait: Duration
+
+    /// An unpaced quota with `retryBudget`, on `clock`.
+    public init(retryBudget: RetryBudget? = RetryBudget(), maxWait: Duration = .seconds(120), clock: C) {
+        self.clock = clock
+        self.origin = clock.now
+        self.budget = Mutex(retryBudget)
+        self.maxWait = maxWait
+    }
+
+    private var now: Double { origin.duration(to: clock.now).pacerSeconds }
+
+    /// Books at once.
+    public func acquire(
+        tokens: Int,
+        before deadline: C.Instant?,
+        unlessStopped control: BatchControl?
+    ) async throws -> QuotaReservation {
+        try Task.checkCancellation()
+        return QuotaReservation(tokens: tokens, probe: false)
+    }
+
+    /// Nothing to settle.
+    public func release(_ reservation: QuotaReservation, outcome: QuotaOutcome) {}
+
+    /// Holds no one: a deployment's wait is its own quota's.
+    @discardableResult
+    public func pause(for duration: Duration) -> Bool { true }
+
+    /// Records a first attempt for the retry budget.
+    public func recordFirstAttempt() {
+        let now = self.now
+        budget.withLock { $0?.recordRequest(now: now) }
+    }
+
+    /// Takes one retry from the budget.
+    public func tryRetry() -> Bool {
+        let now = self.now
+        return budget.withLock { $0?.tryRetry(now: now) ?? true }
+    }
+
+    /// Never paused.
+    public var pausedSeconds: Double { 0 }
+
+    /// Never stopped.
+    public var isStopped: Bool { false }
+
+    /// Never stopped.
+    public var stoppedFor: Duration? { nil }
+}
