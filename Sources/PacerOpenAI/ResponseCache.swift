@@ -241,21 +241,26 @@ public final class ResponseCache: Sendable {
         return Entry(status: status, requestID: lines[3] == "-" ? nil : String(lines[3]), body: body)
     }
 
-    /// The bytes of the files under `folder`.
+    /// The bytes of the files under `folder`, read with `readdir` and `stat`: a cache of a
+    /// hundred thousand answers is sized in a fraction of a second (Foundation's enumerator
+    /// with resource values took seconds).
     private static func bytes(under folder: String) -> Int64 {
-        let keys: [URLResourceKey] = [.fileSizeKey, .isRegularFileKey]
-        guard
-            let walker = FileManager.default.enumerator(
-                at: URL(fileURLWithPath: folder),
-                includingPropertiesForKeys: keys
-            )
-        else { return 0 }
+        guard let directory = opendir(folder) else { return 0 }
+        defer { closedir(directory) }
         var total: Int64 = 0
-        for case let url as URL in walker {
-            guard let values = try? url.resourceValues(forKeys: Set(keys)), values.isRegularFile == true else {
-                continue
+        while let entry = readdir(directory) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
             }
-            total += Int64(values.fileSize ?? 0)
+            guard name != ".", name != ".." else { continue }
+            let path = folder + "/" + name
+            var info = stat()
+            guard lstat(path, &info) == 0 else { continue }
+            if (info.st_mode & S_IFMT) == S_IFDIR {
+                total += bytes(under: path)
+            } else if (info.st_mode & S_IFMT) == S_IFREG {
+                total += Int64(info.st_size)
+            }
         }
         return total
     }

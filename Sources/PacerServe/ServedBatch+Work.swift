@@ -10,7 +10,7 @@ import PacerPostgres
 /// `pacer batch` keeps, so a restart goes on where it stopped), and make its output and
 /// errors files.
 extension ServedBatch {
-    typealias BatchFileRun = FileRun<APIClient, OneToOneFeed<APIRequest, APIResponse>>
+    typealias BatchFileRun = FileRun<APISender, OneToOneFeed<APIRequest, APIResponse>>
 
     var inputURL: URL { folder.appendingPathComponent("input.jsonl") }
     var outputURL: URL { folder.appendingPathComponent("output.jsonl") }
@@ -27,7 +27,7 @@ extension ServedBatch {
         settings.errors = errorsURL.path
         var run = FileRun(
             settings: settings,
-            operation: upstream.client,
+            operation: upstream.sender,
             parser: .batchAPI(only: endpoint),
             feed: OneToOneFeed { _, result in BatchAPILine(result) }
         )

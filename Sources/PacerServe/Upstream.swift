@@ -16,25 +16,37 @@ package enum BatchBackend: Sendable {
 /// headers, prices), the engine's settings (`pacer batch`'s pacing flags), and the one quota
 /// every batch paces against, so that several batches at once share the upstream's limits.
 package struct Upstream: Sendable {
-    /// The client every batch's requests go through.
-    package var client: APIClient
+    /// Who every batch's requests go through: the server's client, or the deployments of
+    /// `--routes`.
+    package var sender: APISender
     /// How each batch's items are sent.
     package var run: RunSettings
     /// The quota all batches share: a shared one in PostgreSQL (`--quota`), or one of this
-    /// server's own.
+    /// server's own (with routes, one that paces nothing: each deployment has its own).
     package var quota: any QuotaProtocol<ContinuousClock>
 
     /// An upstream reached through `client`, sending as `run` says, pacing against `quota`
     /// (default: one quota for this server, from `run`'s limits).
     package init(client: APIClient, run: RunSettings, quota: (any QuotaProtocol<ContinuousClock>)? = nil) {
-        self.client = client
+        self.init(sender: .direct(client), run: run, quota: quota)
+    }
+
+    /// An upstream sending through `sender` as `run` says, pacing against `quota` (default:
+    /// one quota for this server, from `run`'s limits; none for routes, whose deployments
+    /// pace in their own).
+    package init(sender: APISender, run: RunSettings, quota: (any QuotaProtocol<ContinuousClock>)? = nil) {
+        self.sender = sender
         self.run = run
-        self.quota =
-            quota
-            ?? Quota(
+        if let quota {
+            self.quota = quota
+        } else if case .routed = sender {
+            self.quota = UnpacedQuota(retryBudget: run.engine.retryBudget, clock: ContinuousClock())
+        } else {
+            self.quota = Quota(
                 limits: run.engine.pacing ?? RateLimits(learnFromServer: false),
                 retryBudget: run.engine.retryBudget,
                 clock: ContinuousClock()
             )
+        }
     }
 }

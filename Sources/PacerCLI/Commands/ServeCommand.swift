@@ -65,11 +65,16 @@ struct ServeCommand: AsyncParsableCommand {
 
     @OptionGroup var cacheOptions: CacheOptions
 
+    @OptionGroup var routesOptions: RoutesOptions
+
     func validate() throws {
         guard (0...65_535).contains(port) else { throw ValidationError("--port must be from 0 to 65535.") }
-        if database != nil, cacheOptions.cache != nil {
-            throw ValidationError("with --db the workers send the requests: give --cache to pacer worker instead")
+        if database != nil, cacheOptions.cache != nil || routesOptions.routes != nil {
+            throw ValidationError(
+                "with --db the workers send the requests: give --cache and --routes to pacer worker instead"
+            )
         }
+        try routesOptions.validate(with: run, tpm: api.tpm)
         if clientKeys == nil, !ServeConfiguration.isLoopback(host) {
             throw ValidationError(
                 "--host \(host) lets other machines in: give --client-keys FILE to say which keys they may use."
@@ -119,16 +124,33 @@ struct ServeCommand: AsyncParsableCommand {
             return
         }
         var clientConfiguration = APIClient.Configuration(
-            access: try api.access(run: run, environment: environment),
+            access: try api.access(run: run, environment: environment, keyOptional: routesOptions.routes != nil),
             pricing: try api.pricing()
         )
         clientConfiguration.cache = try cacheOptions.open()
         let transportConfiguration = try run.transportConfiguration(environment: environment)
         // As pacer batch: learn the limits from one request before sending a wave.
-        let engine = run.batchConfiguration(defaultTimeout: 60, tpm: api.tpm, probeFirst: true)
-        let settings = run.runSettings(engine)
+        var engine = run.batchConfiguration(defaultTimeout: 60, tpm: api.tpm, probeFirst: true)
         let base = clientConfiguration.access.baseURL
         try await HTTPTransport.withTransport(configuration: transportConfiguration) { transport in
+            if let (routed, concurrency) = try routesOptions.client(
+                run: run,
+                environment: environment,
+                transport: transport,
+                pricing: clientConfiguration.pricing,
+                cache: clientConfiguration.cache
+            ) {
+                engine.maxConcurrent = concurrency
+                engine.adaptiveConcurrency = nil
+                let settings = run.runSettings(engine)
+                let upstream = Upstream(sender: .routed(routed), run: settings)
+                let names = routed.router.deployments.map(\.name).joined(separator: ", ")
+                try await serve(configuration, backend: .upstream(upstream), logger: settings.logger) {
+                    "running batches over the deployments \(names)"
+                }
+                return
+            }
+            let settings = run.runSettings(engine)
             try await SharedQuotaOption.with(run, configuration: engine) { quota in
                 let upstream = Upstream(
                     client: APIClient(configuration: clientConfiguration, transport: transport),

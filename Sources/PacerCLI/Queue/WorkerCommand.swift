@@ -42,6 +42,8 @@ struct WorkerCommand: AsyncParsableCommand {
 
     @OptionGroup var cacheOptions: CacheOptions
 
+    @OptionGroup var routesOptions: RoutesOptions
+
     @Flag(help: "When nothing is left to claim, wait for more (pushed later, or given back) instead of exiting.")
     var follow = false
 
@@ -89,6 +91,7 @@ struct WorkerCommand: AsyncParsableCommand {
             try NumberCheck.seconds(value, name, limit: 86_400)
         }
         try NumberCheck.seconds(flushInterval, "--flush-interval", zeroAllowed: true, limit: 3_600)
+        try routesOptions.validate(with: run, tpm: api.tpm)
         guard reapAfter > heartbeat else {
             throw ValidationError(
                 "--reap-after must be longer than --heartbeat (a live worker would be taken for dead)"
@@ -110,22 +113,38 @@ struct WorkerCommand: AsyncParsableCommand {
         let environment = Environment.current
         let url = try database.databaseURL(environment: environment)
         var clientConfiguration = APIClient.Configuration(
-            access: try api.access(run: run, environment: environment),
+            access: try api.access(run: run, environment: environment, keyOptional: routesOptions.routes != nil),
             pricing: try api.pricing()
         )
         clientConfiguration.cache = try cacheOptions.open()
         let transportConfiguration = try run.transportConfiguration(environment: environment)
         let status = try await HTTPTransport.withTransport(configuration: transportConfiguration) { transport in
-            let job = WorkerJob(
+            // As pacer batch: learn the limits from one request before sending a wave.
+            var configuration = run.batchConfiguration(defaultTimeout: 60, tpm: api.tpm, probeFirst: true)
+            var sender = APISender.direct(APIClient(configuration: clientConfiguration, transport: transport))
+            var routedQuota: UnpacedQuota<ContinuousClock>?
+            if let (routed, concurrency) = try routesOptions.client(
+                run: run,
+                environment: environment,
+                transport: transport,
+                pricing: clientConfiguration.pricing,
+                cache: clientConfiguration.cache
+            ) {
+                sender = .routed(routed)
+                configuration.maxConcurrent = concurrency
+                configuration.adaptiveConcurrency = nil
+                routedQuota = UnpacedQuota(retryBudget: configuration.retryBudget, clock: ContinuousClock())
+            }
+            var job = WorkerJob(
                 options: run,
-                // As pacer batch: learn the limits from one request before sending a wave.
-                configuration: run.batchConfiguration(defaultTimeout: 60, tpm: api.tpm, probeFirst: true),
-                operation: APIClient(configuration: clientConfiguration, transport: transport),
+                configuration: configuration,
+                operation: sender,
                 url: url,
                 batch: database.batch,
                 timing: timing,
                 follow: follow
             )
+            job.routedQuota = routedQuota
             return database.batch == Self.anyBatch ? try await anyBatch(job) : try await job.run()
         }
         throw status

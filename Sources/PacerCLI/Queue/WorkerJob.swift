@@ -12,12 +12,15 @@ import PacerPostgres
 struct WorkerJob: Sendable {
     let options: RunOptions
     let configuration: BatchConfiguration
-    let operation: APIClient
+    let operation: APISender
     let url: DatabaseURL
     var batch: String
     let timing: WorkerTiming
     /// Keep looking for work when there is none, instead of ending.
     var follow: Bool
+    /// With `--routes`: the engine's quota, which paces nothing (each deployment paces in
+    /// its own); the shared quota is then not used.
+    var routedQuota: UnpacedQuota<ContinuousClock>? = nil
     /// The run's live counters (done, failed, in flight, retries, tokens): the progress line
     /// reads them, and so does the metrics endpoint (`--metrics-port`).
     var counters = BatchProgress()
@@ -37,7 +40,13 @@ struct WorkerJob: Sendable {
             // The default quota shares the queue's connections: a worker holds a few
             // connections, not two pools' worth.
             try await QueueDatabase.withDatabase(url, maximumConnections: 6) { database in
-                try await SharedQuotaOption.with(
+                if let routedQuota {
+                    let report = try await DatabaseErrors.readable(url) {
+                        try await run(database, metrics: metrics, quota: routedQuota)
+                    }
+                    return try finish(report)
+                }
+                return try await SharedQuotaOption.with(
                     options,
                     configuration: configuration,
                     fallback: (database, "default")
@@ -83,6 +92,8 @@ struct WorkerJob: Sendable {
 
     /// Prints the report, writes `--summary-json`, and chooses the exit status.
     private func finish(_ report: WorkerReport) throws -> ExitCode {
+        var report = report
+        if case .routed(let client) = operation { report.batch.deployments = client.router.tallies }
         show(report)
         if let path = options.summaryJSON { try report.write(to: path) }
         let exit = WorkerExit(
@@ -99,7 +110,7 @@ struct WorkerJob: Sendable {
             for line in SummaryText.lines(
                 report.batch,
                 unit: "requests",
-                concurrency: options.concurrency,
+                concurrency: configuration.maxConcurrent,
                 showTokens: true
             ) {
                 Console.error(line)

@@ -37,12 +37,12 @@ package struct WorkerRun: Sendable {
     /// Which batch and how.
     package var settings: Settings
     /// Sends each item.
-    package var operation: APIClient
+    package var operation: APISender
     /// Told of each item's result (a metrics recorder, say).
     package var observe: (@Sendable (ItemResult<APIResponse>) -> Void)?
 
     /// A worker on `settings`' batch, sending with `operation`.
-    package init(settings: Settings, operation: APIClient) {
+    package init(settings: Settings, operation: APISender) {
         self.settings = settings
         self.operation = operation
     }

@@ -14,7 +14,7 @@ struct WorkerTasks: Sendable {
     let runner: BatchRunner<ContinuousClock>
     /// The quota the runner paces against, which may stop the run (a long wait).
     let quota: any QuotaProtocol<ContinuousClock>
-    let operation: APIClient
+    let operation: APISender
     let counters: BatchProgress
     let observe: (@Sendable (ItemResult<APIResponse>) -> Void)?
     let follow: Bool
