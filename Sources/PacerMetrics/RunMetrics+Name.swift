@@ -31,5 +31,14 @@ extension RunMetrics {
         case itemLatency = "pacer_item_latency_seconds"
         /// Histogram: time to first token of streamed answers.
         case timeToFirstToken = "pacer_time_to_first_token_seconds"
+        /// Counter: requests sent to each deployment of `--routes` (label `deployment`).
+        case deploymentRequests = "pacer_deployment_requests_total"
+        /// Counter: each deployment's 429 answers (label `deployment`).
+        case deploymentRateLimited = "pacer_deployment_rate_limited_responses_total"
+        /// Counter: tokens each deployment's answers reported (labels `deployment`, `type`:
+        /// `prompt` or `completion`).
+        case deploymentTokens = "pacer_deployment_tokens_total"
+        /// Counter: what each deployment's answers cost, in USD (label `deployment`).
+        case deploymentCost = "pacer_deployment_cost_usd_total"
     }
 }

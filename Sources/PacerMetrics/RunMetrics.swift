@@ -43,6 +43,19 @@ public final class RunMetrics: Sendable {
     private let fixedConcurrency: Int?
     /// The paused seconds already added to ``Name/quotaPausedSeconds``.
     private let pausedReported = Mutex<Double>(0)
+    private let factory: any MetricsFactory
+    /// With `--routes`: what each deployment did so far, and what is already reported.
+    private let deployments = Mutex<DeploymentMetrics?>(nil)
+
+    /// Each deployment's counters and the tallies they were last brought to.
+    private struct DeploymentMetrics {
+        var tallies: @Sendable () -> [DeploymentTally]
+        var counters:
+            [String: (
+                requests: Counter, limited: Counter, prompt: Counter, completion: Counter, cost: FloatingPointCounter
+            )] = [:]
+        var reported: [String: DeploymentTally] = [:]
+    }
 
     /// Makes every metric of a run with `factory`.
     ///
@@ -85,6 +98,14 @@ public final class RunMetrics: Sendable {
         paused = FloatingPointCounter(label: Name.quotaPausedSeconds.rawValue, dimensions: [], factory: factory)
         self.progress = progress
         self.fixedConcurrency = concurrency
+        self.factory = factory
+        refresh()
+    }
+
+    /// Reports each deployment of a routed run (``Name/deploymentRequests`` and the others,
+    /// labelled `deployment`) from `tallies`, read at each ``refresh()``.
+    public func watchDeployments(_ tallies: @escaping @Sendable () -> [DeploymentTally]) {
+        deployments.withLock { $0 = DeploymentMetrics(tallies: tallies) }
         refresh()
     }
 
@@ -144,6 +165,7 @@ public final class RunMetrics: Sendable {
     /// Sets the gauges from the progress now: items in flight, the concurrency limit, and the
     /// paused seconds the server imposed since the last refresh.
     public func refresh() {
+        refreshDeployments()
         guard let progress else {
             if let fixedConcurrency { concurrencyLimit.record(fixedConcurrency) }
             return
@@ -157,6 +179,60 @@ public final class RunMetrics: Sendable {
             return added
         }
         if added > 0 { paused.increment(by: added) }
+    }
+}
+
+extension RunMetrics {
+    /// Brings each deployment's counters to its tally.
+    private func refreshDeployments() {
+        deployments.withLock { state in
+            guard var metrics = state else { return }
+            for tally in metrics.tallies() {
+                let counters =
+                    metrics.counters[tally.name]
+                    ?? {
+                        let label = [("deployment", tally.name)]
+                        let made = (
+                            requests: Counter(
+                                label: Name.deploymentRequests.rawValue,
+                                dimensions: label,
+                                factory: factory
+                            ),
+                            limited: Counter(
+                                label: Name.deploymentRateLimited.rawValue,
+                                dimensions: label,
+                                factory: factory
+                            ),
+                            prompt: Counter(
+                                label: Name.deploymentTokens.rawValue,
+                                dimensions: label + [("type", "prompt")],
+                                factory: factory
+                            ),
+                            completion: Counter(
+                                label: Name.deploymentTokens.rawValue,
+                                dimensions: label + [("type", "completion")],
+                                factory: factory
+                            ),
+                            cost: FloatingPointCounter(
+                                label: Name.deploymentCost.rawValue,
+                                dimensions: label,
+                                factory: factory
+                            )
+                        )
+                        metrics.counters[tally.name] = made
+                        return made
+                    }()
+                let before = metrics.reported[tally.name] ?? DeploymentTally(name: tally.name)
+                counters.requests.increment(by: tally.requests - before.requests)
+                counters.limited.increment(by: tally.rateLimited - before.rateLimited)
+                counters.prompt.increment(by: tally.tokens.prompt - before.tokens.prompt)
+                counters.completion.increment(by: tally.tokens.completion - before.tokens.completion)
+                let cost = (tally.costUSD ?? 0) - (before.costUSD ?? 0)
+                if cost > 0 { counters.cost.increment(by: cost) }
+                metrics.reported[tally.name] = tally
+            }
+            state = metrics
+        }
     }
 }
 

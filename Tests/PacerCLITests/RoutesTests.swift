@@ -141,6 +141,33 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: path("out.jsonl")))
     }
 
+    @Test func chatPromptsGoOverTheDeploymentsAndAModelNoneServesIsRefusedOnItsLine() async throws {
+        let prompts = try write("prompts.txt", (0..<20).map { "prompt \($0)" }.joined(separator: "\n") + "\n")
+        try await withSimulator { first in
+            try await withSimulator { second in
+                let routes = try write(
+                    "routes.json",
+                    "{\"deployments\": [\(deployment("one", first)), \(deployment("two", second))]}"
+                )
+                let arguments = ["chat", prompts, "-q", "--routes", routes, "--temperature", "0"]
+                #expect(await pacer(arguments + ["-o", path("out.jsonl")], environment: ["KEY_A": "sk-a"]) == 0)
+                let (one, two) = (first.stats.snapshot().requests, second.stats.snapshot().requests)
+                #expect(one + two == 20 && one > 0 && two > 0, "\(one) and \(two)")
+                let written = try lines(path("out.jsonl"))
+                #expect(written.count == 20)
+                #expect(written.allSatisfy { ($0["response"] as? String)?.isEmpty == false })
+                // gpt-4o is served by neither: refused on line 1, nothing sent.
+                #expect(
+                    await pacer(
+                        arguments + ["-o", path("other.jsonl"), "--model", "gpt-4o"],
+                        environment: ["KEY_A": "sk-a"]
+                    ) == 2
+                )
+                #expect(first.stats.snapshot().requests + second.stats.snapshot().requests == 20)
+            }
+        }
+    }
+
     @Test func runFlagsThatTheRoutesFileSetsPerDeploymentAreRefused() async throws {
         let input = try write("in.jsonl", requests(1))
         let routes = try write("routes.json", #"{"deployments": []}"#)

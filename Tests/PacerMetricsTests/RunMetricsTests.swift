@@ -2,6 +2,7 @@ import PacerCore
 import PacerMetrics
 import PacerTesting
 import Prometheus
+import Synchronization
 import Testing
 
 /// ``RunMetrics`` fed by a real ``BatchRunner``: at the end of a run its counters are the
@@ -149,5 +150,37 @@ struct Scripted: BatchOperation {
             throw ItemError(kind: .httpStatus, status: 503, message: "overloaded", isRetryable: true)
         }
         return Answer()
+    }
+}
+
+/// `--routes`: each deployment's requests, 429s, tokens and cost (issue 22).
+@Suite struct DeploymentMetricsTests {
+    @Test func eachDeploymentIsReportedUnderItsNameAndFollowsItsTally() {
+        let registry = PrometheusCollectorRegistry()
+        let metrics = RunMetrics(
+            factory: RunMetrics.prometheusFactory(registry: registry),
+            progress: nil,
+            concurrency: 8
+        )
+        let tallies = Mutex<[DeploymentTally]>([DeploymentTally(name: "east"), DeploymentTally(name: "west")])
+        metrics.watchDeployments { tallies.withLock { $0 } }
+        tallies.withLock {
+            $0[0].requests = 7
+            $0[0].rateLimited = 1
+            $0[0].tokens = TokenUsage(prompt: 30, completion: 12, total: 42)
+            $0[0].costUSD = 0.5
+            $0[1].requests = 3
+        }
+        var text = MetricsScrape(registry: registry, metrics: metrics)
+        #expect(text.value(RunMetrics.Name.deploymentRequests.rawValue, "deployment", "east") == 7)
+        #expect(text.value(RunMetrics.Name.deploymentRequests.rawValue, "deployment", "west") == 3)
+        #expect(text.value(RunMetrics.Name.deploymentRateLimited.rawValue, "deployment", "east") == 1)
+        #expect(text.value(RunMetrics.Name.deploymentCost.rawValue, "deployment", "east") == 0.5)
+        #expect(text.sum(RunMetrics.Name.deploymentTokens.rawValue) == 42)
+        // Read again: counters move by what the tallies moved, not by their whole again.
+        tallies.withLock { $0[1].requests = 5 }
+        text = MetricsScrape(registry: registry, metrics: metrics)
+        #expect(text.value(RunMetrics.Name.deploymentRequests.rawValue, "deployment", "west") == 5)
+        #expect(text.value(RunMetrics.Name.deploymentRequests.rawValue, "deployment", "east") == 7)
     }
 }

@@ -140,7 +140,7 @@ struct BatchAPICommand: AsyncParsableCommand {
             options: run,
             configuration: configuration,
             operation: routed,
-            parser: parser.served(by: routed.models, routes: routesOptions.routes ?? "the routes"),
+            parser: parser.served(by: routed.models, routes: routesOptions.routes ?? "the routes") { $0.model },
             unit: "requests",
             showTokens: true,
             makeLine: { _, result in

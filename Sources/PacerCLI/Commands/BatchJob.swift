@@ -48,6 +48,7 @@ where Feed.Unit == Operation.Input, Feed.Output == Operation.Output {
             concurrency: configuration.maxConcurrent,
             quiet: options.quiet
         ) { metrics in
+            if let routes, let metrics { metrics.watchDeployments(routes.tallies) }
             let fileRun = self.fileRun(metrics: metrics)
             // The input is checked before the shared quota's database is waited for.
             let items = try await fileRun.checkInput()

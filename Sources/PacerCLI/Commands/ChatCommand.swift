@@ -27,6 +27,8 @@ struct ChatCommand: AsyncParsableCommand {
 
     @OptionGroup var cacheOptions: CacheOptions
 
+    @OptionGroup var routesOptions: RoutesOptions
+
     @Option(
         help: "Model to use unless a line names one (default: gpt-4o-mini; claude-haiku-4-5 with --provider anthropic)."
     )
@@ -46,6 +48,12 @@ struct ChatCommand: AsyncParsableCommand {
         if let temperature, !(0...2).contains(temperature) {
             throw ValidationError("--temperature must be within 0...2")
         }
+        try routesOptions.validate(with: run, tpm: api.tpm)
+        if routesOptions.routes != nil, streamOptions.streaming != nil || api.provider == .anthropic {
+            throw ValidationError(
+                "--routes sends plain chat completions: it does not go with --stream or --provider (give each deployment its \"provider\")"
+            )
+        }
         if api.provider == .anthropic, streamOptions.streaming != nil {
             throw ValidationError("--stream is not supported with --provider anthropic; answers are read whole")
         }
@@ -55,7 +63,7 @@ struct ChatCommand: AsyncParsableCommand {
         if api.provider == .anthropic { throw try await runMessages() }
         let environment = Environment.current
         var clientConfiguration = ChatClient.Configuration(
-            access: try api.access(run: run, environment: environment),
+            access: try api.access(run: run, environment: environment, keyOptional: routesOptions.routes != nil),
             model: model ?? "gpt-4o-mini",
             maxTokens: maxTokens,
             temperature: temperature,
@@ -67,6 +75,15 @@ struct ChatCommand: AsyncParsableCommand {
         let transportConfiguration = try run.transportConfiguration(environment: environment)
         let status = try await HTTPTransport.withTransport(configuration: transportConfiguration) { transport in
             let client = ChatClient(configuration: clientConfiguration, transport: transport)
+            if let (routed, concurrency) = try routesOptions.client(
+                run: run,
+                environment: environment,
+                transport: transport,
+                pricing: clientConfiguration.pricing,
+                cache: clientConfiguration.cache
+            ) {
+                return try await runRouted(RoutedChatClient(chat: client, routed: routed), concurrency: concurrency)
+            }
             var job = BatchJob(
                 options: run,
                 // Chat APIs are rate limited: learn the limits from one request before sending a wave.
@@ -85,6 +102,41 @@ struct ChatCommand: AsyncParsableCommand {
         }
         cacheOptions.report(clientConfiguration.cache, quiet: run.quiet)
         throw status
+    }
+
+    /// `--routes`: each prompt to a deployment of its model, written as a chat line.
+    private func runRouted(_ client: RoutedChatClient, concurrency: Int) async throws -> ExitCode {
+        var configuration = run.batchConfiguration(defaultTimeout: 60)
+        configuration.maxConcurrent = concurrency
+        configuration.adaptiveConcurrency = nil
+        var job = BatchJob(
+            options: run,
+            configuration: configuration,
+            operation: client,
+            parser: ItemParser<ChatPrompt>.chat.served(
+                by: client.routed.models,
+                routes: routesOptions.routes ?? "the routes"
+            ) {
+                [chat = client.chat] in chat.request(for: $0).model
+            },
+            unit: "prompts",
+            showTokens: true,
+            makeLine: { [outputFormat = run.outputFormat] item, result in
+                outputFormat == .batch
+                    ? BatchOutputLine(result) as any OutputRecord : OutputLine.chat(result, prompt: item.input.text)
+            }
+        )
+        api.applyCostOptions(to: &job) { client.chat.costEstimate(for: $0) }
+        let router = client.routed.router
+        job.routes = (
+            UnpacedQuota(
+                retryBudget: configuration.retryBudget,
+                maxWait: .pacerSeconds(run.maxWait),
+                clock: ContinuousClock()
+            ),
+            { router.tallies }
+        )
+        return try await job.run()
     }
 
     /// `--provider anthropic`: each prompt to the Messages API, written as a chat line.

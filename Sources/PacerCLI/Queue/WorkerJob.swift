@@ -37,9 +37,12 @@ struct WorkerJob: Sendable {
             concurrency: configuration.maxConcurrent,
             quiet: options.quiet
         ) { metrics in
+            if case .routed(let client) = operation, let metrics {
+                metrics.watchDeployments { client.router.tallies }
+            }
             // The default quota shares the queue's connections: a worker holds a few
             // connections, not two pools' worth.
-            try await QueueDatabase.withDatabase(url, maximumConnections: 6) { database in
+            return try await QueueDatabase.withDatabase(url, maximumConnections: 6) { database in
                 if let routedQuota {
                     let report = try await DatabaseErrors.readable(url) {
                         try await run(database, metrics: metrics, quota: routedQuota)

@@ -1,23 +1,32 @@
 import PacerOpenAI
 
-extension ItemParser where Input == APIRequest {
-    /// This parser, with each request's model checked against the models `routes` serve: a
-    /// model no deployment serves is a problem on its line, before any request.
-    package func served(by models: Set<String>, routes: String) -> ItemParser {
+extension ItemParser {
+    /// This parser, with each item's model (`model(of:)`) checked against the models
+    /// `routes` serve: a model no deployment serves is a problem on its line, before any
+    /// request.
+    package func served(
+        by models: Set<String>,
+        routes: String,
+        model: @escaping @Sendable (Input) -> String?
+    ) -> ItemParser {
         let parse = parseJSON
+        let parseText = parseText
+        @Sendable func check(_ input: Input, id: String?) throws -> Input {
+            let name = model(input) ?? ""
+            guard models.contains(name) else {
+                throw LineProblem(
+                    message:
+                        "no deployment in \(routes) serves the model '\(name)' (they serve \(models.sorted().joined(separator: ", ")))",
+                    itemID: id
+                )
+            }
+            return input
+        }
         return ItemParser(
-            parseText: parseText,
+            parseText: { text in try check(try parseText(text), id: nil) },
             parseJSON: { line in
-                let (id, request) = try parse(line)
-                let model = request.model ?? ""
-                guard models.contains(model) else {
-                    throw LineProblem(
-                        message:
-                            "no deployment in \(routes) serves the model '\(model)' (they serve \(models.sorted().joined(separator: ", ")))",
-                        itemID: id
-                    )
-                }
-                return (id, request)
+                let (id, input) = try parse(line)
+                return (id, try check(input, id: id))
             }
         )
     }
