@@ -10,7 +10,7 @@ import NIOHTTP1
 /// - Azure's v1 API: ``baseURL`` `https://NAME.openai.azure.com/openai/v1`, no version, the
 ///   key in `api-key`.
 /// - Anthropic: ``baseURL`` `https://api.anthropic.com/v1`, the key in `x-api-key` and
-///   `anthropic-version` with every request (``KeyHeader/anthropic``).
+///   `anthropic-version` with every request (``KeyHeader/anthropic(version:)``).
 public struct APIAccess: Sendable, Hashable {
     /// Which header carries the key.
     public enum KeyHeader: Sendable, Hashable {

@@ -11,7 +11,7 @@ import PacerJSON
 /// them. Anthropic's Messages API is a case here rather than a client of its own: it is JSON
 /// posted to a path, answered with a body that carries its usage, so one client, one
 /// response cache and one router serve both APIs; what differs is in this enum and in
-/// ``APIAccess/KeyHeader/anthropic``.
+/// ``APIAccess/KeyHeader/anthropic(version:)``.
 public enum APIEndpoint: String, Sendable, Hashable, CaseIterable, Codable {
     /// `/v1/chat/completions`.
     case chatCompletions = "chat/completions"
@@ -24,7 +24,7 @@ public enum APIEndpoint: String, Sendable, Hashable, CaseIterable, Codable {
     /// `/v1/moderations`.
     case moderations
     /// Anthropic's `/v1/messages`: Claude's Messages API, reached with
-    /// ``APIAccess/KeyHeader/anthropic``.
+    /// ``APIAccess/KeyHeader/anthropic(version:)``.
     case messages
 
     /// The endpoints an OpenAI Batch API line may name: every one but Anthropic's.

@@ -121,8 +121,11 @@ public final class ResponseCache: Sendable {
     /// The key of a request for `endpoint` (its path) with `body`, or `nil` when its answer is
     /// drawn at random and such answers are not kept (counted in ``Counts/nondeterministic``).
     ///
-    /// - Parameter counting: Whether a request not kept counts in ``Counts/nondeterministic``
-    ///   (a lookup's `true`; the store after the answer passes `false`, not to count it twice).
+    /// - Parameters:
+    ///   - endpoint: The endpoint's path (`chat/completions`).
+    ///   - body: The request body, as sent.
+    ///   - counting: Whether a request not kept counts in ``Counts/nondeterministic`` (a
+    ///     lookup's `true`; the store after the answer passes `false`, not to count it twice).
     public func key(endpoint: String, body: JSONValue, counting: Bool = true) -> Key? {
         guard configuration.nondeterministic || Self.isDeterministic(endpoint: endpoint, body: body) else {
             if counting { state.withLock { $0.counts.nondeterministic += 1 } }

@@ -35,6 +35,8 @@ public struct RoutedClient: BatchOperation {
     public let pricing: PricingTable
     /// The deployments serving each model.
     private let serving: [String: [Int]]
+    /// Reads kept answers as the first deployment's client would read live ones.
+    private let cacheReader: APIClient?
 
     /// A client over `deployments`, paced and chosen by `router` (in the same order).
     public init(
@@ -52,6 +54,13 @@ public struct RoutedClient: BatchOperation {
             for model in deployment.models.keys { serving[model, default: []].append(index) }
         }
         self.serving = serving
+        cacheReader = cache.flatMap { cache in
+            deployments.first.map { first in
+                var configuration = first.client.configuration
+                configuration.cache = cache
+                return APIClient(configuration: configuration, transport: first.client.transport)
+            }
+        }
     }
 
     /// The models some deployment serves.
@@ -77,10 +86,7 @@ public struct RoutedClient: BatchOperation {
 
     /// The answer kept for this request, as the request names its model.
     public func storedOutput(for request: APIRequest) async -> APIResponse? {
-        guard cache != nil, let first = deployments.first else { return nil }
-        var client = first.client.configuration
-        client.cache = cache
-        return await APIClient(configuration: client, transport: first.client.transport).storedOutput(for: request)
+        await cacheReader?.storedOutput(for: request)
     }
 
     private func send(_ item: BatchItem<APIRequest>, attempt: Int, timeout: Duration?) async throws -> APIResponse {

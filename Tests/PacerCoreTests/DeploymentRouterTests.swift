@@ -104,6 +104,34 @@ import Testing
         #expect(tallies.map(\.failed) == [1, 0])
     }
 
+    @Test func aRequestWaitingForRoomTakesTheFirstSlotARequestEndingFrees() async throws {
+        let clock = TestClock()
+        func quota() -> Quota<TestClock<Duration>> {
+            Quota(limits: RateLimits(learnFromServer: false), retryBudget: nil, clock: clock)
+        }
+        let router = DeploymentRouter(
+            deployments: [
+                .init(name: "a", quota: quota(), concurrency: 1), .init(name: "b", quota: quota(), concurrency: 1),
+            ],
+            clock: clock
+        )
+        let first = try await router.lease(among: [0, 1], tokens: 0)
+        let second = try await router.lease(among: [0, 1], tokens: 0)
+        // Both full: the third waits, without the clock moving, until one ends.
+        let third = Task { try await router.lease(among: [0, 1], tokens: 0) }
+        for _ in 0..<50 { await Task.yield() }
+        router.finish(second, outcome: .answered(usedTokens: 0, rateLimit: nil), failure: nil)
+        let lease = try await third.value
+        #expect(lease.index == second.index)
+        // A waiter that is cancelled ends at once.
+        let fourth = Task { try await router.lease(among: [0, 1], tokens: 0) }
+        for _ in 0..<50 { await Task.yield() }
+        fourth.cancel()
+        await #expect(throws: CancellationError.self) { try await fourth.value }
+        router.finish(first, outcome: .answered(usedTokens: 0, rateLimit: nil), failure: nil)
+        router.finish(lease, outcome: .answered(usedTokens: 0, rateLimit: nil), failure: nil)
+    }
+
     @Test func requestsGoWhereTheSlotIsSoonestSoTwoDeploymentsRunAtTwiceTheRate() async throws {
         let clock = TestClock()
         func quota() -> Quota<TestClock<Duration>> {

@@ -46,7 +46,7 @@ public final class DeploymentRouter<C: Clock>: Sendable where C.Duration == Dura
     }
 
     /// A request's hold on a deployment: its index and quota booking, given back once with
-    /// ``finish(_:outcome:failure:)``.
+    /// ``DeploymentRouter/finish(_:outcome:failure:usage:costUSD:)``.
     public struct Lease: Sendable {
         /// The deployment.
         public var index: Int
@@ -73,6 +73,18 @@ public final class DeploymentRouter<C: Clock>: Sendable where C.Duration == Dura
         var tallies: [DeploymentTally]
         /// The adaptive limit of each deployment with `concurrency = "auto"`.
         var gates: [ConcurrencyGateStateMachine?]
+        /// Bumped whenever a request ends or is given back: room may have come free.
+        var version = 0
+        /// Requests waiting for room, woken at the next end.
+        var waiters: [Int: CheckedContinuation<Void, Never>] = [:]
+        var nextWaiter = 0
+
+        /// Notes that room may have come free; returns the waiters to wake.
+        mutating func changed() -> [CheckedContinuation<Void, Never>] {
+            version += 1
+            defer { waiters.removeAll() }
+            return Array(waiters.values)
+        }
     }
 
     /// A router over `deployments`, on `clock`.
@@ -117,8 +129,10 @@ public final class DeploymentRouter<C: Clock>: Sendable where C.Duration == Dura
             try Task.checkCancellation()
             let starts = candidates.map { (index: $0, start: deployments[$0].quota.earliestStart(tokens: tokens)) }
             if starts.allSatisfy({ $0.start == nil }) {
-                // Larger than every limit, or every quota stopped: the first quota says which.
-                _ = try await deployments[candidates[0]].quota.acquire(tokens: tokens)
+                // Larger than every limit, or every quota stopped: the first quota throws which.
+                let quota = deployments[candidates[0]].quota
+                quota.release(try await quota.acquire(tokens: tokens), outcome: .notSent)
+                continue
             }
             let now = self.now
             let chosen = state.withLock { state -> (index: Int, inFlight: Int)? in
@@ -127,10 +141,15 @@ public final class DeploymentRouter<C: Clock>: Sendable where C.Duration == Dura
                 return (index, state.machine.deployments[index].inFlight)
             }
             guard let (index, inFlight) = chosen else {
-                // None open: all busy or cooling down. Look again soon, or when one comes back.
-                let until = state.withLock { $0.machine.nextCooldownEnd(candidates) }
-                let wait = until.map { max(0.001, min($0 - now, 0.05)) } ?? 0.005
-                try await clock.sleep(for: .pacerSeconds(wait))
+                // None open. One cooling down comes back at a known time: look again then
+                // (or in 50 ms); all busy: wait until a request ends.
+                let (until, version) = state.withLock { ($0.machine.nextCooldownEnd(candidates), $0.version) }
+                if let until {
+                    try await clock.sleep(for: .pacerSeconds(max(0.001, min(until - now, 0.05))))
+                } else {
+                    await waitForRoom(after: version)
+                    try Task.checkCancellation()
+                }
                 continue
             }
             // Booked only if the deployment admits it now: one whose breaker opened or whose
@@ -139,13 +158,23 @@ public final class DeploymentRouter<C: Clock>: Sendable where C.Duration == Dura
             do {
                 reservation = try await deployments[index].quota.acquireIfAdmitted(tokens: tokens)
             } catch {
-                state.withLock { $0.machine.giveBack(index) }
+                let waiters = state.withLock { state in
+                    state.machine.giveBack(index)
+                    return state.changed()
+                }
+                for waiter in waiters { waiter.resume() }
                 throw error
             }
             if let reservation {
                 return Lease(index: index, reservation: reservation, sent: clock.now, inFlight: inFlight)
             }
-            state.withLock { $0.machine.giveBack(index) }
+            let waiters = state.withLock { state in
+                state.machine.giveBack(index)
+                return state.changed()
+            }
+            for waiter in waiters { waiter.resume() }
+            // Its quota holds requests for a while (a probe out, its breaker open): the next
+            // look ranks it by that wait.
             try await clock.sleep(for: .milliseconds(5))
         }
     }
@@ -174,7 +203,7 @@ public final class DeploymentRouter<C: Clock>: Sendable where C.Duration == Dura
         }
         let now = self.now
         let seconds = lease.sent.duration(to: clock.now).pacerSeconds
-        state.withLock { state in
+        let waiters = state.withLock { state in
             state.machine.finished(lease.index, verdict: verdict, now: now)
             if var gate = state.gates[lease.index] {
                 let sample: AdaptiveConcurrency.Sample
@@ -205,6 +234,29 @@ public final class DeploymentRouter<C: Clock>: Sendable where C.Duration == Dura
             if case .coolDown = verdict { state.tallies[lease.index].cooldowns += 1 }
             if let usage { state.tallies[lease.index].tokens = state.tallies[lease.index].tokens + usage }
             if let costUSD { state.tallies[lease.index].costUSD = (state.tallies[lease.index].costUSD ?? 0) + costUSD }
+            return state.changed()
+        }
+        for waiter in waiters { waiter.resume() }
+    }
+
+    /// Waits until a request ends or is given back (the state's version moves past
+    /// `version`), or the task is cancelled.
+    private func waitForRoom(after version: Int) async {
+        let id = state.withLock { state -> Int in
+            state.nextWaiter += 1
+            return state.nextWaiter
+        }
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let now = state.withLock { state -> Bool in
+                    if state.version != version || Task.isCancelled { return true }
+                    state.waiters[id] = continuation
+                    return false
+                }
+                if now { continuation.resume() }
+            }
+        } onCancel: {
+            state.withLock { $0.waiters.removeValue(forKey: id) }?.resume()
         }
     }
 }
