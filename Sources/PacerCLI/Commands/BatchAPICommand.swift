@@ -87,25 +87,29 @@ struct BatchAPICommand: AsyncParsableCommand {
         let errorsPath =
             provider == .anthropic
             ? errors.flatMap { $0 == "-" ? nil : $0 } : Self.errorsPath(flag: errors, output: run.output)
-        // Read before any request: a bad routes file is exit 2 with its line.
-        let routesEnvironment = environment
         let status = try await HTTPTransport.withTransport(configuration: transportConfiguration) { transport in
+            var sender = APISender.direct(APIClient(configuration: clientConfiguration, transport: transport))
+            // Learn the limits from one request before sending a wave, as chat does.
+            var engine = run.batchConfiguration(defaultTimeout: 60, tpm: api.tpm, probeFirst: true)
+            var parser: ItemParser<APIRequest> = provider == .anthropic ? .messageBatch : .batchAPI
+            var routes: (quota: UnpacedQuota<ContinuousClock>, tallies: @Sendable () -> [DeploymentTally])?
+            // Read before any request: a bad routes file is exit 2 with its line.
             if let (routed, concurrency) = try routesOptions.client(
                 run: run,
-                environment: routesEnvironment,
+                environment: environment,
                 transport: transport,
-                pricing: clientConfiguration.pricing,
-                cache: clientConfiguration.cache
+                client: clientConfiguration
             ) {
-                return try await runRouted(routed, concurrency: concurrency, provider: provider, errorsPath: errorsPath)
+                sender = .routed(routed)
+                engine = RoutesOptions.engine(run, concurrency: concurrency)
+                parser = parser.served(by: routed.models, routes: routesOptions.routes ?? "the routes") { $0.model }
+                routes = RoutesOptions.job(routed.router, engine: engine, run: run)
             }
-            let client = APIClient(configuration: clientConfiguration, transport: transport)
             var job = BatchJob(
                 options: run,
-                // Learn the limits from one request before sending a wave, as chat does.
-                configuration: run.batchConfiguration(defaultTimeout: 60, tpm: api.tpm, probeFirst: true),
-                operation: client,
-                parser: provider == .anthropic ? .messageBatch : .batchAPI,
+                configuration: engine,
+                operation: sender,
+                parser: parser,
                 unit: "requests",
                 showTokens: true,
                 makeLine: { _, result in
@@ -118,53 +122,11 @@ struct BatchAPICommand: AsyncParsableCommand {
                     : BatchAPILine.invalid(id: $0, error: $1)
             }
             job.errorsPath = errorsPath
-            api.applyCostOptions(to: &job) { client.costEstimate(for: $0) }
+            job.routes = routes
+            if let primary = sender.primary { api.applyCostOptions(to: &job) { primary.costEstimate(for: $0) } }
             return try await job.run()
         }
         cacheOptions.report(clientConfiguration.cache, quiet: run.quiet)
         throw status
-    }
-
-    /// The file through `routed`: each request to a deployment of its model.
-    private func runRouted(
-        _ routed: RoutedClient,
-        concurrency: Int,
-        provider: Provider,
-        errorsPath: String?
-    ) async throws -> ExitCode {
-        var configuration = run.batchConfiguration(defaultTimeout: 60)
-        configuration.maxConcurrent = concurrency
-        configuration.adaptiveConcurrency = nil
-        let parser: ItemParser<APIRequest> = provider == .anthropic ? .messageBatch : .batchAPI
-        var job = BatchJob(
-            options: run,
-            configuration: configuration,
-            operation: routed,
-            parser: parser.served(by: routed.models, routes: routesOptions.routes ?? "the routes") { $0.model },
-            unit: "requests",
-            showTokens: true,
-            makeLine: { _, result in
-                provider == .anthropic ? MessageBatchResultLine(result) as any OutputRecord : BatchAPILine(result)
-            }
-        )
-        job.makeInvalidLine = {
-            provider == .anthropic
-                ? MessageBatchResultLine.invalid(id: $0, error: $1) as any OutputRecord
-                : BatchAPILine.invalid(id: $0, error: $1)
-        }
-        job.errorsPath = errorsPath
-        if let first = routed.deployments.first?.client {
-            api.applyCostOptions(to: &job) { first.costEstimate(for: $0) }
-        }
-        let router = routed.router
-        job.routes = (
-            UnpacedQuota(
-                retryBudget: configuration.retryBudget,
-                maxWait: .pacerSeconds(run.maxWait),
-                clock: ContinuousClock()
-            ),
-            { router.tallies }
-        )
-        return try await job.run()
     }
 }

@@ -75,12 +75,16 @@ struct ChatCommand: AsyncParsableCommand {
         let transportConfiguration = try run.transportConfiguration(environment: environment)
         let status = try await HTTPTransport.withTransport(configuration: transportConfiguration) { transport in
             let client = ChatClient(configuration: clientConfiguration, transport: transport)
+            var apiConfiguration = APIClient.Configuration(
+                access: clientConfiguration.access,
+                pricing: clientConfiguration.pricing
+            )
+            apiConfiguration.cache = clientConfiguration.cache
             if let (routed, concurrency) = try routesOptions.client(
                 run: run,
                 environment: environment,
                 transport: transport,
-                pricing: clientConfiguration.pricing,
-                cache: clientConfiguration.cache
+                client: apiConfiguration
             ) {
                 return try await runRouted(RoutedChatClient(chat: client, routed: routed), concurrency: concurrency)
             }
@@ -106,9 +110,7 @@ struct ChatCommand: AsyncParsableCommand {
 
     /// `--routes`: each prompt to a deployment of its model, written as a chat line.
     private func runRouted(_ client: RoutedChatClient, concurrency: Int) async throws -> ExitCode {
-        var configuration = run.batchConfiguration(defaultTimeout: 60)
-        configuration.maxConcurrent = concurrency
-        configuration.adaptiveConcurrency = nil
+        let configuration = RoutesOptions.engine(run, concurrency: concurrency)
         var job = BatchJob(
             options: run,
             configuration: configuration,
@@ -127,15 +129,7 @@ struct ChatCommand: AsyncParsableCommand {
             }
         )
         api.applyCostOptions(to: &job) { client.chat.costEstimate(for: $0) }
-        let router = client.routed.router
-        job.routes = (
-            UnpacedQuota(
-                retryBudget: configuration.retryBudget,
-                maxWait: .pacerSeconds(run.maxWait),
-                clock: ContinuousClock()
-            ),
-            { router.tallies }
-        )
+        job.routes = RoutesOptions.job(client.routed.router, engine: configuration, run: run)
         return try await job.run()
     }
 

@@ -130,19 +130,16 @@ struct ServeCommand: AsyncParsableCommand {
         clientConfiguration.cache = try cacheOptions.open()
         let transportConfiguration = try run.transportConfiguration(environment: environment)
         // As pacer batch: learn the limits from one request before sending a wave.
-        var engine = run.batchConfiguration(defaultTimeout: 60, tpm: api.tpm, probeFirst: true)
+        let engine = run.batchConfiguration(defaultTimeout: 60, tpm: api.tpm, probeFirst: true)
         let base = clientConfiguration.access.baseURL
         try await HTTPTransport.withTransport(configuration: transportConfiguration) { transport in
             if let (routed, concurrency) = try routesOptions.client(
                 run: run,
                 environment: environment,
                 transport: transport,
-                pricing: clientConfiguration.pricing,
-                cache: clientConfiguration.cache
+                client: clientConfiguration
             ) {
-                engine.maxConcurrent = concurrency
-                engine.adaptiveConcurrency = nil
-                let settings = run.runSettings(engine)
+                let settings = run.runSettings(RoutesOptions.engine(run, concurrency: concurrency))
                 let upstream = Upstream(sender: .routed(routed), run: settings)
                 let names = routed.router.deployments.map(\.name).joined(separator: ", ")
                 try await serve(configuration, backend: .upstream(upstream), logger: settings.logger) {

@@ -35,13 +35,14 @@ struct RoutesOptions: ParsableArguments {
     /// deployments take at once (the engine's concurrency); `nil` without `--routes`.
     ///
     /// - Throws: ``InputError`` naming the routes file and line.
+    /// Each deployment's client has `client`'s prices; answers are kept in its cache.
     func client(
         run: RunOptions,
         environment: [String: String],
         transport: HTTPTransport,
-        pricing: PricingTable,
-        cache: ResponseCache?
+        client: APIClient.Configuration
     ) throws -> (client: RoutedClient, concurrency: Int)? {
+        let (pricing, cache) = (client.pricing, client.cache)
         guard let path = routes else { return nil }
         let file = try RoutesFile.read(path: path, environment: environment)
         var deployments: [RoutedClient.Deployment] = []
@@ -85,6 +86,32 @@ struct RoutesOptions: ParsableArguments {
         }
         let router = DeploymentRouter(deployments: routed, cooldown: file.cooldownSeconds, clock: ContinuousClock())
         return (RoutedClient(deployments: deployments, router: router, cache: cache, pricing: pricing), concurrency)
+    }
+
+    /// The engine's settings for a routed run: as many requests at once as the deployments
+    /// take together, and no adaptive limit or probe of its own (each deployment has its own).
+    static func engine(_ run: RunOptions, concurrency: Int) -> BatchConfiguration {
+        var configuration = run.batchConfiguration(defaultTimeout: 60)
+        configuration.maxConcurrent = concurrency
+        configuration.adaptiveConcurrency = nil
+        return configuration
+    }
+
+    /// What a ``BatchJob`` of a routed run needs: the engine's quota, which paces nothing
+    /// (each deployment paces in its own), and the deployments' tallies for the summary.
+    static func job(
+        _ router: DeploymentRouter<ContinuousClock>,
+        engine: BatchConfiguration,
+        run: RunOptions
+    ) -> (quota: UnpacedQuota<ContinuousClock>, tallies: @Sendable () -> [DeploymentTally]) {
+        (
+            UnpacedQuota(
+                retryBudget: engine.retryBudget,
+                maxWait: .pacerSeconds(run.maxWait),
+                clock: ContinuousClock()
+            ),
+            { router.tallies }
+        )
     }
 
     /// How a deployment is reached: its root, its key and the header that carries it, its

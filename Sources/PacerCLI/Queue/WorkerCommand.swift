@@ -127,13 +127,11 @@ struct WorkerCommand: AsyncParsableCommand {
                 run: run,
                 environment: environment,
                 transport: transport,
-                pricing: clientConfiguration.pricing,
-                cache: clientConfiguration.cache
+                client: clientConfiguration
             ) {
                 sender = .routed(routed)
-                configuration.maxConcurrent = concurrency
-                configuration.adaptiveConcurrency = nil
-                routedQuota = UnpacedQuota(retryBudget: configuration.retryBudget, clock: ContinuousClock())
+                configuration = RoutesOptions.engine(run, concurrency: concurrency)
+                routedQuota = RoutesOptions.job(routed.router, engine: configuration, run: run).quota
             }
             var job = WorkerJob(
                 options: run,
