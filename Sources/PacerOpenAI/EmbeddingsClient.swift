@@ -161,11 +161,15 @@ public struct EmbeddingsClient: BatchOperation {
     /// The client's settings.
     public let configuration: Configuration
     private let client: APIClient
+    /// With `--routes`: each pack goes to a deployment of the model instead.
+    private let routed: RoutedClient?
 
-    /// Creates a client.
-    public init(configuration: Configuration, transport: HTTPTransport) {
+    /// Creates a client; with `routed`, each pack is sent to a deployment of the model
+    /// (`pacer embed --routes`).
+    public init(configuration: Configuration, transport: HTTPTransport, routed: RoutedClient? = nil) {
         self.configuration = configuration
         self.client = APIClient(configuration: configuration.api, transport: transport)
+        self.routed = routed
     }
 
     /// The request body for a pack.
@@ -200,11 +204,33 @@ public struct EmbeddingsClient: BatchOperation {
     /// `true`: the request's deadline bounds an attempt.
     public var enforcesTimeout: Bool { true }
 
+    /// Sends a pack's request to the server, or through the routes to a deployment of its
+    /// model; returns the answer and its body parsed whole.
+    private func exchange(_ request: APIRequest, timeout: Duration?) async throws -> (APIResponse, JSONValue) {
+        guard let routed else { return try await client.exchange(request, timeout: timeout) }
+        let item = BatchItem(index: 0, id: "", input: request)
+        let answer =
+            if let timeout {
+                try await routed.attempt(item, attempt: 1, timeout: timeout)
+            } else {
+                try await routed.attempt(item, attempt: 1)
+            }
+        guard let json = try? JSONValue(parsing: answer.body) else {
+            throw ItemError(
+                kind: .invalidResponse,
+                status: answer.status,
+                message: "not a complete embeddings answer",
+                isRetryable: true
+            )
+        }
+        return (answer, json)
+    }
+
     /// The pack's estimated input tokens (embeddings produce none).
     public func estimatedTokens(for pack: EmbeddingPack) -> Int { pack.estimatedTokens }
 
     private func send(_ pack: EmbeddingPack, timeout: Duration?) async throws -> EmbeddingPackResult {
-        let (answer, json) = try await client.exchange(request(for: pack), timeout: timeout)
+        let (answer, json) = try await exchange(request(for: pack), timeout: timeout)
         var embeddings = [JSONValue?](repeating: nil, count: pack.inputs.count)
         if case .array(let data)? = json["data"] {
             for (position, element) in data.enumerated() {

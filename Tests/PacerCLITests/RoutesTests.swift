@@ -168,6 +168,31 @@ import Testing
         }
     }
 
+    @Test func embeddingPacksGoOverTheDeploymentsAndAModelNoneServesStopsTheRun() async throws {
+        let texts = try write("texts.txt", (0..<24).map { "text \($0)" }.joined(separator: "\n") + "\n")
+        try await withSimulator { first in
+            try await withSimulator { second in
+                let models = #"["text-embedding-3-small"]"#
+                let routes = try write(
+                    "routes.json",
+                    "{\"deployments\": [\(deployment("one", first, models: models)), \(deployment("two", second, models: models))]}"
+                )
+                let arguments = ["embed", texts, "-q", "--routes", routes, "--pack", "3", "--dimensions", "4"]
+                #expect(await pacer(arguments + ["-o", path("out.jsonl")], environment: ["KEY_A": "sk-a"]) == 0)
+                let (one, two) = (first.stats.snapshot().requests, second.stats.snapshot().requests)
+                #expect(one + two == 8 && one > 0 && two > 0, "\(one) and \(two) packs")
+                #expect(try lines(path("out.jsonl")).count == 24)
+                #expect(
+                    await pacer(
+                        arguments + ["-o", path("other.jsonl"), "--model", "text-embedding-3-large"],
+                        environment: ["KEY_A": "sk-a"]
+                    ) == 2
+                )
+                #expect(first.stats.snapshot().requests + second.stats.snapshot().requests == 8)
+            }
+        }
+    }
+
     @Test func runFlagsThatTheRoutesFileSetsPerDeploymentAreRefused() async throws {
         let input = try write("in.jsonl", requests(1))
         let routes = try write("routes.json", #"{"deployments": []}"#)

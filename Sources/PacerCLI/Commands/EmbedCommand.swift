@@ -24,6 +24,8 @@ struct EmbedCommand: AsyncParsableCommand {
 
     @OptionGroup var api: APIOptions
 
+    @OptionGroup var routesOptions: RoutesOptions
+
     @Option(help: "Embedding model.")
     var model: String = "text-embedding-3-small"
 
@@ -50,13 +52,14 @@ struct EmbedCommand: AsyncParsableCommand {
         guard run.format != .batch else {
             throw ValidationError("pacer embed reads texts; run OpenAI Batch API files with pacer batch")
         }
+        try routesOptions.validate(with: run, tpm: api.tpm)
     }
 
     func run() async throws {
         let environment = Environment.current
         let configuration = EmbeddingsClient.Configuration(
             api: APIClient.Configuration(
-                access: try api.access(run: run, environment: environment),
+                access: try api.access(run: run, environment: environment, keyOptional: routesOptions.routes != nil),
                 pricing: try api.pricing()
             ),
             model: model,
@@ -75,10 +78,31 @@ struct EmbedCommand: AsyncParsableCommand {
             )
         )
         let status = try await HTTPTransport.withTransport(configuration: transportConfiguration) { transport in
-            let client = EmbeddingsClient(configuration: configuration, transport: transport)
+            var engine = run.batchConfiguration(defaultTimeout: 60, tpm: api.tpm, probeFirst: true)
+            var routes: (quota: UnpacedQuota<ContinuousClock>, tallies: @Sendable () -> [DeploymentTally])?
+            var routed: RoutedClient?
+            if let (client, concurrency) = try routesOptions.client(
+                run: run,
+                environment: environment,
+                transport: transport,
+                client: configuration.api
+            ) {
+                // Every pack names --model: a model no deployment serves stops here.
+                guard client.models.contains(model) else {
+                    throw InputError(
+                        file: routesOptions.routes ?? "--routes",
+                        message:
+                            "no deployment serves the model '\(model)' (they serve \(client.models.sorted().joined(separator: ", ")))"
+                    )
+                }
+                routed = client
+                engine = RoutesOptions.engine(run, concurrency: concurrency)
+                routes = RoutesOptions.job(client.router, engine: engine, run: run)
+            }
+            let client = EmbeddingsClient(configuration: configuration, transport: transport, routed: routed)
             var job = BatchJob(
                 options: run,
-                configuration: run.batchConfiguration(defaultTimeout: 60, tpm: api.tpm, probeFirst: true),
+                configuration: engine,
                 operation: client,
                 parser: .embeddings,
                 unit: "texts",
@@ -90,6 +114,7 @@ struct EmbedCommand: AsyncParsableCommand {
                 job.costCap = (cap, { unpriced.maxUSD(client.costEstimate(for: $0)) })
             }
             if api.dryRun { job.dryRunEstimate = { client.costEstimate(for: $0) } }
+            job.routes = routes
             return try await job.run()
         }
         throw status
