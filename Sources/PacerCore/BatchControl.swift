@@ -14,6 +14,12 @@ public final class BatchControl: Sendable {
     /// Whether ``stopAdmitting()`` was called.
     public var isStopping: Bool { stop.isOpen }
 
+    /// The control of the batch whose attempt runs in this task, set by the engine around
+    /// each attempt: an operation that waits before it sends (a router waiting for a
+    /// deployment with room) ends that wait when the batch stops, as an item waiting for the
+    /// quota does.
+    @TaskLocal public static var current: BatchControl?
+
     /// Returns once ``stopAdmitting()`` is called, or when the calling task is cancelled.
     func stopped() async { await stop.wait() }
 }

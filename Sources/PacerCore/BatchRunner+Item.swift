@@ -68,21 +68,17 @@ extension BatchRunner {
                 let inFlight = observers.gate?.inFlight ?? 0
                 let sent = clock.now
                 do {
-                    let result: Operation.Output
-                    if let timeout, operation.enforcesTimeout {
-                        if let left = lifecycle.timeLeft(now: now) {
-                            // The operation may bound only part of the attempt (a stream, its
-                            // first token): the item's deadline bounds all of it.
-                            result = try await withAttemptTimeout(left) {
-                                try await operation.attempt(item, attempt: number, timeout: timeout)
-                            }
-                        } else {
-                            result = try await operation.attempt(item, attempt: number, timeout: timeout)
-                        }
-                    } else {
-                        result = try await withAttemptTimeout(timeout) {
-                            try await operation.attempt(item, attempt: number)
-                        }
+                    let timeLeft = lifecycle.timeLeft(now: now)
+                    // The batch's control goes with the attempt, for operations that wait
+                    // before they send.
+                    let result = try await BatchControl.$current.withValue(control) {
+                        try await attempt(
+                            item,
+                            number: number,
+                            timeout: timeout,
+                            timeLeft: timeLeft,
+                            operation: operation
+                        )
                     }
                     output = result
                     if let gate = observers.gate {
@@ -179,6 +175,30 @@ extension BatchRunner {
                 )
                 return Finished(item: item, result: result, busy: ending.busy)
             }
+        }
+    }
+
+    /// Makes attempt `number` at `item`, bounded by `timeout` (by the operation itself when it
+    /// can) and by the item's `timeLeft`.
+    private func attempt<Operation: BatchOperation>(
+        _ item: BatchItem<Operation.Input>,
+        number: Int,
+        timeout: Duration?,
+        timeLeft: Duration?,
+        operation: Operation
+    ) async throws -> Operation.Output {
+        if let timeout, operation.enforcesTimeout {
+            if let timeLeft {
+                // The operation may bound only part of the attempt (a stream, its first
+                // token): the item's deadline bounds all of it.
+                return try await withAttemptTimeout(timeLeft) {
+                    try await operation.attempt(item, attempt: number, timeout: timeout)
+                }
+            }
+            return try await operation.attempt(item, attempt: number, timeout: timeout)
+        }
+        return try await withAttemptTimeout(timeout) {
+            try await operation.attempt(item, attempt: number)
         }
     }
 

@@ -132,40 +132,34 @@ import Testing
         router.finish(lease, outcome: .answered(usedTokens: 0, rateLimit: nil), failure: nil)
     }
 
-    @Test func requestsGoWhereTheSlotIsSoonestSoTwoDeploymentsRunAtTwiceTheRate() async throws {
+    @Test func aRequestWaitingForRoomEndsUnsentWhenTheBatchStops() async throws {
         let clock = TestClock()
-        func quota() -> Quota<TestClock<Duration>> {
-            Quota(
-                limits: RateLimits(requestsPerMinute: 60, learnFromServer: false),
-                retryBudget: nil,
-                clock: clock
-            )
-        }
         let router = DeploymentRouter(
-            deployments: [.init(name: "a", quota: quota()), .init(name: "b", quota: quota())],
+            deployments: [
+                .init(
+                    name: "a",
+                    quota: Quota(limits: RateLimits(learnFromServer: false), retryBudget: nil, clock: clock),
+                    concurrency: 1
+                )
+            ],
             clock: clock
         )
-        let start = clock.now
-        // Sixty requests at 60 a minute each: 30 seconds' worth on two deployments.
-        let leases = Task {
-            var indices: [Int] = []
-            var last = start
-            for _ in 0..<60 {
-                let lease = try await router.lease(among: [0, 1], tokens: 0)
-                indices.append(lease.index)
-                last = clock.now
-                router.finish(lease, outcome: .answered(usedTokens: 0, rateLimit: nil), failure: nil)
-            }
-            return (indices, last)
+        let control = BatchControl()
+        let busy = try await router.lease(among: [0], tokens: 0)
+        let waiting = Task {
+            try await BatchControl.$current.withValue(control) { try await router.lease(among: [0], tokens: 0) }
         }
-        for _ in 0..<400 {
-            await clock.advance(by: .milliseconds(100))
-            await Task.yield()
+        for _ in 0..<50 { await Task.yield() }
+        // Ctrl-C: the batch stops admitting; the request on the wire ends and frees its room,
+        // but the waiting one is not sent.
+        control.stopAdmitting()
+        router.finish(busy, outcome: .answered(usedTokens: 0, rateLimit: nil), failure: nil)
+        let stopped = await #expect(throws: ItemError.self) { try await waiting.value }
+        #expect(stopped?.kind == .cancelled)
+        #expect(router.tallies[0].requests == 1)
+        // A request that comes to the router after the stop is not sent either.
+        await #expect(throws: ItemError.self) {
+            try await BatchControl.$current.withValue(control) { try await router.lease(among: [0], tokens: 0) }
         }
-        let (indices, last) = try await leases.value
-        #expect(indices.count(where: { $0 == 0 }) == 30)
-        #expect(indices.count(where: { $0 == 1 }) == 30)
-        // One deployment alone would have taken a minute.
-        #expect(start.duration(to: last) <= .seconds(30), "\(start.duration(to: last))")
     }
 }

@@ -122,11 +122,16 @@ public final class DeploymentRouter<C: Clock>: Sendable where C.Duration == Dura
     /// Waits for the deployment among `candidates` (indices) that can start a request of
     /// `tokens` soonest, and books the request on its quota.
     ///
-    /// - Throws: `CancellationError` when cancelled; the quota's `ItemError` when the request
-    ///   can fit none of the deployments' limits.
+    /// - Throws: `CancellationError` when cancelled; a `cancelled` `ItemError` (not sent, not
+    ///   done) when the batch running it stops (``BatchControl/current``) while it waits; the
+    ///   quota's `ItemError` when the request can fit none of the deployments' limits.
     public func lease(among candidates: [Int], tokens: Int) async throws -> Lease {
+        let control = BatchControl.current
         while true {
             try Task.checkCancellation()
+            if control?.isStopping == true {
+                throw ItemError(kind: .cancelled, message: "not sent: the batch is stopping", isRetryable: false)
+            }
             let starts = candidates.map { (index: $0, start: deployments[$0].quota.earliestStart(tokens: tokens)) }
             if starts.allSatisfy({ $0.start == nil }) {
                 // Larger than every limit, or every quota stopped: the first quota throws which.
@@ -145,7 +150,11 @@ public final class DeploymentRouter<C: Clock>: Sendable where C.Duration == Dura
                 // (or in 50 ms); all busy: wait until a request ends.
                 let (until, version) = state.withLock { ($0.machine.nextCooldownEnd(candidates), $0.version) }
                 if let until {
-                    try await clock.sleep(for: .pacerSeconds(max(0.001, min(until - now, 0.05))))
+                    try? await clock.sleep(
+                        until: clock.now.advanced(by: .pacerSeconds(max(0.001, min(until - now, 0.05)))),
+                        unlessStopped: control
+                    )
+                    try Task.checkCancellation()
                 } else {
                     await waitForRoom(after: version)
                     try Task.checkCancellation()
@@ -163,6 +172,9 @@ public final class DeploymentRouter<C: Clock>: Sendable where C.Duration == Dura
                     return state.changed()
                 }
                 for waiter in waiters { waiter.resume() }
+                if error is StopRequested {
+                    throw ItemError(kind: .cancelled, message: "not sent: the batch is stopping", isRetryable: false)
+                }
                 throw error
             }
             if let reservation {
@@ -175,7 +187,8 @@ public final class DeploymentRouter<C: Clock>: Sendable where C.Duration == Dura
             for waiter in waiters { waiter.resume() }
             // Its quota holds requests for a while (a probe out, its breaker open): the next
             // look ranks it by that wait.
-            try await clock.sleep(for: .milliseconds(5))
+            try? await clock.sleep(until: clock.now.advanced(by: .milliseconds(5)), unlessStopped: control)
+            try Task.checkCancellation()
         }
     }
 

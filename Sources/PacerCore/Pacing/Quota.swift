@@ -128,7 +128,8 @@ public final class Quota<C: Clock>: Sendable where C.Duration == Duration {
         switch state.withLock({ $0.admit(tokens: tokens, now: now) }) {
         case .admit(let at, let probe):
             let reservation = Reservation(tokens: tokens, probe: probe)
-            try await waitForSlot(at: at, of: reservation) { try await self.sleep(until: $0, nil) }
+            // The batch's stop (``BatchControl/current``) ends the wait for the slot.
+            try await waitForSlot(at: at, of: reservation) { try await self.sleep(until: $0, BatchControl.current) }
             return reservation
         case .wait:
             return nil
