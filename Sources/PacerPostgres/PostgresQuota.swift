@@ -96,6 +96,8 @@ public final class PostgresQuota: QuotaProtocol {
         var clockOffset = 0.0
         var leases = 0
         var outage = false
+        /// Leases that failed in a row (the back-off before the next).
+        var fetchFailures = 0
         /// The latest end of a breaker's cooldown a lease brought (database clock).
         var breakerUntilSeen = 0.0
         /// The token limit, given or as the last lease told it.
@@ -111,7 +113,8 @@ public final class PostgresQuota: QuotaProtocol {
     /// The settings.
     public let configuration: Configuration
     private let database: QueueDatabase
-    private let local: Quota<ContinuousClock>
+    /// This process's own quota: the server's remaining tokens and requests, pauses, the breaker.
+    let local: Quota<ContinuousClock>
     private let state: Mutex<Shared>
     private let origin = ContinuousClock.now
     private let announcements: AsyncStream<Announcement>
@@ -174,7 +177,8 @@ public final class PostgresQuota: QuotaProtocol {
         self.logger = logger
     }
 
-    private var now: Double { origin.duration(to: .now).pacerSeconds }
+    /// Seconds since this quota was made, on this process's clock.
+    var now: Double { origin.duration(to: .now).pacerSeconds }
 
     /// The most slots one lease holds: two lease periods at the whole limit. One period
     /// (10 slots at 600 RPM) took 0.11 round trips per request for four processes sharing
@@ -334,24 +338,14 @@ public final class PostgresQuota: QuotaProtocol {
         unlessStopped control: BatchControl?
     ) async throws -> QuotaReservation {
         let limit = deadline.map { origin.duration(to: $0).pacerSeconds }
-        var failures = 0
         while true {
             try Task.checkCancellation()
             if control?.isStopping == true { throw StopRequested() }
             if local.isStopped { break }
             let now = self.now
             if let limit, now >= limit { throw DeadlineReached() }
-            // A request larger than the whole limit is refused before it leases, as the
-            // local quota does: leased, it would hold the shared row for minutes.
-            if let tokenLimit = state.withLock({ $0.tokenLimit }), Double(tokens) > tokenLimit {
-                throw ItemError(
-                    kind: .rateLimited,
-                    message: "the request needs about \(tokens) tokens, more than the whole limit of "
-                        + "\(Int(tokenLimit)) tokens per minute",
-                    isRetryable: false
-                )
-            }
-            switch state.withLock({ $0.lease.take(tokens: tokens, now: now) }) {
+            try refuseLargerThanLimit(tokens)
+            switch take(tokens: tokens, now: now) {
             case .send(let at):
                 if at > now { try await sleep(until: at, limit: limit, control) }
                 return try await local.acquire(tokens: tokens, before: deadline, unlessStopped: control)
@@ -362,31 +356,70 @@ public final class PostgresQuota: QuotaProtocol {
                 let wake = until.map { tokensLimited ? min($0, now + 0.025) : $0 } ?? now + 0.005
                 try await sleep(until: wake, limit: limit, control)
             case .fetch(let requests, let wanted):
-                do {
-                    try await fetch(requests: requests, tokens: wanted)
-                    failures = 0
-                    if state.withLock({ $0.setOutage(false) }) {
-                        onOutage("the shared quota '\(configuration.name)' answers again; carrying on")
-                    }
-                } catch {
-                    failures += 1
-                    let wait = min(0.25 * pow(2, Double(failures - 1)), 5)
-                    state.withLock { $0.lease.fetchFailed(retryAt: self.now + wait) }
-                    if error is CancellationError { throw error }
-                    if state.withLock({ $0.setOutage(true) }) {
-                        onOutage(
-                            "cannot lease from the shared quota '\(configuration.name)' at \(database.url): "
-                                + "\(DatabaseFailure.describe(error)); requests wait, retrying with back-off"
-                        )
-                    }
-                }
+                try await lease(requests: requests, tokens: wanted)
             }
         }
         // Stopped by a too-long wait: the local quota says so.
         return try await local.acquire(tokens: tokens, before: deadline, unlessStopped: control)
     }
 
-    private func sleep(until seconds: Double, limit: Double?, _ control: BatchControl?) async throws {
+    /// Takes a slot of the lease for a request of `tokens`, or says how to get one; with
+    /// `peek`, decides on a copy and takes nothing.
+    func take(tokens: Int, now: Double, peek: Bool = false) -> PostgresQuotaStateMachine.Decision {
+        state.withLock { state in
+            guard peek else { return state.lease.take(tokens: tokens, now: now) }
+            var copy = state.lease
+            return copy.take(tokens: tokens, now: now)
+        }
+    }
+
+    /// Refuses a request larger than the whole token limit before it leases, as the local
+    /// quota does: leased, it would hold the shared row for minutes.
+    func refuseLargerThanLimit(_ tokens: Int) throws {
+        guard let tokenLimit = state.withLock({ $0.tokenLimit }), Double(tokens) > tokenLimit else { return }
+        throw ItemError(
+            kind: .rateLimited,
+            message: "the request needs about \(tokens) tokens, more than the whole limit of "
+                + "\(Int(tokenLimit)) tokens per minute",
+            isRetryable: false
+        )
+    }
+
+    /// Asks the row for a lease of `requests` slots and `tokens` tokens. When the database
+    /// cannot be reached the next ask waits, backing off up to 5 s, and the first failure and
+    /// the recovery are told; only cancellation is thrown.
+    ///
+    /// - Returns: Whether a lease came back.
+    @discardableResult
+    func lease(requests: Int, tokens: Int) async throws -> Bool {
+        do {
+            try await fetch(requests: requests, tokens: tokens)
+            let recovered = state.withLock { state in
+                state.fetchFailures = 0
+                return state.setOutage(false)
+            }
+            if recovered { onOutage("the shared quota '\(configuration.name)' answers again; carrying on") }
+            return true
+        } catch {
+            let started = state.withLock { state in
+                state.fetchFailures += 1
+                let wait = min(0.25 * pow(2, Double(state.fetchFailures - 1)), 5)
+                state.lease.fetchFailed(retryAt: self.now + wait)
+                return state.setOutage(true)
+            }
+            if error is CancellationError { throw error }
+            if started {
+                onOutage(
+                    "cannot lease from the shared quota '\(configuration.name)' at \(database.url): "
+                        + "\(DatabaseFailure.describe(error)); requests wait, retrying with back-off"
+                )
+            }
+            return false
+        }
+    }
+
+    /// Sleeps until `seconds` (and no later than `limit`), or until `control` stops.
+    func sleep(until seconds: Double, limit: Double?, _ control: BatchControl?) async throws {
         let target = limit.map { min($0, seconds) } ?? seconds
         let deadline = max(origin.advanced(by: .pacerSeconds(target)), .now.advanced(by: .nanoseconds(1)))
         try await ContinuousClock().sleep(until: deadline, unlessStopped: control)

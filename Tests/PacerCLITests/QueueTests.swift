@@ -198,6 +198,52 @@ extension QueueSuites {
             }
         }
 
+        /// Workers with `--routes` and no `--quota` share each deployment's limit through the
+        /// queue's database, as workers without routes share quota `default`: one row per
+        /// deployment (`default/NAME`), so that two workers keep to each limit together.
+        @Test func routedWorkersShareEachDeploymentsLimitThroughTheQueuesDatabase() async throws {
+            let input = try write("in.jsonl", chatLines(60))
+            let limited = SimulatorConfiguration(requestsPerMinute: 1200, limitWindow: .quantized)
+            try await withPostgres { database in
+                #expect(await pacer(["queue", "push", input, "--db", database.url, "--batch", "b", "-q"]) == 0)
+                try await withSimulator(limited) { first in
+                    try await withSimulator(limited) { second in
+                        let routes = try write(
+                            "routes.json",
+                            """
+                            {"deployments": [
+                              {"name": "one", "base_url": "\(first.baseURL)", "api_key_env": "KEY_A", "rpm": 1200, "concurrency": 4, "models": ["gpt-4o-mini"]},
+                              {"name": "two", "base_url": "\(second.baseURL)", "api_key_env": "KEY_A", "rpm": 1200, "concurrency": 4, "models": ["gpt-4o-mini"]}
+                            ]}
+                            """
+                        )
+                        var flags = workerFlags(database, batch: "b", baseURL: "http://unused.invalid/v1")
+                        flags.removeAll { $0 == "--base-url" || $0 == "http://unused.invalid/v1" }
+                        flags += ["--routes", routes]
+                        let arguments = flags
+                        let statuses = await withTaskGroup(of: Int32.self) { group in
+                            for _ in 0..<2 {
+                                group.addTask { await pacer(arguments, environment: ["KEY_A": "sk-a"]) }
+                            }
+                            return await group.reduce(into: []) { $0.append($1) }
+                        }
+                        #expect(statuses == [0, 0])
+                        let stats = [first.stats.snapshot(), second.stats.snapshot()]
+                        #expect(stats.map { $0.byStatus["200"] ?? 0 }.reduce(0, +) == 60)
+                        for deployment in stats {
+                            #expect((deployment.byStatus["429"] ?? 0) <= 1, "\(deployment.byStatus)")
+                        }
+                    }
+                }
+                try await QueueDatabase.withDatabase(try DatabaseURL(database.url)) { connection in
+                    for name in ["default/one", "default/two"] {
+                        let stored = try await StoredQuota.read(name, from: connection)
+                        #expect((stored?.leases ?? 0) > 0, "\(name): \(String(describing: stored))")
+                    }
+                }
+            }
+        }
+
         /// The same item run by `pacer batch` from a file and by a worker from the queue gives
         /// lines of the same shape, written by the same code.
         @Test func theExportHasTheLinesOfAFileRun() async throws {

@@ -92,18 +92,20 @@ struct BatchAPICommand: AsyncParsableCommand {
             // Learn the limits from one request before sending a wave, as chat does.
             var engine = run.batchConfiguration(defaultTimeout: 60, tpm: api.tpm, probeFirst: true)
             var parser: ItemParser<APIRequest> = provider == .anthropic ? .messageBatch : .batchAPI
-            var routes: (quota: UnpacedQuota<ContinuousClock>, tallies: @Sendable () -> [DeploymentTally])?
+            var routedRun: RoutedRun?
             // Read before any request: a bad routes file is exit 2 with its line.
-            if let (routed, concurrency) = try routesOptions.client(
+            if let routes = try routesOptions.client(
                 run: run,
                 environment: environment,
                 transport: transport,
                 client: clientConfiguration
             ) {
-                sender = .routed(routed)
-                engine = RoutesOptions.engine(run, concurrency: concurrency)
-                parser = parser.served(by: routed.models, routes: routesOptions.routes ?? "the routes") { $0.model }
-                routes = RoutesOptions.job(routed.router, engine: engine, run: run)
+                sender = .routed(routes.client)
+                engine = RoutesOptions.engine(run, concurrency: routes.concurrency)
+                parser = parser.served(by: routes.client.models, routes: routesOptions.routes ?? "the routes") {
+                    $0.model
+                }
+                routedRun = routes.run(engine: engine, options: run)
             }
             var job = BatchJob(
                 options: run,
@@ -122,7 +124,7 @@ struct BatchAPICommand: AsyncParsableCommand {
                     : BatchAPILine.invalid(id: $0, error: $1)
             }
             job.errorsPath = errorsPath
-            job.routes = routes
+            job.routes = routedRun
             if let primary = sender.primary { api.applyCostOptions(to: &job) { primary.costEstimate(for: $0) } }
             return try await job.run()
         }

@@ -30,8 +30,9 @@ where Feed.Unit == Operation.Input, Feed.Output == Operation.Output {
     /// estimates printed, and nothing sent.
     var dryRunEstimate: (@Sendable (Feed.Input) -> CostEstimate)? = nil
     /// `--routes`: the engine's quota (each deployment paces in its own, inside the
-    /// operation), and what each deployment did, for the summary.
-    var routes: (quota: UnpacedQuota<ContinuousClock>, tallies: @Sendable () -> [DeploymentTally])? = nil
+    /// operation, shared through `--quota` when named), and what each deployment did, for
+    /// the summary.
+    var routes: RoutedRun? = nil
 
     /// Runs the batch; returns the exit status: 0 all succeeded, 1 some failed or were not
     /// done, 2 unusable input, 130 interrupted.
@@ -64,7 +65,7 @@ where Feed.Unit == Operation.Input, Feed.Output == Operation.Output {
                 return try finish(report)
             }
             // With routes each deployment paces in its own quota, inside the operation.
-            if let routes { return try await body(routes.quota) }
+            if let routes { return try await routes.sharing(options, body) }
             return try await SharedQuotaOption.with(options, configuration: configuration, body)
         }
     }

@@ -80,13 +80,13 @@ struct ChatCommand: AsyncParsableCommand {
                 pricing: clientConfiguration.pricing
             )
             apiConfiguration.cache = clientConfiguration.cache
-            if let (routed, concurrency) = try routesOptions.client(
+            if let routes = try routesOptions.client(
                 run: run,
                 environment: environment,
                 transport: transport,
                 client: apiConfiguration
             ) {
-                return try await runRouted(RoutedChatClient(chat: client, routed: routed), concurrency: concurrency)
+                return try await runRouted(RoutedChatClient(chat: client, routed: routes.client), routes: routes)
             }
             var job = BatchJob(
                 options: run,
@@ -109,8 +109,8 @@ struct ChatCommand: AsyncParsableCommand {
     }
 
     /// `--routes`: each prompt to a deployment of its model, written as a chat line.
-    private func runRouted(_ client: RoutedChatClient, concurrency: Int) async throws -> ExitCode {
-        let configuration = RoutesOptions.engine(run, concurrency: concurrency)
+    private func runRouted(_ client: RoutedChatClient, routes: RoutesOptions.Routes) async throws -> ExitCode {
+        let configuration = RoutesOptions.engine(run, concurrency: routes.concurrency)
         var job = BatchJob(
             options: run,
             configuration: configuration,
@@ -129,7 +129,7 @@ struct ChatCommand: AsyncParsableCommand {
             }
         )
         api.applyCostOptions(to: &job) { client.chat.costEstimate(for: $0) }
-        job.routes = RoutesOptions.job(client.routed.router, engine: configuration, run: run)
+        job.routes = routes.run(engine: configuration, options: run)
         return try await job.run()
     }
 

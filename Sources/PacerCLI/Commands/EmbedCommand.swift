@@ -79,15 +79,16 @@ struct EmbedCommand: AsyncParsableCommand {
         )
         let status = try await HTTPTransport.withTransport(configuration: transportConfiguration) { transport in
             var engine = run.batchConfiguration(defaultTimeout: 60, tpm: api.tpm, probeFirst: true)
-            var routes: (quota: UnpacedQuota<ContinuousClock>, tallies: @Sendable () -> [DeploymentTally])?
+            var routedRun: RoutedRun?
             var routed: RoutedClient?
-            if let (client, concurrency) = try routesOptions.client(
+            if let routes = try routesOptions.client(
                 run: run,
                 environment: environment,
                 transport: transport,
                 client: configuration.api
             ) {
                 // Every pack names --model: a model no deployment serves stops here.
+                let client = routes.client
                 guard client.models.contains(model) else {
                     throw InputError(
                         file: routesOptions.routes ?? "--routes",
@@ -96,8 +97,8 @@ struct EmbedCommand: AsyncParsableCommand {
                     )
                 }
                 routed = client
-                engine = RoutesOptions.engine(run, concurrency: concurrency)
-                routes = RoutesOptions.job(client.router, engine: engine, run: run)
+                engine = RoutesOptions.engine(run, concurrency: routes.concurrency)
+                routedRun = routes.run(engine: engine, options: run)
             }
             let client = EmbeddingsClient(configuration: configuration, transport: transport, routed: routed)
             var job = BatchJob(
@@ -114,7 +115,7 @@ struct EmbedCommand: AsyncParsableCommand {
                 job.costCap = (cap, { unpriced.maxUSD(client.costEstimate(for: $0)) })
             }
             if api.dryRun { job.dryRunEstimate = { client.costEstimate(for: $0) } }
-            job.routes = routes
+            job.routes = routedRun
             return try await job.run()
         }
         throw status

@@ -133,17 +133,20 @@ struct ServeCommand: AsyncParsableCommand {
         let engine = run.batchConfiguration(defaultTimeout: 60, tpm: api.tpm, probeFirst: true)
         let base = clientConfiguration.access.baseURL
         try await HTTPTransport.withTransport(configuration: transportConfiguration) { transport in
-            if let (routed, concurrency) = try routesOptions.client(
+            if let routes = try routesOptions.client(
                 run: run,
                 environment: environment,
                 transport: transport,
                 client: clientConfiguration
             ) {
-                let settings = run.runSettings(RoutesOptions.engine(run, concurrency: concurrency))
-                let upstream = Upstream(sender: .routed(routed), run: settings)
-                let names = routed.router.deployments.map(\.name).joined(separator: ", ")
-                try await serve(configuration, backend: .upstream(upstream), logger: settings.logger) {
-                    "running batches over the deployments \(names)"
+                let engine = RoutesOptions.engine(run, concurrency: routes.concurrency)
+                let settings = run.runSettings(engine)
+                let names = routes.client.router.deployments.map(\.name).joined(separator: ", ")
+                try await routes.run(engine: engine, options: run).sharing(run) { quota in
+                    let upstream = Upstream(sender: .routed(routes.client), run: settings, quota: quota)
+                    try await serve(configuration, backend: .upstream(upstream), logger: settings.logger) {
+                        "running batches over the deployments \(names)"
+                    }
                 }
                 return
             }

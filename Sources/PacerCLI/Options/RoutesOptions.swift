@@ -11,7 +11,7 @@ struct RoutesOptions: ParsableArguments {
         help: ArgumentHelp(
             "A JSON file of deployments to spread requests over, each with its own key, limits and concurrency.",
             discussion:
-                #"{"deployments": [{"name", "base_url", "api_key_env", "models": ["gpt-4o-mini" or {"name", "as"}], optional "rpm", "tpm", "concurrency" (a number or "auto"), "weight", "headers", "provider", "azure", "api_version"}], "cooldown_seconds": 60}. Each request goes to the deployment serving its model that can start it soonest; a failing one is left out for its cooldown, then probed. --rpm, --tpm, --concurrency and --quota are then per deployment, in the file."#,
+                #"{"deployments": [{"name", "base_url", "api_key_env", "models": ["gpt-4o-mini" or {"name", "as"}], optional "rpm", "tpm", "concurrency" (a number or "auto"), "weight", "headers", "provider", "azure", "api_version"}], "cooldown_seconds": 60}. Each request goes to the deployment serving its model that can start it soonest; a failing one is left out for its cooldown, then probed. --rpm, --tpm and --concurrency are then per deployment, in the file; --quota shares each deployment's limits with other processes, one row per deployment (NAME/DEPLOYMENT)."#,
             valueName: "file"
         )
     )
@@ -26,27 +26,51 @@ struct RoutesOptions: ParsableArguments {
         if run.concurrencySetting != "8" {
             throw ValidationError("with --routes, give each deployment its \"concurrency\" in the routes file")
         }
-        if run.quota != nil {
-            throw ValidationError("--quota does not go with --routes yet: each deployment paces in this process")
+    }
+
+    /// What the routes file makes: the routed client, the most requests its deployments take
+    /// at once (the engine's concurrency), and each deployment's limits.
+    struct Routes: Sendable {
+        /// Sends each request through a deployment of its model.
+        var client: RoutedClient
+        /// The most requests in flight over every deployment.
+        var concurrency: Int
+        /// Each deployment's limits, in the router's order: a shared quota's too.
+        var limits: [RateLimits]
+
+        /// What a job of this routed run with `engine` needs: the engine's quota, which paces
+        /// nothing (each deployment paces in its own, shared through `--quota` when named),
+        /// and the deployments' tallies for the summary.
+        func run(engine: BatchConfiguration, options: RunOptions) -> RoutedRun {
+            RoutedRun(
+                router: client.router,
+                limits: limits,
+                quota: UnpacedQuota(
+                    retryBudget: engine.retryBudget,
+                    maxWait: .pacerSeconds(options.maxWait),
+                    clock: ContinuousClock()
+                )
+            )
         }
     }
 
-    /// The routed client the file names, over `transport`, and the most requests its
-    /// deployments take at once (the engine's concurrency); `nil` without `--routes`.
+    /// The routed client the file names, over `transport`, the most requests its deployments
+    /// take at once (the engine's concurrency) and their limits; `nil` without `--routes`.
+    /// Each deployment's client has `client`'s prices; answers are kept in its cache.
     ///
     /// - Throws: ``InputError`` naming the routes file and line.
-    /// Each deployment's client has `client`'s prices; answers are kept in its cache.
     func client(
         run: RunOptions,
         environment: [String: String],
         transport: HTTPTransport,
         client: APIClient.Configuration
-    ) throws -> (client: RoutedClient, concurrency: Int)? {
+    ) throws -> Routes? {
         let (pricing, cache) = (client.pricing, client.cache)
         guard let path = routes else { return nil }
         let file = try RoutesFile.read(path: path, environment: environment)
         var deployments: [RoutedClient.Deployment] = []
         var routed: [DeploymentRouter<ContinuousClock>.Deployment] = []
+        var limits: [RateLimits] = []
         var concurrency = 0
         for deployment in file.deployments {
             var configuration = APIClient.Configuration(access: Self.access(deployment, run: run), pricing: pricing)
@@ -57,15 +81,16 @@ struct RoutesOptions: ParsableArguments {
                     models: deployment.models
                 )
             )
-            let quota = Quota(
-                limits: RateLimits(
+            limits.append(
+                RateLimits(
                     requestsPerMinute: deployment.rpm,
                     tokensPerMinute: deployment.tpm,
                     maxWait: .pacerSeconds(run.maxWait),
                     probeFirst: true
-                ),
-                retryBudget: nil
+                )
             )
+            // The retry budget is the engine's (``RoutedRun/quota``).
+            let quota = Quota(limits: limits[limits.count - 1], retryBudget: nil)
             let adaptive =
                 deployment.concurrency == nil
                 ? AdaptiveConcurrency.Configuration(
@@ -85,7 +110,11 @@ struct RoutesOptions: ParsableArguments {
             concurrency += deployment.concurrency ?? run.maxConcurrency
         }
         let router = DeploymentRouter(deployments: routed, cooldown: file.cooldownSeconds, clock: ContinuousClock())
-        return (RoutedClient(deployments: deployments, router: router, cache: cache, pricing: pricing), concurrency)
+        return Routes(
+            client: RoutedClient(deployments: deployments, router: router, cache: cache, pricing: pricing),
+            concurrency: concurrency,
+            limits: limits
+        )
     }
 
     /// The engine's settings for a routed run: as many requests at once as the deployments
@@ -95,23 +124,6 @@ struct RoutesOptions: ParsableArguments {
         configuration.maxConcurrent = concurrency
         configuration.adaptiveConcurrency = nil
         return configuration
-    }
-
-    /// What a ``BatchJob`` of a routed run needs: the engine's quota, which paces nothing
-    /// (each deployment paces in its own), and the deployments' tallies for the summary.
-    static func job(
-        _ router: DeploymentRouter<ContinuousClock>,
-        engine: BatchConfiguration,
-        run: RunOptions
-    ) -> (quota: UnpacedQuota<ContinuousClock>, tallies: @Sendable () -> [DeploymentTally]) {
-        (
-            UnpacedQuota(
-                retryBudget: engine.retryBudget,
-                maxWait: .pacerSeconds(run.maxWait),
-                clock: ContinuousClock()
-            ),
-            { router.tallies }
-        )
     }
 
     /// How a deployment is reached: its root, its key and the header that carries it, its

@@ -74,6 +74,7 @@ package struct RunOptions: ParsableArguments {
             "Share one rate limit with every process that names this quota: postgres://USER@HOST/DB?quota=NAME.",
             discussion:
                 "Default: PACER_QUOTA_URL, if set; for pacer worker, quota 'default' in the queue's database. "
+                + "With --routes, each deployment's limits are shared, as quota NAME/DEPLOYMENT. "
                 + "'off': pace alone. The database's password may come from PGPASSWORD."
         )
     )

@@ -31,6 +31,20 @@ enum SharedQuotaOption {
         return variable.isEmpty ? nil : variable
     }
 
+    /// One quota a run wants shared: its row is the name the options give, or
+    /// `NAME/SUFFIX` for one deployment of a routed run.
+    struct Wanted: Sendable {
+        /// What follows the quota's name in its row's (a deployment's name), or `nil`.
+        var suffix: String?
+        /// Its limits.
+        var limits: RateLimits
+        /// This process's share of retries, or `nil` for none of its own.
+        var retryBudget: RetryBudget?
+
+        /// The row's name under quota `name`.
+        func name(under name: String) -> String { suffix.map { "\(name)/\($0)" } ?? name }
+    }
+
     /// Runs `body` with the shared quota the options name (listening for its pauses while
     /// `body` runs), else quota `fallback.name` in `fallback.database` (a worker's: `default`
     /// in the queue's database, on the queue's own connections), or with `nil` when there is
@@ -40,6 +54,18 @@ enum SharedQuotaOption {
         configuration: BatchConfiguration,
         fallback: (database: QueueDatabase, name: String)? = nil,
         _ body: ((any QuotaProtocol<ContinuousClock>)?) async throws -> T
+    ) async throws -> T {
+        let wanted = Wanted(limits: configuration.pacing ?? RateLimits(), retryBudget: configuration.retryBudget)
+        return try await with(options, quotas: [wanted], fallback: fallback) { try await body($0?.first) }
+    }
+
+    /// Runs `body` with the `wanted` quotas shared as ``with(_:configuration:fallback:_:)``
+    /// says, in the same order, all in one database; with `nil` when there are none.
+    static func with<T: Sendable>(
+        _ options: RunOptions,
+        quotas wanted: [Wanted],
+        fallback: (database: QueueDatabase, name: String)? = nil,
+        _ body: ([PostgresQuota]?) async throws -> T
     ) async throws -> T {
         switch url(options) {
         case "off"?:
@@ -54,53 +80,42 @@ enum SharedQuotaOption {
             var wait = DatabaseWaitOption()
             wait.seconds = options.waitForDatabase
             return try await QueueDatabase.withDatabase(address.database) { database in
-                try await using(
-                    database,
-                    name: address.name,
-                    options: options,
-                    configuration: configuration,
-                    wait: wait,
-                    body
-                )
+                try await using(database, name: address.name, wanted, options: options, wait: wait, body)
             }
         case nil:
             guard let fallback else { return try await body(nil) }
             // A worker's own queue database: it waits out any outage, as for the queue.
             var wait = DatabaseWaitOption()
             wait.seconds = 0
-            return try await using(
-                fallback.database,
-                name: fallback.name,
-                options: options,
-                configuration: configuration,
-                wait: wait,
-                body
-            )
+            return try await using(fallback.database, name: fallback.name, wanted, options: options, wait: wait, body)
         }
     }
 
-    /// Runs `body` with quota `name` in `database`, giving up on a database that cannot be
-    /// reached after `wait`.
+    /// Runs `body` with the `wanted` quotas under `name` in `database`, giving up on a
+    /// database that cannot be reached after `wait`.
     private static func using<T: Sendable>(
         _ database: QueueDatabase,
         name: String,
+        _ wanted: [Wanted],
         options: RunOptions,
-        configuration: BatchConfiguration,
         wait: DatabaseWaitOption,
-        _ body: ((any QuotaProtocol<ContinuousClock>)?) async throws -> T
+        _ body: ([PostgresQuota]?) async throws -> T
     ) async throws -> T {
-        let quota = PostgresQuota(
-            database: database,
-            configuration: .init(name: name, limits: configuration.pacing ?? RateLimits()),
-            retryBudget: configuration.retryBudget,
-            onOutage: { Console.error("note: \($0)") }
-        )
+        let quotas = wanted.map { wanted in
+            PostgresQuota(
+                database: database,
+                configuration: .init(name: wanted.name(under: name), limits: wanted.limits),
+                retryBudget: wanted.retryBudget,
+                onOutage: { Console.error("note: \($0)") }
+            )
+        }
         do {
-            // A database that is down is waited for (and said so), as the queue's is.
+            // A database that is down is waited for (and said so), as the queue's is. The
+            // quotas share one table: preparing one prepares all.
             let outages = RunConsole.outages(quiet: options.quiet)
             try await wait.reaching(database.url, flag: "--quota", onOutage: outages.report) { onOutage in
                 try await database.retrying("prepare the shared quota", onOutage: onOutage) {
-                    try await quota.prepare()
+                    try await quotas.first?.prepare()
                 }
             }
         } catch is CancellationError {
@@ -114,15 +129,21 @@ enum SharedQuotaOption {
             )
         }
         let result = try await withThrowingTaskGroup(of: T?.self) { group in
-            group.addTask {
-                try await quota.run()
-                return nil
+            for quota in quotas {
+                group.addTask {
+                    try await quota.run()
+                    return nil
+                }
             }
             defer { group.cancelAll() }
-            return try await body(quota)
+            return try await body(quotas)
         }
         if !options.quiet {
-            Console.error("shared quota '\(name)' at \(database.url): \(quota.leases) leases (database round trips)")
+            for quota in quotas {
+                Console.error(
+                    "shared quota '\(quota.configuration.name)' at \(database.url): \(quota.leases) leases (database round trips)"
+                )
+            }
         }
         return result
     }

@@ -122,16 +122,16 @@ struct WorkerCommand: AsyncParsableCommand {
             // As pacer batch: learn the limits from one request before sending a wave.
             var configuration = run.batchConfiguration(defaultTimeout: 60, tpm: api.tpm, probeFirst: true)
             var sender = APISender.direct(APIClient(configuration: clientConfiguration, transport: transport))
-            var routedQuota: UnpacedQuota<ContinuousClock>?
-            if let (routed, concurrency) = try routesOptions.client(
+            var routedRun: RoutedRun?
+            if let routes = try routesOptions.client(
                 run: run,
                 environment: environment,
                 transport: transport,
                 client: clientConfiguration
             ) {
-                sender = .routed(routed)
-                configuration = RoutesOptions.engine(run, concurrency: concurrency)
-                routedQuota = RoutesOptions.job(routed.router, engine: configuration, run: run).quota
+                sender = .routed(routes.client)
+                configuration = RoutesOptions.engine(run, concurrency: routes.concurrency)
+                routedRun = routes.run(engine: configuration, options: run)
             }
             var job = WorkerJob(
                 options: run,
@@ -142,7 +142,7 @@ struct WorkerCommand: AsyncParsableCommand {
                 timing: timing,
                 follow: follow
             )
-            job.routedQuota = routedQuota
+            job.routes = routedRun
             return database.batch == Self.anyBatch ? try await anyBatch(job) : try await job.run()
         }
         throw status

@@ -19,8 +19,8 @@ struct WorkerJob: Sendable {
     /// Keep looking for work when there is none, instead of ending.
     var follow: Bool
     /// With `--routes`: the engine's quota, which paces nothing (each deployment paces in
-    /// its own); the shared quota is then not used.
-    var routedQuota: UnpacedQuota<ContinuousClock>? = nil
+    /// its own, shared as the run's quota is: one row per deployment).
+    var routes: RoutedRun? = nil
     /// The run's live counters (done, failed, in flight, retries, tokens): the progress line
     /// reads them, and so does the metrics endpoint (`--metrics-port`).
     var counters = BatchProgress()
@@ -37,17 +37,17 @@ struct WorkerJob: Sendable {
             concurrency: configuration.maxConcurrent,
             quiet: options.quiet
         ) { metrics in
-            if case .routed(let client) = operation, let metrics {
-                metrics.watchDeployments { client.router.tallies }
-            }
+            if let routes, let metrics { metrics.watchDeployments(routes.tallies) }
             // The default quota shares the queue's connections: a worker holds a few
             // connections, not two pools' worth.
             return try await QueueDatabase.withDatabase(url, maximumConnections: 6) { database in
-                if let routedQuota {
-                    let report = try await DatabaseErrors.readable(url) {
-                        try await run(database, metrics: metrics, quota: routedQuota)
+                if let routes {
+                    return try await routes.sharing(options, fallback: (database, "default")) { quota in
+                        let report = try await DatabaseErrors.readable(url) {
+                            try await run(database, metrics: metrics, quota: quota)
+                        }
+                        return try finish(report)
                     }
-                    return try finish(report)
                 }
                 return try await SharedQuotaOption.with(
                     options,
@@ -96,7 +96,7 @@ struct WorkerJob: Sendable {
     /// Prints the report, writes `--summary-json`, and chooses the exit status.
     private func finish(_ report: WorkerReport) throws -> ExitCode {
         var report = report
-        if case .routed(let client) = operation { report.batch.deployments = client.router.tallies }
+        report.batch.deployments = routes?.tallies()
         show(report)
         if let path = options.summaryJSON { try report.write(to: path) }
         let exit = WorkerExit(

@@ -1,7 +1,8 @@
 import Synchronization
 
 /// Spreads requests for one model over several deployments of it, each paced by its own
-/// ``Quota``: a request goes to the deployment that can start it soonest, so N deployments of
+/// quota (a ``Quota``, or a ``RoutableQuota`` shared with other processes for a run, see
+/// ``withQuotas(_:_:)``): a request goes to the deployment that can start it soonest, so N deployments of
 /// 600 requests a minute run one batch at N × 600. A deployment that fails (a refused key, a
 /// spent quota, a long `retry-after`, or an open circuit breaker in its quota) stops
 /// receiving requests until its cooldown ends, then gets one probe. The decisions are
@@ -19,7 +20,7 @@ public final class DeploymentRouter<C: Clock>: Sendable where C.Duration == Dura
         /// The name the summary shows.
         public var name: String
         /// Its own rate limits.
-        public var quota: Quota<C>
+        public var quota: any RoutableQuota<C>
         /// Requests in flight on it at most.
         public var concurrency: Int
         /// Its share of ties.
@@ -32,7 +33,7 @@ public final class DeploymentRouter<C: Clock>: Sendable where C.Duration == Dura
         /// A deployment.
         public init(
             name: String,
-            quota: Quota<C>,
+            quota: any RoutableQuota<C>,
             concurrency: Int = 8,
             weight: Double = 1,
             adaptive: AdaptiveConcurrency.Configuration? = nil
@@ -52,6 +53,8 @@ public final class DeploymentRouter<C: Clock>: Sendable where C.Duration == Dura
         public var index: Int
         /// The booking on its quota.
         public var reservation: QuotaReservation
+        /// The quota it was booked on, which its end settles.
+        var quota: any RoutableQuota<C>
         /// When it was granted, and how many were in flight on the deployment with it.
         var sent: C.Instant
         var inFlight: Int
@@ -67,6 +70,8 @@ public final class DeploymentRouter<C: Clock>: Sendable where C.Duration == Dura
     private let clock: C
     private let origin: C.Instant
     private let state: Mutex<State>
+    /// The quota pacing each deployment now: its own, or one ``withQuotas(_:_:)`` put in.
+    private let quotas: Mutex<[any RoutableQuota<C>]>
 
     private struct State {
         var machine: DeploymentRouterStateMachine
@@ -94,6 +99,7 @@ public final class DeploymentRouter<C: Clock>: Sendable where C.Duration == Dura
         self.longWait = longWait
         self.clock = clock
         self.origin = clock.now
+        self.quotas = Mutex(deployments.map(\.quota))
         let gates = deployments.map { $0.adaptive.map { ConcurrencyGateStateMachine(configuration: $0) } }
         let limits = zip(deployments, gates).map { deployment, gate in gate?.limit ?? max(1, deployment.concurrency) }
         state = Mutex(
@@ -108,6 +114,23 @@ public final class DeploymentRouter<C: Clock>: Sendable where C.Duration == Dura
     }
 
     private var now: Double { origin.duration(to: clock.now).pacerSeconds }
+
+    /// Runs `body` with `quotas` (one per deployment, in order) pacing the deployments in
+    /// place of their own: quotas shared with the other processes that send to the same
+    /// deployments (one row per deployment in PostgreSQL), for one run. Each deployment's own
+    /// quota is back when `body` ends. Start it when no request is in flight.
+    public func withQuotas<T: Sendable>(
+        _ quotas: [any RoutableQuota<C>],
+        _ body: () async throws -> T
+    ) async rethrows -> T {
+        precondition(quotas.count == deployments.count, "one quota per deployment")
+        let own = self.quotas.withLock { current in
+            defer { current = quotas }
+            return current
+        }
+        defer { self.quotas.withLock { $0 = own } }
+        return try await body()
+    }
 
     /// What each deployment did so far.
     public var tallies: [DeploymentTally] { state.withLock { $0.tallies } }
@@ -132,11 +155,15 @@ public final class DeploymentRouter<C: Clock>: Sendable where C.Duration == Dura
             if control?.isStopping == true {
                 throw ItemError(kind: .cancelled, message: "not sent: the batch is stopping", isRetryable: false)
             }
-            let starts = candidates.map { (index: $0, start: deployments[$0].quota.earliestStart(tokens: tokens)) }
+            let quotas = self.quotas.withLock { $0 }
+            let starts = candidates.map { (index: $0, start: quotas[$0].earliestStart(tokens: tokens)) }
             if starts.allSatisfy({ $0.start == nil }) {
                 // Larger than every limit, or every quota stopped: the first quota throws which.
-                let quota = deployments[candidates[0]].quota
-                quota.release(try await quota.acquire(tokens: tokens), outcome: .notSent)
+                let quota = quotas[candidates[0]]
+                quota.release(
+                    try await quota.acquire(tokens: tokens, before: nil, unlessStopped: control),
+                    outcome: .notSent
+                )
                 continue
             }
             let now = self.now
@@ -165,7 +192,7 @@ public final class DeploymentRouter<C: Clock>: Sendable where C.Duration == Dura
             // probe is out since the look above is not waited on; look again.
             let reservation: QuotaReservation?
             do {
-                reservation = try await deployments[index].quota.acquireIfAdmitted(tokens: tokens)
+                reservation = try await quotas[index].acquireIfAdmitted(tokens: tokens)
             } catch {
                 let waiters = state.withLock { state in
                     state.machine.giveBack(index)
@@ -178,16 +205,25 @@ public final class DeploymentRouter<C: Clock>: Sendable where C.Duration == Dura
                 throw error
             }
             if let reservation {
-                return Lease(index: index, reservation: reservation, sent: clock.now, inFlight: inFlight)
+                return Lease(
+                    index: index,
+                    reservation: reservation,
+                    quota: quotas[index],
+                    sent: clock.now,
+                    inFlight: inFlight
+                )
             }
             let waiters = state.withLock { state in
                 state.machine.giveBack(index)
                 return state.changed()
             }
             for waiter in waiters { waiter.resume() }
-            // Its quota holds requests for a while (a probe out, its breaker open): the next
-            // look ranks it by that wait.
-            try? await clock.sleep(until: clock.now.advanced(by: .milliseconds(5)), unlessStopped: control)
+            // Its quota holds requests for a while (a probe out, its breaker open, a shared
+            // quota's next lease later): the next look ranks it by that wait, taken when the
+            // soonest candidate could start (between 5 and 50 ms from now).
+            let soonest = candidates.compactMap { quotas[$0].earliestStart(tokens: tokens)?.pacerSeconds }.min()
+            let pause = max(0.005, min(soonest ?? 0.05, 0.05))
+            try? await clock.sleep(until: clock.now.advanced(by: .pacerSeconds(pause)), unlessStopped: control)
             try Task.checkCancellation()
         }
     }
@@ -204,14 +240,14 @@ public final class DeploymentRouter<C: Clock>: Sendable where C.Duration == Dura
         costUSD: Double? = nil
     ) {
         let outputTokens = usage?.completion
-        let deployment = deployments[lease.index]
-        deployment.quota.release(lease.reservation, outcome: outcome)
+        let quota = lease.quota
+        quota.release(lease.reservation, outcome: outcome)
         var verdict = DeploymentRouterStateMachine.Verdict.none
         if let failure {
             verdict = DeploymentRouterStateMachine.verdict(for: failure, cooldown: cooldown, longWait: longWait)
             if case .none = verdict, failure.status == 429 {
                 // A short wait: this deployment's quota holds its requests; the others go on.
-                deployment.quota.pause(for: failure.retryAfter ?? .seconds(1))
+                quota.pause(for: failure.retryAfter ?? .seconds(1))
             }
         }
         let now = self.now

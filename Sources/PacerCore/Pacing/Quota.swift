@@ -100,7 +100,7 @@ public final class Quota<C: Clock>: Sendable where C.Duration == Duration {
     /// ``acquire(tokens:before:unlessStopped:)`` decision taken on a copy of the state.
     /// `nil` when it never could (larger than the limit) or the quota has stopped. A router
     /// compares these to send each request where it can go soonest.
-    package func earliestStart(tokens: Int) -> Duration? {
+    public func earliestStart(tokens: Int) -> Duration? {
         let now = self.now
         let decision = state.withLock { state -> QuotaStateMachine.Decision in
             var copy = state
@@ -122,7 +122,7 @@ public final class Quota<C: Clock>: Sendable where C.Duration == Duration {
     ///
     /// - Throws: What ``acquire(tokens:before:unlessStopped:)`` throws when the request can
     ///   never fit or the quota stopped; `CancellationError`.
-    package func acquireIfAdmitted(tokens: Int) async throws -> Reservation? {
+    public func acquireIfAdmitted(tokens: Int) async throws -> Reservation? {
         try Task.checkCancellation()
         let now = self.now
         switch state.withLock({ $0.admit(tokens: tokens, now: now) }) {

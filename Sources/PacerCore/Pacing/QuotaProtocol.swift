@@ -48,3 +48,24 @@ extension Quota: QuotaProtocol {
     /// The quota's clock.
     public typealias QuotaClock = C
 }
+
+/// A quota a ``DeploymentRouter`` can spread requests over: besides booking and waiting, it
+/// says how soon it could start a request without booking it, and books one only when it
+/// admits it now. A ``Quota`` in this process, or one shared by many (PacerPostgres'
+/// `PostgresQuota`, one row per deployment).
+public protocol RoutableQuota<QuotaClock>: QuotaProtocol {
+    /// How long from now until a request of `tokens` could start, without booking it; `nil`
+    /// when it never could (larger than the limit) or the quota has stopped.
+    func earliestStart(tokens: Int) -> Duration?
+
+    /// Books a request of `tokens` only if the quota admits it now (possibly for a slot a
+    /// little ahead, which it then waits for; the batch's stop, ``BatchControl/current``,
+    /// ends that wait); `nil`, booking nothing, when it would have to wait for another reason
+    /// (a probe out, an open circuit breaker, a pause, no lease to be had now).
+    ///
+    /// - Throws: An ``ItemError`` when the request can never fit; ``RateLimitStop`` when the
+    ///   quota stopped; ``StopRequested`` or `CancellationError`. Nothing is booked then.
+    func acquireIfAdmitted(tokens: Int) async throws -> QuotaReservation?
+}
+
+extension Quota: RoutableQuota {}
