@@ -26,14 +26,14 @@ extension PostgresQuota: RoutableQuota {
     }
 
     /// Books a request of `tokens` if this process holds a slot of the shared limit for it
-    /// now or within ``soonEnough`` (asking the row for a lease when it holds none), and its
+    /// now or within 50 ms (asking the row for a lease when it holds none), and its
     /// own quota admits it; `nil`, booking nothing, when the row has no slot for it until
     /// later (a probe out, the limit booked by others) or cannot be reached: the router then
     /// ranks this deployment by that wait.
     ///
-    /// - Throws: An ``ItemError`` when the request is larger than the token limit;
-    ///   ``RateLimitStop`` when the quota stopped; ``StopRequested`` when the batch
-    ///   (``BatchControl/current``) stops; `CancellationError`.
+    /// - Throws: An `ItemError` when the request is larger than the token limit;
+    ///   `RateLimitStop` when the quota stopped; `StopRequested` when the batch
+    ///   (`BatchControl.current`) stops; `CancellationError`.
     public func acquireIfAdmitted(tokens: Int) async throws -> QuotaReservation? {
         let control = BatchControl.current
         var leased = false
