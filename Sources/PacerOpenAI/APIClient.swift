@@ -162,7 +162,7 @@ public struct APIClient: BatchOperation {
     public func storedOutput(for request: APIRequest) async -> APIResponse? {
         guard let cache = configuration.cache,
             let key = cache.key(endpoint: request.endpoint.path, body: request.body),
-            let entry = cache.entry(for: key),
+            let entry = await cache.entry(for: key),
             var answer = try? read(
                 request,
                 status: entry.status,
@@ -223,7 +223,7 @@ public struct APIClient: BatchOperation {
         if let cache = configuration.cache,
             let key = cache.key(endpoint: request.endpoint.path, body: request.body, counting: false)
         {
-            cache.store(.init(status: response.status, requestID: requestID, body: response.body), for: key)
+            await cache.store(.init(status: response.status, requestID: requestID, body: response.body), for: key)
         }
         return answer
     }

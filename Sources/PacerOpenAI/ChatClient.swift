@@ -281,7 +281,7 @@ public struct ChatClient: BatchOperation {
     public func storedOutput(for prompt: ChatPrompt) async -> ChatResult? {
         let body = request(for: prompt)
         guard let cache = configuration.cache, let key = cacheKey(of: body, in: cache, counting: true),
-            let entry = cache.entry(for: key),
+            let entry = await cache.entry(for: key),
             var result = try? result(
                 of: HTTPResponseData(status: entry.status, headers: HTTPHeaders(), body: entry.body),
                 prompt: prompt,
@@ -326,7 +326,10 @@ public struct ChatClient: BatchOperation {
         }
         let answer = try result(of: response, prompt: item.input, model: body.model)
         if let cache = configuration.cache, let key = cacheKey(of: body, in: cache, counting: false) {
-            cache.store(.init(status: response.status, requestID: answer.requestID, body: response.body), for: key)
+            await cache.store(
+                .init(status: response.status, requestID: answer.requestID, body: response.body),
+                for: key
+            )
         }
         return answer
     }

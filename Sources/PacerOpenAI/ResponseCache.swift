@@ -1,18 +1,13 @@
 import Crypto
 import Foundation
 import NIOCore
+import PacerCore
 import PacerJSON
 import Synchronization
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
-/// Answers kept on disk under a hash of the request that decided them, so that a later run
-/// (another file, another command) that sends the same request gets the answer without
-/// sending it: `--cache DIR`.
+/// Answers kept under a hash of the request that decided them, so that a later run (another
+/// file, another command, another machine of a fleet) that sends the same request gets the
+/// answer without sending it: `--cache DIR` or `--cache postgres://…`.
 ///
 /// **The key** is the SHA-256 of the endpoint's path and the request body written with its
 /// keys in sorted order: what decides the answer. Never the API key, the headers or the
@@ -23,17 +18,15 @@ import Darwin
 /// is drawn at random (a `temperature` above 0, or none, which is 1 for chat) is kept only
 /// with ``Configuration/nondeterministic``; embeddings and moderations always are.
 ///
-/// **Bounded, oldest out first**: entries are written into generations (`DIR/g000001/…`), a
-/// new one begun when the newest passes an eighth of ``Configuration/maxBytes``; when the
-/// whole passes ``Configuration/maxBytes`` the oldest generation is deleted. A lookup tries
-/// each generation, newest first. Memory holds the byte count of each generation, never an
-/// index of entries: it does not grow with the cache.
+/// **Where**: a `ResponseStorage` keeps the entries, bounded, oldest out first: a folder
+/// (``FolderResponseStorage``) or a table many machines share (PacerPostgres'
+/// `PostgresResponseStorage`).
 ///
-/// **Safe to share and to break**: each entry is written under a temporary name and renamed,
-/// so processes sharing the folder read whole entries or none; an entry that does not read
-/// back (cut, edited, another version's) is a miss, never an error.
+/// **Safe to share and to break**: each entry carries a format line and its own key, so an
+/// entry that does not read back (cut, edited, another version's) is a miss, never an error;
+/// so is a storage that cannot be reached.
 public final class ResponseCache: Sendable {
-    /// Where and how much.
+    /// A cache in a folder, and what it keeps.
     public struct Configuration: Sendable {
         /// The folder (created when missing).
         public var directory: String
@@ -77,8 +70,8 @@ public final class ResponseCache: Sendable {
         public var stored = 0
         /// Requests not looked up, their answers drawn at random (see ``Configuration/nondeterministic``).
         public var nondeterministic = 0
-        /// Generations deleted to stay under the bound.
-        public var evictedGenerations = 0
+        /// What went to stay under the bound: a folder's generations, a table's entries.
+        public var evicted = 0
     }
 
     /// A hash of what decides an answer.
@@ -87,35 +80,30 @@ public final class ResponseCache: Sendable {
         public var hex: String
     }
 
-    /// The cache's settings.
-    public let configuration: Configuration
-    private let state: Mutex<State>
-
-    private struct State {
-        /// Every generation's number and bytes, oldest first.
-        var generations: [(number: Int, bytes: Int64)]
-        var counts = Counts()
-        var temporaries = 0
-    }
+    /// Whether answers drawn at random are kept too.
+    public let nondeterministic: Bool
+    /// Where the entries are.
+    public let storage: any ResponseStorage
+    private let tally = Mutex(Counts())
 
     /// The first line of every entry: a format version, so that another version's entries miss.
     static let magic = "pacer-cache 1"
 
-    /// Opens (creating) the cache in ``Configuration/directory``, sizing its generations.
+    /// Opens (creating) a cache in ``Configuration/directory``.
     ///
     /// - Throws: An error naming the folder when it cannot be created or read.
-    public init(configuration: Configuration) throws {
-        self.configuration = configuration
-        let manager = FileManager.default
-        try manager.createDirectory(atPath: configuration.directory, withIntermediateDirectories: true)
-        var generations: [(number: Int, bytes: Int64)] = []
-        for name in try manager.contentsOfDirectory(atPath: configuration.directory) {
-            guard name.hasPrefix("g"), let number = Int(name.dropFirst()) else { continue }
-            generations.append((number, Self.bytes(under: configuration.directory + "/" + name)))
-        }
-        generations.sort { $0.number < $1.number }
-        if generations.isEmpty { generations = [(1, 0)] }
-        state = Mutex(State(generations: generations))
+    public convenience init(configuration: Configuration) throws {
+        self.init(
+            storage: try FolderResponseStorage(directory: configuration.directory, maxBytes: configuration.maxBytes),
+            nondeterministic: configuration.nondeterministic
+        )
+    }
+
+    /// A cache whose entries `storage` keeps; answers drawn at random are kept too when
+    /// `nondeterministic`.
+    public init(storage: any ResponseStorage, nondeterministic: Bool = false) {
+        self.storage = storage
+        self.nondeterministic = nondeterministic
     }
 
     /// The key of a request for `endpoint` (its path) with `body`, or `nil` when its answer is
@@ -127,8 +115,8 @@ public final class ResponseCache: Sendable {
     ///   - counting: Whether a request not kept counts in ``Counts/nondeterministic`` (a
     ///     lookup's `true`; the store after the answer passes `false`, not to count it twice).
     public func key(endpoint: String, body: JSONValue, counting: Bool = true) -> Key? {
-        guard configuration.nondeterministic || Self.isDeterministic(endpoint: endpoint, body: body) else {
-            if counting { state.withLock { $0.counts.nondeterministic += 1 } }
+        guard nondeterministic || Self.isDeterministic(endpoint: endpoint, body: body) else {
+            if counting { tally.withLock { $0.nondeterministic += 1 } }
             return nil
         }
         return Self.key(endpoint: endpoint, body: body)
@@ -150,121 +138,53 @@ public final class ResponseCache: Sendable {
         return false
     }
 
-    /// The answer kept under `key`, newest generation first; `nil` when there is none or it
-    /// does not read back.
-    public func entry(for key: Key) -> Entry? {
-        let generations = state.withLock { $0.generations.map(\.number).reversed() }
-        for generation in generations {
-            guard let data = FileManager.default.contents(atPath: path(of: key, in: generation)) else { continue }
-            if let entry = Self.decode(data, key: key) {
-                state.withLock { $0.counts.hits += 1 }
-                return entry
-            }
+    /// The answer kept under `key`; `nil` when there is none, it does not read back, or the
+    /// storage cannot be read now.
+    public func entry(for key: Key) async -> Entry? {
+        if let bytes = await storage.value(for: key.hex), let entry = Self.decode(bytes, key: key) {
+            tally.withLock { $0.hits += 1 }
+            return entry
         }
-        state.withLock { $0.counts.misses += 1 }
+        tally.withLock { $0.misses += 1 }
         return nil
     }
 
-    /// Keeps `entry` under `key` in the newest generation, and deletes the oldest generations
-    /// while the whole is over the bound. A failure to write is not an error: the answer is
-    /// simply not kept.
-    public func store(_ entry: Entry, for key: Key) {
-        let data = Self.encode(entry, key: key)
-        let (generation, temporary) = state.withLock { state -> (Int, Int) in
-            state.temporaries += 1
-            return (state.generations[state.generations.count - 1].number, state.temporaries)
-        }
-        let target = path(of: key, in: generation)
-        let folder = (target as NSString).deletingLastPathComponent
-        let scratch = "\(folder)/.\(key.hex).\(getpid()).\(temporary)"
-        do {
-            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-            try data.write(to: URL(fileURLWithPath: scratch))
-            guard rename(scratch, target) == 0 else {
-                unlink(scratch)
-                return
-            }
-        } catch {
-            unlink(scratch)
-            return
-        }
-        let doomed = state.withLock { state -> [Int] in
-            state.counts.stored += 1
-            state.generations[state.generations.count - 1].bytes += Int64(data.count)
-            if state.generations[state.generations.count - 1].bytes > configuration.maxBytes / 8 {
-                state.generations.append((generation + 1, 0))
-            }
-            var doomed: [Int] = []
-            while state.generations.count > 1, state.generations.reduce(0, { $0 + $1.bytes }) > configuration.maxBytes {
-                doomed.append(state.generations.removeFirst().number)
-                state.counts.evictedGenerations += 1
-            }
-            return doomed
-        }
-        for generation in doomed {
-            try? FileManager.default.removeItem(atPath: configuration.directory + "/" + Self.name(of: generation))
+    /// Keeps `entry` under `key`. A failure to write is not an error: the answer is simply
+    /// not kept.
+    public func store(_ entry: Entry, for key: Key) async {
+        guard let evicted = await storage.store(Self.encode(entry, key: key), for: key.hex) else { return }
+        tally.withLock { counts in
+            counts.stored += 1
+            counts.evicted += evicted
         }
     }
 
     /// What the cache did so far.
-    public var counts: Counts { state.withLock { $0.counts } }
+    public var counts: Counts { tally.withLock { $0 } }
 
     /// The bytes the cache holds now.
-    public var bytes: Int64 { state.withLock { $0.generations.reduce(0) { $0 + $1.bytes } } }
-
-    private func path(of key: Key, in generation: Int) -> String {
-        "\(configuration.directory)/\(Self.name(of: generation))/\(key.hex.prefix(2))/\(key.hex)"
-    }
-
-    private static func name(of generation: Int) -> String {
-        let digits = String(generation)
-        return "g" + String(repeating: "0", count: max(0, 6 - digits.count)) + digits
-    }
+    public var bytes: Int64 { get async { await storage.bytes } }
 
     /// `magic`, the key, the status and the request id (or `-`), a line each; then the body.
-    static func encode(_ entry: Entry, key: Key) -> Data {
-        var data = Data("\(magic)\n\(key.hex)\n\(entry.status)\n\(entry.requestID ?? "-")\n".utf8)
-        data.append(contentsOf: entry.body.readableBytesView)
-        return data
+    static func encode(_ entry: Entry, key: Key) -> [UInt8] {
+        var bytes = Array("\(magic)\n\(key.hex)\n\(entry.status)\n\(entry.requestID ?? "-")\n".utf8)
+        bytes.append(contentsOf: entry.body.readableBytesView)
+        return bytes
     }
 
-    /// The entry in `data`, when it is one whole entry for `key`.
-    static func decode(_ data: Data, key: Key) -> Entry? {
+    /// The entry in `bytes`, when it is one whole entry for `key`.
+    static func decode(_ bytes: [UInt8], key: Key) -> Entry? {
         var lines: [Substring] = []
-        var start = data.startIndex
-        while lines.count < 4, let newline = data[start...].firstIndex(of: 0x0A) {
-            lines.append(Substring(decoding: data[start..<newline], as: UTF8.self))
+        var start = bytes.startIndex
+        while lines.count < 4, let newline = bytes[start...].firstIndex(of: 0x0A) {
+            lines.append(Substring(decoding: bytes[start..<newline], as: UTF8.self))
             start = newline + 1
         }
         guard lines.count == 4, lines[0] == magic, lines[1] == key.hex, let status = Int(lines[2]),
-            (200...299).contains(status), start < data.endIndex
+            (200...299).contains(status), start < bytes.endIndex
         else { return nil }
         // A body cut short reads as no answer where the client reads it, as a live one would.
-        let body = ByteBuffer(bytes: data[start...])
+        let body = ByteBuffer(bytes: bytes[start...])
         return Entry(status: status, requestID: lines[3] == "-" ? nil : String(lines[3]), body: body)
-    }
-
-    /// The bytes of the files under `folder`, read with `readdir` and `stat`: a cache of a
-    /// hundred thousand answers is sized in a fraction of a second (Foundation's enumerator
-    /// with resource values took seconds).
-    private static func bytes(under folder: String) -> Int64 {
-        guard let directory = opendir(folder) else { return 0 }
-        defer { closedir(directory) }
-        var total: Int64 = 0
-        while let entry = readdir(directory) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
-            }
-            guard name != ".", name != ".." else { continue }
-            let path = folder + "/" + name
-            var info = stat()
-            guard lstat(path, &info) == 0 else { continue }
-            if (info.st_mode & S_IFMT) == S_IFDIR {
-                total += bytes(under: path)
-            } else if (info.st_mode & S_IFMT) == S_IFREG {
-                total += Int64(info.st_size)
-            }
-        }
-        return total
     }
 }

@@ -128,7 +128,7 @@ public struct RoutedClient: BatchOperation {
             if let cache,
                 let key = cache.key(endpoint: item.input.endpoint.path, body: item.input.body, counting: false)
             {
-                cache.store(
+                await cache.store(
                     .init(status: answer.status, requestID: answer.requestID, body: .init(string: answer.body)),
                     for: key
                 )

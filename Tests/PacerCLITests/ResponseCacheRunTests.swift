@@ -1,4 +1,5 @@
 import Foundation
+import PacerPostgres
 import PacerSimulator
 import PacerTesting
 import Testing
@@ -94,9 +95,46 @@ import Testing
         #expect((choice["message"] as? [String: Any])?["content"] as? String == answer)
     }
 
+    /// `--cache postgres://…`: what one machine paid for, every machine of the fleet gets. A
+    /// `pacer batch` run keeps its answers in the database; a worker draining the same requests
+    /// from the queue sends none of them.
+    @Test func aFleetSharesItsCacheThroughPostgreSQL() async throws {
+        let requests = try write(
+            "requests.jsonl",
+            (0..<40).map {
+                #"{"custom_id":"r\#($0)","method":"POST","url":"/v1/chat/completions","body":{"model":"gpt-4o-mini","temperature":0,"messages":[{"role":"user","content":"question \#($0)"}]}}"#
+            }.joined(separator: "\n") + "\n"
+        )
+        try await withPostgres { database in
+            try await withSimulator { server in
+                let batch = [
+                    "batch", requests, "-o", path("batch.jsonl"), "-q", "--base-url", server.baseURL, "--cache",
+                    database.url,
+                ]
+                #expect(await pacer(batch) == 0)
+                #expect(server.stats.snapshot().requests == 40)
+                #expect(
+                    await pacer(["queue", "push", requests, "--db", database.url, "--batch", "b", "-q"]) == 0
+                )
+                let worker = [
+                    "worker", "--db", database.url, "--batch", "b", "-q", "--base-url", server.baseURL, "--cache",
+                    database.url, "--summary-json", path("worker.json"),
+                ]
+                #expect(await pacer(worker) == 0)
+                #expect(server.stats.snapshot().requests == 40, "the worker sent nothing")
+                let summary = try #require(
+                    try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path("worker.json"))))
+                        as? [String: Any]
+                )
+                let counts = summary["batch"] as? [String: Any] ?? summary
+                #expect(counts["cached"] as? Int == 40, "\(summary)")
+            }
+        }
+    }
+
     @Test(arguments: [
         ["--cache-max-bytes", "12X"], ["--cache-max-bytes", "10"], ["--cache-nondeterministic"],
-        ["--cache", "postgres://localhost/db"],
+        ["--cache", "https://cache.example/answers"], ["--cache", "postgres://localhost:notaport/db"],
     ])
     func badCacheOptionsExitTwoNamingTheFlag(_ flags: [String]) async throws {
         let input = try write("in.txt", "one\n")

@@ -54,23 +54,23 @@ import Testing
         )
     }
 
-    @Test func aKeptAnswerReadsBackInAnotherProcessesCache() throws {
+    @Test func aKeptAnswerReadsBackInAnotherProcessesCache() async throws {
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let key = ResponseCache.key(endpoint: "embeddings", body: try body(#"{"input":"x"}"#))
-        try ResponseCache(configuration: .init(directory: directory)).store(entry(#"{"data":[1]}"#), for: key)
+        await (try ResponseCache(configuration: .init(directory: directory))).store(entry(#"{"data":[1]}"#), for: key)
         let reopened = try ResponseCache(configuration: .init(directory: directory))
-        #expect(reopened.entry(for: key) == entry(#"{"data":[1]}"#))
-        #expect(reopened.bytes > 0)
+        #expect(await reopened.entry(for: key) == entry(#"{"data":[1]}"#))
+        #expect(await reopened.bytes > 0)
         let missing = ResponseCache.key(endpoint: "embeddings", body: try body(#"{"input":"y"}"#))
-        #expect(reopened.entry(for: missing) == nil)
+        #expect(await reopened.entry(for: missing) == nil)
         #expect(reopened.counts.hits == 1 && reopened.counts.misses == 1)
     }
 
-    @Test func aDamagedEntryIsAMissNeverAnError() throws {
+    @Test func aDamagedEntryIsAMissNeverAnError() async throws {
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let cache = try ResponseCache(configuration: .init(directory: directory))
         let key = ResponseCache.key(endpoint: "embeddings", body: try body(#"{"input":"x"}"#))
-        cache.store(entry(#"{"data":[1]}"#), for: key)
+        await cache.store(entry(#"{"data":[1]}"#), for: key)
         let file = try #require(
             FileManager.default.enumerator(atPath: directory)?.compactMap { $0 as? String }.first {
                 $0.hasSuffix(key.hex)
@@ -80,15 +80,15 @@ import Testing
         let whole = try Data(contentsOf: URL(fileURLWithPath: path))
         for damaged in [Data(), Data("garbage".utf8), whole.prefix(20), Data(whole.map { $0 == 0x0A ? 0x20 : $0 })] {
             try damaged.write(to: URL(fileURLWithPath: path))
-            #expect(cache.entry(for: key) == nil)
+            #expect(await cache.entry(for: key) == nil)
         }
         // Another key's entry under this name is not this key's answer.
         let other = ResponseCache.key(endpoint: "embeddings", body: try body(#"{"input":"y"}"#))
-        try ResponseCache.encode(entry(#"{"data":[2]}"#), key: other).write(to: URL(fileURLWithPath: path))
-        #expect(cache.entry(for: key) == nil)
+        try Data(ResponseCache.encode(entry(#"{"data":[2]}"#), key: other)).write(to: URL(fileURLWithPath: path))
+        #expect(await cache.entry(for: key) == nil)
     }
 
-    @Test func theCacheStaysUnderItsBoundOldestOut() throws {
+    @Test func theCacheStaysUnderItsBoundOldestOut() async throws {
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let bound: Int64 = 64 * 1024
         let cache = try ResponseCache(configuration: .init(directory: directory, maxBytes: bound))
@@ -97,14 +97,15 @@ import Testing
         for index in 0..<400 {
             let key = ResponseCache.key(endpoint: "embeddings", body: .object(["input": .string("text \(index)")]))
             keys.append(key)
-            cache.store(entry(answer), for: key)
-            #expect(cache.bytes <= bound)
+            await cache.store(entry(answer), for: key)
+            #expect(await cache.bytes <= bound)
         }
-        #expect(cache.counts.evictedGenerations > 0)
-        #expect(cache.entry(for: keys[0]) == nil, "the oldest answers went first")
-        #expect(cache.entry(for: keys[399]) != nil, "the newest are kept")
+        #expect(cache.counts.evicted > 0)
+        #expect(await cache.entry(for: keys[0]) == nil, "the oldest answers went first")
+        #expect(await cache.entry(for: keys[399]) != nil, "the newest are kept")
         // What is on disk is what the cache counts, and a reopened cache counts it again.
         let reopened = try ResponseCache(configuration: .init(directory: directory, maxBytes: bound))
-        #expect(reopened.bytes == cache.bytes)
+        let (reopenedBytes, cacheBytes) = (await reopened.bytes, await cache.bytes)
+        #expect(reopenedBytes == cacheBytes)
     }
 }

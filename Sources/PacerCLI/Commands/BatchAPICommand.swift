@@ -70,6 +70,11 @@ struct BatchAPICommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        throw try await cacheOptions.withCache(run) { try await send(cache: $0) }
+    }
+
+    /// Runs the batch with `cache`; returns the exit status.
+    private func send(cache: ResponseCache?) async throws -> ExitCode {
         let environment = Environment.current
         let provider = try await provider()
         var clientConfiguration = APIClient.Configuration(
@@ -81,13 +86,13 @@ struct BatchAPICommand: AsyncParsableCommand {
             ),
             pricing: try api.pricing()
         )
-        clientConfiguration.cache = try cacheOptions.open()
+        clientConfiguration.cache = cache
         let transportConfiguration = try run.transportConfiguration(environment: environment)
         // Anthropic's results file holds every result; failures go apart only when asked.
         let errorsPath =
             provider == .anthropic
             ? errors.flatMap { $0 == "-" ? nil : $0 } : Self.errorsPath(flag: errors, output: run.output)
-        let status = try await HTTPTransport.withTransport(configuration: transportConfiguration) { transport in
+        return try await HTTPTransport.withTransport(configuration: transportConfiguration) { transport in
             var sender = APISender.direct(APIClient(configuration: clientConfiguration, transport: transport))
             // Learn the limits from one request before sending a wave, as chat does.
             var engine = run.batchConfiguration(defaultTimeout: 60, tpm: api.tpm, probeFirst: true)
@@ -128,7 +133,5 @@ struct BatchAPICommand: AsyncParsableCommand {
             if let primary = sender.primary { api.applyCostOptions(to: &job) { primary.costEstimate(for: $0) } }
             return try await job.run()
         }
-        cacheOptions.report(clientConfiguration.cache, quiet: run.quiet)
-        throw status
     }
 }

@@ -60,7 +60,13 @@ struct ChatCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        if api.provider == .anthropic { throw try await runMessages() }
+        throw try await cacheOptions.withCache(run) { cache in
+            api.provider == .anthropic ? try await runMessages(cache: cache) : try await runChat(cache: cache)
+        }
+    }
+
+    /// Sends the prompts as chat completions with `cache`; returns the exit status.
+    private func runChat(cache: ResponseCache?) async throws -> ExitCode {
         let environment = Environment.current
         var clientConfiguration = ChatClient.Configuration(
             access: try api.access(run: run, environment: environment, keyOptional: routesOptions.routes != nil),
@@ -71,9 +77,9 @@ struct ChatCommand: AsyncParsableCommand {
             pricing: try api.pricing()
         )
         clientConfiguration.streaming = streamOptions.streaming
-        clientConfiguration.cache = try cacheOptions.open()
+        clientConfiguration.cache = cache
         let transportConfiguration = try run.transportConfiguration(environment: environment)
-        let status = try await HTTPTransport.withTransport(configuration: transportConfiguration) { transport in
+        return try await HTTPTransport.withTransport(configuration: transportConfiguration) { transport in
             let client = ChatClient(configuration: clientConfiguration, transport: transport)
             var apiConfiguration = APIClient.Configuration(
                 access: clientConfiguration.access,
@@ -104,8 +110,6 @@ struct ChatCommand: AsyncParsableCommand {
             api.applyCostOptions(to: &job) { client.costEstimate(for: $0) }
             return try await job.run()
         }
-        cacheOptions.report(clientConfiguration.cache, quiet: run.quiet)
-        throw status
     }
 
     /// `--routes`: each prompt to a deployment of its model, written as a chat line.
@@ -134,13 +138,13 @@ struct ChatCommand: AsyncParsableCommand {
     }
 
     /// `--provider anthropic`: each prompt to the Messages API, written as a chat line.
-    private func runMessages() async throws -> ExitCode {
+    private func runMessages(cache: ResponseCache?) async throws -> ExitCode {
         let environment = Environment.current
         var apiConfiguration = APIClient.Configuration(
             access: try api.access(run: run, environment: environment),
             pricing: try api.pricing()
         )
-        apiConfiguration.cache = try cacheOptions.open()
+        apiConfiguration.cache = cache
         let configuration = MessagesChatClient.Configuration(
             model: model ?? "claude-haiku-4-5",
             maxTokens: maxTokens ?? 1024,
@@ -148,7 +152,6 @@ struct ChatCommand: AsyncParsableCommand {
             systemPrompt: system
         )
         let transportConfiguration = try run.transportConfiguration(environment: environment)
-        defer { cacheOptions.report(apiConfiguration.cache, quiet: run.quiet) }
         return try await HTTPTransport.withTransport(configuration: transportConfiguration) { transport in
             let client = MessagesChatClient(
                 configuration: configuration,

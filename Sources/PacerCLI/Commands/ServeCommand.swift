@@ -123,11 +123,17 @@ struct ServeCommand: AsyncParsableCommand {
             }
             return
         }
+        try await cacheOptions.withCache(run) { try await serveUpstream(configuration, cache: $0) }
+    }
+
+    /// Serves batches sent upstream (by this process) with `cache`.
+    private func serveUpstream(_ configuration: ServeConfiguration, cache: ResponseCache?) async throws {
+        let environment = Environment.current
         var clientConfiguration = APIClient.Configuration(
             access: try api.access(run: run, environment: environment, keyOptional: routesOptions.routes != nil),
             pricing: try api.pricing()
         )
-        clientConfiguration.cache = try cacheOptions.open()
+        clientConfiguration.cache = cache
         let transportConfiguration = try run.transportConfiguration(environment: environment)
         // As pacer batch: learn the limits from one request before sending a wave.
         let engine = run.batchConfiguration(defaultTimeout: 60, tpm: api.tpm, probeFirst: true)

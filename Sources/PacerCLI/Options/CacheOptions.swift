@@ -2,16 +2,18 @@ import ArgumentParser
 import Foundation
 import PacerJobs
 import PacerOpenAI
+import PacerPostgres
 
-/// `--cache DIR`: answers kept on disk and given again without a request
-/// (``ResponseCache``), for every command that sends API requests one by one.
+/// `--cache DIR` or `--cache postgres://…`: answers kept in a folder, or in a table a fleet
+/// shares, and given again without a request (``ResponseCache``), for every command that
+/// sends API requests one by one.
 struct CacheOptions: ParsableArguments {
     @Option(
         help: ArgumentHelp(
-            "Keep answers in this folder and give a request already answered its kept answer, without sending it.",
+            "Keep answers in this folder (or a PostgreSQL database every machine shares: postgres://USER@HOST/DB) and give a request already answered its kept answer, without sending it.",
             discussion:
-                "The key is the endpoint and the request body (keys sorted), never the API key or headers. Only successes are kept. Requests whose answer is drawn at random (a temperature above 0, or none: the API's default is 1) are kept only with --cache-nondeterministic; embeddings and moderations always are.",
-            valueName: "dir"
+                "The key is the endpoint and the request body (keys sorted), never the API key or headers. Only successes are kept. Requests whose answer is drawn at random (a temperature above 0, or none: the API's default is 1) are kept only with --cache-nondeterministic; embeddings and moderations always are. A database that cannot be reached is a miss: the request is sent.",
+            valueName: "dir or url"
         )
     )
     var cache: String?
@@ -33,13 +35,18 @@ struct CacheOptions: ParsableArguments {
     func validate() throws {
         if let cache {
             if cache.contains("://") {
-                throw ValidationError(
-                    "--cache takes a folder; '\(cache)' is a URL (a cache shared through a database is not supported yet)"
-                )
+                guard Self.isDatabase(cache) else {
+                    throw ValidationError("--cache takes a folder or a postgres:// URL, got a URL of another kind")
+                }
+                do {
+                    _ = try DatabaseURL(cache)
+                } catch {
+                    throw ValidationError("--cache: \(error)")
+                }
             }
-            if cache.isEmpty { throw ValidationError("--cache needs a folder") }
+            if cache.isEmpty { throw ValidationError("--cache needs a folder or a postgres:// URL") }
         } else if cacheMaxBytes != nil || cacheNondeterministic {
-            throw ValidationError("--cache-max-bytes and --cache-nondeterministic go with --cache DIR")
+            throw ValidationError("--cache-max-bytes and --cache-nondeterministic go with --cache")
         }
         _ = try maxBytes()
     }
@@ -69,10 +76,63 @@ struct CacheOptions: ParsableArguments {
         return overflow ? nil : product
     }
 
-    /// The cache these options name, opened; `nil` without `--cache`.
+    /// Whether `text` names a PostgreSQL database rather than a folder.
+    static func isDatabase(_ text: String) -> Bool {
+        text.hasPrefix("postgres://") || text.hasPrefix("postgresql://")
+    }
+
+    /// Runs `body` with the cache these options name (`nil` without `--cache`), open for as
+    /// long as it runs: a folder, or a table in a database, which is waited for at the start
+    /// as `--quota`'s is (`--wait-for-db`). Says afterwards what the cache could not do.
+    ///
+    /// - Throws: ``InputError`` naming the folder or the database when it cannot be used.
+    func withCache<T: Sendable>(
+        _ run: RunOptions,
+        _ body: (ResponseCache?) async throws -> T
+    ) async throws -> T {
+        guard let text = cache, Self.isDatabase(text) else {
+            let cache = try open()
+            let result = try await body(cache)
+            report(cache, quiet: run.quiet)
+            return result
+        }
+        let url = try DatabaseURL(text)
+        return try await QueueDatabase.withDatabase(url) { database in
+            let storage = PostgresResponseStorage(database: database, maxBytes: try maxBytes())
+            var wait = DatabaseWaitOption()
+            wait.seconds = run.waitForDatabase
+            do {
+                let outages = RunConsole.outages(quiet: run.quiet)
+                try await wait.reaching(url, flag: "--cache", onOutage: outages.report) { onOutage in
+                    try await database.retrying("prepare the cache", onOutage: onOutage) { try await storage.prepare() }
+                }
+            } catch is CancellationError {
+                throw CancellationError()
+            } catch let error as InputError {
+                throw error
+            } catch {
+                throw InputError(
+                    file: url.description,
+                    message: "cannot prepare the cache: \(DatabaseFailure.describe(error))"
+                )
+            }
+            let cache = ResponseCache(storage: storage, nondeterministic: cacheNondeterministic)
+            let result = try await body(cache)
+            report(cache, quiet: run.quiet)
+            if storage.failures > 0, !run.quiet {
+                Console.error(
+                    "cache: \(storage.failures) lookups or stores in \(url) failed or went unanswered; "
+                        + "those requests were sent, and their answers may not be kept"
+                )
+            }
+            return result
+        }
+    }
+
+    /// The folder cache these options name, opened; `nil` without `--cache`.
     ///
     /// - Throws: ``InputError`` naming the folder when it cannot be made or read.
-    func open() throws -> ResponseCache? {
+    private func open() throws -> ResponseCache? {
         guard let cache else { return nil }
         do {
             return try ResponseCache(
@@ -91,7 +151,7 @@ struct CacheOptions: ParsableArguments {
 
     /// Says, after the summary, how many requests were not looked up because their answers
     /// are drawn at random, and how to keep them.
-    func report(_ cache: ResponseCache?, quiet: Bool) {
+    private func report(_ cache: ResponseCache?, quiet: Bool) {
         guard let cache, !quiet else { return }
         let skipped = cache.counts.nondeterministic
         guard skipped > 0 else { return }

@@ -83,7 +83,7 @@ package struct RunOptions: ParsableArguments {
     @Option(
         name: .customLong("wait-for-db"),
         help: ArgumentHelp(
-            "With --quota: how long to wait at the start for its database when it cannot be reached, before giving up, in seconds (0: until Ctrl-C).",
+            "With --quota or --cache postgres://…: how long to wait at the start for its database when it cannot be reached, before giving up, in seconds (0: until Ctrl-C).",
             valueName: "seconds"
         )
     )

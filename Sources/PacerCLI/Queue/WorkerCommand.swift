@@ -110,15 +110,20 @@ struct WorkerCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        throw try await cacheOptions.withCache(run) { try await work(cache: $0) }
+    }
+
+    /// Works with `cache`; returns the exit status.
+    private func work(cache: ResponseCache?) async throws -> ExitCode {
         let environment = Environment.current
         let url = try database.databaseURL(environment: environment)
         var clientConfiguration = APIClient.Configuration(
             access: try api.access(run: run, environment: environment, keyOptional: routesOptions.routes != nil),
             pricing: try api.pricing()
         )
-        clientConfiguration.cache = try cacheOptions.open()
+        clientConfiguration.cache = cache
         let transportConfiguration = try run.transportConfiguration(environment: environment)
-        let status = try await HTTPTransport.withTransport(configuration: transportConfiguration) { transport in
+        return try await HTTPTransport.withTransport(configuration: transportConfiguration) { transport in
             // As pacer batch: learn the limits from one request before sending a wave.
             var configuration = run.batchConfiguration(defaultTimeout: 60, tpm: api.tpm, probeFirst: true)
             var sender = APISender.direct(APIClient(configuration: clientConfiguration, transport: transport))
@@ -145,7 +150,6 @@ struct WorkerCommand: AsyncParsableCommand {
             job.routes = routedRun
             return database.batch == Self.anyBatch ? try await anyBatch(job) : try await job.run()
         }
-        throw status
     }
 
     /// `--batch '*'`: whichever batch has work (`pacer serve --db` puts one in the queue per

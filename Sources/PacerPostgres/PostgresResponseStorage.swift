@@ -1,0 +1,143 @@
+import NIOCore
+import PacerCore
+import PostgresNIO
+import Synchronization
+
+/// A response cache's entries in PostgreSQL (`--cache postgres://…`), shared by every machine
+/// of a fleet: an answer one worker paid for is every worker's.
+///
+/// - **A lookup** is one round trip (`SELECT` by key); **a store** one more (an upsert).
+/// - **Bounded, oldest out first**: after every sixteenth of the bound this process stores,
+///   it asks `pacer_cache_evict` to delete the oldest rows while the whole is over the bound
+///   (one process at a time), and once when it opens. So the table passes its bound by at most a
+///   sixteenth per process between two evictions.
+/// - **An outage is a miss**: a lookup that fails or goes unanswered for 5 s finds nothing,
+///   and the request is sent; a store that fails keeps nothing. After a failure the table is
+///   left alone for 10 s (every lookup a miss at once), so that a database that is down costs
+///   a run 5 s per 10 s at most, not 5 s per request. ``failures`` counts them, so that the
+///   run can say so.
+public final class PostgresResponseStorage: ResponseStorage {
+    /// The most bytes the table holds, across every process that stores into it.
+    public let maxBytes: Int64
+    private let database: QueueDatabase
+    private let state = Mutex(State())
+
+    private struct State {
+        var sinceEviction: Int64 = 0
+        var failures = 0
+        var restingUntil: ContinuousClock.Instant?
+    }
+
+    /// How long a lookup or a store may go unanswered before it counts as failed.
+    static let patience: Duration = .seconds(5)
+
+    /// How long the table is left alone after a failure.
+    static let rest: Duration = .seconds(10)
+
+    /// A storage in `database` (which must stay open while it is used), holding at most `maxBytes`.
+    public init(database: QueueDatabase, maxBytes: Int64 = 1 << 30) {
+        self.database = database
+        self.maxBytes = maxBytes
+    }
+
+    /// Creates the table if needed, and evicts the oldest rows over the bound.
+    public func prepare() async throws {
+        try await ResponseCacheSchema.migration.prepare(database)
+        _ = try await evict()
+    }
+
+    /// Lookups and stores that failed (the database could not be reached, or did not answer
+    /// within 5 s).
+    public var failures: Int { state.withLock { $0.failures } }
+
+    /// The entry's bytes; `nil` when there is none or the lookup failed.
+    public func value(for key: String) async -> [UInt8]? {
+        let database = database
+        let found = await attempt { () async throws -> [UInt8]? in
+            for try await value in try await database.query("SELECT value FROM pacer_cache WHERE key = \(key)")
+                .decode(ByteBuffer.self)
+            {
+                return Array(value.readableBytesView)
+            }
+            return nil
+        }
+        return found ?? nil
+    }
+
+    /// Keeps the entry (replacing one under the same key), and evicts the oldest rows over
+    /// the bound after every sixteenth of it this process stored.
+    public func store(_ value: [UInt8], for key: String) async -> Int? {
+        let (database, buffer, size) = (database, ByteBuffer(bytes: value), Int32(clamping: value.count))
+        let stored: Void? = await attempt {
+            try await database.query(
+                """
+                INSERT INTO pacer_cache (key, value, bytes) VALUES (\(key), \(buffer), \(size))
+                ON CONFLICT (key) DO UPDATE SET value = excluded.value, bytes = excluded.bytes,
+                    stored_at = clock_timestamp()
+                """
+            )
+        }
+        guard stored != nil else { return nil }
+        let due = state.withLock { state in
+            state.sinceEviction += Int64(value.count)
+            guard state.sinceEviction > maxBytes / 16 else { return false }
+            state.sinceEviction = 0
+            return true
+        }
+        guard due else { return 0 }
+        return (try? await evict()) ?? 0
+    }
+
+    /// Runs `body` unless the table is resting after a failure, giving up on it after
+    /// ``patience``; `nil` when it failed, gave up or did not run (counted in ``failures``,
+    /// and the table rests).
+    private func attempt<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) async -> T? {
+        let resting = state.withLock { state in state.restingUntil.map { ContinuousClock.now < $0 } ?? false }
+        guard !resting else { return nil }
+        let outcome = await withTaskGroup(of: Result<T, any Error>?.self) { group in
+            group.addTask {
+                do { return .success(try await body()) } catch { return .failure(error) }
+            }
+            group.addTask {
+                try? await Task.sleep(for: Self.patience)
+                return nil
+            }
+            defer { group.cancelAll() }
+            return await group.next() ?? nil
+        }
+        if case .success(let value) = outcome { return value }
+        state.withLock { state in
+            state.failures += 1
+            state.restingUntil = .now + Self.rest
+        }
+        return nil
+    }
+
+    /// The bytes the table holds now (one round trip over the whole table); 0 when it
+    /// cannot be read.
+    public var bytes: Int64 {
+        get async {
+            let rows = try? await database.query("SELECT coalesce(sum(bytes), 0)::bigint FROM pacer_cache")
+            guard let rows else { return 0 }
+            do {
+                for try await total in rows.decode(Int64.self) { return total }
+            } catch {
+                return 0
+            }
+            return 0
+        }
+    }
+
+    /// Deletes the oldest rows while the table is over the bound; how many went.
+    private func evict() async throws -> Int {
+        let database = database
+        return try await database.abandoning(after: .seconds(60), "evict old answers from the cache") { [maxBytes] in
+            for try await removed in try await database.query("SELECT pacer_cache_evict(\(maxBytes))")
+                .decode(Int.self)
+            {
+                return removed
+            }
+            return 0
+        }
+    }
+}
