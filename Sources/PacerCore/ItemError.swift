@@ -51,6 +51,10 @@ public struct ItemError: Error, Sendable, Hashable, CustomStringConvertible {
     public var responseBody: String?
     /// The server's `x-request-id` for the failed answer, when the operation keeps it.
     public var requestID: String?
+    /// Whether the attempt's request went out. `false` for an attempt that ended before it was
+    /// sent (a routed request stopped while it waited for a deployment, see ``notSent(_:)``):
+    /// it does not count as a request.
+    public var wasSent = true
 
     /// Creates an error.
     ///
@@ -75,6 +79,14 @@ public struct ItemError: Error, Sendable, Hashable, CustomStringConvertible {
         self.isRetryable = isRetryable
         self.retryAfter = retryAfter
         self.rateLimit = rateLimit
+    }
+
+    /// An attempt that ended before its request was sent, because of `reason` (\"the batch is
+    /// stopping\"): cancelled, not retryable, and not counted as a request.
+    public static func notSent(_ reason: String) -> ItemError {
+        var error = ItemError(kind: .cancelled, message: "not sent: \(reason)", isRetryable: false)
+        error.wasSent = false
+        return error
     }
 
     /// The error recorded when an attempt exceeds its timeout. Retryable.

@@ -178,8 +178,12 @@ struct ItemStateMachine: Sendable {
             preconditionFailure("failed: \(state)")
         }
         let free = displaced && error.isRetryable && displacedRetries < configuration.retry.maxRetries
-        busy += now - startedAt
-        let release = Release(reservation: reservation, outcome: QuotaOutcome(failure: error))
+        // An attempt that ended before its request went out is not a request, and kept no one busy.
+        if !error.wasSent { sent -= 1 } else { busy += now - startedAt }
+        let release = Release(
+            reservation: reservation,
+            outcome: error.wasSent ? QuotaOutcome(failure: error) : .notSent
+        )
         var failure = error
         errors.append(failure)
         if failure.kind == .cancelled { return finish(failure, now: now, release: release) }

@@ -156,6 +156,7 @@ import Testing
         router.finish(busy, outcome: .answered(usedTokens: 0, rateLimit: nil), failure: nil)
         let stopped = await #expect(throws: ItemError.self) { try await waiting.value }
         #expect(stopped?.kind == .cancelled)
+        #expect(stopped?.wasSent == false, "not counted as a request by the engine")
         #expect(router.tallies[0].requests == 1)
         // A request that comes to the router after the stop is not sent either.
         await #expect(throws: ItemError.self) {

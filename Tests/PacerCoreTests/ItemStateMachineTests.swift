@@ -249,6 +249,17 @@ import Testing
         let action = machine.failed(.cancelled, stopping: false, unit: 0, now: .seconds(1))
         #expect(ending(action)?.error == .cancelled)
     }
+
+    /// A routed attempt stopped while it waited for a deployment never went out: it is not a
+    /// request, kept no one busy, and its booking goes back unsent.
+    @Test func anAttemptThatEndedBeforeItWasSentIsNotARequest() {
+        var machine = lifecycle()
+        attempting(&machine)
+        let action = machine.failed(.notSent("the batch is stopping"), stopping: true, unit: 0, now: .seconds(1))
+        #expect(ending(action)?.attempts == 0)
+        #expect(ending(action)?.busy == .zero)
+        #expect(action.release == .init(reservation: Self.booking, outcome: .notSent))
+    }
 }
 
 /// The breaker's probe is taken only by a request that will be sent.

@@ -153,7 +153,7 @@ public final class DeploymentRouter<C: Clock>: Sendable where C.Duration == Dura
         while true {
             try Task.checkCancellation()
             if control?.isStopping == true {
-                throw ItemError(kind: .cancelled, message: "not sent: the batch is stopping", isRetryable: false)
+                throw ItemError.notSent("the batch is stopping")
             }
             let quotas = self.quotas.withLock { $0 }
             let starts = candidates.map { (index: $0, start: quotas[$0].earliestStart(tokens: tokens)) }
@@ -200,7 +200,7 @@ public final class DeploymentRouter<C: Clock>: Sendable where C.Duration == Dura
                 }
                 for waiter in waiters { waiter.resume() }
                 if error is StopRequested {
-                    throw ItemError(kind: .cancelled, message: "not sent: the batch is stopping", isRetryable: false)
+                    throw ItemError.notSent("the batch is stopping")
                 }
                 throw error
             }
