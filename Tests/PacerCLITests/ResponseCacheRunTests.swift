@@ -49,6 +49,10 @@ import Testing
             #expect(summary["cached"] as? Int == 120)
             #expect(summary["requests"] as? Int == 0)
             #expect(summary["cacheSavedUSD"] as? Double ?? 0 > 0)
+            // Batch API lines say so too.
+            #expect(await chat(first, "e.jsonl", ["--output-format", "batch"]) == 0)
+            #expect(try lines(path("e.jsonl")).allSatisfy { $0["cached"] as? Bool == true })
+            #expect(server.stats.snapshot().requests == 120)
             // Prompts 60..<120 are kept; 120..<180 are new.
             #expect(await chat(half, "c.jsonl") == 0)
             #expect(server.stats.snapshot().requests == 180)

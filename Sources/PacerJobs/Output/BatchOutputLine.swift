@@ -59,9 +59,12 @@ package struct BatchOutputLine: Encodable, OutputRecord {
     package var customID: String
     package var response: Response?
     package var error: Failure?
+    /// The answer came from the response cache (`--cache`): written as `"cached": true`, as
+    /// `pacer batch`'s lines are.
+    package var cached = false
 
     package enum CodingKeys: String, CodingKey {
-        case id, response, error
+        case id, response, error, cached
         case customID = "custom_id"
     }
 
@@ -95,6 +98,7 @@ package struct BatchOutputLine: Encodable, OutputRecord {
                     )
                 )
             response = Response(statusCode: 200, requestID: output.requestID, body: .completion(completion))
+            cached = output.isCached
         case .failure(let failure):
             if let status = failure.status, !(200...299).contains(status) {
                 let body = OpenAIErrorBody(
@@ -112,5 +116,6 @@ package struct BatchOutputLine: Encodable, OutputRecord {
         try container.encode(customID, forKey: .customID)
         try container.encode(response, forKey: .response)
         try container.encode(error, forKey: .error)
+        if cached { try container.encode(true, forKey: .cached) }
     }
 }
