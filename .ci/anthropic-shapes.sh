@@ -4,22 +4,16 @@
 # validates with the `anthropic` package's own types (Tests/anthropic-shapes/check.py).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source .ci/lib.sh
 pacer=.build/debug/pacer
 venv="${PACER_ANTHROPIC_VENV:-/tmp/pacer-anthropic-venv}"
-if ! "$venv/bin/python" -c 'import anthropic' 2>/dev/null; then
-    python3 -m venv "$venv" 2>/dev/null || {
-        apt-get install -y -q python3-venv >/dev/null
-        python3 -m venv "$venv"
-    }
-    # Pinned, as openai-python is: a newer release may require fields the simulator lacks.
-    "$venv/bin/pip" install -q 'anthropic==2.17.0'
-fi
+pinned_venv "$venv" anthropic 'anthropic==2.17.0'
 work=$(mktemp -d)
-port=$((20000 + RANDOM % 20000))
+port=$(random_port)
 "$pacer" simulate --port "$port" --fail-rate 0.1 --seed 11 --rpm 6000 >"$work/sim.log" 2>&1 &
 simulator=$!
 trap 'kill $simulator 2>/dev/null; rm -rf "$work"' EXIT
-for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
+wait_for_port "$port"
 # 500 requests; every 50th has an empty conversation, which the API refuses (400).
 python3 - "$work/in.jsonl" <<'PY'
 import json, sys

@@ -5,14 +5,12 @@
 # (Tests/openai-serve/kill.py). The venv is the one .ci/openai-shapes.sh makes (openai pinned).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source .ci/lib.sh
 pacer=.build/debug/pacer
 venv="${PACER_OPENAI_VENV:-/tmp/pacer-openai-venv}"
-if ! "$venv/bin/python" -c 'import openai' 2>/dev/null; then
-    python3 -m venv "$venv"
-    "$venv/bin/pip" install -q 'openai==3.57.0'
-fi
+pinned_venv "$venv" openai 'openai==3.57.0'
 work=$(mktemp -d)
-simulator_port=$((20000 + RANDOM % 20000))
+simulator_port=$(random_port)
 serve_port=$((simulator_port + 1))
 "$pacer" simulate --port "$simulator_port" --fail-rate 0.1 --seed 7 --latency-ms 20 \
     --reject-input-containing REJECT >"$work/sim.log" 2>&1 &
@@ -22,9 +20,7 @@ simulator=$!
 server=$!
 fresh_simulator=""
 trap 'kill $simulator $server $fresh_simulator 2>/dev/null; rm -rf "$work"' EXIT
-for port in "$simulator_port" "$serve_port"; do
-    for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
-done
+wait_for_port "$simulator_port" "$serve_port"
 "$venv/bin/python" Tests/openai-serve/run.py "http://127.0.0.1:$serve_port/v1" "http://127.0.0.1:$simulator_port" || {
     echo "--- pacer serve's log:"
     cat "$work/serve.log"
@@ -34,7 +30,7 @@ done
 kill_port=$((serve_port + 1))
 "$pacer" simulate --port "$kill_port" --latency-ms 20 >"$work/sim-kill.log" 2>&1 &
 fresh_simulator=$!
-for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$kill_port") 2>/dev/null && break; sleep 0.1; done
+wait_for_port "$kill_port"
 mkdir -p "$work/kill/data"
 "$venv/bin/python" Tests/openai-serve/kill.py "$pacer" "http://127.0.0.1:$kill_port" "$work/kill/data" || {
     echo "--- pacer serve's log:"

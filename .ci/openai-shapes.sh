@@ -4,22 +4,16 @@
 # against `pacer simulate`, then validates the output with Tests/openai-shapes/check.py.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source .ci/lib.sh
 pacer=.build/debug/pacer
 venv="${PACER_OPENAI_VENV:-/tmp/pacer-openai-venv}"
-if ! "$venv/bin/python" -c 'import openai' 2>/dev/null; then
-    python3 -m venv "$venv" 2>/dev/null || {
-        apt-get install -y -q python3-venv >/dev/null
-        python3 -m venv "$venv"
-    }
-    # Pinned: newer releases may require fields the simulator does not send yet.
-    "$venv/bin/pip" install -q 'openai==3.57.0'
-fi
+pinned_venv "$venv" openai 'openai==3.57.0'
 work=$(mktemp -d)
-port=$((20000 + RANDOM % 20000))
+port=$(random_port)
 "$pacer" simulate --port "$port" --fail-rate 0.1 --seed 7 >"$work/sim.log" 2>&1 &
 simulator=$!
 trap 'kill $simulator 2>/dev/null; rm -rf "$work"' EXIT
-for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
+wait_for_port "$port"
 python3 Scripts/mixed-batch.py 25 4 10 >"$work/in.jsonl"
 status=0
 "$pacer" batch "$work/in.jsonl" -o "$work/out.jsonl" --base-url "http://127.0.0.1:$port/v1" -q \

@@ -4,12 +4,13 @@
 # files' download links.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source .ci/lib.sh
 pacer=.build/debug/pacer
 venv="${PACER_OPENAI_VENV:-/tmp/pacer-openai-venv}"
 browser=$(command -v chromium || command -v chromium-browser || true)
 [ -n "$browser" ] || { echo "status-page: chromium is not installed (apt-get install chromium)"; exit 1; }
 work=$(mktemp -d)
-simulator_port=$((20000 + RANDOM % 20000))
+simulator_port=$(random_port)
 serve_port=$((simulator_port + 1))
 "$pacer" simulate --port "$simulator_port" --latency-ms 50 >"$work/sim.log" 2>&1 &
 simulator=$!
@@ -17,9 +18,7 @@ simulator=$!
     --concurrency 2 >"$work/serve.log" 2>&1 &
 server=$!
 trap 'kill $simulator $server 2>/dev/null; rm -rf "$work"' EXIT
-for port in "$simulator_port" "$serve_port"; do
-    for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
-done
+wait_for_port "$simulator_port" "$serve_port"
 base="http://127.0.0.1:$serve_port"
 # A batch of 300 lines, two at a time at 50 ms: about 8 s.
 batch=$("$venv/bin/python" - "$base/v1" "$work" <<'PY'
