@@ -176,11 +176,6 @@ public struct APIClient: BatchOperation {
         return answer
     }
 
-    /// The most tokens the request may use (``APIEndpoint/estimatedTokens(of:)``).
-    public func estimatedTokens(for request: APIRequest) -> Int {
-        request.endpoint.estimatedTokens(of: request.body)
-    }
-
     private func send(_ request: APIRequest, timeout: Duration?) async throws -> APIResponse {
         // The body is written out as the server sent it: read only the members Pacer uses.
         try await exchange(request, timeout: timeout, wholeJSON: false).response
@@ -317,5 +312,14 @@ public struct APIClient: BatchOperation {
             }
             return String(decoding: bytes.filter { $0 != 0x0A && $0 != 0x0D }, as: UTF8.self)
         }
+    }
+}
+
+extension BatchOperation where Input == APIRequest {
+    /// The most tokens the request may use (``APIEndpoint/estimatedTokens(of:)``): every
+    /// operation that sends API requests (``APIClient``, ``RoutedClient``, ``APISender``)
+    /// reserves the same.
+    public func estimatedTokens(for request: APIRequest) -> Int {
+        request.endpoint.estimatedTokens(of: request.body)
     }
 }

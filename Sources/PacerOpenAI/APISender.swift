@@ -28,11 +28,6 @@ public enum APISender: BatchOperation {
     /// `true`: both bound their own requests.
     public var enforcesTimeout: Bool { true }
 
-    /// The most tokens the request may use.
-    public func estimatedTokens(for request: APIRequest) -> Int {
-        request.endpoint.estimatedTokens(of: request.body)
-    }
-
     /// The answer kept for this request, if any.
     public func storedOutput(for request: APIRequest) async -> APIResponse? {
         switch self {

@@ -79,11 +79,6 @@ public struct RoutedClient: BatchOperation {
     /// `true`: each deployment's request has its deadline.
     public var enforcesTimeout: Bool { true }
 
-    /// The most tokens the request may use.
-    public func estimatedTokens(for request: APIRequest) -> Int {
-        request.endpoint.estimatedTokens(of: request.body)
-    }
-
     /// The answer kept for this request, as the request names its model.
     public func storedOutput(for request: APIRequest) async -> APIResponse? {
         await cacheReader?.storedOutput(for: request)

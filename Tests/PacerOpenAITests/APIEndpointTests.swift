@@ -31,6 +31,23 @@ import Testing
         #expect(APIEndpoint.responses.url(base: "http://127.0.0.1:8000/v1/") == "http://127.0.0.1:8000/v1/responses")
     }
 
+    /// The engine reserves, for each operation that sends API requests, the endpoint's
+    /// estimate (one shared implementation, picked over the protocol's default of 0).
+    @Test func everyOperationThatSendsAPIRequestsReservesTheEndpointsEstimate() async throws {
+        func reserved<Operation: BatchOperation>(_ operation: Operation, _ input: Operation.Input) -> Int {
+            operation.estimatedTokens(for: input)
+        }
+        let request = APIRequest(endpoint: .embeddings, body: try json(#"{"input":"abcdabcd"}"#))
+        try await HTTPTransport.withTransport { transport in
+            let client = APIClient(
+                configuration: .init(access: APIAccess(baseURL: "http://127.0.0.1:9/v1")),
+                transport: transport
+            )
+            #expect(reserved(client, request) == 2)
+            #expect(reserved(APISender.direct(client), request) == 2)
+        }
+    }
+
     @Test func estimatesCountInputsAndTheOutputAllowed() throws {
         // 40 bytes is 10 tokens.
         let text = String(repeating: "abcd", count: 10)

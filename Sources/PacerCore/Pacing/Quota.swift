@@ -26,7 +26,7 @@ public final class Quota<C: Clock>: Sendable where C.Duration == Duration {
     let clock: C
     private let origin: C.Instant
     private let state: Mutex<QuotaStateMachine>
-    private let budget: Mutex<RetryBudget?>
+    private let retries: SharedRetryBudget<C>
 
     /// Creates a quota.
     ///
@@ -44,7 +44,7 @@ public final class Quota<C: Clock>: Sendable where C.Duration == Duration {
         self.clock = clock
         self.origin = clock.now
         self.state = Mutex(QuotaStateMachine(limits: limits, breaker: breaker))
-        self.budget = Mutex(retryBudget)
+        self.retries = SharedRetryBudget(retryBudget, clock: clock)
     }
 
     var now: Double { origin.duration(to: clock.now).pacerSeconds }
@@ -211,16 +211,10 @@ public final class Quota<C: Clock>: Sendable where C.Duration == Duration {
     }
 
     /// Records a first attempt (it earns the retry budget a share of a retry).
-    public func recordFirstAttempt() {
-        let now = self.now
-        budget.withLock { $0?.recordRequest(now: now) }
-    }
+    public func recordFirstAttempt() { retries.recordFirstAttempt() }
 
     /// Takes one retry from the budget; `false` when it is exhausted.
-    public func tryRetry() -> Bool {
-        let now = self.now
-        return budget.withLock { $0?.tryRetry(now: now) ?? true }
-    }
+    public func tryRetry() -> Bool { retries.tryRetry() }
 
     /// Seconds spent paused at the server's request so far (by every batch on this quota).
     public var pausedSeconds: Double { state.withLock { $0.pausedSeconds } }

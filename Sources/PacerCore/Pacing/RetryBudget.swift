@@ -1,3 +1,5 @@
+import Synchronization
+
 /// Caps retries at a share of requests, so a failing server does not get a retry storm.
 ///
 /// A pure token bucket: every first attempt deposits `ratio` (default 0.2), every retry
@@ -55,5 +57,34 @@ public struct RetryBudget: Sendable, Hashable {
             balance = min(maxBalance, balance + (now - updatedAt) * minimumPerSecond)
             updatedAt = now
         }
+    }
+}
+
+/// A ``RetryBudget`` that every caller of one quota draws on, timed on the quota's clock:
+/// what ``Quota`` and ``UnpacedQuota`` hold. A `nil` budget caps nothing.
+final class SharedRetryBudget<C: Clock>: Sendable where C.Duration == Duration {
+    private let clock: C
+    private let origin: C.Instant
+    private let budget: Mutex<RetryBudget?>
+
+    /// `budget` (or no cap), timed from now on `clock`.
+    init(_ budget: RetryBudget?, clock: C) {
+        self.clock = clock
+        self.origin = clock.now
+        self.budget = Mutex(budget)
+    }
+
+    private var now: Double { origin.duration(to: clock.now).pacerSeconds }
+
+    /// Records a first attempt (it earns a share of a retry).
+    func recordFirstAttempt() {
+        let now = self.now
+        budget.withLock { $0?.recordRequest(now: now) }
+    }
+
+    /// Takes one retry; `false` when the budget is exhausted.
+    func tryRetry() -> Bool {
+        let now = self.now
+        return budget.withLock { $0?.tryRetry(now: now) ?? true }
     }
 }
