@@ -29,13 +29,14 @@ public struct RoutedChatClient: BatchOperation {
     /// Sends one prompt to a deployment of its model.
     public func attempt(_ item: BatchItem<ChatPrompt>, attempt: Int) async throws -> ChatResult {
         let routed = BatchItem(index: item.index, id: item.id, input: request(for: item.input))
-        return try read(try await self.routed.attempt(routed, attempt: attempt), prompt: item.input)
+        return try read(try await self.routed.attempt(routed, attempt: attempt), of: routed.input, prompt: item.input)
     }
 
     /// Sends one prompt; `timeout` bounds the request.
     public func attempt(_ item: BatchItem<ChatPrompt>, attempt: Int, timeout: Duration) async throws -> ChatResult {
         let routed = BatchItem(index: item.index, id: item.id, input: request(for: item.input))
-        return try read(try await self.routed.attempt(routed, attempt: attempt, timeout: timeout), prompt: item.input)
+        let answer = try await self.routed.attempt(routed, attempt: attempt, timeout: timeout)
+        return try read(answer, of: routed.input, prompt: item.input)
     }
 
     /// `true`: each deployment's request has its deadline.
@@ -46,19 +47,21 @@ public struct RoutedChatClient: BatchOperation {
 
     /// The answer kept for this prompt's request, if any.
     public func storedOutput(for prompt: ChatPrompt) async -> ChatResult? {
-        guard let answer = await routed.storedOutput(for: request(for: prompt)),
-            var result = try? read(answer, prompt: prompt)
+        let request = request(for: prompt)
+        guard let answer = await routed.storedOutput(for: request),
+            var result = try? read(answer, of: request, prompt: prompt)
         else { return nil }
         result.isCached = true
         return result
     }
 
-    /// An answer read as `pacer chat` reads a live one, with the cost the router worked out.
-    private func read(_ answer: APIResponse, prompt: ChatPrompt) throws -> ChatResult {
+    /// The answer to `request` read as `pacer chat` reads a live one, with the cost the
+    /// router worked out.
+    private func read(_ answer: APIResponse, of request: APIRequest, prompt: ChatPrompt) throws -> ChatResult {
         var result = try chat.result(
             of: HTTPResponseData(status: answer.status, headers: HTTPHeaders(), body: ByteBuffer(string: answer.body)),
             prompt: prompt,
-            model: chat.request(for: prompt).model
+            model: request.model ?? chat.configuration.model
         )
         result.requestID = answer.requestID
         result.costUSD = result.costUSD ?? answer.costUSD
