@@ -101,20 +101,8 @@ struct CacheOptions: ParsableArguments {
             let storage = PostgresResponseStorage(database: database, maxBytes: try maxBytes())
             var wait = DatabaseWaitOption()
             wait.seconds = run.waitForDatabase
-            do {
-                let outages = RunConsole.outages(quiet: run.quiet)
-                try await wait.reaching(url, flag: "--cache", onOutage: outages.report) { onOutage in
-                    try await database.retrying("prepare the cache", onOutage: onOutage) { try await storage.prepare() }
-                }
-            } catch is CancellationError {
-                throw CancellationError()
-            } catch let error as InputError {
-                throw error
-            } catch {
-                throw InputError(
-                    file: url.description,
-                    message: "cannot prepare the cache: \(DatabaseFailure.describe(error))"
-                )
+            try await wait.preparing("the cache", in: database, flag: "--cache", quiet: run.quiet) {
+                try await storage.prepare()
             }
             let cache = ResponseCache(storage: storage, nondeterministic: cacheNondeterministic)
             let result = try await body(cache)

@@ -69,6 +69,37 @@ struct DatabaseWaitOption: ParsableArguments {
     }
 }
 
+extension DatabaseWaitOption {
+    /// Runs `prepare`, which makes what `flag` names in `database` ready (`what`: "the
+    /// cache", "the shared quota"), waiting for a database that cannot be reached as
+    /// ``reaching(_:flag:onOutage:_:)`` does, and saying so unless `quiet`.
+    ///
+    /// - Throws: An ``InputError`` naming the database for any failure but cancellation.
+    func preparing(
+        _ what: String,
+        in database: QueueDatabase,
+        flag: String,
+        quiet: Bool,
+        _ prepare: @escaping @Sendable () async throws -> Void
+    ) async throws {
+        do {
+            let outages = RunConsole.outages(quiet: quiet)
+            try await reaching(database.url, flag: flag, onOutage: outages.report) { onOutage in
+                try await database.retrying("prepare \(what)", onOutage: onOutage) { try await prepare() }
+            }
+        } catch is CancellationError {
+            throw CancellationError()
+        } catch let error as InputError {
+            throw error
+        } catch {
+            throw InputError(
+                file: database.url.description,
+                message: "cannot prepare \(what): \(DatabaseFailure.describe(error))"
+            )
+        }
+    }
+}
+
 /// Whether the database was last found unreachable (not merely slow, and not back since).
 private final class UnreachableFlag: Sendable {
     private let state = Mutex(false)

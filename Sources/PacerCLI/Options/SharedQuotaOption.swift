@@ -109,24 +109,10 @@ enum SharedQuotaOption {
                 onOutage: { Console.error("note: \($0)") }
             )
         }
-        do {
-            // A database that is down is waited for (and said so), as the queue's is. The
-            // quotas share one table: preparing one prepares all.
-            let outages = RunConsole.outages(quiet: options.quiet)
-            try await wait.reaching(database.url, flag: "--quota", onOutage: outages.report) { onOutage in
-                try await database.retrying("prepare the shared quota", onOutage: onOutage) {
-                    try await quotas.first?.prepare()
-                }
-            }
-        } catch is CancellationError {
-            throw CancellationError()
-        } catch let error as InputError {
-            throw error
-        } catch {
-            throw InputError(
-                file: database.url.description,
-                message: "cannot prepare the shared quota: \(DatabaseFailure.describe(error))"
-            )
+        // A database that is down is waited for (and said so), as the queue's is. The quotas
+        // share one table: preparing one prepares all.
+        try await wait.preparing("the shared quota", in: database, flag: "--quota", quiet: options.quiet) {
+            try await quotas.first?.prepare()
         }
         let result = try await withThrowingTaskGroup(of: T?.self) { group in
             for quota in quotas {
