@@ -90,6 +90,8 @@ public struct EmbeddingPackResult: MeteredOutput, Hashable {
     public var costUSD: Double?
     /// What the response said about the server's rate limits.
     public var rateLimit: RateLimitSnapshot?
+    /// Whether the answer came from a ``ResponseCache`` rather than the server.
+    public var isCached = false
 
     /// Creates a result.
     public init(
@@ -229,8 +231,26 @@ public struct EmbeddingsClient: BatchOperation {
     /// The pack's estimated input tokens (embeddings produce none).
     public func estimatedTokens(for pack: EmbeddingPack) -> Int { pack.estimatedTokens }
 
+    /// The answer kept for this pack's request in the cache (`--cache`: the same texts,
+    /// packed the same way, for the same model and settings), read as a live answer is.
+    public func storedOutput(for pack: EmbeddingPack) async -> EmbeddingPackResult? {
+        let request = request(for: pack)
+        let kept =
+            if let routed { await routed.storedOutput(for: request) } else { await client.storedOutput(for: request) }
+        guard let answer = kept, let json = try? JSONValue(parsing: answer.body),
+            var result = try? result(of: answer, json: json, pack: pack)
+        else { return nil }
+        result.isCached = true
+        return result
+    }
+
     private func send(_ pack: EmbeddingPack, timeout: Duration?) async throws -> EmbeddingPackResult {
         let (answer, json) = try await exchange(request(for: pack), timeout: timeout)
+        return try result(of: answer, json: json, pack: pack)
+    }
+
+    /// The pack's result from an answer and its body.
+    private func result(of answer: APIResponse, json: JSONValue, pack: EmbeddingPack) throws -> EmbeddingPackResult {
         var embeddings = [JSONValue?](repeating: nil, count: pack.inputs.count)
         if case .array(let data)? = json["data"] {
             for (position, element) in data.enumerated() {

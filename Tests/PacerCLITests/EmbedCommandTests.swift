@@ -35,6 +35,45 @@ import Testing
         #expect(tokens == stats.byEndpoint["embeddings"]?.tokens.prompt)
     }
 
+    /// `--cache`: a rerun into another output sends nothing and writes the same vectors; the
+    /// same corpus with texts added at its end sends only the new pack.
+    @Test func packsAnsweredBeforeComeFromTheCache() async throws {
+        let texts = (1...30).map { "text number \($0)" }
+        let input = try write("texts.txt", texts.joined(separator: "\n") + "\n")
+        let longer = try write(
+            "longer.txt",
+            (texts + (31...35).map { "text number \($0)" }).joined(separator: "\n") + "\n"
+        )
+        let cache = path("cache")
+        try await withSimulator { server in
+            func embed(_ input: String, _ output: String) async -> Int32 {
+                await pacer([
+                    "embed", input, "-o", path(output), "-q", "--base-url", server.baseURL, "--dimensions", "3",
+                    "--pack", "10", "--cache", cache,
+                ])
+            }
+            #expect(await embed(input, "a.jsonl") == 0)
+            #expect(server.stats.snapshot().requests == 3)
+            #expect(await embed(input, "b.jsonl") == 0)
+            #expect(server.stats.snapshot().requests == 3, "every pack from the cache")
+            let (first, again) = (try lines(path("a.jsonl")), try lines(path("b.jsonl")))
+            #expect(again.allSatisfy { $0["cached"] as? Bool == true && $0["success"] as? Bool == true })
+            #expect(
+                Dictionary(
+                    uniqueKeysWithValues: first.map { ($0["id"] as? String ?? "", $0["embedding"] as? [Double] ?? []) }
+                )
+                    == Dictionary(
+                        uniqueKeysWithValues: again.map {
+                            ($0["id"] as? String ?? "", $0["embedding"] as? [Double] ?? [])
+                        }
+                    )
+            )
+            #expect(await embed(longer, "c.jsonl") == 0)
+            #expect(server.stats.snapshot().requests == 4, "only the pack of the five new texts")
+            #expect(try lines(path("c.jsonl")).count(where: { $0["cached"] as? Bool == true }) == 30)
+        }
+    }
+
     /// Issue 20: a refusal about a parameter, not an input, fails each pack once. On 991d846
     /// `--dimensions 5000` made 1,990 refused requests for 10 packs.
     @Test func aRefusalOfAParameterFailsEachPackOnce() async throws {

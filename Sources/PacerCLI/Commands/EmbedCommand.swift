@@ -26,6 +26,8 @@ struct EmbedCommand: AsyncParsableCommand {
 
     @OptionGroup var routesOptions: RoutesOptions
 
+    @OptionGroup var cacheOptions: CacheOptions
+
     @Option(help: "Embedding model.")
     var model: String = "text-embedding-3-small"
 
@@ -56,12 +58,20 @@ struct EmbedCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        throw try await cacheOptions.withCache(run) { try await embed(cache: $0) }
+    }
+
+    /// Embeds the texts with `cache` (each pack's answer kept and looked up whole); returns
+    /// the exit status.
+    private func embed(cache: ResponseCache?) async throws -> ExitCode {
         let environment = Environment.current
+        var apiConfiguration = APIClient.Configuration(
+            access: try api.access(run: run, environment: environment, keyOptional: routesOptions.routes != nil),
+            pricing: try api.pricing()
+        )
+        apiConfiguration.cache = cache
         let configuration = EmbeddingsClient.Configuration(
-            api: APIClient.Configuration(
-                access: try api.access(run: run, environment: environment, keyOptional: routesOptions.routes != nil),
-                pricing: try api.pricing()
-            ),
+            api: apiConfiguration,
             model: model,
             dimensions: dimensions,
             encodingFormat: encodingFormat == "float" ? nil : encodingFormat
@@ -77,7 +87,7 @@ struct EmbedCommand: AsyncParsableCommand {
                 base64: encodingFormat == "base64"
             )
         )
-        let status = try await HTTPTransport.withTransport(configuration: transportConfiguration) { transport in
+        return try await HTTPTransport.withTransport(configuration: transportConfiguration) { transport in
             var engine = run.batchConfiguration(defaultTimeout: 60, tpm: api.tpm, probeFirst: true)
             var routedRun: RoutedRun?
             var routed: RoutedClient?
@@ -118,6 +128,5 @@ struct EmbedCommand: AsyncParsableCommand {
             job.routes = routedRun
             return try await job.run()
         }
-        throw status
     }
 }

@@ -43,7 +43,8 @@ package struct EmbeddingFeed: JobFeed {
                     embedding: pair.0,
                     tokens: pair.1,
                     model: answer.model,
-                    attempts: result.attempts
+                    attempts: result.attempts,
+                    cached: answer.isCached
                 )
                 return (line, true)
             }
@@ -82,17 +83,20 @@ package struct EmbeddingFeed: JobFeed {
 }
 
 /// An embed output line: `{"id", "embedding", "usage": {"prompt_tokens", "total_tokens"},
-/// "model", "success": true, "attempts"}`; `usage` is the text's share of its request's.
+/// "model", "success": true, "attempts"}`; `usage` is the text's share of its request's, and
+/// `"cached": true` is added when the pack's answer came from the response cache.
 package struct EmbeddingLine: OutputRecord {
     package var id: String
     package var embedding: JSONValue
     package var tokens: Int
     package var model: String
     package var attempts: Int
+    package var cached = false
 
     package func appendJSON(to output: inout [UInt8], encoder: JSONEncoder) {
         var fields = JSONFieldWriter()
         fields.number("attempts", attempts)
+        if cached { fields.value("cached", .bool(true)) }
         fields.value("embedding", embedding)
         fields.string("id", id)
         fields.string("model", model)
