@@ -158,10 +158,11 @@ public final class DeploymentRouter<C: Clock>: Sendable where C.Duration == Dura
             let quotas = self.quotas.withLock { $0 }
             let starts = candidates.map { (index: $0, start: quotas[$0].earliestStart(tokens: tokens)) }
             if starts.allSatisfy({ $0.start == nil }) {
-                // Larger than every limit, or every quota stopped: the first quota throws which.
+                // Larger than every limit, or every quota stopped: the first quota throws which
+                // (at once: it waits for nothing).
                 let quota = quotas[candidates[0]]
                 quota.release(
-                    try await quota.acquire(tokens: tokens, before: nil, unlessStopped: control),
+                    try await quota.acquire(tokens: tokens, before: nil, unlessStopped: nil),
                     outcome: .notSent
                 )
                 continue
