@@ -46,8 +46,8 @@ public final class PostgresResponseStorage: ResponseStorage {
         _ = try await evict()
     }
 
-    /// Lookups and stores that failed (the database could not be reached, or did not answer
-    /// within 5 s).
+    /// Lookups and stores that did not reach the table: they failed, went unanswered for 5 s,
+    /// or came while it rested after such a failure.
     public var failures: Int { state.withLock { $0.failures } }
 
     /// The entry's bytes; `nil` when there is none or the lookup failed.
@@ -69,13 +69,14 @@ public final class PostgresResponseStorage: ResponseStorage {
     public func store(_ value: [UInt8], for key: String) async -> Int? {
         let (database, buffer, size) = (database, ByteBuffer(bytes: value), Int32(clamping: value.count))
         let stored: Void? = await attempt {
-            try await database.query(
+            let rows = try await database.query(
                 """
                 INSERT INTO pacer_cache (key, value, bytes) VALUES (\(key), \(buffer), \(size))
                 ON CONFLICT (key) DO UPDATE SET value = excluded.value, bytes = excluded.bytes,
                     stored_at = clock_timestamp()
                 """
             )
+            for try await _ in rows {}
         }
         guard stored != nil else { return nil }
         let due = state.withLock { state in
@@ -89,10 +90,14 @@ public final class PostgresResponseStorage: ResponseStorage {
     }
 
     /// Runs `body` unless the table is resting after a failure, giving up on it after
-    /// ``patience``; `nil` when it failed, gave up or did not run (counted in ``failures``,
-    /// and the table rests).
+    /// ``patience``; `nil` when it failed, gave up (the table then rests) or did not run, each
+    /// counted in ``failures``.
     private func attempt<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) async -> T? {
-        let resting = state.withLock { state in state.restingUntil.map { ContinuousClock.now < $0 } ?? false }
+        let resting = state.withLock { state in
+            guard let until = state.restingUntil, ContinuousClock.now < until else { return false }
+            state.failures += 1
+            return true
+        }
         guard !resting else { return nil }
         let outcome = await withTaskGroup(of: Result<T, any Error>?.self) { group in
             group.addTask {

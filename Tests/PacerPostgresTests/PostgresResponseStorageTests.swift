@@ -66,7 +66,8 @@ import Testing
                 for _ in 0..<100 { #expect(await storage.value(for: "k1") == nil) }
                 #expect(await storage.store(value(2), for: "k2") == nil)
                 #expect(ContinuousClock.now - started < .seconds(1))
-                #expect(storage.failures >= 1)
+                // Each of them is counted, for the run's closing line.
+                #expect(storage.failures == 102)
                 try await server.start()
             }
         }
