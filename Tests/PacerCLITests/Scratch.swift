@@ -10,12 +10,28 @@ protocol ScratchFolder {
     var directory: URL { get }
 }
 
-/// A new, empty folder under the temporary directory.
+/// A new, empty folder in this test process's folder of them.
 func makeScratchFolder() throws -> URL {
-    let url = FileManager.default.temporaryDirectory.appendingPathComponent("pacer-test-\(UUID().uuidString)")
+    let url = scratchRoot.appendingPathComponent(UUID().uuidString)
     try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
     return url
 }
+
+/// This test process's folder of scratch folders, `pacer-tests-PID` under the temporary
+/// directory. Made on first use, after removing those of test processes that are gone: a run
+/// leaves one folder behind, and the next removes it (a folder per test, never removed, left
+/// tens of thousands in /tmp).
+private let scratchRoot: URL = {
+    let temporary = FileManager.default.temporaryDirectory
+    let prefix = "pacer-tests-"
+    for name in (try? FileManager.default.contentsOfDirectory(atPath: temporary.path)) ?? [] {
+        guard name.hasPrefix(prefix), let pid = Int32(name.dropFirst(prefix.count)), pid != getpid() else { continue }
+        // Gone: no such process (a process of another user answers EPERM and is kept).
+        guard kill(pid, 0) != 0, errno == ESRCH else { continue }
+        try? FileManager.default.removeItem(at: temporary.appendingPathComponent(name))
+    }
+    return temporary.appendingPathComponent(prefix + String(getpid()))
+}()
 
 extension ScratchFolder {
     /// The path of `name` in the folder.
