@@ -99,16 +99,27 @@ public final class PostgresResponseStorage: ResponseStorage {
             return true
         }
         guard !resting else { return nil }
-        let outcome = await withTaskGroup(of: Result<T, any Error>?.self) { group in
-            group.addTask {
-                do { return .success(try await body()) } catch { return .failure(error) }
-            }
-            group.addTask {
-                try? await Task.sleep(for: Self.patience)
-                return nil
-            }
-            defer { group.cancelAll() }
-            return await group.next() ?? nil
+        // The first of the answer and the patience's end wins. The statement is cancelled and
+        // not waited for: a task group would wait for it, and a statement the pool cannot
+        // place while the database is down may not end at its cancellation (seen: a test
+        // waiting for good after the database stopped).
+        let (events, continuation) = AsyncStream<Result<T, any Error>?>.makeStream()
+        let work = Task {
+            do { continuation.yield(.success(try await body())) } catch { continuation.yield(.failure(error)) }
+        }
+        let timer = Task {
+            try? await Task.sleep(for: Self.patience)
+            continuation.yield(nil)
+        }
+        defer {
+            work.cancel()
+            timer.cancel()
+            continuation.finish()
+        }
+        var outcome: Result<T, any Error>?
+        for await event in events {
+            outcome = event
+            break
         }
         if case .success(let value) = outcome { return value }
         state.withLock { state in
